@@ -1,0 +1,202 @@
+"""Media files: probing, H.264 encoding, posters and storage under opaque names.
+
+Every write goes to a temporary file in the destination folder and is renamed when complete, so a
+killed process never leaves a half-written file behind a stored name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from django.conf import settings
+from PIL import Image, UnidentifiedImageError
+
+from generation.storage import opaque_name
+
+IMAGE_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
+
+
+class MediaError(ValueError):
+    """A media file is not what it claims to be, or breaks a limit."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    width: int
+    height: int
+    suffix: str
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int
+    height: int
+    num_frames: int
+    fps: float
+    duration: float
+    codec: str
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def probe_image(path: Path) -> ImageInfo:
+    """Check that ``path`` is a PNG, JPEG or WebP image within the size limit."""
+    limit = settings.CATALOG_MAX_IMAGE_SIDE
+    try:
+        with Image.open(path) as image:
+            # Read the header only: the size check must come before decoding a possible bomb.
+            width, height = image.size
+            image_format = image.format or ""
+            if image_format not in IMAGE_FORMATS:
+                raise MediaError(f"is a {image_format or 'unknown'} image; PNG, JPEG or WebP expected")
+            if max(width, height) > limit:
+                raise MediaError(f"image is {width}×{height} pixels, larger than the {limit}-pixel limit")
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise MediaError(f"is not a readable image ({error.__class__.__name__})") from error
+    except Image.DecompressionBombError as error:
+        raise MediaError("image is too large to decode safely") from error
+    return ImageInfo(width=width, height=height, suffix=IMAGE_FORMATS[image_format])
+
+
+def probe_video(path: Path) -> VideoInfo:
+    """Check that ``path`` is a video whose first frame decodes, and read its shape."""
+    limit = settings.CATALOG_MAX_VIDEO_SIDE
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaError("has no video stream")
+            stream = container.streams.video[0]
+            first_frame = next(container.decode(stream), None)
+            if first_frame is None:
+                raise MediaError("has a video stream but no decodable frame")
+            width, height = first_frame.width, first_frame.height
+            fps = float(stream.average_rate or stream.guessed_rate or 0)
+            num_frames = stream.frames
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                duration = container.duration / av.time_base
+            else:
+                duration = 0.0
+            codec = stream.codec_context.name
+    except av.FFmpegError as error:
+        raise MediaError(f"is not a readable video ({error.__class__.__name__})") from error
+    if max(width, height) > limit:
+        raise MediaError(f"video is {width}×{height} pixels, larger than the {limit}-pixel limit")
+    if not num_frames and fps and duration:
+        num_frames = round(fps * duration)
+    if not duration and fps and num_frames:
+        duration = num_frames / fps
+    return VideoInfo(width, height, int(num_frames), round(fps, 3), round(duration, 3), codec)
+
+
+def _media_path(name: str) -> Path:
+    return Path(settings.MEDIA_ROOT) / name
+
+
+def _atomic_target(suffix: str) -> tuple[str, Path, Path]:
+    """A fresh opaque name, its final path, and a temporary path in the same folder."""
+    name = opaque_name(suffix)
+    final = _media_path(name)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=final.parent, prefix=".part-", suffix=suffix)
+    os.close(handle)
+    return name, final, Path(temporary)
+
+
+def store_copy(source: Path, suffix: str) -> str:
+    """Copy ``source`` into the media folder under a new opaque name and return that name."""
+    name, final, temporary = _atomic_target(suffix)
+    try:
+        with open(source, "rb") as reader, open(temporary, "wb") as writer:
+            for block in iter(lambda: reader.read(1 << 20), b""):
+                writer.write(block)
+        os.replace(temporary, final)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return name
+
+
+def encode_mp4(frames: Iterable[np.ndarray], *, fps: int, crf: int = 23) -> str:
+    """Encode RGB uint8 frames (H×W×3, even sides) as H.264 yuv420p MP4; return the stored name.
+
+    Chromium plays this profile everywhere; ``+faststart`` puts the index first so playback can start
+    before the whole file has arrived.
+    """
+    name, final, temporary = _atomic_target(".mp4")
+    try:
+        with av.open(str(temporary), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
+            stream = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+            stream.pix_fmt = "yuv420p"
+            stream.options = {"crf": str(crf), "preset": "veryfast"}
+            first = True
+            for frame_array in frames:
+                if first:
+                    height, width = frame_array.shape[:2]
+                    if width % 2 or height % 2:
+                        raise MediaError(f"frames are {width}×{height}; H.264 yuv420p needs even sides")
+                    stream.width, stream.height = width, height
+                    first = False
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame_array), format="rgb24")
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+            if first:
+                raise MediaError("no frames to encode")
+            for packet in stream.encode():
+                out.mux(packet)
+        os.replace(temporary, final)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return name
+
+
+def save_image(image: Image.Image, *, suffix: str = ".png") -> str:
+    """Store a Pillow image under a new opaque name and return that name."""
+    name, final, temporary = _atomic_target(suffix)
+    try:
+        image.save(temporary, format="PNG" if suffix == ".png" else "JPEG", optimize=True)
+        os.replace(temporary, final)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return name
+
+
+def poster_from_video(path: Path, *, at_fraction: float = 0.0) -> Image.Image:
+    """The frame at ``at_fraction`` of the clip, as an RGB image."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = stream.frames or 0
+        wanted = int(frames * at_fraction) if frames else 0
+        for index, frame in enumerate(container.decode(stream)):
+            if index >= wanted:
+                return frame.to_image().convert("RGB")
+    raise MediaError("has no decodable frame for a poster")
+
+
+def delete_stored(names: Iterable[str]) -> None:
+    """Remove stored files, e.g. those written by an import that was then rolled back."""
+    for name in names:
+        if name:
+            _media_path(name).unlink(missing_ok=True)
+
+
+def media_path(name: str) -> Path:
+    return _media_path(name)

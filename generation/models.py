@@ -1,0 +1,184 @@
+"""The catalog: identities and their references, prompts, methods and the videos they made."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.db import models
+from django.db.models import Q
+
+from generation.storage import opaque_upload_to
+
+# The seven aspects of a portrait video prompt, in the order prompts are written.
+ASPECTS = ("shot", "hairstyle", "clothing", "accessories", "expression", "action", "setting")
+# Aspects that a differential prompt may leave out so that they must be kept from the reference.
+KEPT_ELEMENT_ASPECTS = ("hairstyle", "clothing", "accessories")
+
+
+class Identity(models.Model):
+    """An ID group: one (synthetic or consenting) person and all their reference media."""
+
+    slug = models.SlugField(max_length=80, unique=True, help_text="Stable key used by imports and exports.")
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    consent_note = models.TextField(blank=True, help_text="Licence or consent under which the media are used.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["slug"]
+        verbose_name_plural = "identities"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Reference(models.Model):
+    class Kind(models.TextChoices):
+        FACE = "face", "Face crop"
+        PORTRAIT = "portrait", "Portrait"
+        VIDEO = "video", "Video clip"
+
+    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="references")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    is_primary = models.BooleanField(
+        default=False, help_text="The reference shown in prompt-controllability matchups and studies."
+    )
+    file = models.FileField(upload_to=opaque_upload_to, max_length=200, db_index=True)
+    poster = models.FileField(upload_to=opaque_upload_to, max_length=200, blank=True, db_index=True)
+    sha256 = models.CharField(max_length=64, unique=True)
+    bytes = models.BigIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    duration = models.FloatField(null=True, blank=True, help_text="Seconds, for clips.")
+    fps = models.FloatField(null=True, blank=True)
+    num_frames = models.PositiveIntegerField(null=True, blank=True)
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order in the reference gallery.")
+    note = models.CharField(max_length=200, blank=True, help_text="Pose, expression, licence.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["identity", "-is_primary", "position", "id"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["identity"], condition=Q(is_primary=True), name="one_primary_reference_per_identity"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        primary = ", primary" if self.is_primary else ""
+        return f"{self.identity} · {self.get_kind_display()}{primary}"
+
+    @property
+    def is_video(self) -> bool:
+        return self.kind == self.Kind.VIDEO
+
+
+class Prompt(models.Model):
+    """A prompt in the seven-aspect form with its differential version."""
+
+    class Task(models.TextChoices):
+        FULL = "full", "Full prompt (every aspect may change)"
+        DIFFERENTIAL = "differential", "Differential prompt (unmentioned aspects must be kept)"
+
+    class Subject(models.TextChoices):
+        MAN = "man", "Man"
+        WOMAN = "woman", "Woman"
+        ANY = "any", "Any"
+
+    slug = models.SlugField(max_length=80, unique=True)
+    task = models.CharField(max_length=16, choices=Task.choices, default=Task.DIFFERENTIAL)
+    subject = models.CharField(max_length=8, choices=Subject.choices, default=Subject.ANY)
+    shot = models.CharField(max_length=300, blank=True, help_text="Camera movement and framing.")
+    hairstyle = models.CharField(max_length=300, blank=True)
+    clothing = models.CharField(max_length=300, blank=True)
+    accessories = models.CharField(max_length=300, blank=True)
+    expression = models.CharField(max_length=300, blank=True)
+    action = models.CharField(max_length=300, blank=True)
+    setting = models.CharField(max_length=300, blank=True, help_text="Setting and lighting.")
+    full_text = models.TextField()
+    differential_text = models.TextField(
+        blank=True, help_text="The full prompt without the aspects that must stay as in the primary reference."
+    )
+    omitted_aspects = models.JSONField(
+        default=list, blank=True, help_text="Aspects left out of the differential prompt (they must be kept)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def shown_text(self) -> str:
+        """The text an annotator or participant reads: the differential version for differential tasks."""
+        if self.task == self.Task.DIFFERENTIAL and self.differential_text:
+            return self.differential_text
+        return self.full_text
+
+    @property
+    def keeps_elements(self) -> bool:
+        """Whether element consistency applies: hairstyle, clothing or accessories must be kept."""
+        return bool(set(self.omitted_aspects) & set(KEPT_ELEMENT_ASPECTS))
+
+
+class Method(models.Model):
+    """A way of making videos: the studied method ("ours") or a baseline. Never shown to raters."""
+
+    class Role(models.TextChoices):
+        OURS = "ours", "Ours (the studied method)"
+        BASELINE = "baseline", "Baseline"
+
+    class Backend(models.TextChoices):
+        DIFFUSERS = "diffusers", "diffusers pipeline from a local model folder"
+        PROCEDURAL = "procedural", "Procedural demo generator"
+        IMPORTED = "imported", "Videos made elsewhere, imported"
+
+    name = models.CharField(max_length=80, unique=True)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.BASELINE)
+    backend = models.CharField(max_length=16, choices=Backend.choices, default=Backend.IMPORTED)
+    checkpoint = models.CharField(max_length=500, blank=True, help_text="Local model folder.")
+    revision = models.CharField(max_length=100, blank=True, help_text="Base model name and revision.")
+    lora_path = models.CharField(max_length=500, blank=True)
+    lora_sha256 = models.CharField(max_length=64, blank=True)
+    settings = models.JSONField(default=dict, blank=True, help_text="Sampling settings.")
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Video(models.Model):
+    class Origin(models.TextChoices):
+        GENERATED = "generated", "Generated here"
+        IMPORTED = "imported", "Imported"
+
+    method = models.ForeignKey(Method, on_delete=models.PROTECT, related_name="videos")
+    identity = models.ForeignKey(Identity, on_delete=models.PROTECT, related_name="videos")
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="videos")
+    seed = models.BigIntegerField(default=0)
+    file = models.FileField(upload_to=opaque_upload_to, max_length=200, db_index=True)
+    poster = models.FileField(upload_to=opaque_upload_to, max_length=200, blank=True, db_index=True)
+    sha256 = models.CharField(max_length=64, unique=True)
+    bytes = models.BigIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    num_frames = models.PositiveIntegerField()
+    fps = models.FloatField()
+    duration = models.FloatField(help_text="Seconds.")
+    codec = models.CharField(max_length=32)
+    settings = models.JSONField(default=dict, blank=True, help_text="Every generation setting.")
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.GENERATED)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["identity", "prompt", "method", "seed"]
+        indexes: ClassVar = [models.Index(fields=["identity", "prompt"], name="video_case_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.method} · {self.identity.slug} · {self.prompt.slug} · seed {self.seed}"
