@@ -1,0 +1,115 @@
+"""Writes to the catalog. Every stored media file enters through one of these functions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.db import transaction
+
+from generation import media
+from generation.models import Identity, Method, Prompt, Reference, Video
+
+
+def _poster_for(video_path: Path) -> str:
+    # A frame a third of the way in shows the motion better than the first one.
+    return media.save_image(media.poster_from_video(video_path, at_fraction=1 / 3))
+
+
+def video_create_from_frames(
+    *,
+    method: Method,
+    identity: Identity,
+    prompt: Prompt,
+    seed: int,
+    frames: Iterable[np.ndarray],
+    fps: int,
+    settings: dict[str, Any] | None = None,
+) -> Video:
+    """Encode generated RGB frames as H.264 MP4 with a poster, and record the video."""
+    name = media.encode_mp4(frames, fps=fps)
+    return _video_record(
+        name=name, method=method, identity=identity, prompt=prompt, seed=seed,
+        settings=settings or {}, origin=Video.Origin.GENERATED,
+    )
+
+
+def video_import_file(
+    *,
+    source: Path,
+    method: Method,
+    identity: Identity,
+    prompt: Prompt,
+    seed: int,
+    settings: dict[str, Any] | None = None,
+) -> Video:
+    """Copy a video made elsewhere into the catalog (the caller has probed it)."""
+    name = media.store_copy(source, ".mp4")
+    return _video_record(
+        name=name, method=method, identity=identity, prompt=prompt, seed=seed,
+        settings=settings or {}, origin=Video.Origin.IMPORTED,
+    )
+
+
+def _video_record(
+    *, name: str, method: Method, identity: Identity, prompt: Prompt, seed: int,
+    settings: dict[str, Any], origin: str,
+) -> Video:
+    path = media.media_path(name)
+    written = [name]
+    try:
+        info = media.probe_video(path)
+        poster = _poster_for(path)
+        written.append(poster)
+        with transaction.atomic():
+            return Video.objects.create(
+                method=method, identity=identity, prompt=prompt, seed=seed,
+                file=name, poster=poster, sha256=media.sha256_of(path), bytes=path.stat().st_size,
+                width=info.width, height=info.height, num_frames=info.num_frames, fps=info.fps,
+                duration=info.duration, codec=info.codec, settings=settings, origin=origin,
+            )
+    except BaseException:
+        # The row was not written: nothing may stay behind on disk either.
+        media.delete_stored(written)
+        raise
+
+
+def reference_create(
+    *,
+    identity: Identity,
+    kind: str,
+    source: Path,
+    is_primary: bool = False,
+    position: int = 0,
+    note: str = "",
+) -> Reference:
+    """Store a reference image or clip (the caller has probed it) and record it."""
+    written: list[str] = []
+    try:
+        if kind == Reference.Kind.VIDEO:
+            info = media.probe_video(source)
+            name = media.store_copy(source, ".mp4")
+            written.append(name)
+            poster = media.save_image(media.poster_from_video(media.media_path(name)))
+            written.append(poster)
+            shape: dict[str, Any] = {
+                "width": info.width, "height": info.height, "duration": info.duration,
+                "fps": info.fps, "num_frames": info.num_frames,
+            }
+        else:
+            image = media.probe_image(source)
+            name = media.store_copy(source, image.suffix)
+            written.append(name)
+            poster = ""
+            shape = {"width": image.width, "height": image.height}
+        with transaction.atomic():
+            return Reference.objects.create(
+                identity=identity, kind=kind, is_primary=is_primary, position=position, note=note,
+                file=name, poster=poster, sha256=media.sha256_of(source), bytes=source.stat().st_size,
+                **shape,
+            )
+    except BaseException:
+        media.delete_stored(written)
+        raise

@@ -1,0 +1,68 @@
+"""factory_boy factories for the catalog. Media-bearing rows go through the real services."""
+
+from __future__ import annotations
+
+import factory
+import numpy as np
+
+from generation import services
+from generation.models import Identity, Method, Prompt, Video
+
+
+class IdentityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Identity
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"person-{n}")
+    name = factory.Sequence(lambda n: f"Person {n}")
+
+
+class PromptFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Prompt
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"prompt-{n}")
+    task = Prompt.Task.DIFFERENTIAL
+    hairstyle = "short curly red hair"
+    setting = "on a beach at sunset"
+    full_text = "A person with short curly red hair on a beach at sunset."
+    differential_text = "On a beach at sunset."
+    omitted_aspects = factory.LazyFunction(lambda: ["hairstyle", "clothing"])
+
+
+class MethodFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Method
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"method-{n}")
+    role = Method.Role.BASELINE
+    backend = Method.Backend.IMPORTED
+
+
+def gradient_frames(*, count: int = 8, size: int = 64, shade: int = 0) -> list[np.ndarray]:
+    """Small frames that differ from one another, so every encoded file is distinct."""
+    frames = []
+    for index in range(count):
+        frame = np.zeros((size, size, 3), dtype=np.uint8)
+        frame[..., 0] = (np.arange(size) * 3 + index * 7 + shade) % 256
+        frame[..., 1] = (index * 20 + shade) % 256
+        frames.append(frame)
+    return frames
+
+
+def make_video(
+    *, method: Method | None = None, identity: Identity | None = None, prompt: Prompt | None = None,
+    seed: int = 0, frames: int = 8, size: int = 64,
+) -> Video:
+    return services.video_create_from_frames(
+        method=method or MethodFactory(),
+        identity=identity or IdentityFactory(),
+        prompt=prompt or PromptFactory(),
+        seed=seed,
+        frames=gradient_frames(count=frames, size=size, shade=seed * 11 + 5),
+        fps=8,
+        settings={"source": "test"},
+    )
