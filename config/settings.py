@@ -126,6 +126,7 @@ STATIC_ROOT = VAR_DIR / "static"
 # --- media ----------------------------------------------------------------------------------------
 
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media")).resolve()
+MEDIA_URL = "/media/"  # served by generation.views.media_serve, never by a static handler
 # Media are never served by a static handler: every request passes the permission check in
 # generation.views.media_serve. Behind nginx, set this to an `internal` location that maps to
 # MEDIA_ROOT and the bytes (and Range handling) are left to nginx through X-Accel-Redirect.

@@ -21,7 +21,9 @@ class Identity(models.Model):
     slug = models.SlugField(max_length=80, unique=True, help_text="Stable key used by imports and exports.")
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True)
-    consent_note = models.TextField(blank=True, help_text="Licence or consent under which the media are used.")
+    consent_note = models.TextField(
+        blank=True, help_text="Licence or consent under which the media are used."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -97,7 +99,8 @@ class Prompt(models.Model):
     setting = models.CharField(max_length=300, blank=True, help_text="Setting and lighting.")
     full_text = models.TextField()
     differential_text = models.TextField(
-        blank=True, help_text="The full prompt without the aspects that must stay as in the primary reference."
+        blank=True,
+        help_text="The full prompt without the aspects that must stay as in the primary reference.",
     )
     omitted_aspects = models.JSONField(
         default=list, blank=True, help_text="Aspects left out of the differential prompt (they must be kept)."

@@ -31,8 +31,13 @@ def video_create_from_frames(
     """Encode generated RGB frames as H.264 MP4 with a poster, and record the video."""
     name = media.encode_mp4(frames, fps=fps)
     return _video_record(
-        name=name, method=method, identity=identity, prompt=prompt, seed=seed,
-        settings=settings or {}, origin=Video.Origin.GENERATED,
+        name=name,
+        method=method,
+        identity=identity,
+        prompt=prompt,
+        seed=seed,
+        settings=settings or {},
+        origin=Video.Origin.GENERATED,
     )
 
 
@@ -48,14 +53,25 @@ def video_import_file(
     """Copy a video made elsewhere into the catalog (the caller has probed it)."""
     name = media.store_copy(source, ".mp4")
     return _video_record(
-        name=name, method=method, identity=identity, prompt=prompt, seed=seed,
-        settings=settings or {}, origin=Video.Origin.IMPORTED,
+        name=name,
+        method=method,
+        identity=identity,
+        prompt=prompt,
+        seed=seed,
+        settings=settings or {},
+        origin=Video.Origin.IMPORTED,
     )
 
 
 def _video_record(
-    *, name: str, method: Method, identity: Identity, prompt: Prompt, seed: int,
-    settings: dict[str, Any], origin: str,
+    *,
+    name: str,
+    method: Method,
+    identity: Identity,
+    prompt: Prompt,
+    seed: int,
+    settings: dict[str, Any],
+    origin: str,
 ) -> Video:
     path = media.media_path(name)
     written = [name]
@@ -65,10 +81,22 @@ def _video_record(
         written.append(poster)
         with transaction.atomic():
             return Video.objects.create(
-                method=method, identity=identity, prompt=prompt, seed=seed,
-                file=name, poster=poster, sha256=media.sha256_of(path), bytes=path.stat().st_size,
-                width=info.width, height=info.height, num_frames=info.num_frames, fps=info.fps,
-                duration=info.duration, codec=info.codec, settings=settings, origin=origin,
+                method=method,
+                identity=identity,
+                prompt=prompt,
+                seed=seed,
+                file=name,
+                poster=poster,
+                sha256=media.sha256_of(path),
+                bytes=path.stat().st_size,
+                width=info.width,
+                height=info.height,
+                num_frames=info.num_frames,
+                fps=info.fps,
+                duration=info.duration,
+                codec=info.codec,
+                settings=settings,
+                origin=origin,
             )
     except BaseException:
         # The row was not written: nothing may stay behind on disk either.
@@ -95,8 +123,11 @@ def reference_create(
             poster = media.save_image(media.poster_from_video(media.media_path(name)))
             written.append(poster)
             shape: dict[str, Any] = {
-                "width": info.width, "height": info.height, "duration": info.duration,
-                "fps": info.fps, "num_frames": info.num_frames,
+                "width": info.width,
+                "height": info.height,
+                "duration": info.duration,
+                "fps": info.fps,
+                "num_frames": info.num_frames,
             }
         else:
             image = media.probe_image(source)
@@ -106,8 +137,15 @@ def reference_create(
             shape = {"width": image.width, "height": image.height}
         with transaction.atomic():
             return Reference.objects.create(
-                identity=identity, kind=kind, is_primary=is_primary, position=position, note=note,
-                file=name, poster=poster, sha256=media.sha256_of(source), bytes=source.stat().st_size,
+                identity=identity,
+                kind=kind,
+                is_primary=is_primary,
+                position=position,
+                note=note,
+                file=name,
+                poster=poster,
+                sha256=media.sha256_of(source),
+                bytes=source.stat().st_size,
                 **shape,
             )
     except BaseException:

@@ -54,8 +54,13 @@ def gradient_frames(*, count: int = 8, size: int = 64, shade: int = 0) -> list[n
 
 
 def make_video(
-    *, method: Method | None = None, identity: Identity | None = None, prompt: Prompt | None = None,
-    seed: int = 0, frames: int = 8, size: int = 64,
+    *,
+    method: Method | None = None,
+    identity: Identity | None = None,
+    prompt: Prompt | None = None,
+    seed: int = 0,
+    frames: int = 8,
+    size: int = 64,
 ) -> Video:
     return services.video_create_from_frames(
         method=method or MethodFactory(),

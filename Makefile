@@ -1,0 +1,40 @@
+# Two commands: `make demo` and `make test`. Everything else is set up by them.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint format stop worker bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m config.demo
+
+test: $(STAMP)
+	scripts/ensure-chromium.sh
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# A GPU worker on this machine (see the README for workers on other hosts).
+worker: $(STAMP)
+	$(VENV)/bin/celery -A config worker --queues gpu --concurrency 1 --loglevel INFO
+
+stop:
+	$(PY) -m config.embedded stop
+
+clean: stop
+	rm -rf var
