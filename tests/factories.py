@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import factory
 import numpy as np
 
@@ -53,6 +55,10 @@ def gradient_frames(*, count: int = 8, size: int = 64, shade: int = 0) -> list[n
     return frames
 
 
+# Every made video gets frames of its own: equal frames would give equal sha256, which the catalog refuses.
+_distinct_shades = itertools.count(1)
+
+
 def make_video(
     *,
     method: Method | None = None,
@@ -67,7 +73,38 @@ def make_video(
         identity=identity or IdentityFactory(),
         prompt=prompt or PromptFactory(),
         seed=seed,
-        frames=gradient_frames(count=frames, size=size, shade=seed * 11 + 5),
+        frames=gradient_frames(count=frames, size=size, shade=next(_distinct_shades) * 37 + seed),
         fps=8,
         settings={"source": "test"},
+    )
+
+
+def make_track(
+    *,
+    annotators: list | tuple = (),
+    methods: int = 3,
+    identities: int = 1,
+    prompts: int = 1,
+    kind: str = "identity_fidelity",
+    frames: int = 4,
+    **options: object,
+):
+    """A track over ``identities × prompts`` cases with one video per method: C(methods, 2) pairs each."""
+    from annotate.services import track_create
+
+    identity_rows = [IdentityFactory() for _ in range(identities)]
+    prompt_rows = [PromptFactory() for _ in range(prompts)]
+    method_rows = [MethodFactory() for _ in range(methods)]
+    for identity in identity_rows:
+        for prompt in prompt_rows:
+            for method in method_rows:
+                make_video(method=method, identity=identity, prompt=prompt, frames=frames, size=32)
+    return track_create(
+        name=options.pop("name", f"track-{IdentityFactory._meta.model.objects.count()}-{kind}"),  # type: ignore[arg-type]
+        kind=kind,
+        identities=identity_rows,
+        prompts=prompt_rows,
+        methods=method_rows,
+        annotators=annotators,
+        **options,  # type: ignore[arg-type]
     )

@@ -1,0 +1,39 @@
+"""Domain errors of annotation. Views turn them into clear 4xx answers; each carries its status."""
+
+from __future__ import annotations
+
+
+class AnnotationError(Exception):
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotYours(AnnotationError):
+    status = 404
+
+
+class TrackPaused(AnnotationError):
+    status = 409
+
+
+class AssignmentExpired(AnnotationError):
+    status = 410
+
+
+class InvalidChoice(AnnotationError):
+    status = 400
+
+
+class WatchRuleNotMet(AnnotationError):
+    status = 400
+
+
+class NothingToUndo(AnnotationError):
+    status = 409
+
+
+class TrackSetupError(AnnotationError):
+    status = 400

@@ -1,0 +1,242 @@
+"""Comparisons, tracks, the assignment of work, and judgments: one judgment shape for tracks and studies."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from generation.models import Identity, Prompt, Video
+
+
+class Criterion(models.TextChoices):
+    IDENTITY_FIDELITY = "identity_fidelity", "Identity fidelity"
+    ELEMENT_CONSISTENCY = "element_consistency", "Element consistency"
+    PROMPT_CONTROLLABILITY = "prompt_controllability", "Prompt controllability"
+    VISUAL_QUALITY = "visual_quality", "Visual quality"
+    TEXT_ALIGNMENT = "text_alignment", "Text alignment"
+    DYNAMIC_DEGREE = "dynamic_degree", "Dynamic degree"
+    OVERALL_QUALITY = "overall_quality", "Overall quality"
+    IDENTITY_CONSISTENCY = "identity_consistency", "Identity consistency"
+    FACIAL_MOTION_ALIGNMENT = "facial_motion_alignment", "Facial motion alignment"
+    FACIAL_MOTION_NATURALNESS = "facial_motion_naturalness", "Facial motion naturalness"
+
+
+class Side(models.TextChoices):
+    A = "A", "A"
+    B = "B", "B"
+
+
+class Choice(models.TextChoices):
+    A = "A", "A"
+    B = "B", "B"
+    TIE = "tie", "Tie"
+    BOTH_BAD = "both_bad", "Both bad"
+
+
+class Comparison(models.Model):
+    """Two videos of the same identity and prompt, in canonical order (``video_a.pk < video_b.pk``)."""
+
+    video_a = models.ForeignKey(Video, on_delete=models.PROTECT, related_name="+")
+    video_b = models.ForeignKey(Video, on_delete=models.PROTECT, related_name="+")
+    # Copied from the videos so that tracks, statistics and splits filter without joins.
+    identity = models.ForeignKey(Identity, on_delete=models.PROTECT, related_name="comparisons")
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="comparisons")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["id"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["video_a", "video_b"], name="comparison_pair_once"),
+            models.CheckConstraint(condition=Q(video_a__lt=F("video_b")), name="comparison_canonical_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Comparison {self.pk}"
+
+
+class Rater(models.Model):
+    """Whoever gives judgments: an annotator (a user) or a study participant (no personal data)."""
+
+    class Kind(models.TextChoices):
+        ANNOTATOR = "annotator", "Annotator"
+        PARTICIPANT = "participant", "Study participant"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="rater"
+    )
+    # Withdrawn or excluded raters' judgments count nowhere: no statistic, no export.
+    excluded = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=Q(kind="annotator", user__isnull=False) | Q(kind="participant", user__isnull=True),
+                name="rater_user_only_for_annotators",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.pk}"
+
+
+class Track(models.Model):
+    """A pairwise annotation track: one criterion, a pool of comparisons, a team of annotators."""
+
+    class Kind(models.TextChoices):
+        IDENTITY_FIDELITY = "identity_fidelity", "Identity fidelity"
+        PROMPT_CONTROLLABILITY = "prompt_controllability", "Prompt controllability"
+
+    name = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    instructions = models.TextField(blank=True)
+    votes_needed = models.PositiveSmallIntegerField(default=3)
+    allow_tie = models.BooleanField(default=False)
+    allow_both_bad = models.BooleanField(default=False)
+    min_watch_fraction = models.FloatField(
+        default=1.0, help_text="How much of each video must have played before voting (1 = once through)."
+    )
+    lease_seconds = models.PositiveIntegerField(
+        default=600, help_text="An assignment not answered within this time goes back to the pool."
+    )
+    is_paused = models.BooleanField(default=False)
+    annotators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="TrackSeat", blank=True, related_name="tracks"
+    )
+    comparisons = models.ManyToManyField(Comparison, through="TrackItem", related_name="tracks")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def criterion(self) -> str:
+        return str(self.kind)  # the two kinds are named after the criterion they ask
+
+    @property
+    def allowed_choices(self) -> list[str]:
+        choices = [Choice.A, Choice.B]
+        if self.allow_tie:
+            choices.append(Choice.TIE)
+        if self.allow_both_bad:
+            choices.append(Choice.BOTH_BAD)
+        return [str(choice) for choice in choices]
+
+
+class TrackSeat(models.Model):
+    """An annotator's place on a track. Its row lock serialises that annotator's requests (a double
+    click cannot hand out two comparisons) and its counters keep the left/right sides balanced."""
+
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="seats")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="track_seats")
+    assigned = models.PositiveIntegerField(default=0)
+    # The judgment that "Undo last vote" may take back; cleared once used, so only the last one can.
+    undoable = models.ForeignKey(
+        "Judgment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints: ClassVar = [models.UniqueConstraint(fields=["track", "user"], name="track_seat_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.track}"
+
+
+class TrackItem(models.Model):
+    """A comparison in a track, with the count that assignment works from.
+
+    ``claimed`` = stored votes + open leases. A new assignment is handed out only while
+    ``claimed < votes_needed``, under a row lock, so concurrent annotators never push a comparison past
+    its needed votes.
+    """
+
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="items")
+    comparison = models.ForeignKey(Comparison, on_delete=models.PROTECT, related_name="track_items")
+    claimed = models.PositiveIntegerField(default=0)
+    votes = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering: ClassVar = ["id"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["track", "comparison"], name="track_item_once"),
+        ]
+        # The next pick walks this index in order: fewest claimed first, and stops at the first fit.
+        indexes: ClassVar = [models.Index(fields=["track", "claimed", "id"], name="track_item_pick_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.comparison} in {self.track}"
+
+
+class Assignment(models.Model):
+    """One comparison handed to one annotator, with the side shown left and the watch record."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ANSWERED = "answered", "Answered"
+        EXPIRED = "expired", "Expired"
+
+    item = models.ForeignKey(TrackItem, on_delete=models.CASCADE, related_name="assignments")
+    rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="assignments")
+    shown_left = models.CharField(max_length=1, choices=Side.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+    # Fractions of each video seen, as recorded by the server from the player's reports.
+    watched_a = models.FloatField(default=0.0)
+    watched_b = models.FloatField(default=0.0)
+    watch_reported_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            # An annotator never gets the same comparison of a track twice.
+            models.UniqueConstraint(fields=["item", "rater"], name="assignment_once_per_rater"),
+        ]
+        indexes: ClassVar = [
+            models.Index(
+                fields=["expires_at"], condition=Q(status="open"), name="assignment_open_expiry_idx"
+            ),
+            models.Index(fields=["rater", "status", "answered_at"], name="assignment_rater_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Assignment {self.pk}"
+
+
+class Judgment(models.Model):
+    """One answer to one criterion about one comparison, in the comparison's canonical A/B terms."""
+
+    comparison = models.ForeignKey(Comparison, on_delete=models.PROTECT, related_name="judgments")
+    criterion = models.CharField(max_length=40, choices=Criterion.choices)
+    choice = models.CharField(max_length=8, choices=Choice.choices)
+    shown_left = models.CharField(max_length=1, choices=Side.choices)
+    rater = models.ForeignKey(Rater, on_delete=models.PROTECT, related_name="judgments")
+    track = models.ForeignKey(
+        Track, null=True, blank=True, on_delete=models.PROTECT, related_name="judgments"
+    )
+    assignment = models.OneToOneField(
+        Assignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="judgment"
+    )
+    response_ms = models.PositiveIntegerField(null=True, blank=True)
+    watched_a = models.FloatField(null=True, blank=True)
+    watched_b = models.FloatField(null=True, blank=True)
+    selection_policy = models.CharField(max_length=40, default="fewest_votes_first")
+    selection_probability = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering: ClassVar = ["id"]
+        indexes: ClassVar = [
+            models.Index(fields=["comparison", "criterion"], name="judgment_comparison_idx"),
+            models.Index(fields=["track", "rater"], name="judgment_track_rater_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.criterion}: {self.choice} on comparison {self.comparison_id}"

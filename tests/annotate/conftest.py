@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+
+from annotate.models import Assignment
+from annotate.services import assignment_watch_record
+
+
+@pytest.fixture
+def second_annotator(db: None) -> User:
+    return User.objects.create_user("annotator-2", password="pw-annotator-2")
+
+
+def watch_fully(assignment: Assignment, user: User) -> Assignment:
+    """Report both videos watched, at a time late enough for that to be plausible."""
+    later = assignment.issued_at + timedelta(seconds=60)
+    return assignment_watch_record(
+        assignment_id=assignment.pk, user=user, watched_a=1.0, watched_b=1.0, now=later
+    )
