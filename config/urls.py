@@ -15,5 +15,7 @@ urlpatterns = [
     path("media/<path:name>", media_serve, name="media"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("tracks/", include("annotate.urls")),
+    path("manage/tracks/", include("annotate.manage_urls")),
     path("admin/", admin.site.urls),
 ]
