@@ -78,6 +78,10 @@ def probe_video(path: Path) -> VideoInfo:
     limit = settings.CATALOG_MAX_VIDEO_SIDE
     try:
         with av.open(str(path)) as container:
+            demuxer = container.format.name
+            # FFmpeg opens a PNG or JPEG as a one-frame "video" (png_pipe, image2…): not a clip.
+            if demuxer.endswith("_pipe") or demuxer in ("image2", "image2pipe"):
+                raise MediaError("is a still image, not a video")
             if not container.streams.video:
                 raise MediaError("has no video stream")
             stream = container.streams.video[0]
