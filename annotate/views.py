@@ -1,0 +1,181 @@
+"""The annotator's pages: my tracks, the work page with its comparison panel, watch reports, votes, undo."""
+
+from __future__ import annotations
+
+import math
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.middleware import HtmxDetails
+
+from annotate import selectors
+from annotate.errors import AnnotationError, NotYours
+from annotate.models import Assignment, Side, Track
+from annotate.services import (
+    assignment_next_for,
+    assignment_watch_record,
+    judgment_submit,
+    judgment_undo_last,
+)
+
+PANEL_TEMPLATE = "annotate/_comparison_panel.html"
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+class BadInput(ValueError):
+    """A malformed form field: a 400 that names the field."""
+
+
+def _track_or_404(request: HttpRequest, track_id: int) -> Track:
+    # Not seated and no such track look the same from outside: a 404 either way.
+    track = selectors.annotator_track_get(user=request.user, track_id=track_id)
+    if track is None:
+        raise Http404("No such track.")
+    return track
+
+
+def _assignment_or_404(request: HttpRequest, track_id: int, assignment_id: int) -> Assignment:
+    assignment = selectors.annotator_assignment_get(
+        user=request.user, track_id=track_id, assignment_id=assignment_id
+    )
+    if assignment is None:
+        raise Http404("No such comparison.")
+    return assignment
+
+
+def _fraction(request: HttpRequest, field: str) -> float:
+    try:
+        value = float(request.POST[field])
+    except (KeyError, ValueError):
+        raise BadInput(f"{field} must be a number between 0 and 1.") from None
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise BadInput(f"{field} must be a number between 0 and 1.")
+    return value
+
+
+def _milliseconds(request: HttpRequest, field: str) -> int | None:
+    raw = request.POST.get(field, "").strip()
+    if not raw:
+        return None  # a vote without script or before both videos loaded has no timing
+    try:
+        return max(0, int(float(raw)))
+    except (ValueError, OverflowError):
+        raise BadInput(f"{field} must be a whole number of milliseconds.") from None
+
+
+def _render_work(
+    request: HtmxHttpRequest,
+    track_id: int,
+    *,
+    assignment: Assignment | None = None,
+    error: str = "",
+    notice: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    """The work page, or only its comparison panel for htmx: the current comparison plus any message."""
+    # Fetched after any write, so the counts include the vote just given.
+    track = selectors.annotator_track_progress_get(user=request.user, track_id=track_id)
+    if track is None:
+        raise Http404("No such track.")
+    try:
+        assignment = assignment or assignment_next_for(track=track, user=request.user)
+    except AnnotationError as exc:
+        if isinstance(exc, NotYours):
+            raise Http404(exc.message) from exc
+        assignment = None
+        if not error:  # a refused vote keeps its own reason; otherwise say why nothing is shown
+            error, status = exc.message, exc.status
+    context = {
+        "track": track,
+        "panel": selectors.comparison_panel_get(track=track, assignment=assignment) if assignment else None,
+        "error": error,
+        "notice": notice,
+    }
+    partial = request.htmx and not request.htmx.boosted
+    return render(request, PANEL_TEMPLATE if partial else "annotate/track_work.html", context, status=status)
+
+
+def _refused(request: HtmxHttpRequest, track_id: int, exc: AnnotationError) -> HttpResponse:
+    """A refused write: the current comparison again, with the reason and the error's status."""
+    if isinstance(exc, NotYours):
+        raise Http404(exc.message) from exc
+    return _render_work(request, track_id, error=exc.message, status=exc.status)
+
+
+@require_GET
+@login_required
+def track_list(request: HttpRequest) -> HttpResponse:
+    tracks = selectors.annotator_tracks(user=request.user)
+    return render(request, "annotate/track_list.html", {"tracks": tracks})
+
+
+@require_GET
+@login_required
+def track_work(request: HtmxHttpRequest, track_id: int) -> HttpResponse:
+    return _render_work(request, track_id)
+
+
+@require_POST
+@login_required
+def assignment_watch(request: HttpRequest, track_id: int, assignment_id: int) -> HttpResponse:
+    assignment = _assignment_or_404(request, track_id, assignment_id)
+    try:
+        left, right = _fraction(request, "watched_left"), _fraction(request, "watched_right")
+    except BadInput as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    left_is_a = assignment.shown_left == Side.A
+    recorded = assignment_watch_record(
+        assignment_id=assignment.pk,
+        user=request.user,
+        watched_a=left if left_is_a else right,
+        watched_b=right if left_is_a else left,
+    )
+    # The server's view, in the page's left/right terms: the player unlocks voting from this, not its own.
+    return JsonResponse(
+        {
+            "watched_left": recorded.watched_a if left_is_a else recorded.watched_b,
+            "watched_right": recorded.watched_b if left_is_a else recorded.watched_a,
+        }
+    )
+
+
+@require_POST
+@login_required
+def assignment_vote(request: HtmxHttpRequest, track_id: int, assignment_id: int) -> HttpResponse:
+    assignment = _assignment_or_404(request, track_id, assignment_id)
+    try:
+        response_ms = _milliseconds(request, "response_ms")
+        judgment_submit(
+            assignment_id=assignment.pk,
+            user=request.user,
+            side_choice=request.POST.get("choice", ""),
+            response_ms=response_ms,
+        )
+    except BadInput as exc:
+        return _render_work(request, track_id, error=str(exc), status=400)
+    except AnnotationError as exc:
+        return _refused(request, track_id, exc)
+    if not request.htmx:
+        return redirect("annotate:track_work", track_id=track_id)  # post/redirect/get without script
+    return _render_work(request, track_id)
+
+
+@require_POST
+@login_required
+def vote_undo(request: HtmxHttpRequest, track_id: int) -> HttpResponse:
+    track = _track_or_404(request, track_id)
+    try:
+        assignment = judgment_undo_last(track=track, user=request.user)
+    except AnnotationError as exc:
+        return _refused(request, track_id, exc)
+    notice = "Your last vote was taken back: this comparison is yours to answer again."
+    if not request.htmx:
+        messages.success(request, notice)
+        return redirect("annotate:track_work", track_id=track_id)
+    return _render_work(request, track_id, assignment=assignment, notice=notice)

@@ -1,0 +1,383 @@
+/* The synchronized A/B player of the comparison panel, its keyboard shortcuts, and the htmx settings
+ * the panel relies on.
+ *
+ * One control bar drives both videos. Playback is offered only once both videos can play, so neither
+ * side gets a head start. How much of each video has played (from `video.played`) is reported to the
+ * server, and the vote buttons unlock from the server's answer: the server checks that same record
+ * when the vote arrives, so a button that looks enabled is a vote that will be accepted.
+ */
+(function () {
+  "use strict";
+
+  // A refused vote or undo (400 bad input, 409 paused / nothing to undo, 410 expired) comes back as the
+  // panel with the reason in it: swap it in like a success. Other errors keep htmx's default.
+  htmx.config.responseHandling = [
+    { code: "204", swap: false },
+    { code: "[23]..", swap: true },
+    { code: "^(400|409|410)$", swap: true, error: false },
+    { code: "[45]..", swap: false, error: true },
+  ];
+
+  const REPORT_EVERY_MS = 1000;
+  const SYNC_EVERY_MS = 250;
+  let current = null; // the player of the panel on the page: there is one panel at a time
+
+  function csrfToken() {
+    try {
+      return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"] || "";
+    } catch (error) {
+      return "";
+    }
+  }
+
+  function playedFraction(video) {
+    if (!video.duration || !isFinite(video.duration)) return 0;
+    let seen = 0;
+    for (let i = 0; i < video.played.length; i++) seen += video.played.end(i) - video.played.start(i);
+    return Math.min(1, seen / video.duration);
+  }
+
+  function formatTime(seconds) {
+    const total = Math.max(0, seconds || 0);
+    const minutes = Math.floor(total / 60);
+    return minutes + ":" + (total - minutes * 60).toFixed(2).padStart(5, "0");
+  }
+
+  class ABPlayer {
+    constructor(root) {
+      this.root = root;
+      this.left = root.querySelector('video[data-side="left"]');
+      this.right = root.querySelector('video[data-side="right"]');
+      this.videos = [this.left, this.right];
+      this.fps = parseFloat(root.dataset.fps) || 25;
+      this.needed = parseFloat(root.dataset.watchNeeded) || 0;
+      // What the server has recorded (a reload or a re-rendered panel keeps what was already seen).
+      this.server = {
+        left: parseFloat(root.dataset.watchedLeft) || 0,
+        right: parseFloat(root.dataset.watchedRight) || 0,
+      };
+      this.sent = { left: -1, right: -1 };
+      this.watchUrl = root.dataset.watchUrl;
+      this.form = root.querySelector("form.vote");
+      this.voteButtons = Array.from(root.querySelectorAll("[data-vote]"));
+      this.responseInput = root.querySelector('input[name="response_ms"]');
+      this.ui = {
+        play: root.querySelector('[data-action="play"]'),
+        back: root.querySelector('[data-action="back"]'),
+        forward: root.querySelector('[data-action="forward"]'),
+        seek: root.querySelector('[data-role="seek"]'),
+        time: root.querySelector('[data-role="time"]'),
+        speed: root.querySelector('[data-role="speed"]'),
+        loop: root.querySelector('[data-role="loop"]'),
+        status: root.querySelector('[data-role="status"]'),
+        hint: root.querySelector('[data-role="lock-hint"]'),
+        watchedLeft: root.querySelector('[data-role="watched-left"]'),
+        watchedRight: root.querySelector('[data-role="watched-right"]'),
+      };
+      this.ready = false;
+      this.readyAt = null;
+      this.playing = false;
+      this.reporting = false;
+      this.reportAgain = false;
+      this.voting = false;
+      this.timers = [];
+      this.bind();
+      this.updateWatched();
+      this.updateLock();
+      this.checkReady();
+    }
+
+    // The longer video sets the time axis; the other follows it while it has frames left.
+    get master() {
+      return (this.right.duration || 0) > (this.left.duration || 0) ? this.right : this.left;
+    }
+
+    get follower() {
+      return this.master === this.left ? this.right : this.left;
+    }
+
+    get duration() {
+      return Math.max(this.left.duration || 0, this.right.duration || 0);
+    }
+
+    bind() {
+      const onState = () => this.checkReady();
+      for (const video of this.videos) {
+        for (const type of ["loadeddata", "canplay", "canplaythrough"]) video.addEventListener(type, onState);
+        video.addEventListener("error", () => this.setStatus("A video could not be loaded. Reload the page; if it keeps happening, tell the study admin.", true));
+        video.addEventListener("ended", () => this.onEnded(video));
+        video.addEventListener("timeupdate", () => this.updateTime());
+      }
+      this.ui.play.addEventListener("click", () => this.togglePlay());
+      this.ui.back.addEventListener("click", () => this.step(-1));
+      this.ui.forward.addEventListener("click", () => this.step(1));
+      this.ui.seek.addEventListener("input", () => this.seekTo((this.ui.seek.value / 1000) * this.duration));
+      // Let go of the slider after a drag so the arrow keys vote again instead of nudging it.
+      this.ui.seek.addEventListener("pointerup", () => this.ui.seek.blur());
+      this.ui.speed.addEventListener("change", () => {
+        for (const video of this.videos) video.playbackRate = parseFloat(this.ui.speed.value) || 1;
+        this.ui.speed.blur();
+      });
+      this.form.addEventListener("click", (event) => {
+        if (event.target.closest("[data-vote]")) {
+          this.responseInput.value = this.readyAt === null ? "" : String(Math.round(performance.now() - this.readyAt));
+        }
+      });
+      this.form.addEventListener("htmx:beforeRequest", () => { this.voting = true; });
+      this.form.addEventListener("htmx:afterRequest", () => { this.voting = false; this.updateLock(); });
+      this.root.addEventListener("htmx:beforeCleanupElement", (event) => {
+        if (event.target === this.root) this.destroy();
+      });
+      this.timers.push(setInterval(() => this.sync(), SYNC_EVERY_MS));
+      this.timers.push(setInterval(() => { if (this.playing) this.report(); }, REPORT_EVERY_MS));
+    }
+
+    destroy() {
+      this.timers.forEach(clearInterval);
+      this.timers = [];
+      for (const video of this.videos) {
+        video.pause();
+        video.removeAttribute("src"); // free the decoder now rather than when collected
+        video.load();
+      }
+      if (current === this) current = null;
+    }
+
+    setStatus(text, isError) {
+      this.ui.status.textContent = text;
+      this.ui.status.classList.toggle("error", !!isError);
+    }
+
+    checkReady() {
+      if (this.ready || !this.videos.every((video) => video.readyState >= 3)) return;
+      this.ready = true;
+      this.readyAt = performance.now();
+      for (const control of [this.ui.play, this.ui.back, this.ui.forward, this.ui.seek]) control.disabled = false;
+      this.setStatus("Both videos are ready. Press Space or ▶ to play them together.");
+      this.updateTime();
+    }
+
+    async play() {
+      if (!this.ready) return;
+      const master = this.master;
+      if (master.ended || master.currentTime >= this.duration - 0.001) this.seekTo(0);
+      const rate = parseFloat(this.ui.speed.value) || 1;
+      for (const video of this.videos) video.playbackRate = rate;
+      this.alignFollower(true);
+      this.playing = true;
+      this.updatePlayButton();
+      this.setStatus("");
+      // Started in the same task, from the same position: neither side gets a head start.
+      const starts = this.videos.filter((video) => video.currentTime < (video.duration || 0)).map((video) => video.play());
+      try {
+        await Promise.all(starts);
+      } catch (error) {
+        this.playing = false;
+        this.updatePlayButton();
+        this.setStatus("The browser refused to play the videos: press ▶ again.", true);
+      }
+    }
+
+    pause() {
+      this.playing = false;
+      for (const video of this.videos) video.pause();
+      this.alignFollower(true);
+      this.updatePlayButton();
+      this.report();
+    }
+
+    togglePlay() {
+      if (this.playing) this.pause();
+      else this.play();
+    }
+
+    seekTo(seconds) {
+      const target = Math.max(0, Math.min(seconds, this.duration || 0));
+      for (const video of this.videos) video.currentTime = Math.min(target, video.duration || 0);
+      this.updateTime(target);
+    }
+
+    step(frames) {
+      if (!this.ready) return;
+      if (this.playing) this.pause();
+      this.seekTo(this.master.currentTime + frames / this.fps);
+    }
+
+    alignFollower(always) {
+      const master = this.master;
+      const follower = this.follower;
+      if (master.currentTime > (follower.duration || 0)) return; // the shorter one has simply ended
+      if (always || Math.abs(follower.currentTime - master.currentTime) > 1 / this.fps) {
+        follower.currentTime = master.currentTime;
+      }
+    }
+
+    sync() {
+      if (!document.body.contains(this.root)) {
+        this.destroy();
+        return;
+      }
+      if (!this.playing) return;
+      const master = this.master;
+      const follower = this.follower;
+      if (master.currentTime < (follower.duration || 0)) {
+        // Drift beyond one frame (a stall, a slower decoder) is corrected by moving the follower.
+        this.alignFollower(false);
+        if (follower.paused && !master.paused) follower.play().catch(() => {});
+      }
+      this.updateTime();
+      this.updateWatched();
+    }
+
+    onEnded(video) {
+      this.updateWatched();
+      this.report();
+      if (video !== this.master) return;
+      if (this.ui.loop.checked && this.playing) {
+        this.seekTo(0);
+        this.play();
+      } else {
+        this.playing = false;
+        for (const other of this.videos) other.pause();
+        this.updatePlayButton();
+      }
+    }
+
+    updatePlayButton() {
+      this.ui.play.textContent = this.playing ? "❚❚" : "▶\uFE0E";
+      this.ui.play.setAttribute("aria-label", this.playing ? "Pause" : "Play");
+    }
+
+    updateTime(at) {
+      const now = at === undefined ? this.master.currentTime : at;
+      const duration = this.duration;
+      this.ui.time.textContent = formatTime(now) + " / " + formatTime(duration);
+      if (duration && document.activeElement !== this.ui.seek) {
+        this.ui.seek.value = String(Math.round((now / duration) * 1000));
+      }
+    }
+
+    watched() {
+      return {
+        left: Math.max(playedFraction(this.left), this.server.left),
+        right: Math.max(playedFraction(this.right), this.server.right),
+      };
+    }
+
+    updateWatched() {
+      const seen = this.watched();
+      for (const side of ["left", "right"]) {
+        const bar = side === "left" ? this.ui.watchedLeft : this.ui.watchedRight;
+        bar.style.width = (seen[side] * 100).toFixed(1) + "%";
+        bar.parentElement.classList.toggle("met", this.server[side] >= this.needed);
+      }
+    }
+
+    async report() {
+      if (!this.watchUrl) return;
+      const seen = {
+        left: Math.min(1, playedFraction(this.left)),
+        right: Math.min(1, playedFraction(this.right)),
+      };
+      if (seen.left <= this.sent.left + 0.001 && seen.right <= this.sent.right + 0.001) return;
+      if (this.reporting) {
+        this.reportAgain = true;
+        return;
+      }
+      this.reporting = true;
+      try {
+        const response = await fetch(this.watchUrl, {
+          method: "POST",
+          headers: { "X-CSRFToken": csrfToken(), "Content-Type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ watched_left: seen.left.toFixed(4), watched_right: seen.right.toFixed(4) }),
+          credentials: "same-origin",
+        });
+        if (response.ok) {
+          const recorded = await response.json();
+          this.sent = seen;
+          this.server = { left: recorded.watched_left, right: recorded.watched_right };
+          // The server caps what can have been seen by the time since the comparison was handed out;
+          // when it recorded less than was sent, send again a little later.
+          if (recorded.watched_left < seen.left - 0.001 || recorded.watched_right < seen.right - 0.001) {
+            this.sent = { left: -1, right: -1 };
+            setTimeout(() => this.report(), REPORT_EVERY_MS);
+          }
+        }
+      } catch (error) {
+        // A lost report is sent again with the next one; the vote waits for the server's view anyway.
+      } finally {
+        this.reporting = false;
+        this.updateWatched();
+        this.updateLock();
+        if (this.reportAgain) {
+          this.reportAgain = false;
+          this.report();
+        }
+      }
+    }
+
+    get unlocked() {
+      return this.needed <= 0 || Math.min(this.server.left, this.server.right) >= this.needed;
+    }
+
+    updateLock() {
+      if (this.voting) return; // htmx holds the buttons disabled while the vote is on its way
+      const unlocked = this.unlocked;
+      for (const button of this.voteButtons) button.disabled = !unlocked;
+      if (this.ui.hint) this.ui.hint.hidden = unlocked;
+    }
+
+    vote(value) {
+      const button = this.voteButtons.find((candidate) => candidate.value === value);
+      if (button && !button.disabled && !this.voting) button.click();
+    }
+  }
+
+  function typingInto(target) {
+    // Arrow keys belong to the slider and the speed menu while they have focus.
+    return !!(target && target.closest && target.closest("input:not([type=checkbox]), select, textarea, [contenteditable]"));
+  }
+
+  document.addEventListener("keydown", (event) => {
+    const player = current;
+    if (!player || event.ctrlKey || event.metaKey || event.altKey || typingInto(event.target)) return;
+    const keys = { ArrowLeft: "left", ArrowRight: "right", t: "tie", T: "tie", b: "both_bad", B: "both_bad" };
+    if (event.key === " " || event.key === "Spacebar") {
+      event.preventDefault(); // not a page scroll, nor a click on whichever button has focus
+      if (!event.repeat) player.togglePlay();
+    } else if (keys[event.key]) {
+      if (event.key.startsWith("Arrow")) event.preventDefault();
+      if (!event.repeat) player.vote(keys[event.key]);
+    }
+  });
+  document.addEventListener("keyup", (event) => {
+    // A focused button would otherwise take the Space as a click on key release.
+    if ((event.key === " " || event.key === "Spacebar") && current && !typingInto(event.target)) event.preventDefault();
+  });
+
+  document.addEventListener("htmx:responseError", (event) => {
+    const box = document.getElementById("player-error");
+    if (!box) return;
+    box.textContent = "The server answered " + event.detail.xhr.status + ". Reload the page to continue.";
+    box.hidden = false;
+  });
+  document.addEventListener("htmx:sendError", () => {
+    const box = document.getElementById("player-error");
+    if (!box) return;
+    box.textContent = "The network failed; your vote may not have arrived. Press the button again (it is counted once).";
+    box.hidden = false;
+  });
+  document.addEventListener("htmx:afterSwap", () => {
+    const box = document.getElementById("player-error");
+    if (box) box.hidden = true;
+  });
+
+  htmx.onLoad((element) => {
+    const roots = [];
+    if (element.matches && element.matches("[data-ab-player]")) roots.push(element);
+    if (element.querySelectorAll) roots.push(...element.querySelectorAll("[data-ab-player]"));
+    for (const root of roots) {
+      if (!root.abPlayer) root.abPlayer = current = new ABPlayer(root);
+    }
+  });
+})();
