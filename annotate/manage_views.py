@@ -1,0 +1,112 @@
+"""Study-admin pages: create tracks, follow their progress, pause them, seat annotators."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django_htmx.middleware import HtmxDetails
+
+from annotate import selectors, services
+from annotate.errors import TrackSetupError
+from annotate.forms import TrackAnnotatorsForm, TrackCreateForm, TrackPauseForm
+from annotate.models import Track
+
+View = Callable[..., HttpResponse]
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def staff_required(view: View) -> View:
+    """Signed-in staff only. Everyone else signed in gets a 404: these pages do not exist for them."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_staff:
+            raise Http404("No such page.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _track_or_404(track_id: int) -> Track:
+    track = selectors.track_progress_get(track_id=track_id)
+    if track is None:
+        raise Http404("No such track.")
+    return track
+
+
+@require_safe
+@staff_required
+def track_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "annotate/manage/track_list.html", {"tracks": selectors.track_progress_list()})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@staff_required
+def track_new(request: HttpRequest) -> HttpResponse:
+    form = TrackCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            track = services.track_create(**form.track_options())
+        except TrackSetupError as error:
+            form.add_error(None, error.message)
+        else:
+            built = track.items.count()
+            messages.success(request, f"Track “{track.name}” created with {built} comparisons.")
+            return redirect("manage_tracks:detail", track_id=track.pk)
+    status = 400 if form.is_bound else 200
+    return render(request, "annotate/manage/track_new.html", {"form": form}, status=status)
+
+
+def _render_detail(
+    request: HttpRequest, track: Track, annotators_form: TrackAnnotatorsForm, status: int = 200
+) -> HttpResponse:
+    context = {
+        "track": track,
+        "annotators": selectors.track_annotator_progress(track=track),
+        "annotators_form": annotators_form,
+    }
+    return render(request, "annotate/manage/track_detail.html", context, status=status)
+
+
+@require_safe
+@staff_required
+def track_detail(request: HttpRequest, track_id: int) -> HttpResponse:
+    track = _track_or_404(track_id)
+    return _render_detail(request, track, TrackAnnotatorsForm(track=track))
+
+
+@require_POST
+@staff_required
+def track_pause(request: HtmxHttpRequest, track_id: int) -> HttpResponse:
+    track = _track_or_404(track_id)
+    form = TrackPauseForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse("paused must be 1 or 0.", status=400)
+    services.track_pause_set(track=track, paused=form.cleaned_data["paused"])
+    if request.htmx:
+        return render(request, "annotate/manage/track_status_panel.html", {"track": track})
+    messages.success(request, f"Track {'paused' if track.is_paused else 'resumed'}.")
+    return redirect("manage_tracks:detail", track_id=track.pk)
+
+
+@require_POST
+@staff_required
+def track_annotators(request: HttpRequest, track_id: int) -> HttpResponse:
+    track = _track_or_404(track_id)
+    form = TrackAnnotatorsForm(request.POST, track=track)
+    if not form.is_valid():
+        return _render_detail(request, track, form, status=400)
+    services.track_annotators_set(track=track, users=form.cleaned_data["annotators"])
+    messages.success(request, f"{len(form.cleaned_data['annotators'])} annotators on this track.")
+    return redirect("manage_tracks:detail", track_id=track.pk)
