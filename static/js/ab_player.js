@@ -80,6 +80,7 @@
       this.reporting = false;
       this.reportAgain = false;
       this.voting = false;
+      this.announcedUnlock = false;
       this.timers = [];
       this.bind();
       this.updateWatched();
@@ -244,7 +245,7 @@
     }
 
     updatePlayButton() {
-      this.ui.play.textContent = this.playing ? "❚❚" : "▶\uFE0E";
+      this.ui.play.toggleAttribute("data-playing", this.playing);
       this.ui.play.setAttribute("aria-label", this.playing ? "Pause" : "Play");
     }
 
@@ -325,6 +326,10 @@
       const unlocked = this.unlocked;
       for (const button of this.voteButtons) button.disabled = !unlocked;
       if (this.ui.hint) this.ui.hint.hidden = unlocked;
+      if (unlocked && this.needed > 0 && !this.announcedUnlock) {
+        this.announcedUnlock = true;
+        this.setStatus("Both videos have been watched: you can vote now.");
+      }
     }
 
     vote(value) {

@@ -508,3 +508,18 @@ def test_views_answer_only_their_method(annotator_client, identity_track):
     assignment = open_assignment(annotator_client, identity_track)
     assert annotator_client.get(vote_url(identity_track, assignment)).status_code == 405
     assert annotator_client.post(work_url(identity_track)).status_code == 405
+
+
+def test_the_work_page_and_a_vote_keep_their_queries_bounded(
+    annotator_client, annotator, django_assert_max_num_queries
+):
+    # Many references and earlier votes must not add queries: the counts come from one annotated query.
+    track = make_track_with_references(kind=Track.Kind.IDENTITY_FIDELITY, annotators=[annotator], frames=8)
+    assignment = open_assignment(annotator_client, track)
+    watch_plausibly(annotator_client, track, assignment)
+    with django_assert_max_num_queries(12):
+        annotator_client.get(work_url(track))
+    with django_assert_max_num_queries(8):
+        annotator_client.post(watch_url(track, assignment), {"watched_left": "1", "watched_right": "1"})
+    with django_assert_max_num_queries(32):
+        annotator_client.post(vote_url(track, assignment), {"choice": "left"}, headers={"HX-Request": "true"})
