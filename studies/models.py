@@ -1,0 +1,241 @@
+"""User studies: a study's design, its questions, participants, their matchup plans and answers.
+
+Answers are stored twice on purpose: an :class:`Answer` row remembers what the participant picked on
+the page (so Previous / Next can show and change it), and the annotate ``Judgment`` rows it links to are
+the one judgment shape that statistics and export read, for tracks and studies alike.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import ClassVar
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from annotate.models import Comparison, Criterion, Judgment, Rater
+from generation.models import Identity, Method, Prompt, Video
+
+
+def new_public_slug() -> str:
+    # Random, so that a study cannot be found by guessing its name; short enough to read out.
+    return secrets.token_urlsafe(8).replace("_", "x").replace("-", "y").lower()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Study(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    class Preset(models.TextChoices):
+        ANYID = "anyid", "Four questions, ours against one baseline (AnyID-style)"
+        PERSONALVIDEO = "personalvideo", "Best of all methods, four criteria (PersonalVideo-style)"
+        CONCATID = "concatid", "Facial motion, three questions (Concat-ID-style)"
+
+    class Format(models.TextChoices):
+        PAIRWISE = "pairwise", "Two videos: ours against one baseline, answered Left / Right"
+        BEST_OF_ALL = "best_of_all", "All methods side by side: pick the best (a pick beats every other)"
+
+    class ElementPolicy(models.TextChoices):
+        WHERE_APPLIES = "where_applies", "On every matchup where it applies"
+        FRACTION = "fraction", "On a share of the matchups where it applies"
+
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+    preset = models.CharField(max_length=16, choices=Preset.choices, default=Preset.ANYID)
+    format = models.CharField(max_length=16, choices=Format.choices, default=Format.PAIRWISE)
+    public_slug = models.SlugField(max_length=40, unique=True, default=new_public_slug)
+    public_join = models.BooleanField(
+        default=True, help_text="Anyone with the public link may join; otherwise personal links only."
+    )
+
+    # The design: frozen once the study opens, so that every answer was given to the same question.
+    ours = models.ForeignKey(Method, on_delete=models.PROTECT, related_name="studies_as_ours")
+    baselines = models.ManyToManyField(Method, related_name="studies_as_baseline")
+    identities = models.ManyToManyField(Identity, related_name="studies")
+    prompts = models.ManyToManyField(Prompt, related_name="studies")
+    matchups_per_participant = models.PositiveSmallIntegerField(
+        default=40, validators=[MinValueValidator(1), MaxValueValidator(500)]
+    )
+    element_policy = models.CharField(
+        max_length=16, choices=ElementPolicy.choices, default=ElementPolicy.WHERE_APPLIES
+    )
+    element_fraction = models.FloatField(
+        default=1.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
+
+    # Texts and crowd settings: may be fixed while the study runs.
+    instructions = models.TextField()
+    consent_text = models.TextField()
+    contact = models.CharField(max_length=300, blank=True)
+    completion_code = models.CharField(max_length=100, blank=True)
+    redirect_url = models.URLField(max_length=500, blank=True)
+    target_participants = models.PositiveIntegerField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at", "-id"]
+        verbose_name_plural = "studies"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+    @property
+    def closed_message(self) -> str | None:
+        """Why nobody can take part right now, or None while the study is open."""
+        if self.status == self.Status.DRAFT:
+            return "This study has not opened yet. Please come back later."
+        if self.status == self.Status.CLOSED:
+            return "This study is closed and takes no more answers. Thank you for your interest."
+        return None
+
+    @property
+    def design_frozen(self) -> bool:
+        return self.status != self.Status.DRAFT
+
+    @property
+    def is_pairwise(self) -> bool:
+        return self.format == self.Format.PAIRWISE
+
+
+class Question(models.Model):
+    """One question of a study, asked about every matchup (element consistency only where it applies)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="questions")
+    position = models.PositiveSmallIntegerField()
+    criterion = models.CharField(max_length=40, choices=Criterion.choices)
+    text = models.CharField(max_length=300)
+    hint = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["study", "position"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["study", "criterion"], name="study_question_criterion_once"),
+            models.UniqueConstraint(fields=["study", "position"], name="study_question_position_once"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def is_element_consistency(self) -> bool:
+        return self.criterion == Criterion.ELEMENT_CONSISTENCY
+
+
+class Participant(models.Model):
+    """Someone taking part, known only by a random token kept in their session cookie.
+
+    No name, e-mail or IP address is stored. A crowd-platform id is kept only as a salted hash, which is
+    enough to refuse a second join and cannot be turned back into the id.
+    """
+
+    class Status(models.TextChoices):
+        INVITED = "invited", "Invited (personal link not yet opened)"
+        JOINED = "joined", "Read the instructions"
+        ACTIVE = "active", "Consented, answering"
+        COMPLETED = "completed", "Completed"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
+    rater = models.OneToOneField(Rater, on_delete=models.PROTECT, related_name="study_participant")
+    token = models.CharField(max_length=64, unique=True, default=new_token)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.JOINED)
+    personal_link = models.BooleanField(default=False)
+    crowd_hash = models.CharField(max_length=64, blank=True)
+    crowd_session_hash = models.CharField(max_length=64, blank=True)
+    # The matchup the participant was last on, so that a resumed session continues there.
+    position = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    joined_at = models.DateTimeField(null=True, blank=True)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["study", "id"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["study", "crowd_hash"], condition=~Q(crowd_hash=""), name="participant_crowd_id_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Participant {self.pk} of {self.study}"
+
+    @property
+    def has_plan(self) -> bool:
+        return self.consented_at is not None
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.status == self.Status.WITHDRAWN
+
+
+class Matchup(models.Model):
+    """One page of a participant's plan: one case (identity, prompt) and the videos shown, left to right."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="matchups")
+    position = models.PositiveSmallIntegerField()
+    identity = models.ForeignKey(Identity, on_delete=models.PROTECT, related_name="+")
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="+")
+    # Pairwise studies: the baseline of this matchup and its comparison (canonical A/B order).
+    baseline = models.ForeignKey(Method, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    comparison = models.ForeignKey(
+        Comparison, null=True, blank=True, on_delete=models.PROTECT, related_name="study_matchups"
+    )
+    # Video ids in display order, left to right; the media policy checks membership here.
+    video_ids = models.JSONField()
+    asks_element_consistency = models.BooleanField(default=False)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    # Time spent answering, summed over visits (a change later adds the time it took).
+    time_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering: ClassVar = ["participant", "position"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["participant", "position"], name="matchup_position_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Matchup {self.position + 1} of participant {self.participant_id}"
+
+    @property
+    def number(self) -> int:
+        return self.position + 1
+
+
+class Answer(models.Model):
+    """What a participant picked for one question of one matchup; changing it updates this row."""
+
+    matchup = models.ForeignKey(Matchup, on_delete=models.CASCADE, related_name="answers")
+    criterion = models.CharField(max_length=40, choices=Criterion.choices)
+    # Display position of the picked video: 0 is the left one.
+    picked = models.PositiveSmallIntegerField()
+    picked_video = models.ForeignKey(Video, on_delete=models.PROTECT, related_name="+")
+    response_ms = models.PositiveIntegerField(null=True, blank=True)
+    # One judgment for a pairwise matchup; one per other shown video for "best of all".
+    judgments = models.ManyToManyField(Judgment, related_name="study_answers")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering: ClassVar = ["matchup", "id"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["matchup", "criterion"], name="answer_once_per_question"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.criterion}: video {self.picked} on {self.matchup}"

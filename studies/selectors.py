@@ -1,0 +1,217 @@
+"""Reads of user studies: lists and overviews for study admins, pages for participants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q, QuerySet
+
+from annotate.models import Criterion
+from generation.models import Method, Reference, Video
+from studies import presets
+from studies.models import Answer, Matchup, Participant, Question, Study
+from studies.plans import Case, case_pools
+
+# --- study admins -----------------------------------------------------------------------------------
+
+
+def study_list() -> QuerySet[Study]:
+    return Study.objects.select_related("ours").annotate(
+        n_started=Count("participants", filter=Q(participants__consented_at__isnull=False)),
+        n_completed=Count("participants", filter=Q(participants__status=Participant.Status.COMPLETED)),
+        n_withdrawn=Count("participants", filter=Q(participants__status=Participant.Status.WITHDRAWN)),
+    )
+
+
+def study_get(*, pk: int) -> Study | None:
+    return Study.objects.select_related("ours").filter(pk=pk).first()
+
+
+def study_by_slug(*, slug: str) -> Study | None:
+    return Study.objects.select_related("ours").filter(public_slug=slug).first()
+
+
+@dataclass(frozen=True)
+class PoolRow:
+    label: str
+    cases: int
+    same_seed: int
+    identities: int
+    prompts: int
+    keeps_elements: int
+
+
+def study_case_pool(*, study: Study) -> list[PoolRow]:
+    """How many cases each baseline (or, for "best of all", every method together) can be shown in."""
+    pools = case_pools(
+        ours_id=study.ours_id,
+        baseline_ids=sorted(study.baselines.values_list("pk", flat=True)),
+        identity_ids=study.identities.values_list("pk", flat=True),
+        prompt_ids=study.prompts.values_list("pk", flat=True),
+        best_of_all=not study.is_pairwise,
+    )
+    names = dict(Method.objects.values_list("pk", "name"))
+    keeps = {p.pk for p in study.prompts.all() if p.keeps_elements}
+
+    def row(label: str, cases: list[Case]) -> PoolRow:
+        return PoolRow(
+            label=label,
+            cases=len(cases),
+            same_seed=sum(case.same_seed for case in cases),
+            identities=len({case.identity_id for case in cases}),
+            prompts=len({case.prompt_id for case in cases}),
+            keeps_elements=sum(case.prompt_id in keeps for case in cases),
+        )
+
+    return [
+        row("All methods" if key is None else f"{study.ours.name} vs {names.get(key, key)}", cases)
+        for key, cases in pools.items()
+    ]
+
+
+def participant_counts(*, study: Study) -> dict[str, int]:
+    rows = dict(study.participants.values_list("status").annotate(n=Count("id")))
+    started = study.participants.filter(consented_at__isnull=False).count()
+    return {
+        "invited": rows.get(Participant.Status.INVITED, 0),
+        "joined": sum(rows.values()) - rows.get(Participant.Status.INVITED, 0),
+        "started": started,
+        "active": rows.get(Participant.Status.ACTIVE, 0),
+        "completed": rows.get(Participant.Status.COMPLETED, 0),
+        "withdrawn": rows.get(Participant.Status.WITHDRAWN, 0),
+    }
+
+
+def invitations_list(*, study: Study) -> QuerySet[Participant]:
+    return study.participants.filter(personal_link=True).order_by("id")
+
+
+# --- participants -----------------------------------------------------------------------------------
+
+
+def questions_phrase(study: Study) -> str:
+    questions = list(study.questions.all())
+    phrase = presets.questions_phrase(len(questions))
+    if any(q.is_element_consistency for q in questions):
+        phrase = "up to " + phrase  # element consistency is asked only on some matchups
+    return phrase
+
+
+def study_texts(*, study: Study) -> dict[str, str]:
+    """Instructions and consent with the study's numbers filled in."""
+    values = {
+        "matchups": study.matchups_per_participant,
+        "questions": questions_phrase(study),
+        "contact": study.contact,
+    }
+    return {
+        "instructions": presets.fill(study.instructions, **values),
+        "consent": presets.fill(study.consent_text, **values),
+    }
+
+
+def participant_resume_position(*, participant: Participant) -> int:
+    """Where a returning participant continues: where they were, but never past the first open page."""
+    first_open = (
+        participant.matchups.filter(answered_at__isnull=True)
+        .order_by("position")
+        .values_list("position", flat=True)
+        .first()
+    )
+    total = participant.matchups.count()
+    furthest = first_open if first_open is not None else max(total - 1, 0)
+    return min(participant.position, furthest)
+
+
+def participant_furthest_position(*, participant: Participant) -> int:
+    """The last page a participant may open: every page up to the first one still unanswered."""
+    first_open = (
+        participant.matchups.filter(answered_at__isnull=True)
+        .order_by("position")
+        .values_list("position", flat=True)
+        .first()
+    )
+    if first_open is None:
+        return max(participant.matchups.count() - 1, 0)
+    return first_open
+
+
+@dataclass
+class QuestionView:
+    question: Question
+    picked: int | None
+    name: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.name = f"q_{self.question.criterion}"
+
+
+@dataclass
+class MatchupPage:
+    matchup: Matchup
+    total: int
+    answered: int
+    videos: list[Video]
+    labels: list[str]
+    reference: Reference | None
+    prompt_text: str
+    questions: list[QuestionView]
+
+    @property
+    def number(self) -> int:
+        return self.matchup.position + 1
+
+    @property
+    def is_first(self) -> bool:
+        return self.matchup.position == 0
+
+    @property
+    def is_last(self) -> bool:
+        return self.matchup.position == self.total - 1
+
+    @property
+    def progress_percent(self) -> int:
+        return round(100 * self.answered / self.total) if self.total else 0
+
+    @property
+    def shown(self) -> list[tuple[int, str, Video]]:
+        return list(zip(range(len(self.videos)), self.labels, self.videos, strict=True))
+
+
+def video_labels(count: int) -> list[str]:
+    if count == 2:
+        return ["Left Video", "Right Video"]
+    return [f"Video {k + 1}" for k in range(count)]
+
+
+def matchup_page(*, participant: Participant, position: int) -> MatchupPage | None:
+    """Everything one matchup page shows, or None when the participant has no such matchup."""
+    matchup = (
+        Matchup.objects.select_related("prompt", "identity")
+        .filter(participant=participant, position=position)
+        .first()
+    )
+    if matchup is None:
+        return None
+    study = participant.study
+    videos_by_id = Video.objects.in_bulk(matchup.video_ids)
+    picked = dict(Answer.objects.filter(matchup=matchup).values_list("criterion", "picked"))
+    questions = [
+        QuestionView(question=q, picked=picked.get(q.criterion))
+        for q in study.questions.all()
+        if matchup.asks_element_consistency or q.criterion != Criterion.ELEMENT_CONSISTENCY
+    ]
+    return MatchupPage(
+        matchup=matchup,
+        total=participant.matchups.count(),
+        answered=participant.matchups.filter(answered_at__isnull=False).count(),
+        videos=[videos_by_id[pk] for pk in matchup.video_ids],
+        labels=video_labels(len(matchup.video_ids)),
+        reference=Reference.objects.filter(identity_id=matchup.identity_id, is_primary=True).first(),
+        prompt_text=matchup.prompt.shown_text,
+        questions=questions,
+    )
+
+
+def participant_by_token(*, token: str) -> Participant | None:
+    return Participant.objects.select_related("study").filter(token=token, personal_link=True).first()

@@ -1,0 +1,589 @@
+"""Writes of user studies: designing and opening studies, joining, consent, answers, withdrawal."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from annotate.models import Comparison, Criterion, Judgment, Rater, Side
+from annotate.services import canonical_choice, comparisons_build
+from generation.models import Identity, Method, Prompt, Video
+from studies import presets
+from studies.errors import (
+    AlreadyTookPart,
+    ConsentRequired,
+    IncompleteAnswers,
+    InvalidAnswer,
+    InvitationOnly,
+    NotYours,
+    ParticipantWithdrawn,
+    StudyFrozen,
+    StudyFull,
+    StudyNotOpen,
+    StudySetupError,
+)
+from studies.models import Answer, Matchup, Participant, Question, Study
+from studies.plans import case_pools, plan_draw
+
+# Crowd platforms append these to the study link. Only salted hashes of them are kept.
+CROWD_ID_PARAMS = ("PROLIFIC_PID",)
+CROWD_SESSION_PARAMS = ("STUDY_ID", "SESSION_ID")
+# A page left open over lunch says nothing about the time it took to answer: clamp what the page reports.
+MAX_RESPONSE_MS = 30 * 60 * 1000
+
+# The format (pairwise or best of all) follows the preset.
+DESIGN_FIELDS = (
+    "preset",
+    "ours",
+    "matchups_per_participant",
+    "element_policy",
+    "element_fraction",
+)
+DESIGN_SETS = ("baselines", "identities", "prompts")
+TEXT_FIELDS = (
+    "name",
+    "instructions",
+    "consent_text",
+    "contact",
+    "completion_code",
+    "redirect_url",
+    "target_participants",
+    "public_join",
+)
+
+
+def salted_hash(*parts: object) -> str:
+    """A one-way stand-in for an identifier, salted so that it cannot be looked up in a table."""
+    text = ":".join(str(part) for part in (settings.IDENTITY_HASH_SALT, *parts))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --- designing a study ------------------------------------------------------------------------------
+
+
+def _questions_reset(*, study: Study, preset: str) -> None:
+    study.questions.all().delete()
+    Question.objects.bulk_create(
+        [
+            Question(study=study, position=k, criterion=spec.criterion, text=spec.text, hint=spec.hint)
+            for k, spec in enumerate(presets.PRESETS[preset].questions)
+        ]
+    )
+
+
+@transaction.atomic
+def study_create(
+    *,
+    name: str,
+    ours: Method,
+    baselines: Iterable[Method],
+    identities: Iterable[Identity],
+    prompts: Iterable[Prompt],
+    preset: str = presets.DEFAULT_PRESET,
+    matchups_per_participant: int = 40,
+    **options: Any,
+) -> Study:
+    """A draft study with the preset's questions and format and the platform's default texts."""
+    if preset not in presets.PRESETS:
+        raise StudySetupError(f"Unknown preset {preset!r}.")
+    unknown = set(options) - set(TEXT_FIELDS) - {"element_policy", "element_fraction"}
+    if unknown:
+        raise TypeError(f"study_create() got unexpected options: {sorted(unknown)}")
+    options.setdefault("instructions", presets.DEFAULT_INSTRUCTIONS)
+    options.setdefault("consent_text", presets.DEFAULT_CONSENT)
+    study = Study.objects.create(
+        name=name,
+        ours=ours,
+        preset=preset,
+        format=presets.PRESETS[preset].format,
+        matchups_per_participant=matchups_per_participant,
+        **options,
+    )
+    study.baselines.set(list(baselines))
+    study.identities.set(list(identities))
+    study.prompts.set(list(prompts))
+    _questions_reset(study=study, preset=preset)
+    return study
+
+
+@transaction.atomic
+def study_update(
+    *,
+    study: Study,
+    question_texts: Mapping[str, tuple[str, str]] | None = None,
+    **changes: Any,
+) -> Study:
+    """Change a study. Texts may always be fixed; the design only while the study is a draft.
+
+    ``question_texts`` maps a criterion to its new (text, hint). A change of preset in a draft brings
+    the new preset's questions and format.
+    """
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    unknown = set(changes) - set(DESIGN_FIELDS) - set(DESIGN_SETS) - set(TEXT_FIELDS)
+    if unknown:
+        raise TypeError(f"study_update() got unexpected fields: {sorted(unknown)}")
+    design_changed = [
+        name for name in DESIGN_FIELDS if name in changes and getattr(study, name) != changes[name]
+    ]
+    design_changed += [
+        name
+        for name in DESIGN_SETS
+        if name in changes
+        and {obj.pk for obj in changes[name]} != set(getattr(study, name).values_list("pk", flat=True))
+    ]
+    if design_changed and study.design_frozen:
+        labels = ", ".join(Study._meta.get_field(name).verbose_name for name in design_changed)
+        raise StudyFrozen(
+            f"This study is {study.get_status_display().lower()}: its design ({labels}) cannot change any "
+            "more, or answers given before and after the change could not be compared. Texts may still "
+            "be fixed. To run a changed design, create a new study."
+        )
+    preset_changed = "preset" in design_changed
+    for name, value in changes.items():
+        if name in DESIGN_SETS:
+            getattr(study, name).set(list(value))
+        else:
+            setattr(study, name, value)
+    if preset_changed:
+        study.format = presets.PRESETS[study.preset].format
+        _questions_reset(study=study, preset=study.preset)
+    study.save()
+    if question_texts and not preset_changed:
+        for question in study.questions.all():
+            if question.criterion in question_texts:
+                question.text, question.hint = question_texts[question.criterion]
+                question.save(update_fields=["text", "hint"])
+    return study
+
+
+def study_setup_problems(*, study: Study) -> list[str]:
+    """Why the study cannot open yet; empty when it can."""
+    problems = []
+    baseline_ids = list(study.baselines.values_list("pk", flat=True))
+    if not baseline_ids:
+        problems.append("Choose at least one baseline.")
+    if study.ours_id in baseline_ids:
+        problems.append("The studied method cannot also be one of its baselines.")
+    if not study.questions.exists():
+        problems.append("The study has no questions.")
+    if baseline_ids and study.ours_id not in baseline_ids:
+        pools = _pools(study=study)
+        for baseline_id, cases in pools.items():
+            if not cases:
+                whom = (
+                    "every method"
+                    if baseline_id is None
+                    else f"ours and {Method.objects.get(pk=baseline_id).name}"
+                )
+                problems.append(
+                    f"No case has videos of {whom} for the chosen identities and prompts: generate or "
+                    "import them, or choose other identities and prompts."
+                )
+    return problems
+
+
+@transaction.atomic
+def study_status_set(*, study: Study, status: str, now: datetime | None = None) -> Study:
+    """Open, close or reopen a study. Opening checks that plans can be drawn; a study never goes back
+    to draft, since answers given under its design exist."""
+    now = now or timezone.now()
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    if status == study.status:
+        return study
+    if status == Study.Status.OPEN:
+        problems = study_setup_problems(study=study)
+        if problems:
+            raise StudySetupError("The study cannot open yet: " + " ".join(problems))
+        study.opened_at = study.opened_at or now
+        study.closed_at = None
+    elif status == Study.Status.CLOSED:
+        if study.status == Study.Status.DRAFT:
+            raise StudyNotOpen("A draft study has not opened, so it cannot close.")
+        study.closed_at = now
+    else:
+        raise StudyFrozen("An opened study cannot go back to draft: create a new study instead.")
+    study.status = status
+    study.save(update_fields=["status", "opened_at", "closed_at"])
+    return study
+
+
+@transaction.atomic
+def invitations_create(*, study: Study, count: int) -> list[Participant]:
+    """Personal links: each an unguessable token that lets one person in, even without a public link."""
+    if not 1 <= count <= 1000:
+        raise StudySetupError("Create between 1 and 1000 personal links at a time.")
+    created = []
+    for _ in range(count):
+        rater = Rater.objects.create(kind=Rater.Kind.PARTICIPANT)
+        created.append(
+            Participant.objects.create(
+                study=study, rater=rater, status=Participant.Status.INVITED, personal_link=True
+            )
+        )
+    return created
+
+
+# --- taking part ---------------------------------------------------------------------------------------
+
+
+def _check_open(study: Study) -> None:
+    if study.closed_message:
+        raise StudyNotOpen(study.closed_message)
+
+
+def _check_room(study: Study) -> None:
+    if study.target_participants is None:
+        return
+    completed = study.participants.filter(status=Participant.Status.COMPLETED).count()
+    if completed >= study.target_participants:
+        raise StudyFull("This study already has all the participants it needs. Thank you for your interest.")
+
+
+def _crowd_hashes(study: Study, params: Mapping[str, str]) -> tuple[str, str]:
+    crowd_id = next((params[name].strip() for name in CROWD_ID_PARAMS if params.get(name, "").strip()), "")
+    session = "|".join(params.get(name, "").strip() for name in CROWD_SESSION_PARAMS)
+    return (
+        salted_hash("study", study.pk, "crowd-id", crowd_id) if crowd_id else "",
+        salted_hash("study", study.pk, "crowd-session", session) if session.strip("|") else "",
+    )
+
+
+def participant_join(
+    *, study: Study, crowd_params: Mapping[str, str] | None = None, now: datetime | None = None
+) -> Participant:
+    """A new participant of a public study, known only by a random token.
+
+    A crowd-platform id that has joined before is refused: one person takes part once.
+    """
+    now = now or timezone.now()
+    _check_open(study)
+    if not study.public_join:
+        raise InvitationOnly("This study is by invitation: please open the personal link you were given.")
+    _check_room(study)
+    crowd_hash, session_hash = _crowd_hashes(study, crowd_params or {})
+    if crowd_hash and study.participants.filter(crowd_hash=crowd_hash).exists():
+        raise AlreadyTookPart(
+            "You have already taken part in this study (or started it in another browser). Each person "
+            "takes part once, so we cannot start a second session. Thank you for your help!"
+        )
+    try:
+        with transaction.atomic():
+            rater = Rater.objects.create(kind=Rater.Kind.PARTICIPANT)
+            return Participant.objects.create(
+                study=study,
+                rater=rater,
+                crowd_hash=crowd_hash,
+                crowd_session_hash=session_hash,
+                joined_at=now,
+            )
+    except IntegrityError as error:
+        # Two tabs joining with one crowd id at the same moment: the second meets the unique constraint.
+        raise AlreadyTookPart("You have already taken part in this study.") from error
+
+
+@transaction.atomic
+def invitation_accept(*, participant: Participant, now: datetime | None = None) -> Participant:
+    """A personal link's holder has read the instructions and goes on: the invitation becomes a start."""
+    now = now or timezone.now()
+    participant = _participant_locked(participant)
+    if participant.status != Participant.Status.INVITED:
+        return participant
+    _check_open(participant.study)
+    participant.status = Participant.Status.JOINED
+    participant.joined_at = now
+    participant.save(update_fields=["status", "joined_at"])
+    return participant
+
+
+def _pools(*, study: Study) -> dict[int | None, list]:
+    return case_pools(
+        ours_id=study.ours_id,
+        baseline_ids=sorted(study.baselines.values_list("pk", flat=True)),
+        identity_ids=study.identities.values_list("pk", flat=True),
+        prompt_ids=study.prompts.values_list("pk", flat=True),
+        best_of_all=not study.is_pairwise,
+    )
+
+
+def _participant_locked(participant: Participant) -> Participant:
+    locked = (
+        Participant.objects.select_for_update(of=("self",))
+        .select_related("study", "rater")
+        .get(pk=participant.pk)
+    )
+    if locked.is_withdrawn:
+        raise ParticipantWithdrawn(
+            "You have withdrawn from this study; your answers are left out and no more can be given."
+        )
+    return locked
+
+
+@transaction.atomic
+def participant_consent(
+    *,
+    participant: Participant,
+    confirmed: bool,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+) -> Participant:
+    """Record consent and draw the participant's matchup plan (once: a repeat returns the same plan)."""
+    now = now or timezone.now()
+    participant = _participant_locked(participant)
+    if participant.has_plan:
+        return participant
+    study = participant.study
+    _check_open(study)
+    if not confirmed:
+        raise ConsentRequired("Please confirm that you agree to take part before you start.")
+    pools = _pools(study=study)
+    if not pools or any(not cases for cases in pools.values()):
+        raise StudySetupError("This study has no videos to show yet. Please contact the researchers.")
+
+    earlier = Matchup.objects.filter(participant__study=study).exclude(
+        participant__status=Participant.Status.WITHDRAWN
+    )
+    shown_so_far = Counter(tuple(sorted(ids)) for ids in earlier.values_list("video_ids", flat=True))
+    baselines_so_far = Counter(
+        {row["baseline_id"]: row["n"] for row in earlier.values("baseline_id").annotate(n=Count("id"))}
+    )
+    has_element_question = study.questions.filter(criterion=Criterion.ELEMENT_CONSISTENCY).exists()
+    plan = plan_draw(
+        pools=pools,
+        matchups=study.matchups_per_participant,
+        prompts=Prompt.objects.in_bulk(study.prompts.values_list("pk", flat=True)),
+        ask_element_consistency=has_element_question,
+        element_fraction=study.element_fraction
+        if study.element_policy == Study.ElementPolicy.FRACTION
+        else None,
+        shown_so_far=shown_so_far,
+        baselines_so_far=baselines_so_far,
+        rng=rng or random.Random(),
+    )
+    comparisons = _comparisons_for(planned.video_ids for planned in plan)
+    Matchup.objects.bulk_create(
+        [
+            Matchup(
+                participant=participant,
+                position=planned.position,
+                identity_id=planned.case.identity_id,
+                prompt_id=planned.case.prompt_id,
+                baseline_id=planned.baseline_id,
+                comparison=comparisons[frozenset(planned.video_ids)] if study.is_pairwise else None,
+                video_ids=list(planned.video_ids),
+                asks_element_consistency=planned.asks_element_consistency,
+            )
+            for planned in plan
+        ]
+    )
+    participant.status = Participant.Status.ACTIVE
+    participant.consented_at = now
+    participant.position = 0
+    participant.save(update_fields=["status", "consented_at", "position"])
+    return participant
+
+
+def _comparisons_for(video_sets: Iterable[Iterable[int]]) -> dict[frozenset[int], Comparison]:
+    """The comparison of every pair within each video set, built or reused through annotate."""
+    wanted = {frozenset(ids) for ids in video_sets}
+    found: dict[frozenset[int], Comparison] = {}
+    for ids in wanted:
+        for comparison in comparisons_build(videos=Video.objects.filter(pk__in=ids)):
+            found[frozenset((comparison.video_a_id, comparison.video_b_id))] = comparison
+    return found
+
+
+def participant_go_to(*, participant: Participant, position: int) -> Participant:
+    """Remember where the participant is, so a resumed session continues there."""
+    Participant.objects.filter(pk=participant.pk).update(position=position)
+    participant.position = position
+    return participant
+
+
+def _side_of(comparison: Comparison, video_id: int) -> str:
+    return Side.A if comparison.video_a_id == video_id else Side.B
+
+
+@transaction.atomic
+def answers_save(
+    *,
+    participant: Participant,
+    matchup_id: int,
+    picks: Mapping[str, int],
+    elapsed_ms: int | None = None,
+    require_all: bool = True,
+    now: datetime | None = None,
+) -> Matchup:
+    """Store the participant's picks for one matchup: a changed pick updates its answer and judgments,
+    never adds a second one.
+
+    ``picks`` maps a criterion to the display position of the chosen video (0 is the left one). With
+    ``require_all`` every question the matchup asks must have a pick (Next, Finish); Previous saves
+    what there is.
+    """
+    now = now or timezone.now()
+    participant = _participant_locked(participant)
+    study = participant.study
+    matchup = (
+        Matchup.objects.select_for_update(of=("self",))
+        .select_related("comparison")
+        .filter(pk=matchup_id, participant=participant)
+        .first()
+    )
+    if matchup is None:
+        raise NotYours("No such matchup in your study session.")
+    _check_open(study)
+    if not participant.has_plan:
+        raise ConsentRequired("Please confirm your consent first.")
+
+    asked = [
+        q.criterion
+        for q in study.questions.all()
+        if matchup.asks_element_consistency or not q.is_element_consistency
+    ]
+    unknown = set(picks) - set(asked)
+    if unknown:
+        raise InvalidAnswer("An answer was given to a question this page does not ask.")
+    if any(not isinstance(pick, int) or not 0 <= pick < len(matchup.video_ids) for pick in picks.values()):
+        raise InvalidAnswer("Please choose one of the videos shown.")
+    existing = {answer.criterion: answer for answer in matchup.answers.all()}
+    missing = [c for c in asked if c not in picks and c not in existing]
+    if require_all and missing:
+        raise IncompleteAnswers("Please answer every question on this page before you go on.")
+
+    elapsed = None if elapsed_ms is None else max(0, min(int(elapsed_ms), MAX_RESPONSE_MS))
+    for criterion, pick in picks.items():
+        answer = existing.get(criterion)
+        if answer is not None and answer.picked == pick:
+            continue  # unchanged: keep the first answer's judgment and its timing
+        _answer_store(
+            participant=participant,
+            matchup=matchup,
+            criterion=criterion,
+            pick=pick,
+            answer=answer,
+            elapsed=elapsed,
+        )
+    changed = {"time_ms"}
+    matchup.time_ms = min(matchup.time_ms + (elapsed or 0), 2**31 - 1)
+    if matchup.answered_at is None and not missing:
+        matchup.answered_at = now
+        changed.add("answered_at")
+    matchup.save(update_fields=sorted(changed))
+    return matchup
+
+
+def _answer_store(
+    *,
+    participant: Participant,
+    matchup: Matchup,
+    criterion: str,
+    pick: int,
+    answer: Answer | None,
+    elapsed: int | None,
+) -> None:
+    picked_video_id = matchup.video_ids[pick]
+    if matchup.comparison is not None:
+        comparison = matchup.comparison
+        shown_left = _side_of(comparison, matchup.video_ids[0])
+        choice = canonical_choice(side_choice="left" if pick == 0 else "right", shown_left=shown_left)
+        fields = {"choice": choice, "shown_left": shown_left, "response_ms": elapsed}
+        judgment = answer.judgments.first() if answer is not None else None
+        if judgment is not None:
+            # Previous / Next changed the pick: the same judgment now says the other thing.
+            Judgment.objects.filter(pk=judgment.pk).update(**fields)
+            judgments = [judgment]
+        else:
+            judgments = [_judgment_create(participant, comparison, criterion, **fields)]
+    else:
+        # "Best of all": the pick wins over every other video shown; those judgments are replaced whole.
+        if answer is not None:
+            old = list(answer.judgments.values_list("pk", flat=True))
+            answer.judgments.clear()
+            Judgment.objects.filter(pk__in=old).delete()
+        comparisons = _comparisons_for([matchup.video_ids])
+        judgments = []
+        for other in matchup.video_ids:
+            if other == picked_video_id:
+                continue
+            comparison = comparisons[frozenset((picked_video_id, other))]
+            left_of_pair = next(v for v in matchup.video_ids if v in (picked_video_id, other))
+            judgments.append(
+                _judgment_create(
+                    participant,
+                    comparison,
+                    criterion,
+                    choice=_side_of(comparison, picked_video_id),
+                    shown_left=_side_of(comparison, left_of_pair),
+                    response_ms=elapsed,
+                )
+            )
+    if answer is None:
+        answer = Answer.objects.create(
+            matchup=matchup,
+            criterion=criterion,
+            picked=pick,
+            picked_video_id=picked_video_id,
+            response_ms=elapsed,
+        )
+    else:
+        answer.picked, answer.picked_video_id, answer.response_ms = pick, picked_video_id, elapsed
+        answer.save(update_fields=["picked", "picked_video", "response_ms", "updated_at"])
+    answer.judgments.add(*judgments)
+
+
+def _judgment_create(
+    participant: Participant, comparison: Comparison, criterion: str, **fields: Any
+) -> Judgment:
+    return Judgment.objects.create(
+        comparison=comparison,
+        criterion=criterion,
+        rater=participant.rater,
+        track=None,
+        selection_policy="study_plan",
+        **fields,
+    )
+
+
+@transaction.atomic
+def participant_finish(*, participant: Participant, now: datetime | None = None) -> Participant:
+    """Complete the participation once every matchup has its answers."""
+    now = now or timezone.now()
+    participant = _participant_locked(participant)
+    if participant.status == Participant.Status.COMPLETED:
+        return participant
+    _check_open(participant.study)
+    first_open = participant.matchups.filter(answered_at__isnull=True).order_by("position").first()
+    if first_open is not None or not participant.has_plan:
+        raise IncompleteAnswers(
+            "Some pages still need answers.", position=first_open.position if first_open else None
+        )
+    participant.status = Participant.Status.COMPLETED
+    participant.completed_at = now
+    participant.save(update_fields=["status", "completed_at"])
+    return participant
+
+
+@transaction.atomic
+def participant_withdraw(*, participant: Participant, now: datetime | None = None) -> Participant:
+    """Withdraw: the rater is excluded, so every statistic and export leaves all their answers out."""
+    now = now or timezone.now()
+    participant = (
+        Participant.objects.select_for_update(of=("self",)).select_related("rater").get(pk=participant.pk)
+    )
+    if participant.is_withdrawn:
+        return participant
+    participant.status = Participant.Status.WITHDRAWN
+    participant.withdrawn_at = now
+    participant.save(update_fields=["status", "withdrawn_at"])
+    Rater.objects.filter(pk=participant.rater_id).update(excluded=True)
+    participant.rater.excluded = True
+    return participant
