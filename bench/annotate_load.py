@@ -1,0 +1,906 @@
+"""Load benchmark of annotation tracks: vote round trips under gunicorn, and the next pick at 10k / 1M votes.
+
+    .venv/bin/python bench/annotate_load.py [--annotators 100] [--seconds 20] [--workers 3] [--threads 4]
+
+Prints one JSON line: round_trips_per_s, p50_ms, p99_ms, acknowledged, stored, over_needed,
+next_pick_ms_10k, next_pick_ms_1m (progress goes to stderr). Everything happens in a database of its own
+(``bench_annotate`` on the same PostgreSQL server the app uses), dropped at the end.
+
+1. A synthetic catalog (rows only, every video pointing at one shared file name) and a track with about
+   ten thousand comparisons, ``min_watch_fraction=0`` so no watch reports are needed.
+2. gunicorn serves ``config.wsgi`` on loopback; N annotators (sessions written straight into the
+   session table) each fetch their comparison and then vote, each vote's answer carrying the next
+   comparison, for a bounded time. Counted: votes answered 200 (``acknowledged``) against judgments in
+   the database (``stored``), and comparisons pushed past their needed votes (``over_needed``).
+3. In-process: the median time of ``assignment_next_for`` for fresh annotators with 10 thousand and then
+   1 million judgments in the database, loaded with COPY over 200k comparisons.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import json
+import os
+import random
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BENCH_DB = "bench_annotate"
+SHARED_FILE = "bench/shared-tiny.mp4"  # never fetched: the bench measures votes, not media
+STAMP = "2026-01-01 00:00:00+00"
+VOTE_PATH = re.compile(rb"/tracks/(\d+)/assignments/(\d+)/vote")
+
+
+def say(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+# --- the bench database -------------------------------------------------------------------------
+
+
+def _server_url() -> tuple[str, bool]:
+    """The PostgreSQL server the app would use, and whether this process started it."""
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"], False
+    from config import embedded
+
+    url = embedded.postgres_url(embedded.var_dir_from_environment())
+    return url, "postgresql" in embedded.started_here
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _recreate_database(server_url: str, *, drop_only: bool = False) -> None:
+    import psycopg
+
+    with psycopg.connect(_with_database(server_url, "postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        if not drop_only:
+            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+
+
+def _django_setup(bench_url: str) -> None:
+    os.environ["DATABASE_URL"] = bench_url
+    os.environ.update(_app_environment())
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def _app_environment() -> dict[str, str]:
+    # Production-like: no DEBUG (which would keep every query in memory), no embedded Redis (the vote
+    # path queues nothing), persistent connections as configured.
+    return {
+        "DEBUG": "0",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-" + secrets.token_hex(16),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "memory://"),
+        "LOG_LEVEL": "ERROR",
+    }
+
+
+# --- synthetic catalog --------------------------------------------------------------------------
+
+
+def _copy_rows(table: str, columns: str, rows: Iterable[tuple[Any, ...]], **constants: Any) -> int:
+    """COPY rows (the space-separated ``columns``, then the ``constants`` for every row) in text format.
+
+    Values must not contain tabs, newlines or backslashes; None is NULL.
+    """
+    from django.db import connection
+
+    names = [*columns.split(), *constants]
+    tail = "".join(f"\t{value}" for value in constants.values())
+    count = 0
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # psycopg's own cursor: Django's wrapper has no copy()
+        with raw.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
+            buffer = io.StringIO()
+            for row in rows:
+                buffer.write("\t".join("\\N" if v is None else str(v) for v in row) + tail + "\n")
+                count += 1
+                if count % 50_000 == 0:
+                    copy.write(buffer.getvalue())
+                    buffer = io.StringIO()
+            copy.write(buffer.getvalue())
+    return count
+
+
+def _reset_sequences(*tables: str) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
+            )
+
+
+def _next_id(table: str) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}")
+        return int(cursor.fetchone()[0])
+
+
+@dataclass
+class Catalog:
+    identity_ids: list[int]
+    prompt_ids: list[int]
+    method_ids: list[int]
+    # (identity, prompt) -> video ids, one per method
+    videos: dict[tuple[int, int], list[int]] = field(default_factory=dict)
+
+
+def catalog_build(*, tag: str, identities: int, prompts: int, methods: int, references: int) -> Catalog:
+    """Identities, prompts, methods and one video per (identity, prompt, method), straight into tables."""
+    from generation.models import Identity, Method, Prompt
+
+    identity_rows = Identity.objects.bulk_create(
+        [Identity(slug=f"{tag}-person-{n}", name=f"Person {n}") for n in range(identities)]
+    )
+    prompt_rows = Prompt.objects.bulk_create(
+        [
+            Prompt(
+                slug=f"{tag}-prompt-{n}",
+                full_text=f"A person with short red hair on a beach at sunset, take {n}.",
+                differential_text=f"On a beach at sunset, take {n}.",
+                omitted_aspects=["hairstyle"],
+            )
+            for n in range(prompts)
+        ]
+    )
+    method_rows = Method.objects.bulk_create(
+        [
+            Method(name=f"{tag}-method-{n}", role=Method.Role.OURS if n == 0 else Method.Role.BASELINE)
+            for n in range(methods)
+        ]
+    )
+    catalog = Catalog(
+        identity_ids=[row.pk for row in identity_rows],
+        prompt_ids=[row.pk for row in prompt_rows],
+        method_ids=[row.pk for row in method_rows],
+    )
+    first = _next_id("generation_reference")
+    _copy_rows(
+        "generation_reference",
+        "id identity_id is_primary position sha256",
+        (
+            (first + i * references + r, identity, r == 0, r, secrets.token_hex(32))
+            for i, identity in enumerate(catalog.identity_ids)
+            for r in range(references)
+        ),
+        kind="portrait", file=SHARED_FILE, poster="", bytes=1000, width=64, height=64, note="",
+        created_at=STAMP,
+    )  # fmt: skip
+    next_video = _next_id("generation_video")
+    rows = []
+    for identity in catalog.identity_ids:
+        for prompt in catalog.prompt_ids:
+            ids = list(range(next_video, next_video + methods))
+            catalog.videos[(identity, prompt)] = ids
+            rows += [
+                (video_id, method, identity, prompt, secrets.token_hex(32))
+                for video_id, method in zip(ids, catalog.method_ids, strict=True)
+            ]
+            next_video += methods
+    _copy_rows(
+        "generation_video",
+        "id method_id identity_id prompt_id sha256",
+        rows,
+        seed=0, file=SHARED_FILE, poster="", bytes=1000, width=64, height=64, num_frames=16, fps=8.0,
+        duration=2.0, codec="h264", settings="{}", origin="generated", created_at=STAMP,
+    )  # fmt: skip
+    _reset_sequences("generation_reference", "generation_video")
+    return catalog
+
+
+def users_build(*, prefix: str, count: int) -> list[int]:
+    from django.contrib.auth.models import User
+
+    users = User.objects.bulk_create(
+        [User(username=f"{prefix}-{n}", password="!unusable", is_active=True) for n in range(count)]
+    )
+    return [user.pk for user in users]
+
+
+# --- part 1: votes under gunicorn ---------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def gunicorn_start(*, port: int, workers: int, threads: int, environment: dict[str, str]) -> subprocess.Popen:
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--worker-class",
+        "gthread",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--keep-alive",
+        "30",
+        "--backlog",
+        "2048",
+        "--log-level",
+        "warning",
+        "--preload",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **environment}, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode} while starting")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return process
+        time.sleep(0.1)
+    raise RuntimeError("gunicorn did not start listening within 60 s")
+
+
+def gunicorn_stop(process: subprocess.Popen | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)  # its own session: the master and its workers
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+def sessions_create(user_ids: list[int]) -> list[str]:
+    """Signed-in sessions written straight into the session store, as a login would leave them."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.models import User
+    from django.contrib.sessions.backends.db import SessionStore
+
+    keys = []
+    for user in User.objects.filter(pk__in=user_ids).order_by("pk"):
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.create()
+        keys.append(session.session_key)
+    return keys
+
+
+class HttpConnection:
+    """A minimal keep-alive HTTP/1.1 client on asyncio streams: the client must cost little CPU, since
+    it shares the two cores with gunicorn and PostgreSQL."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, headers: dict[str, str], body: bytes = b""
+    ) -> tuple[int, bytes]:
+        for attempt in range(2):
+            if self.writer is None:
+                self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+            try:
+                return await self._exchange(method, path, headers, body)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                await self.close()
+                if attempt or method != "GET":
+                    raise  # a vote is never resent blindly: that would blur acknowledged against stored
+        raise AssertionError("unreachable")
+
+    async def _exchange(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, bytes]:
+        assert self.reader is not None and self.writer is not None
+        head = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{self.port}", f"Content-Length: {len(body)}"]
+        head += [f"{name}: {value}" for name, value in headers.items()]
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        status_line = await self.reader.readuntil(b"\r\n")
+        status = int(status_line.split(b" ", 2)[1])
+        length, chunked, close = 0, False, False
+        while True:
+            line = await self.reader.readuntil(b"\r\n")
+            if line == b"\r\n":
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            name, value = name.strip().lower(), value.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "transfer-encoding" and "chunked" in value:
+                chunked = True
+            elif name == "connection" and value == "close":
+                close = True
+        if chunked:
+            parts = []
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                parts.append(await self.reader.readexactly(size + 2))
+                if size == 0:
+                    break
+            payload = b"".join(part[:-2] for part in parts)
+        else:
+            payload = await self.reader.readexactly(length)
+        if close:
+            await self.close()
+        return status, payload
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(Exception):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+
+@dataclass
+class LoadStats:
+    acknowledged: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    measured: int = 0
+    refused: Counter = field(default_factory=Counter)
+    errors: Counter = field(default_factory=Counter)
+    exhausted: int = 0
+    cpu_before: dict[str, dict[int, int]] = field(default_factory=dict)
+    cpu_after: dict[str, dict[int, int]] = field(default_factory=dict)
+    client_cpu: float = 0.0
+
+
+async def _annotator(
+    *,
+    port: int,
+    track_id: int,
+    session_key: str,
+    start_at: float,
+    measure_from: float,
+    stop_at: float,
+    stats: LoadStats,
+    rng: random.Random,
+) -> None:
+    csrf = secrets.token_hex(16)  # 32 characters: a valid CSRF secret, echoed in the header
+    headers = {
+        "Cookie": f"sessionid={session_key}; csrftoken={csrf}",
+        "X-CSRFToken": csrf,
+        "HX-Request": "true",
+    }
+    post_headers = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
+    connection = HttpConnection(port)
+    work_path = f"/tracks/{track_id}/"
+    await asyncio.sleep(max(start_at - time.perf_counter(), 0))  # staggered arrival
+    try:
+        status, body = await connection.request("GET", work_path, headers)
+        while time.perf_counter() < stop_at:
+            match = VOTE_PATH.search(body) if status == 200 else None
+            if match is None:
+                if status == 200:
+                    stats.exhausted += 1  # nothing left for this annotator
+                    return
+                stats.errors[f"GET {status}"] += 1
+                await asyncio.sleep(0.05)
+                status, body = await connection.request("GET", work_path, headers)
+                continue
+            form = urlencode(
+                {"choice": rng.choice(("left", "right")), "response_ms": rng.randint(3000, 20000)}
+            )
+            began = time.perf_counter()
+            status, body = await connection.request(
+                "POST", match.group(0).decode(), post_headers, form.encode()
+            )
+            ended = time.perf_counter()
+            if status == 200:
+                stats.acknowledged += 1
+                if began >= measure_from and ended <= stop_at:
+                    stats.measured += 1
+                    stats.latencies_ms.append((ended - began) * 1000)
+            else:
+                stats.refused[status] += 1
+                status, body = await connection.request("GET", work_path, headers)
+    except (ConnectionError, asyncio.IncompleteReadError, OSError) as error:
+        stats.errors[type(error).__name__] += 1
+    finally:
+        await connection.close()
+
+
+async def load_run(
+    *,
+    port: int,
+    track_id: int,
+    session_keys: list[str],
+    seconds: float,
+    warmup: float,
+    seed: int,
+    server_pid: int,
+) -> LoadStats:
+    stats = LoadStats()
+    now = time.perf_counter()
+    ramp = min(warmup, 1.0)
+    measure_from = now + warmup
+    stop_at = measure_from + seconds
+    tasks = [
+        asyncio.create_task(
+            _annotator(
+                port=port,
+                track_id=track_id,
+                session_key=key,
+                start_at=now + ramp * index / max(len(session_keys), 1),
+                measure_from=measure_from,
+                stop_at=stop_at,
+                stats=stats,
+                rng=random.Random(seed * 100_003 + index),
+            )
+        )
+        for index, key in enumerate(session_keys)
+    ]
+    # CPU is counted over the measured window only: the warm-up pays each worker's first requests.
+    await asyncio.sleep(max(measure_from - time.perf_counter(), 0))
+    stats.cpu_before, client_before = _cpu_ticks(server_pid), time.process_time()
+    await asyncio.sleep(max(stop_at - time.perf_counter(), 0))
+    stats.cpu_after, stats.client_cpu = _cpu_ticks(server_pid), time.process_time() - client_before
+    # Requests in flight at the deadline are awaited: an unread answer would count as stored, not acked.
+    _done, pending = await asyncio.wait(tasks, timeout=60)
+    for task in pending:
+        task.cancel()
+        stats.errors["cancelled at the end"] += 1
+    return stats
+
+
+def load_part(args: argparse.Namespace, bench_url: str) -> dict[str, Any]:
+    from django.db import connections
+    from django.db.models import F
+
+    from annotate.models import Judgment, Track, TrackItem
+    from annotate.services import track_annotators_set, track_create
+    from generation.models import Identity, Method, Prompt
+
+    say("load: building the catalog and the track")
+    started = time.perf_counter()
+    cases = max(args.comparisons // 15, 1)  # six methods: 15 pairs per case
+    side = max(int(cases**0.5), 1)
+    catalog_build(tag="load", identities=side, prompts=-(-cases // side), methods=6, references=4)
+    track = track_create(
+        name="bench load",
+        kind="identity_fidelity",
+        identities=Identity.objects.filter(slug__startswith="load-"),
+        prompts=Prompt.objects.filter(slug__startswith="load-"),
+        methods=Method.objects.filter(name__startswith="load-"),
+        votes_needed=3,
+        min_watch_fraction=0.0,
+        lease_seconds=600,
+    )
+    user_ids = users_build(prefix="bench-annotator", count=args.annotators)
+    from django.contrib.auth.models import User
+
+    track_annotators_set(track=track, users=User.objects.filter(pk__in=user_ids))
+    keys = sessions_create(user_ids)
+    with connections["default"].cursor() as cursor:
+        cursor.execute("ANALYZE")
+    elapsed = time.perf_counter() - started
+    say(f"load: {track.items.count()} comparisons, {len(keys)} annotators in {elapsed:.1f} s")
+    connections.close_all()
+
+    port = _free_port()
+    process = None
+    try:
+        process = gunicorn_start(
+            port=port,
+            workers=args.workers,
+            threads=args.threads,
+            environment={"DATABASE_URL": bench_url, **_app_environment()},
+        )
+        say(
+            f"load: gunicorn on 127.0.0.1:{port} ({args.workers} workers × {args.threads} threads); "
+            f"{args.warmup:g} s warm-up, {args.seconds:g} s measured"
+        )
+        stats = asyncio.run(
+            load_run(
+                port=port,
+                track_id=track.pk,
+                session_keys=keys,
+                seconds=args.seconds,
+                warmup=args.warmup,
+                seed=args.seed,
+                server_pid=process.pid,
+            )
+        )
+    finally:
+        gunicorn_stop(process)
+    _say_cpu(stats.cpu_before, stats.cpu_after, stats.client_cpu, votes=stats.measured)
+    stored = Judgment.objects.filter(track=track).count()
+    over = TrackItem.objects.filter(track=track, votes__gt=F("track__votes_needed")).count()
+    track = Track.objects.get(pk=track.pk)
+    latencies = sorted(stats.latencies_ms)
+    result = {
+        "round_trips_per_s": round(stats.measured / args.seconds, 1),
+        "p50_ms": _percentile(latencies, 50),
+        "p99_ms": _percentile(latencies, 99),
+        "acknowledged": stats.acknowledged,
+        "stored": stored,
+        "over_needed": over,
+    }
+    say(
+        f"load: {result}; refused {dict(stats.refused)}, errors {dict(stats.errors)}, "
+        f"exhausted annotators {stats.exhausted}"
+    )
+    if args.profile:
+        profile_votes(track_id=track.pk, votes=args.profile)
+    return result
+
+
+def profile_votes(*, track_id: int, votes: int) -> None:
+    """Where a vote round trip spends its time, in-process (Django's test client, no gunicorn).
+
+    Prints the Python CPU per vote, the queries per vote and their wall time, and the CPU of each step
+    of the vote view. Runs after the load part has been counted: its votes are its own.
+    """
+    import cProfile
+    import pstats
+
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.test import Client
+
+    from annotate.models import Track
+    from annotate.services import track_annotators_set
+
+    track = Track.objects.get(pk=track_id)
+    users = [User.objects.create(username=f"bench-profiler-{n}", password="!") for n in range(2)]
+    track_annotators_set(track=track, users=[*track.annotators.all(), *users])
+    queries: list[float] = []
+
+    def timed(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            queries.append(time.perf_counter() - began)
+
+    def run(user: User, profiler: cProfile.Profile | None) -> float:
+        client = Client(HTTP_HOST="127.0.0.1")
+        client.force_login(user)
+        body = client.get(f"/tracks/{track_id}/", headers={"HX-Request": "true"}).content
+        cpu = 0.0
+        for _ in range(votes):
+            match = VOTE_PATH.search(body)
+            assert match is not None, "the profiler ran out of comparisons"
+            began = time.process_time()
+            if profiler:
+                profiler.enable()
+            body = client.post(
+                match.group(0).decode(), {"choice": "left"}, headers={"HX-Request": "true"}
+            ).content
+            if profiler:
+                profiler.disable()
+            cpu += time.process_time() - began
+        return cpu * 1000 / votes
+
+    with connection.execute_wrapper(timed):
+        plain_cpu = run(users[0], None)
+    say(
+        f"profile: {plain_cpu:.1f} ms Python CPU per vote round trip (in-process); "
+        f"{len(queries) / votes:.1f} queries per vote, {sum(queries) * 1000 / votes:.1f} ms waiting on them"
+    )
+    profiler = cProfile.Profile(time.process_time)
+    run(users[1], profiler)
+    steps = {
+        "assignment_vote": "the vote view, in all",
+        "judgment_submit": "  judgment_submit",
+        "annotator_track_progress_get": "  progress counts of the work page",
+        "assignment_next_for": "  assignment_next_for",
+        "comparison_panel_get": "  comparison_panel_get",
+        "render_to_string": "  template rendering",
+    }
+    cumulative = {name: 0.0 for name in steps}
+    for (_file, _line, name), (_cc, _nc, _tt, ct, _callers) in pstats.Stats(profiler).stats.items():  # type: ignore[attr-defined]
+        if name in cumulative:
+            cumulative[name] = max(cumulative[name], ct)
+    total = cumulative["assignment_vote"] or 1.0
+    for name, label in steps.items():
+        say(f"profile: {label:<36} {cumulative[name] / total:6.1%} of the view's CPU")
+
+
+def _cpu_ticks(master_pid: int) -> dict[str, dict[int, int]]:
+    """CPU clock ticks used so far by gunicorn (master and workers) and by the bench database's backends.
+
+    Wall-clock numbers on a shared two-core machine move with whatever else runs; CPU time per vote
+    does not, and says what the two cores could do if they ran nothing else.
+    """
+    ticks: dict[str, dict[int, int]] = {"gunicorn": {}, "postgres": {}}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        fields = stat.rsplit(")", 1)[1].split()
+        pid, parent, used = int(entry.name), int(fields[1]), int(fields[11]) + int(fields[12])
+        if pid == master_pid or parent == master_pid:
+            ticks["gunicorn"][pid] = used
+        elif command.startswith(b"postgres: ") and f" {BENCH_DB} ".encode() in command:
+            ticks["postgres"][pid] = used
+    return ticks
+
+
+def _say_cpu(
+    before: dict[str, dict[int, int]], after: dict[str, dict[int, int]], client: float, *, votes: int
+) -> None:
+    hertz = os.sysconf("SC_CLK_TCK")
+    per_vote = {}
+    for group, now in after.items():
+        used = sum(ticks - before[group].get(pid, 0) for pid, ticks in now.items()) / hertz
+        per_vote[group] = used * 1000 / max(votes, 1)
+    per_vote["client"] = client * 1000 / max(votes, 1)
+    total = sum(per_vote.values())
+    say(
+        "load: CPU per vote in the measured window: "
+        + ", ".join(f"{group} {ms:.2f} ms" for group, ms in per_vote.items())
+        + f"; {total:.2f} ms in all: two idle cores would carry about {2000 / max(total, 1e-9):.0f} votes/s"
+    )
+
+
+def _percentile(values: list[float], percent: float) -> float | None:
+    """Nearest-rank percentile of sorted values, in ms to 0.1; None (JSON null) without any."""
+    if not values:
+        return None
+    index = min(round(percent / 100 * (len(values) - 1)), len(values) - 1)
+    return round(values[index], 1)
+
+
+# --- part 2: the next pick at 10 thousand and 1 million judgments -------------------------------
+
+
+@dataclass
+class PickWorld:
+    track_id: int
+    item_ids: list[int]  # by position; item i holds comparison i
+    comparison_ids: list[int]
+    rater_ids: list[int]
+    loaded: int = 0  # judgments loaded so far, in the fill order below
+
+
+def pick_world_build(*, comparisons: int, raters: int) -> PickWorld:
+    """A track of ``comparisons`` items (ten methods: 45 pairs per case), and raters with their users."""
+    from annotate.models import Rater, Track
+
+    cases = -(-comparisons // 45)
+    side = max(int(cases**0.5), 1)
+    catalog = catalog_build(tag="pick", identities=side, prompts=-(-cases // side), methods=10, references=1)
+    comparison_first = _next_id("annotate_comparison")
+    pairs = [
+        (a, b, identity, prompt)
+        for (identity, prompt), videos in catalog.videos.items()
+        for index, a in enumerate(videos)
+        for b in videos[index + 1 :]
+    ][:comparisons]
+    _copy_rows(
+        "annotate_comparison",
+        "id video_a_id video_b_id identity_id prompt_id",
+        ((comparison_first + n, *pair) for n, pair in enumerate(pairs)),
+        created_at=STAMP,
+    )
+    # Ten votes needed: at a million judgments (five per comparison) the track is half done, as in use.
+    track = Track.objects.create(
+        name="bench pick", kind="identity_fidelity", votes_needed=10, min_watch_fraction=0
+    )
+    item_first = _next_id("annotate_trackitem")
+    _copy_rows(
+        "annotate_trackitem",
+        "id comparison_id",
+        ((item_first + n, comparison_first + n) for n in range(len(pairs))),
+        track_id=track.pk, claimed=0, votes=0,
+    )  # fmt: skip
+    user_ids = users_build(prefix="pick-rater", count=raters)
+    rater_rows = Rater.objects.bulk_create([Rater(kind=Rater.Kind.ANNOTATOR, user_id=pk) for pk in user_ids])
+    from annotate.models import TrackSeat
+
+    TrackSeat.objects.bulk_create([TrackSeat(track=track, user_id=pk) for pk in user_ids])
+    _reset_sequences("annotate_comparison", "annotate_trackitem")
+    return PickWorld(
+        track_id=track.pk,
+        item_ids=list(range(item_first, item_first + len(pairs))),
+        comparison_ids=list(range(comparison_first, comparison_first + len(pairs))),
+        rater_ids=[row.pk for row in rater_rows],
+    )
+
+
+def judgments_load(world: PickWorld, *, total: int) -> None:
+    """Grow the track to ``total`` judgments (answered assignments with their judgments), with COPY.
+
+    Fewest-claimed-first spreads votes evenly, so judgment k lands on item k mod n in round k div n,
+    from rater (item + round) mod raters: never the same rater twice on one comparison.
+    """
+    from django.db import connection
+
+    first, count = world.loaded, total - world.loaded
+    if count <= 0:
+        return
+    items, raters = len(world.item_ids), len(world.rater_ids)
+    assignment_first, judgment_first = _next_id("annotate_assignment"), _next_id("annotate_judgment")
+
+    def placed() -> Iterator[tuple[int, int, int, int]]:
+        """(row number, judgment number, item position, rater) for each new judgment."""
+        for n, k in enumerate(range(first, total)):
+            position, round_ = k % items, k // items
+            yield n, k, position, world.rater_ids[(position + round_) % raters]
+
+    _copy_rows(
+        "annotate_assignment",
+        "id item_id rater_id shown_left",
+        ((assignment_first + n, world.item_ids[p], r, "AB"[k % 2]) for n, k, p, r in placed()),
+        status="answered", issued_at=STAMP, expires_at=STAMP, answered_at=STAMP, watched_a=1.0, watched_b=1.0,
+    )  # fmt: skip
+    _copy_rows(
+        "annotate_judgment",
+        # Choices: two A for one B, so the rows look like votes rather than a constant.
+        "id comparison_id rater_id assignment_id shown_left choice",
+        (
+            (judgment_first + n, world.comparison_ids[p], r, assignment_first + n, "AB"[k % 2], "ABA"[k % 3])
+            for n, k, p, r in placed()
+        ),
+        track_id=world.track_id, criterion="identity_fidelity", response_ms=5000, watched_a=1.0,
+        watched_b=1.0, selection_policy="fewest_votes_first", created_at=STAMP,
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        # The counters the pick works from, recomputed from the rows just loaded.
+        cursor.execute(
+            """
+            UPDATE annotate_trackitem AS i SET votes = c.n, claimed = c.n
+            FROM (SELECT item_id, count(*) AS n FROM annotate_assignment GROUP BY item_id) AS c
+            WHERE i.id = c.item_id AND i.track_id = %s
+            """,
+            [world.track_id],
+        )
+        # Autovacuum would have caught up by the time a real track holds this much: statistics included.
+        cursor.execute("VACUUM ANALYZE annotate_trackitem, annotate_assignment, annotate_judgment")
+    _reset_sequences("annotate_assignment", "annotate_judgment")
+    world.loaded = total
+
+
+def pick_time_ms(world: PickWorld, *, picks: int, tag: str) -> float:
+    """Median wall time of ``assignment_next_for`` for annotators who have not voted yet."""
+    from django.contrib.auth.models import User
+
+    from annotate.models import Track, TrackSeat
+    from annotate.services import assignment_next_for
+
+    track = Track.objects.get(pk=world.track_id)
+    users = User.objects.bulk_create(
+        [User(username=f"fresh-{tag}-{n}", password="!") for n in range(picks + 5)]
+    )
+    TrackSeat.objects.bulk_create([TrackSeat(track=track, user=user) for user in users])
+    times = []
+    for index, user in enumerate(users):
+        began = time.perf_counter()
+        assignment = assignment_next_for(track=track, user=user)
+        elapsed = (time.perf_counter() - began) * 1000
+        assert assignment is not None, "the pick track ran out of work"
+        if index >= 5:  # the first few warm the connection and the plan cache
+            times.append(elapsed)
+    return statistics.median(times)
+
+
+def pick_part(args: argparse.Namespace) -> dict[str, Any]:
+    from django.db import connection
+
+    from annotate.models import Judgment
+
+    with connection.cursor() as cursor:
+        # The load part's votes would blur "ten thousand judgments in the database".
+        cursor.execute("TRUNCATE annotate_judgment, annotate_assignment RESTART IDENTITY CASCADE")
+        cursor.execute("UPDATE annotate_trackitem SET votes = 0, claimed = 0")
+        cursor.execute("UPDATE annotate_trackseat SET undoable_id = NULL")
+    started = time.perf_counter()
+    world = pick_world_build(comparisons=args.pick_comparisons, raters=args.pick_raters)
+    say(
+        f"pick: {len(world.item_ids)} comparisons, {len(world.rater_ids)} raters in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    result = {}
+    for key, total in (("next_pick_ms_10k", 10_000), ("next_pick_ms_1m", args.pick_judgments)):
+        started = time.perf_counter()
+        judgments_load(world, total=total)
+        stored = Judgment.objects.count()
+        say(f"pick: {stored} judgments loaded in {time.perf_counter() - started:.1f} s")
+        result[key] = round(pick_time_ms(world, picks=args.picks, tag=key), 2)
+        say(f"pick: {key} = {result[key]} ms (median of {args.picks})")
+    return result
+
+
+# --- main -----------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--annotators", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured time of the load part")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before measuring")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--comparisons", type=int, default=10_000, help="comparisons of the load track")
+    parser.add_argument("--pick-comparisons", type=int, default=200_000)
+    parser.add_argument("--pick-judgments", type=int, default=1_000_000)
+    parser.add_argument("--pick-raters", type=int, default=1_000)
+    parser.add_argument("--picks", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="after the load part, profile N votes in-process"
+    )
+    parser.add_argument("--skip-load", action="store_true", help="only the next-pick part")
+    parser.add_argument("--skip-pick", action="store_true", help="only the load part")
+    args = parser.parse_args(argv)
+
+    server_url, started_server = _server_url()
+    bench_url = _with_database(server_url, BENCH_DB)
+    result: dict[str, Any] = dict.fromkeys(
+        [
+            "round_trips_per_s",
+            "p50_ms",
+            "p99_ms",
+            "acknowledged",
+            "stored",
+            "over_needed",
+            "next_pick_ms_10k",
+            "next_pick_ms_1m",
+        ]
+    )
+    try:
+        _recreate_database(server_url)
+        _django_setup(bench_url)
+        if not args.skip_load:
+            result.update(load_part(args, bench_url))
+        if not args.skip_pick:
+            result.update(pick_part(args))
+    finally:
+        with contextlib.suppress(Exception):
+            from django.db import connections
+
+            connections.close_all()
+        _recreate_database(server_url, drop_only=True)
+        if started_server:
+            from config import embedded
+
+            embedded.postgres_stop(embedded.var_dir_from_environment())
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
