@@ -1,0 +1,203 @@
+"""Forms of the study admin pages and the participant pages. They parse; services decide."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from generation.models import Identity, Method, Prompt
+from studies import presets
+from studies.models import Study
+
+
+class MethodChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Method) -> str:
+        return f"{obj.name} ({obj.get_role_display().split(' (')[0].lower()})"
+
+
+class MethodsChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Method) -> str:
+        return obj.name
+
+
+class PromptsChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Prompt) -> str:
+        keeps = " · keeps hair/clothing/accessories" if obj.keeps_elements else ""
+        return f"{obj.slug}: “{obj.shown_text}”{keeps}"
+
+
+class IdentitiesChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Identity) -> str:
+        return obj.name
+
+
+PRESET_CHOICES = [(key, spec.title) for key, spec in presets.PRESETS.items()]
+
+
+class StudyForm(forms.Form):
+    """The study's design, crowd settings and (when editing) its texts, in the admin's words."""
+
+    name = forms.CharField(max_length=200, help_text="Shown to participants as the study's title.")
+    preset = forms.ChoiceField(
+        choices=PRESET_CHOICES,
+        widget=forms.RadioSelect,
+        initial=presets.DEFAULT_PRESET,
+        label="Kind of study",
+        help_text="Sets the questions and how the videos are shown. Question texts can be edited after.",
+    )
+    ours = MethodChoiceField(queryset=Method.objects.all(), label="Studied method (“ours”)", empty_label=None)
+    baselines = MethodsChoiceField(
+        queryset=Method.objects.all(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Each participant meets every baseline equally often.",
+    )
+    identities = IdentitiesChoiceField(
+        queryset=Identity.objects.all(),
+        widget=forms.CheckboxSelectMultiple,
+        label="People (identities) to draw cases from",
+    )
+    prompts = PromptsChoiceField(
+        queryset=Prompt.objects.all(), widget=forms.CheckboxSelectMultiple, label="Prompts to draw cases from"
+    )
+    matchups_per_participant = forms.IntegerField(
+        min_value=1, max_value=500, initial=40, label="Matchups per participant",
+        help_text="40 take about 20–30 minutes.",
+    )  # fmt: skip
+    element_policy = forms.ChoiceField(
+        choices=Study.ElementPolicy.choices,
+        initial=Study.ElementPolicy.WHERE_APPLIES,
+        widget=forms.RadioSelect,
+        label="Ask element consistency",
+        help_text="It applies where the prompt leaves hairstyle, clothing or accessories unmentioned "
+        "(they must stay as in the reference). Other matchups never ask it.",
+    )
+    element_percent = forms.IntegerField(
+        min_value=0, max_value=100, initial=50, label="Share of those matchups (%)",
+        help_text="Used only with “on a share of the matchups where it applies”.",
+    )  # fmt: skip
+    target_participants = forms.IntegerField(
+        min_value=1, required=False, label="Target number of participants",
+        help_text="New participants are turned away politely once this many have completed.",
+    )  # fmt: skip
+    public_join = forms.BooleanField(
+        required=False, initial=True, label="Anyone with the public link may join",
+        help_text="Untick to admit only people with a personal link.",
+    )  # fmt: skip
+    completion_code = forms.CharField(
+        max_length=100, required=False, help_text="Shown on the thank-you page, e.g. for Prolific."
+    )
+    redirect_url = forms.URLField(
+        max_length=500, required=False, label="Redirect after finishing", assume_scheme="https",
+        help_text="Where the thank-you page sends participants, e.g. the crowd platform's completion URL.",
+    )  # fmt: skip
+    contact = forms.CharField(
+        max_length=300, required=False, label="Contact for participants",
+        help_text="Fills {contact} in the instructions, e.g. an e-mail address of the research team.",
+    )  # fmt: skip
+
+    design_fields = (
+        "preset", "ours", "baselines", "identities", "prompts", "matchups_per_participant",
+        "element_policy", "element_percent",
+    )  # fmt: skip
+
+    def __init__(self, *args: Any, study: Study | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.study = study
+        if study is None:
+            self.initial.setdefault("ours", Method.objects.filter(role=Method.Role.OURS).first())
+            self.initial.setdefault("baselines", list(Method.objects.filter(role=Method.Role.BASELINE)))
+            self.initial.setdefault("identities", list(Identity.objects.all()))
+            self.initial.setdefault("prompts", list(Prompt.objects.all()))
+            return
+        self.initial.update({name: getattr(study, name) for name in self.base_fields if hasattr(study, name)})
+        self.initial.update(
+            baselines=list(study.baselines.all()),
+            identities=list(study.identities.all()),
+            prompts=list(study.prompts.all()),
+            element_percent=round(study.element_fraction * 100),
+        )
+        self.fields["instructions"] = forms.CharField(
+            widget=forms.Textarea(attrs={"rows": 16}), initial=study.instructions,
+            help_text="{matchups}, {minutes}, {questions} and {contact} are filled in from the study.",
+        )  # fmt: skip
+        self.fields["consent_text"] = forms.CharField(
+            widget=forms.Textarea(attrs={"rows": 8}), initial=study.consent_text, label="Consent text",
+            help_text="Participants must tick “I agree” below this text before the first matchup.",
+        )  # fmt: skip
+        for question in study.questions.all():
+            self.fields[f"q_{question.criterion}_text"] = forms.CharField(
+                max_length=300, initial=question.text, label=question.get_criterion_display()
+            )
+            self.fields[f"q_{question.criterion}_hint"] = forms.CharField(
+                max_length=500, initial=question.hint, required=False, label="Hint below the question"
+            )
+        if study.design_frozen:
+            for name in self.design_fields:
+                self.fields[name].disabled = True
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        ours, baselines = data.get("ours"), data.get("baselines")
+        if ours is not None and baselines is not None and ours in baselines:
+            self.add_error("baselines", "The studied method cannot also be a baseline.")
+        return data
+
+    @property
+    def question_fields(self) -> list[tuple[forms.BoundField, forms.BoundField]]:
+        names = [name[2:-5] for name in self.fields if name.startswith("q_") and name.endswith("_text")]
+        return [(self[f"q_{c}_text"], self[f"q_{c}_hint"]) for c in names]
+
+    def service_arguments(self) -> dict[str, Any]:
+        data = {name: value for name, value in self.cleaned_data.items() if not name.startswith("q_")}
+        # A frozen design is not sent at all: a percentage rounded for the form must not read as a change.
+        for name in self.design_fields:
+            if self.fields[name].disabled:
+                data.pop(name, None)
+        if "element_percent" in data:
+            data["element_fraction"] = data.pop("element_percent") / 100
+        data["completion_code"] = data["completion_code"].strip()
+        return data
+
+    def question_texts(self) -> dict[str, tuple[str, str]]:
+        texts = {}
+        for name, value in self.cleaned_data.items():
+            if name.startswith("q_") and name.endswith("_text"):
+                criterion = name[2:-5]
+                texts[criterion] = (value, self.cleaned_data.get(f"q_{criterion}_hint", ""))
+        return texts
+
+
+class InvitationsForm(forms.Form):
+    count = forms.IntegerField(min_value=1, max_value=1000, initial=10, label="Number of personal links")
+
+
+class ConsentForm(forms.Form):
+    agree = forms.BooleanField(
+        required=True,
+        label="I have read the information above and agree to take part in this study.",
+        error_messages={"required": "Please tick the box to confirm your consent before you start."},
+    )
+
+
+class MatchupForm(forms.Form):
+    """The picks of one matchup page: one radio group per question, plus where to go next."""
+
+    matchup = forms.IntegerField(widget=forms.HiddenInput)
+    go = forms.ChoiceField(choices=[("previous", "Previous"), ("next", "Next"), ("finish", "Finish")])
+    elapsed_ms = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, criteria: list[str], choices: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.criteria = criteria
+        for criterion in criteria:
+            self.fields[f"q_{criterion}"] = forms.TypedChoiceField(
+                choices=[(k, k) for k in range(choices)], coerce=int, required=False
+            )
+
+    def picks(self) -> dict[str, int]:
+        return {
+            c: self.cleaned_data[f"q_{c}"]
+            for c in self.criteria
+            if self.cleaned_data.get(f"q_{c}") not in (None, "")
+        }

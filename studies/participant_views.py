@@ -1,0 +1,206 @@
+"""The participant's pages: instructions, consent, matchups, thank-you, withdrawal. No login.
+
+A participant is whoever the session cookie names for this study. Every page works out where the
+participant stands and sends them there, so a resumed session continues where it stopped.
+"""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_safe
+
+from studies import selectors, services
+from studies.access import session_bind, session_participant
+from studies.errors import IncompleteAnswers, NotYours, StudyError, StudyNotOpen
+from studies.forms import ConsentForm, MatchupForm
+from studies.models import Participant, Study
+
+CROWD_PARAMS = (*services.CROWD_ID_PARAMS, *services.CROWD_SESSION_PARAMS)
+
+
+def _study_or_404(slug: str) -> Study:
+    study = selectors.study_by_slug(slug=slug)
+    if study is None:
+        raise Http404("No such study.")
+    return study
+
+
+def _where(study: Study, participant: Participant | None) -> str:
+    """The page a participant belongs on now."""
+    slug = study.public_slug
+    if participant is None or participant.status in (Participant.Status.INVITED, Participant.Status.JOINED):
+        name = "consent" if participant and participant.status == Participant.Status.JOINED else "join"
+        return reverse(f"study_participant:{name}", args=[slug])
+    if participant.status == Participant.Status.ACTIVE:
+        number = selectors.participant_resume_position(participant=participant) + 1
+        return reverse("study_participant:matchup", args=[slug, number])
+    if participant.status == Participant.Status.COMPLETED:
+        return reverse("study_participant:done", args=[slug])
+    return reverse("study_participant:withdraw", args=[slug])
+
+
+def _notice(request: HttpRequest, study: Study, error: StudyError, participant: Participant | None = None):
+    context = {"study": study, "participant": participant, "message": error.message}
+    return render(request, "studies/participant/notice.html", context, status=error.status)
+
+
+def _closed(study: Study) -> StudyNotOpen | None:
+    return StudyNotOpen(study.closed_message) if study.closed_message else None
+
+
+@require_safe
+def invitation(request: HttpRequest, token: str) -> HttpResponse:
+    participant = selectors.participant_by_token(token=token)
+    if participant is None:
+        raise Http404("This link is not valid. Please check that you copied all of it.")
+    session_bind(request.session, participant)
+    return redirect(_where(participant.study, participant))
+
+
+@require_http_methods(["GET", "POST"])
+def join(request: HttpRequest, slug: str) -> HttpResponse:
+    study = _study_or_404(slug)
+    participant = session_participant(request.session, study)
+    if participant is not None and participant.status != Participant.Status.INVITED:
+        return redirect(_where(study, participant))
+    if request.method == "POST":
+        try:
+            if participant is None:
+                crowd = {name: request.POST.get(name, "")[:200] for name in CROWD_PARAMS}
+                participant = services.participant_join(study=study, crowd_params=crowd)
+                session_bind(request.session, participant)
+            else:
+                participant = services.invitation_accept(participant=participant)
+        except StudyError as error:
+            return _notice(request, study, error, participant)
+        return redirect("study_participant:consent", slug=slug)
+    problem = _closed(study)
+    if problem is not None:
+        return _notice(request, study, problem, participant)
+    crowd = {name: request.GET[name][:200] for name in CROWD_PARAMS if request.GET.get(name)}
+    context = {
+        "study": study,
+        "participant": participant,
+        "texts": selectors.study_texts(study=study),
+        "crowd": crowd,
+    }
+    return render(request, "studies/participant/instructions.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def consent(request: HttpRequest, slug: str) -> HttpResponse:
+    study = _study_or_404(slug)
+    participant = session_participant(request.session, study)
+    if participant is None or participant.status != Participant.Status.JOINED:
+        return redirect(_where(study, participant))
+    form = ConsentForm(request.POST or None)
+    if request.method == "POST":
+        try:
+            participant = services.participant_consent(participant=participant, confirmed=form.is_valid())
+            return redirect(_where(study, participant))
+        except StudyError as error:
+            if error.status != 400:
+                return _notice(request, study, error, participant)
+    context = {
+        "study": study,
+        "participant": participant,
+        "texts": selectors.study_texts(study=study),
+        "form": form,
+    }
+    return render(request, "studies/participant/consent.html", context, status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def matchup(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    study = _study_or_404(slug)
+    participant = session_participant(request.session, study)
+    if participant is None or participant.status != Participant.Status.ACTIVE:
+        return redirect(_where(study, participant))
+    furthest = selectors.participant_furthest_position(participant=participant)
+    if not 1 <= number <= furthest + 1:
+        return redirect(_where(study, participant))  # no skipping ahead past an unanswered page
+    page = selectors.matchup_page(participant=participant, position=number - 1)
+    if page is None:
+        raise Http404("No such matchup.")
+    problem = _closed(study)
+    if problem is not None:
+        return _notice(request, study, problem, participant)
+    criteria = [view.question.criterion for view in page.questions]
+    form = MatchupForm(request.POST or None, criteria=criteria, choices=len(page.videos))
+    if request.method == "GET":
+        return _matchup_render(request, study, participant, page, None)
+    if not form.is_valid():
+        return _matchup_render(
+            request, study, participant, page, "Please choose one of the videos.", status=400
+        )
+    try:
+        return _matchup_submit(study, participant, page, form)
+    except NotYours as error:
+        raise Http404(error.message) from error
+    except IncompleteAnswers as error:
+        if error.position is not None and error.position != page.matchup.position:
+            return redirect("study_participant:matchup", slug=slug, number=error.position + 1)
+        page = selectors.matchup_page(participant=participant, position=number - 1) or page
+        for view in page.questions:  # show what was just picked, beside what was stored before
+            view.picked = form.picks().get(view.question.criterion, view.picked)
+        return _matchup_render(request, study, participant, page, error.message, status=400)
+    except StudyError as error:
+        return _notice(request, study, error, participant)
+
+
+def _matchup_submit(
+    study: Study,
+    participant: Participant,
+    page: selectors.MatchupPage,
+    form: MatchupForm,
+) -> HttpResponse:
+    """Save the picks, then go where the participant asked: Previous keeps what there is."""
+    go = form.cleaned_data["go"]
+    services.answers_save(
+        participant=participant,
+        matchup_id=form.cleaned_data["matchup"],
+        picks=form.picks(),
+        elapsed_ms=form.cleaned_data.get("elapsed_ms"),
+        require_all=go != "previous",
+    )
+    if go == "finish":
+        services.participant_finish(participant=participant)
+        return redirect("study_participant:done", slug=study.public_slug)
+    target = min(max(page.number - 1 if go == "previous" else page.number + 1, 1), page.total)
+    services.participant_go_to(participant=participant, position=target - 1)
+    return redirect("study_participant:matchup", slug=study.public_slug, number=target)
+
+
+def _matchup_render(
+    request: HttpRequest,
+    study: Study,
+    participant: Participant,
+    page: selectors.MatchupPage,
+    error: str | None,
+    status: int = 200,
+) -> HttpResponse:
+    context = {"study": study, "participant": participant, "page": page, "error": error}
+    return render(request, "studies/participant/matchup.html", context, status=status)
+
+
+@require_safe
+def done(request: HttpRequest, slug: str) -> HttpResponse:
+    study = _study_or_404(slug)
+    participant = session_participant(request.session, study)
+    if participant is None or participant.status != Participant.Status.COMPLETED:
+        return redirect(_where(study, participant))
+    return render(request, "studies/participant/done.html", {"study": study, "participant": participant})
+
+
+@require_http_methods(["GET", "POST"])
+def withdraw(request: HttpRequest, slug: str) -> HttpResponse:
+    study = _study_or_404(slug)
+    participant = session_participant(request.session, study)
+    if participant is None or participant.status == Participant.Status.INVITED:
+        return redirect(_where(study, participant))
+    if request.method == "POST":
+        participant = services.participant_withdraw(participant=participant)
+    context = {"study": study, "participant": participant, "back": _where(study, participant)}
+    return render(request, "studies/participant/withdraw.html", context)

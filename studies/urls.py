@@ -1,0 +1,19 @@
+"""The study admin's pages, under /studies/."""
+
+from django.urls import path
+
+from studies import views
+
+app_name = "studies"
+urlpatterns = [
+    path("", views.study_list, name="study_list"),
+    path("new/", views.study_create, name="study_create"),
+    path("<int:pk>/", views.study_detail, name="study_detail"),
+    path("<int:pk>/edit/", views.study_edit, name="study_edit"),
+    path("<int:pk>/status/", views.study_status, name="study_status"),
+    path("<int:pk>/links/", views.invitations_create, name="invitations_create"),
+    path("<int:pk>/links.csv", views.invitations_csv, name="invitations_csv"),
+    path("<int:pk>/results/", views.study_results_page, name="study_results"),
+    path("<int:pk>/results/figure.<str:fmt>", views.results_figure_download, name="results_figure"),
+    path("<int:pk>/results/answers.csv", views.results_csv, name="results_csv"),
+]

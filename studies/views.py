@@ -1,0 +1,195 @@
+"""The study admin's pages: list, create and edit, open and close, personal links, results."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.text import slugify
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from studies import selectors, services
+from studies.errors import StudyError
+from studies.forms import InvitationsForm, StudyForm
+from studies.models import Study
+from studies.presets import PRESETS
+from studies.results import FIGURE_FORMATS, answers_csv, results_figure, study_results
+
+View = Callable[..., HttpResponse]
+
+
+def staff_required(view: View) -> View:
+    """Study admin pages: staff only. Anyone else gets the same 404 as for a study that does not exist."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_staff:
+            raise Http404("No such page.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _study_or_404(pk: int) -> Study:
+    study = selectors.study_get(pk=pk)
+    if study is None:
+        raise Http404("No such study.")
+    return study
+
+
+@require_safe
+@staff_required
+def study_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "studies/study_list.html", {"studies": selectors.study_list()})
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def study_create(request: HttpRequest) -> HttpResponse:
+    form = StudyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            study = services.study_create(**form.service_arguments())
+        except StudyError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, "Study created as a draft. Check the texts, then open it.")
+            return redirect("studies:study_detail", pk=study.pk)
+    return render(request, "studies/study_form.html", {"form": form, "presets": PRESETS})
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def study_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    study = _study_or_404(pk)
+    form = StudyForm(request.POST or None, study=study)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.study_update(
+                study=study, question_texts=form.question_texts(), **form.service_arguments()
+            )
+        except StudyError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, "Changes saved.")
+            return redirect("studies:study_detail", pk=study.pk)
+    context = {"form": form, "study": study, "presets": PRESETS}
+    return render(request, "studies/study_form.html", context, status=400 if form.errors else 200)
+
+
+@require_safe
+@staff_required
+def study_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    study = _study_or_404(pk)
+    context = {
+        "study": study,
+        "counts": selectors.participant_counts(study=study),
+        "pool": selectors.study_case_pool(study=study),
+        "problems": services.study_setup_problems(study=study) if study.status == Study.Status.DRAFT else [],
+        "join_url": request.build_absolute_uri(reverse("study_participant:join", args=[study.public_slug])),
+        "invitations": selectors.invitations_list(study=study),
+        "invitations_form": InvitationsForm(),
+    }
+    return render(request, "studies/study_detail.html", context)
+
+
+@require_POST
+@staff_required
+def study_status(request: HttpRequest, pk: int) -> HttpResponse:
+    study = _study_or_404(pk)
+    status = request.POST.get("status", "")
+    if status not in Study.Status.values:
+        messages.error(request, "Unknown status.")
+    else:
+        try:
+            study = services.study_status_set(study=study, status=status)
+            messages.success(request, f"The study is now {study.get_status_display().lower()}.")
+        except StudyError as error:
+            messages.error(request, error.message)
+    return redirect("studies:study_detail", pk=study.pk)
+
+
+@require_POST
+@staff_required
+def invitations_create(request: HttpRequest, pk: int) -> HttpResponse:
+    study = _study_or_404(pk)
+    form = InvitationsForm(request.POST)
+    error = None
+    if form.is_valid():
+        try:
+            services.invitations_create(study=study, count=form.cleaned_data["count"])
+        except StudyError as problem:
+            error = problem.message
+    else:
+        error = "Enter a number of links between 1 and 1000."
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect(reverse("studies:study_detail", args=[study.pk]) + "#personal-links")
+    context = {
+        "study": study,
+        "invitations": selectors.invitations_list(study=study),
+        "invitations_form": form if error else InvitationsForm(),
+        "invitations_error": error,
+    }
+    return render(request, "studies/_invitations_panel.html", context, status=400 if error else 200)
+
+
+@require_safe
+@staff_required
+def invitations_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    study = _study_or_404(pk)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["personal_link", "status"])
+    for participant in selectors.invitations_list(study=study):
+        url = request.build_absolute_uri(reverse("study_participant:invitation", args=[participant.token]))
+        writer.writerow([url, participant.status])
+    return _download(buffer.getvalue(), "text/csv", f"{slugify(study.name)}-personal-links.csv")
+
+
+@require_safe
+@staff_required
+def study_results_page(request: HttpRequest, pk: int) -> HttpResponse:
+    study = _study_or_404(pk)
+    return render(
+        request, "studies/study_results.html", {"study": study, "results": study_results(study=study)}
+    )
+
+
+@require_safe
+@staff_required
+def results_figure_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+    study = _study_or_404(pk)
+    if fmt not in FIGURE_FORMATS:
+        raise Http404("No such figure format.")
+    content = results_figure(study_results(study=study), fmt=fmt)
+    filename = f"{slugify(study.name) or 'study'}-results.{fmt}"
+    return _download(content, FIGURE_FORMATS[fmt], filename, inline=request.GET.get("inline") == "1")
+
+
+@require_safe
+@staff_required
+def results_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    study = _study_or_404(pk)
+    return _download(answers_csv(study=study), "text/csv", f"{slugify(study.name) or 'study'}-answers.csv")
+
+
+def _download(
+    content: str | bytes, content_type: str, filename: str, *, inline: bool = False
+) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    disposition = "inline" if inline else "attachment"
+    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    # Results change with every answer: never serve a stale figure from a cache.
+    response["Cache-Control"] = "no-store"
+    return response

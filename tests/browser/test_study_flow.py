@@ -1,0 +1,139 @@
+"""A user study in Chromium: one participant finishes, another withdraws, the admin reads the results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+
+from annotate.models import Judgment
+from studies.models import Answer, Participant
+from tests.browser.conftest import sign_in
+from tests.studies.conftest import build_catalog, make_study
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SHOTS = Path("/tmp")
+
+
+def answer_every_question(page, side: str) -> int:
+    """Click ``side`` ("Left Video" / "Right Video") in every question group; return how many."""
+    groups = page.locator("fieldset.study-q")
+    for k in range(groups.count()):
+        groups.nth(k).get_by_text(side, exact=True).click()
+    return groups.count()
+
+
+def wait_for_videos(page) -> None:
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('.ab-videos video')).every(v => v.readyState >= 2)"
+    )
+
+
+def test_a_participant_finishes_another_withdraws_and_the_admin_sees_both(
+    page, chromium, live_server, tmp_path
+):
+    catalog = build_catalog(baselines=3, identities=2, prompts=2, real_media=tmp_path)
+    study = make_study(
+        catalog, name="Portrait video study", matchups_per_participant=3, completion_code="THANKS-3F9A"
+    )
+    join_url = f"{live_server.url}/s/{study.public_slug}/"
+
+    # --- the first participant: instructions, consent (blocked until confirmed), three matchups ---
+    page.goto(join_url + "?PROLIFIC_PID=browser-test-pid&STUDY_ID=s1&SESSION_ID=x1")
+    page.get_by_role("heading", name="About this study").wait_for()
+    page.screenshot(path=SHOTS / "study_instructions.png", full_page=True)
+    page.get_by_role("button", name="Continue to consent").click()
+
+    page.get_by_role("button", name="I agree — start the study").click()
+    page.get_by_role("alert").filter(has_text="Please tick the box").wait_for()
+    assert page.url.endswith("/consent/")
+    assert not Participant.objects.get(crowd_hash__gt="").has_plan
+    page.screenshot(path=SHOTS / "study_consent_blocked.png", full_page=True)
+    page.get_by_label("I have read the information above and agree").check()
+    page.get_by_role("button", name="I agree — start the study").click()
+
+    page.wait_for_url("**/m/1/")
+    wait_for_videos(page)
+    # The shared synchronized player drives both videos from one control bar.
+    play = page.locator('.ab-player [data-action="play"]')
+    play.and_(page.locator(":enabled")).wait_for()
+    play.click()
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('.ab-videos video')).every(v => !v.paused && v.currentTime > 0)"
+    )
+    play.click()
+    page.get_by_text("Matchup 1 of 3").wait_for()
+    asked_first = answer_every_question(page, "Left Video")
+    page.screenshot(path=SHOTS / "study_matchup.png", full_page=True)
+    page.get_by_role("button", name="Next").click()
+
+    page.wait_for_url("**/m/2/")
+    asked_second = answer_every_question(page, "Right Video")
+    page.get_by_role("button", name="Previous").click()
+
+    # Back on the first matchup: the answers are kept; change the first one.
+    page.wait_for_url("**/m/1/")
+    first_group = page.locator("fieldset.study-q").first
+    assert first_group.get_by_label("Left Video").is_checked()
+    first_group.get_by_text("Right Video", exact=True).click()
+    page.get_by_role("button", name="Next").click()
+
+    page.wait_for_url("**/m/2/")
+    assert page.locator("fieldset.study-q").first.get_by_label("Right Video").is_checked()
+    page.get_by_role("button", name="Next").click()
+    page.wait_for_url("**/m/3/")
+    asked_third = answer_every_question(page, "Left Video")
+    page.get_by_role("button", name="Finish").click()
+
+    page.wait_for_url("**/done/")
+    assert page.locator("#completion-code").inner_text() == "THANKS-3F9A"
+    page.screenshot(path=SHOTS / "study_done.png", full_page=True)
+
+    finisher = Participant.objects.get(status=Participant.Status.COMPLETED)
+    assert Judgment.objects.filter(rater=finisher.rater).count() == asked_first + asked_second + asked_third
+    first_matchup = finisher.matchups.get(position=0)
+    first_criterion = study.questions.order_by("position").first().criterion
+    assert Answer.objects.get(matchup=first_matchup, criterion=first_criterion).picked == 1
+
+    # --- a second participant withdraws midway ---
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    other = context.new_page()
+    other.goto(join_url)
+    other.get_by_role("button", name="Continue to consent").click()
+    other.get_by_label("I have read the information above and agree").check()
+    other.get_by_role("button", name="I agree — start the study").click()
+    other.wait_for_url("**/m/1/")
+    answer_every_question(other, "Left Video")
+    other.get_by_role("button", name="Next").click()
+    other.wait_for_url("**/m/2/")
+    other.get_by_role("link", name="Withdraw").click()
+    other.get_by_role("heading", name="Withdraw from the study?").wait_for()
+    other.screenshot(path=SHOTS / "study_withdraw_confirm.png", full_page=True)
+    other.get_by_role("button", name="Yes, withdraw and exclude my answers").click()
+    other.get_by_role("heading", name="You have withdrawn").wait_for()
+    other.screenshot(path=SHOTS / "study_withdrawn.png", full_page=True)
+    context.close()
+
+    # --- the admin's results ---
+    User.objects.create_user("study-admin-b", password="pw-study-admin-b", is_staff=True)
+    admin_context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    admin = admin_context.new_page()
+    sign_in(admin, live_server.url, "study-admin-b", "pw-study-admin-b")
+    admin.goto(f"{live_server.url}/studies/{study.pk}/results/")
+    assert admin.locator('[data-stat="completed"]').inner_text() == "1"
+    assert admin.locator('[data-stat="withdrawn"]').inner_text() == "1"
+    admin.wait_for_function("document.querySelector('img.results-figure').naturalWidth > 0")
+    admin.screenshot(path=SHOTS / "study_results.png", full_page=True)
+    for fmt, magic in (("svg", b"<?xml"), ("png", b"\x89PNG"), ("pdf", b"%PDF")):
+        with admin.expect_download() as download_info:
+            admin.locator(f'a[data-format="{fmt}"]').click()
+        download = download_info.value
+        assert download.suggested_filename.endswith(f".{fmt}")
+        assert Path(download.path()).read_bytes().startswith(magic)
+    admin.goto(f"{live_server.url}/studies/{study.pk}/")
+    admin.screenshot(path=SHOTS / "study_detail.png", full_page=True)
+    admin.goto(f"{live_server.url}/studies/{study.pk}/edit/")
+    admin.screenshot(path=SHOTS / "study_edit.png", full_page=True)
+    admin_context.close()
