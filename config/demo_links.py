@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+from django.db import DatabaseError
+
+
+def _study_links(base_url: str) -> list[tuple[str, str]]:
+    from studies.demo import demo_study_join_path
+
+    links = [("User studies (study admin)", f"{base_url}/studies/")]
+    try:
+        path = demo_study_join_path()
+    except DatabaseError:  # not migrated yet: the banner still prints the other links
+        path = None
+    if path:
+        links.append(("Demo study (participant)", f"{base_url}{path}"))
+    return links
+
 
 def demo_links(base_url: str) -> list[tuple[str, str]]:
     return [
         ("Sign in", f"{base_url}/accounts/login/"),
         ("Catalog admin (study admin)", f"{base_url}/admin/"),
+        *_study_links(base_url),
         ("Health", f"{base_url}/healthz"),
     ]

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from config.demo_links import demo_links
+from studies.demo import DEMO_STUDY_SLUG, seed_demo_study
+from studies.models import Study
+from tests.studies.conftest import build_catalog
+
+
+def test_the_demo_study_is_an_open_four_question_study_made_once(db):
+    build_catalog(baselines=2, identities=2, prompts=2)
+    study = seed_demo_study()
+    assert study is not None and study.status == Study.Status.OPEN
+    assert study.public_slug == DEMO_STUDY_SLUG
+    assert study.questions.count() == 4
+    assert study.ours.role == "ours" and study.baselines.count() == 2
+    assert seed_demo_study().pk == study.pk
+    assert Study.objects.count() == 1
+
+
+def test_without_a_catalog_there_is_no_demo_study_and_no_link(db):
+    assert seed_demo_study() is None
+    assert not any("/s/" in url for _, url in demo_links("http://127.0.0.1:8000"))
+
+
+def test_make_demo_prints_the_demo_study_join_link(db):
+    build_catalog(baselines=1, identities=1, prompts=1)
+    seed_demo_study()
+    links = dict(demo_links("http://127.0.0.1:8000"))
+    assert "http://127.0.0.1:8000/s/demo/" in links.values()
+    assert "http://127.0.0.1:8000/studies/" in links.values()
