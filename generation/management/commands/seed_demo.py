@@ -1,0 +1,72 @@
+"""Draw the synthetic demo world: cartoon people, prompts, methods, their videos and the demo logins."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from generation.demo import DEFAULT_FRAMES, DEFAULT_SIZE, seed_demo_world
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+class Command(BaseCommand):
+    help = "Create the demo world (idempotent: a second run adds only what is missing)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--seed", type=int, default=0, help="First video seed (default 0).")
+        parser.add_argument(
+            "--identities", type=_positive, default=None, help="Use only the first N identities."
+        )
+        parser.add_argument("--prompts", type=_positive, default=None, help="Use only the first N prompts.")
+        parser.add_argument("--seeds-per-case", type=_positive, default=1, help="Videos per method and case.")
+        parser.add_argument(
+            "--size",
+            type=int,
+            default=DEFAULT_SIZE,
+            help=f"Video side in pixels, even (default {DEFAULT_SIZE}).",
+        )
+        parser.add_argument(
+            "--frames",
+            type=_positive,
+            default=DEFAULT_FRAMES,
+            help=f"Frames per video (default {DEFAULT_FRAMES}).",
+        )
+        parser.add_argument(
+            "--workers", type=int, default=None, help="Rendering processes (default: CPUs, max 4)."
+        )
+        parser.add_argument("--with-votes", action="store_true", help="Also simulate annotator votes.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        size = options["size"]
+        if size % 2 or size < 16:
+            raise CommandError(
+                f"--size must be an even number of pixels, at least 16 (got {size}): "
+                "H.264 in yuv420p needs even sides."
+            )
+        summary = seed_demo_world(
+            seed=options["seed"],
+            identities=options["identities"],
+            prompts=options["prompts"],
+            seeds_per_case=options["seeds_per_case"],
+            size=size,
+            num_frames=options["frames"],
+            workers=options["workers"],
+            stdout=self.stdout,
+        )
+        self.stdout.write(self.style.SUCCESS(f"Demo world: {summary}"))
+        if options["with_votes"]:
+            self._simulate_votes()
+
+    def _simulate_votes(self) -> None:
+        # Placeholder until annotation tracks exist; this branch will create tracks and simulated votes.
+        self.stdout.write(
+            "--with-votes: no annotation tracks exist yet; votes will be simulated once tracks are set up"
+        )

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+from io import StringIO
+from pathlib import Path
+
+import av
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from generation import demo
+from generation.models import KEPT_ELEMENT_ASPECTS, Identity, Method, Prompt, Reference, Video
+
+pytestmark = pytest.mark.django_db
+
+SMALL = ("--identities", "2", "--prompts", "2", "--size", "64", "--frames", "9")
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # The demo users get real password hashes; the slow default hasher would dominate these tests.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def seed(*arguments: str) -> str:
+    out = StringIO()
+    call_command("seed_demo", *arguments, stdout=out)
+    return out.getvalue()
+
+
+def media(name: str) -> Path:
+    return Path(settings.MEDIA_ROOT) / name
+
+
+def test_it_creates_the_small_world_it_was_asked_for():
+    seed(*SMALL)
+    assert Identity.objects.count() == 2
+    assert Prompt.objects.count() == 2
+    assert set(Method.objects.values_list("name", flat=True)) == {"ours", "baseline-drift", "baseline-rigid"}
+    assert Video.objects.count() == 2 * 2 * 3
+    for identity in Identity.objects.all():
+        references = list(identity.references.all())
+        assert 3 <= len(references) <= 5
+        primaries = [reference for reference in references if reference.is_primary]
+        assert len(primaries) == 1 and primaries[0].kind == Reference.Kind.PORTRAIT
+        assert {reference.kind for reference in references} == {"face", "portrait", "video"}
+
+
+def test_every_case_gets_one_video_per_method_and_seed():
+    seed(
+        "--identities",
+        "1",
+        "--prompts",
+        "1",
+        "--size",
+        "32",
+        "--frames",
+        "4",
+        "--seeds-per-case",
+        "2",
+        "--seed",
+        "5",
+    )
+    rows = set(Video.objects.values_list("method__name", "seed"))
+    assert rows == {(name, seed) for name in ("ours", "baseline-drift", "baseline-rigid") for seed in (5, 6)}
+
+
+def test_its_videos_are_h264_yuv420p_with_posters_and_their_settings():
+    seed(*SMALL)
+    ours = Method.objects.get(name="ours")
+    assert ours.role == Method.Role.OURS and ours.backend == Method.Backend.PROCEDURAL
+    assert ours.settings == {"fidelity": 0.95, "control": 0.9}
+    for video in Video.objects.select_related("method"):
+        assert (video.codec, video.width, video.height, video.num_frames) == ("h264", 64, 64, 9)
+        assert media(video.poster.name).is_file()
+        with av.open(str(media(video.file.name))) as container:
+            stream = container.streams.video[0]
+            assert (stream.codec_context.name, stream.codec_context.pix_fmt) == ("h264", "yuv420p")
+        assert video.settings["fidelity"] == video.method.settings["fidelity"]
+        assert {"control", "width", "height", "num_frames", "fps", "seed"} <= set(video.settings)
+    clip = Reference.objects.filter(kind=Reference.Kind.VIDEO).first()
+    assert clip is not None and clip.duration == pytest.approx(2.0, abs=0.1)
+
+
+def test_running_it_twice_creates_nothing_new():
+    seed(*SMALL)
+    counts = [model.objects.count() for model in (Identity, Reference, Prompt, Method, Video, User)]
+    files = sorted(path for path in Path(settings.MEDIA_ROOT).rglob("*") if path.is_file())
+    output = seed(*SMALL)
+    assert [model.objects.count() for model in (Identity, Reference, Prompt, Method, Video, User)] == counts
+    assert sorted(path for path in Path(settings.MEDIA_ROOT).rglob("*") if path.is_file()) == files
+    assert "0 videos created (12 already there)" in output
+
+
+def test_the_demo_users_can_sign_in(client: Client):
+    seed("--identities", "1", "--prompts", "1", "--size", "32", "--frames", "2")
+    assert client.login(username="admin", password="admin")
+    assert client.login(username="annotator", password="annotator")
+    admin, annotator = User.objects.get(username="admin"), User.objects.get(username="annotator")
+    assert admin.is_superuser and admin.is_staff
+    assert not annotator.is_staff and annotator.groups.filter(name="Annotators").exists()
+
+
+def test_it_leaves_an_existing_demo_user_alone():
+    User.objects.create_user("admin", password="changed-since")
+    seed("--identities", "1", "--prompts", "1", "--size", "32", "--frames", "2")
+    admin = User.objects.get(username="admin")
+    assert admin.check_password("changed-since")
+    assert not admin.is_superuser
+
+
+def test_it_refuses_an_odd_size_with_a_clear_message():
+    with pytest.raises(CommandError, match="even"):
+        seed("--size", "63")
+    assert not Video.objects.exists()
+
+
+def test_with_votes_says_that_votes_wait_for_tracks():
+    output = seed("--identities", "1", "--prompts", "1", "--size", "32", "--frames", "2", "--with-votes")
+    assert "--with-votes: no annotation tracks exist yet" in output
+
+
+def test_the_world_has_distinct_people_half_men_half_women():
+    assert len(demo.IDENTITIES) >= 6
+    assert len({identity.slug for identity in demo.IDENTITIES}) == len(demo.IDENTITIES)
+    assert len({identity.look for identity in demo.IDENTITIES}) == len(demo.IDENTITIES)
+    subjects = [identity.subject for identity in demo.IDENTITIES]
+    assert subjects.count("man") == subjects.count("woman")
+
+
+def test_prompts_are_written_in_the_seven_aspect_order():
+    seed("--identities", "1", "--size", "32", "--frames", "2")
+    prompts = list(Prompt.objects.all())
+    assert len(prompts) >= 10
+    differential = [prompt for prompt in prompts if prompt.task == Prompt.Task.DIFFERENTIAL]
+    assert 2 <= len(prompts) - len(differential) < len(differential)
+    assert len({tuple(prompt.omitted_aspects) for prompt in differential}) >= 3
+    for prompt in prompts:
+        texts = [getattr(prompt, aspect) for aspect in ("shot", "hairstyle", "clothing", "accessories")]
+        texts += [prompt.expression, prompt.action, prompt.setting]
+        positions = [prompt.full_text.lower().index(text.lower()) for text in texts]
+        assert positions == sorted(positions)
+        for aspect in prompt.omitted_aspects:
+            assert aspect in KEPT_ELEMENT_ASPECTS
+            assert getattr(prompt, aspect).lower() not in prompt.differential_text.lower()
+        if prompt.task == Prompt.Task.FULL:
+            assert prompt.omitted_aspects == [] and prompt.differential_text == prompt.full_text
