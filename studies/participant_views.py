@@ -41,7 +41,9 @@ def _where(study: Study, participant: Participant | None) -> str:
     return reverse("study_participant:withdraw", args=[slug])
 
 
-def _notice(request: HttpRequest, study: Study, error: StudyError, participant: Participant | None = None):
+def _notice(
+    request: HttpRequest, study: Study, error: StudyError, participant: Participant | None = None
+) -> HttpResponse:
     context = {"study": study, "participant": participant, "message": error.message}
     return render(request, "studies/participant/notice.html", context, status=error.status)
 

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 
 from annotate.models import Criterion, Judgment, Side
 from generation.models import Method, Video
@@ -93,7 +93,7 @@ class StudyResults:
         return list(dict.fromkeys(row.question for row in self.rows))
 
 
-def study_judgments(*, study: Study):  # -> QuerySet[Judgment]
+def study_judgments(*, study: Study) -> QuerySet[Judgment]:
     """The judgments that count for this study: its participants', withdrawn ones left out."""
     return Judgment.objects.filter(rater__study_participant__study=study, rater__excluded=False)
 

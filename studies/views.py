@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django_htmx.middleware import HtmxDetails
 
 from studies import selectors, services
 from studies.errors import StudyError
@@ -24,6 +25,10 @@ from studies.presets import PRESETS
 from studies.results import FIGURE_FORMATS, answers_csv, results_figure, study_results
 
 View = Callable[..., HttpResponse]
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
 
 
 def staff_required(view: View) -> View:
@@ -120,7 +125,7 @@ def study_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @staff_required
-def invitations_create(request: HttpRequest, pk: int) -> HttpResponse:
+def invitations_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     study = _study_or_404(pk)
     form = InvitationsForm(request.POST)
     error = None
