@@ -175,7 +175,7 @@ def save_image(image: Image.Image, *, suffix: str = ".png") -> str:
     """Store a Pillow image under a new opaque name and return that name."""
     name, final, temporary = _atomic_target(suffix)
     try:
-        image.save(temporary, format="PNG" if suffix == ".png" else "JPEG", optimize=True)
+        image.save(temporary, format="PNG" if suffix == ".png" else "JPEG")
         os.replace(temporary, final)
     except BaseException:
         temporary.unlink(missing_ok=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from django.db import transaction
 
 from generation.models import Identity, Method, Prompt
@@ -51,3 +53,41 @@ def demo_study_join_path() -> str | None:
     """The demo study's public join path, or None when there is no open demo study."""
     study = Study.objects.filter(public_slug=DEMO_STUDY_SLUG, status=Study.Status.OPEN).first()
     return f"/s/{study.public_slug}/" if study else None
+
+
+def simulate_participants(*, study: Study, completed: int, withdrawn: int, seed: int) -> int:
+    """Simulated participants take the study through the real services; returns the answers stored.
+
+    "Ours" is picked about 70% of the time on every question, so the results page shows real intervals.
+    Each participant in ``withdrawn`` stops halfway and withdraws, so their answers count nowhere.
+    """
+    rng = random.Random(seed)
+    answered = 0
+    for index in range(completed + withdrawn):
+        participant = services.participant_join(study=study)
+        participant = services.participant_consent(participant=participant, confirmed=True, rng=rng)
+        matchups = list(participant.matchups.prefetch_related(None).order_by("position"))
+        stop_at = len(matchups) // 2 if index >= completed else len(matchups)
+        ours_videos = set(study.ours.videos.values_list("pk", flat=True))
+        for matchup in matchups[:stop_at]:
+            ours_position = next(
+                (i for i, video_id in enumerate(matchup.video_ids) if video_id in ours_videos), 0
+            )
+            picks = {}
+            for question in study.questions.all():
+                if question.is_element_consistency and not matchup.asks_element_consistency:
+                    continue
+                others = [i for i in range(len(matchup.video_ids)) if i != ours_position]
+                picks[question.criterion] = ours_position if rng.random() < 0.7 else rng.choice(others)
+            services.answers_save(
+                participant=participant,
+                matchup_id=matchup.pk,
+                picks=picks,
+                elapsed_ms=rng.randint(8000, 40000),
+            )
+            answered += len(picks)
+        if index >= completed:
+            services.participant_withdraw(participant=participant)
+        else:
+            services.participant_finish(participant=participant)
+    return answered

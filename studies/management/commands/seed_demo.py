@@ -1,4 +1,8 @@
-"""Draw the synthetic demo world: cartoon people, prompts, methods, their videos and the demo logins."""
+"""Draw the synthetic demo world: cartoon people, prompts, methods, their videos and the demo logins,
+then one annotation track of each kind and an open demo study over it.
+
+It lives in ``studies`` because it seeds every app, and only ``studies`` may import all the others.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from annotate.demo import seed_demo_tracks, simulate_votes
 from generation.demo import DEFAULT_FRAMES, DEFAULT_SIZE, seed_demo_world
+from studies.demo import seed_demo_study, simulate_participants
 
 
 def _positive(value: str) -> int:
@@ -62,11 +68,17 @@ class Command(BaseCommand):
             stdout=self.stdout,
         )
         self.stdout.write(self.style.SUCCESS(f"Demo world: {summary}"))
+        tracks = seed_demo_tracks(annotator_usernames=["annotator"])
+        self.stdout.write(f"Tracks: {', '.join(track.name for track in tracks)}")
+        study = seed_demo_study()
+        if study is not None:
+            self.stdout.write(
+                f"Study: {study.name} ({study.get_status_display()}), join at /s/{study.public_slug}/"
+            )
         if options["with_votes"]:
-            self._simulate_votes()
-
-    def _simulate_votes(self) -> None:
-        # Placeholder until annotation tracks exist; this branch will create tracks and simulated votes.
-        self.stdout.write(
-            "--with-votes: no annotation tracks exist yet; votes will be simulated once tracks are set up"
-        )
+            votes = simulate_votes(tracks=tracks, raters=4, seed=options["seed"])
+            answers = 0
+            if study is not None and not study.participants.exists():
+                # Once only: a second run would add participants beyond the demo's few.
+                answers = simulate_participants(study=study, completed=6, withdrawn=1, seed=options["seed"])
+            self.stdout.write(f"Simulated: {votes} track votes, {answers} study answers")
