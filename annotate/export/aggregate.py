@@ -11,53 +11,58 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from annotate.export.options import SPLITS
 from annotate.models import Criterion
 
+# Codes as read.votes_read sends them: the index of a criterion in CRITERIA, of a choice in CHOICES.
+CRITERIA = tuple(Criterion.values)
+CHOICES = ("A", "B", "tie", "both_bad")
 # Counted categories. "Both bad" prefers neither video, so it counts as a tie, as arena-style
 # leaderboards count it; votes.parquet keeps the raw answer for trainers that want it apart.
 CATEGORIES = ("A", "B", "tie")
-_CHOICES = pa.array(["A", "B", "tie", "both_bad"])
-_CHOICE_TO_CATEGORY = np.array([0, 1, 2, 2, -1], dtype=np.int64)  # the last entry: unknown choice
+_CHOICE_TO_CATEGORY = np.array([0, 1, 2, 2], dtype=np.int64)
 
 
 def criteria_ordered(criteria: set[str]) -> tuple[str, ...]:
     """In the order of Criterion, so column order never depends on how the criteria were listed."""
-    ordered = [c for c in Criterion.values if c in criteria]
+    ordered = [c for c in CRITERIA if c in criteria]
     return tuple(ordered + sorted(criteria - set(ordered)))
 
 
-def criteria_present(votes: pa.Table) -> tuple[str, ...]:
-    return criteria_ordered(set(pc.unique(votes["criterion"]).to_pylist()) - {None})
+def criteria_present(criterion_codes: np.ndarray) -> tuple[str, ...]:
+    return criteria_ordered({CRITERIA[int(code)] for code in np.unique(criterion_codes)})
 
 
 def vote_counts(
-    *, votes: pa.Table, criteria: tuple[str, ...], keep_ties: bool
+    *,
+    comparison_ids: np.ndarray,
+    criterion_codes: np.ndarray,
+    choice_codes: np.ndarray,
+    criteria: tuple[str, ...],
+    keep_ties: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(comparison_ids, counts)`` with ``counts[i, c, k]`` = votes on comparison i, criterion c, category k.
 
     Every comparison with a selected vote gets a row, even when dropping ties leaves it no counted vote:
     it then shows up with n = 0 and the label "none" rather than silently disappearing.
     """
-    comparison_ids, inverse = np.unique(votes["comparison_id"].to_numpy(), return_inverse=True)
+    unique_ids, inverse = np.unique(comparison_ids, return_inverse=True)
     n_criteria = len(criteria)
-    counts = np.zeros((len(comparison_ids), n_criteria, len(CATEGORIES)), dtype=np.int64)
-    if not n_criteria or not len(comparison_ids):
-        return comparison_ids, counts
-    criterion_code = pc.fill_null(
-        pc.index_in(votes["criterion"], value_set=pa.array(criteria)), -1
-    ).to_numpy()
-    choice_code = pc.fill_null(pc.index_in(votes["choice"], value_set=_CHOICES), -1).to_numpy()
-    category = _CHOICE_TO_CATEGORY[choice_code]
+    counts = np.zeros((len(unique_ids), n_criteria, len(CATEGORIES)), dtype=np.int64)
+    if not n_criteria or not len(unique_ids):
+        return unique_ids, counts
+    column_of = np.full(len(CRITERIA), -1, dtype=np.int64)
+    for index, criterion in enumerate(criteria):
+        column_of[CRITERIA.index(criterion)] = index
+    column = column_of[criterion_codes.astype(np.int64)]
+    category = _CHOICE_TO_CATEGORY[choice_codes.astype(np.int64)]
     if not keep_ties:
         category = np.where(category == 2, -1, category)
-    counted = (criterion_code >= 0) & (category >= 0)
-    flat = (inverse[counted] * n_criteria + criterion_code[counted]) * len(CATEGORIES) + category[counted]
+    counted = (column >= 0) & (category >= 0)
+    flat = (inverse[counted] * n_criteria + column[counted]) * len(CATEGORIES) + category[counted]
     counts += np.bincount(flat, minlength=counts.size).reshape(counts.shape)
-    return comparison_ids, counts
+    return unique_ids, counts
 
 
 @dataclass(frozen=True)

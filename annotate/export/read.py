@@ -9,20 +9,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import select
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
+from psycopg import pq
 
+from annotate.export.aggregate import CHOICES, CRITERIA
 from annotate.export.options import ExportOptions, ExportOptionsError
 from annotate.models import Rater, Track
 
@@ -109,14 +110,53 @@ def consistent_reads() -> Iterator[None]:
         yield
 
 
-def copy_table(sql: str, params: dict[str, Any], schema: pa.Schema, *, free_text: bool = False) -> pa.Table:
-    """Run ``COPY (sql) TO STDOUT`` and parse the CSV with pyarrow into ``schema``."""
+def _copy_out(sql: str, params: dict[str, Any], *, format: str = "csv") -> io.BytesIO:
+    """The bytes of ``COPY (sql) TO STDOUT`` in CSV or PostgreSQL's binary format.
+
+    PostgreSQL sends one message per row. psycopg's Copy iterator spends several microseconds on each
+    (a generator and a wait per message), which for a million rows is most of the export's time, so the
+    messages are read straight from libpq here. The statement is bound client-side first, as psycopg's
+    own copy() would do.
+    """
     buffer = io.BytesIO()
     with connection.cursor() as cursor:
         raw = cursor.cursor  # the psycopg 3 cursor under Django's wrapper
-        with raw.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy:
-            for block in copy:
-                buffer.write(block)
+        statement = f"COPY ({sql}) TO STDOUT WITH (FORMAT {format})"
+        if not hasattr(raw, "mogrify"):  # server-side binding configured: take psycopg's path
+            with raw.copy(statement, params) as copy:
+                for block in copy:
+                    buffer.write(block)
+            return buffer
+        query = raw.mogrify(statement, params).encode()
+    pgconn = connection.connection.pgconn
+    pgconn.send_query(query)
+    while pgconn.flush():  # a non-blocking connection may hold back part of a long statement
+        select.select([], [pgconn.socket], [])
+    result = pgconn.get_result()
+    if result is None or result.status != pq.ExecStatus.COPY_OUT:
+        _drain(pgconn)
+        message = result.error_message.decode(errors="replace") if result is not None else "no result"
+        raise DatabaseError(f"export COPY failed: {message.strip()}")
+    while True:
+        size, data = pgconn.get_copy_data(0)
+        if size == -1:
+            break
+        buffer.write(data)
+    final = pgconn.get_result()
+    _drain(pgconn)
+    if final is not None and final.status != pq.ExecStatus.COMMAND_OK:
+        raise DatabaseError(f"export COPY failed: {final.error_message.decode(errors='replace').strip()}")
+    return buffer
+
+
+def _drain(pgconn: Any) -> None:
+    while pgconn.get_result() is not None:
+        pass
+
+
+def copy_table(sql: str, params: dict[str, Any], schema: pa.Schema, *, free_text: bool = False) -> pa.Table:
+    """Run ``COPY (sql) TO STDOUT`` and parse the CSV with pyarrow into ``schema``."""
+    buffer = _copy_out(sql, params)
     if buffer.tell() == 0:
         return schema.empty_table()
     # Parsed in place from the BytesIO's memory: no second copy of the CSV text.
@@ -130,8 +170,47 @@ def copy_table(sql: str, params: dict[str, Any], schema: pa.Schema, *, free_text
             null_values=[""],
             strings_can_be_null=True,
             quoted_strings_can_be_null=False,
+            true_values=["t"],
+            false_values=["f"],
         ),
     )
+
+
+_BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+# timestamptz travels as microseconds since 2000-01-01 UTC.
+_POSTGRES_EPOCH_US = 946_684_800_000_000
+
+
+def copy_fixed(sql: str, params: dict[str, Any], fields: list[tuple[str, str]]) -> dict[str, np.ndarray]:
+    """Run a COPY in binary format whose every column is fixed-width and never NULL; numpy columns.
+
+    With no NULL and no text every row has the same layout (a field count, then a length and a
+    big-endian value per field), so the whole answer is one numpy structured array: no parsing at all.
+    ``fields`` are (name, numpy big-endian type), e.g. ("id", ">i8"); "timestamp" reads a timestamptz
+    as microseconds since the Unix epoch.
+    """
+    layout: list[tuple[str, str]] = [("_count", ">i2")]
+    for index, (name, kind) in enumerate(fields):
+        layout += [(f"_length{index}", ">i4"), (name, ">i8" if kind == "timestamp" else kind)]
+    row = np.dtype(layout)
+    data = _copy_out(sql, params, format="binary").getbuffer()
+    if bytes(data[:11]) != _BINARY_SIGNATURE:
+        raise DatabaseError("export COPY: not PostgreSQL's binary format")
+    start = 19 + int.from_bytes(data[15:19], "big")  # signature, flags, header extension
+    body = len(data) - start - 2  # the trailer is a field count of -1
+    if body % row.itemsize:
+        raise DatabaseError("export COPY: rows of unexpected width (a NULL or a variable-width value)")
+    rows = np.frombuffer(data, dtype=row, count=body // row.itemsize, offset=start)
+    widths_ok = (rows["_count"] == len(fields)).all() and all(
+        (rows[f"_length{i}"] == row.fields[name][0].itemsize).all() for i, (name, _) in enumerate(fields)
+    )
+    if not widths_ok:
+        raise DatabaseError("export COPY: rows of unexpected width (a NULL or a variable-width value)")
+    columns = {name: rows[name].astype(rows[name].dtype.newbyteorder("=")) for name, _ in fields}
+    for name, kind in fields:
+        if kind == "timestamp":
+            columns[name] += _POSTGRES_EPOCH_US
+    return columns
 
 
 def _int_array_literal(values: np.ndarray) -> str:
@@ -141,78 +220,123 @@ def _int_array_literal(values: np.ndarray) -> str:
 
 # --- judgments ----------------------------------------------------------------------------------
 
-VOTE_SCHEMA = pa.schema(
-    [
-        ("judgment_id", pa.int64()),
-        ("comparison_id", pa.int64()),
-        ("rater_pk", pa.int64()),
-        ("track_id", pa.int64()),
-        ("study_id", pa.int64()),
-        ("criterion", pa.string()),
-        ("choice", pa.string()),
-        ("shown_left", pa.string()),
-        ("created_us", pa.int64()),
-        ("response_ms", pa.int64()),
-        ("watched_a", pa.float64()),
-        ("watched_b", pa.float64()),
-        ("selection_policy", pa.string()),
-        ("selection_probability", pa.float64()),
-    ]
-)
+VOTE_FIELDS = [
+    ("judgment_id", ">i8"),
+    ("comparison_id", ">i8"),
+    ("rater_pk", ">i8"),
+    ("track_id", ">i8"),
+    ("criterion_code", ">i2"),
+    ("choice_code", ">i2"),
+    ("shown_left_a", "?"),
+    ("created_us", "timestamp"),
+    ("response_ms", ">i8"),
+    ("watched_a", ">f8"),
+    ("watched_b", ">f8"),
+    ("policy_code", ">i2"),
+    ("selection_probability", ">f8"),
+]
+
+
+def _withdrawn_and_study_raters(options: ExportOptions) -> tuple[set[int], dict[int, int], list[int]]:
+    """Withdrawn participants' raters, each participant rater's study, and the chosen studies' raters."""
+    models = _study_models()
+    if models is None:
+        return set(), {}, []
+    participant = models[0]
+    rows = list(participant.objects.values_list("rater_id", "study_id", "status"))
+    withdrawn = {rater for rater, _, status in rows if status == "withdrawn"}
+    study_of = {rater: study for rater, study, _ in rows}
+    chosen = [rater for rater, study, _ in rows if not options.studies or study in options.studies]
+    return withdrawn, study_of, chosen
 
 
 def votes_read(*, options: ExportOptions, excluded_raters: set[int]) -> pa.Table:
-    """Selected judgments, sorted by id. Excluded raters and withdrawn participants are never read."""
-    params: dict[str, Any] = {}
-    study = _study_models()
-    if study is not None:
-        participant, answer = study
-        participant_table = participant._meta.db_table
-        link_table = answer.judgments.through._meta.db_table
-        study_id = "p.study_id"
-        study_join = f"LEFT JOIN {participant_table} AS p ON p.rater_id = j.rater_id"
-        withdrawn = "AND (p.id IS NULL OR p.status <> 'withdrawn')"
-        # A study judgment counts only while an answer links it: that link names its study.
-        study_branch = (
-            "(j.track_id IS NULL AND p.id IS NOT NULL "
-            f"AND EXISTS (SELECT 1 FROM {link_table} AS aj WHERE aj.judgment_id = j.id)"
-            + (" AND p.study_id = ANY(%(studies)s::bigint[])" if options.studies else "")
-            + ")"
-        )
-    else:
-        study_id, study_join, withdrawn, study_branch = "NULL::bigint", "", "", "FALSE"
-    track_branch = "(j.track_id IS NOT NULL" + (
-        " AND j.track_id = ANY(%(tracks)s::bigint[]))" if options.tracks else ")"
+    """Selected judgments, sorted by id. Excluded raters and withdrawn participants are never read.
+
+    One scan of the judgments without a join: who is left out is decided first (a few thousand raters at
+    most) and sent as a list, and a study answer's study is looked up from its participant afterwards.
+    Criterion, choice and selection policy travel as codes (their index in CRITERIA, CHOICES and the
+    policies found), NULLs as -1 or NaN, so every row is fixed-width binary (see copy_fixed).
+    """
+    withdrawn, study_of, study_raters = _withdrawn_and_study_raters(options)
+    excluded = (
+        set(Rater.objects.filter(excluded=True).values_list("pk", flat=True)) | withdrawn | excluded_raters
     )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT selection_policy FROM annotate_judgment ORDER BY 1")
+        policies = [row[0] for row in cursor.fetchall()]
+    params: dict[str, Any] = {
+        "all_criteria": list(CRITERIA),
+        "choices": list(CHOICES),
+        "policies": policies,
+        # Criteria this code does not know (a newer database) are left out rather than exported nameless.
+        "criteria": list(options.criteria or CRITERIA),
+        "excluded": sorted(excluded),
+        "tracks": list(options.tracks),
+        "study_raters": study_raters,
+    }
+    track_branch = "j.track_id IS NOT NULL" + (
+        " AND j.track_id = ANY(%(tracks)s::bigint[])" if options.tracks else ""
+    )
+    study_branch = "FALSE"
+    models = _study_models()
+    if models is not None and study_raters:
+        link_table = models[1].judgments.through._meta.db_table
+        # A study judgment counts only while an answer links it (the studies app's link to its study).
+        study_branch = (
+            "j.track_id IS NULL AND j.rater_id = ANY(%(study_raters)s::bigint[]) "
+            f"AND EXISTS (SELECT 1 FROM {link_table} AS aj WHERE aj.judgment_id = j.id)"
+        )
     if options.tracks and not options.studies:
         source = track_branch
     elif options.studies and not options.tracks:
         source = study_branch
     else:
-        source = f"({track_branch} OR {study_branch})"
-    where = [source]
-    if options.tracks:
-        params["tracks"] = list(options.tracks)
-    if options.studies:
-        params["studies"] = list(options.studies)
-    if options.criteria:
-        where.append("j.criterion = ANY(%(criteria)s::text[])")
-        params["criteria"] = list(options.criteria)
-    if excluded_raters:
-        where.append("NOT (j.rater_id = ANY(%(excluded)s::bigint[]))")
-        params["excluded"] = sorted(excluded_raters)
+        source = f"({track_branch}) OR ({study_branch})"
     sql = f"""
-        SELECT j.id, j.comparison_id, j.rater_id, j.track_id, {study_id}, j.criterion, j.choice,
-               j.shown_left, (extract(epoch FROM j.created_at) * 1000000)::bigint, j.response_ms,
-               j.watched_a, j.watched_b, j.selection_policy, j.selection_probability
+        SELECT j.id, j.comparison_id, j.rater_id, COALESCE(j.track_id, -1),
+               (array_position(%(all_criteria)s::text[], j.criterion::text) - 1)::smallint,
+               (array_position(%(choices)s::text[], j.choice::text) - 1)::smallint,
+               j.shown_left = 'A', j.created_at, COALESCE(j.response_ms, -1)::bigint,
+               COALESCE(j.watched_a, 'NaN'), COALESCE(j.watched_b, 'NaN'),
+               (array_position(%(policies)s::text[], j.selection_policy::text) - 1)::smallint,
+               COALESCE(j.selection_probability, 'NaN')
         FROM annotate_judgment AS j
-        JOIN annotate_rater AS r ON r.id = j.rater_id
-        {study_join}
-        WHERE NOT r.excluded {withdrawn} AND {" AND ".join(where)}
+        WHERE NOT (j.rater_id = ANY(%(excluded)s::bigint[]))
+          AND j.criterion = ANY(%(criteria)s::text[])
+          AND ({source})
     """
-    table = copy_table(sql, params, VOTE_SCHEMA)
-    # Sorted here rather than by the server: Arrow sorts a million ints faster than the COPY can wait.
-    return table.take(pc.sort_indices(table["judgment_id"]))
+    columns = copy_fixed(sql, params, VOTE_FIELDS)
+    order = np.argsort(columns["judgment_id"], kind="stable")
+    columns = {name: values[order] for name, values in columns.items()}
+    track = columns["track_id"]
+    raters = columns["rater_pk"]
+    if study_of:
+        participants = np.array(sorted(study_of), dtype=np.int64)
+        studies = np.array([study_of[r] for r in participants], dtype=np.int64)
+        at = np.clip(np.searchsorted(participants, raters), 0, len(participants) - 1)
+        is_study = (track < 0) & (participants[at] == raters)
+        study = np.where(is_study, studies[at], -1)
+    else:
+        study = np.full(len(raters), -1, dtype=np.int64)
+    return pa.table(
+        {
+            "judgment_id": columns["judgment_id"],
+            "comparison_id": columns["comparison_id"],
+            "rater_pk": raters,
+            "track_id": pa.array(track, mask=track < 0),
+            "study_id": pa.array(study, mask=study < 0),
+            "criterion_code": columns["criterion_code"],
+            "choice_code": columns["choice_code"],
+            "shown_left_a": columns["shown_left_a"],
+            "created_us": columns["created_us"],
+            "response_ms": pa.array(columns["response_ms"], mask=columns["response_ms"] < 0),
+            "watched_a": pa.array(columns["watched_a"], from_pandas=True),
+            "watched_b": pa.array(columns["watched_b"], from_pandas=True),
+            "selection_policy": pa.array(policies, type=pa.string()).take(pa.array(columns["policy_code"])),
+            "selection_probability": pa.array(columns["selection_probability"], from_pandas=True),
+        }
+    )
 
 
 # --- the catalog around the judgments -----------------------------------------------------------
@@ -228,14 +352,15 @@ COMPARISON_SCHEMA = pa.schema(
 )
 
 
-def comparisons_read(*, comparison_ids: np.ndarray) -> pd.DataFrame:
+def comparisons_read(*, comparison_ids: np.ndarray) -> pa.Table:
     sql = """
         SELECT c.id, c.identity_id, c.prompt_id, c.video_a_id, c.video_b_id
         FROM annotate_comparison AS c
         JOIN unnest(%(ids)s::bigint[]) AS wanted(id) ON wanted.id = c.id
     """
-    table = copy_table(sql, {"ids": _int_array_literal(comparison_ids)}, COMPARISON_SCHEMA)
-    return table.to_pandas().sort_values("comparison_id", ignore_index=True)
+    return copy_table(sql, {"ids": _int_array_literal(comparison_ids)}, COMPARISON_SCHEMA).sort_by(
+        "comparison_id"
+    )
 
 
 # Settings broken out into their own columns; each name is looked up under its common spellings.
@@ -280,7 +405,7 @@ VIDEO_SCHEMA = pa.schema(
 )
 
 
-def videos_read(*, video_ids: np.ndarray) -> pd.DataFrame:
+def videos_read(*, video_ids: np.ndarray) -> pa.Table:
     """Videos with their method and merged settings (the video's own override its method's)."""
     extracted = ", ".join(
         "COALESCE(" + ", ".join(f"s.merged->>'{key}'" for key in keys) + ")"
@@ -295,59 +420,62 @@ def videos_read(*, video_ids: np.ndarray) -> pd.DataFrame:
         JOIN generation_method AS m ON m.id = v.method_id
         CROSS JOIN LATERAL (SELECT m.settings::jsonb || v.settings::jsonb AS merged) AS s
     """
-    table = copy_table(sql, {"ids": _int_array_literal(video_ids)}, VIDEO_SCHEMA, free_text=True)
-    return table.to_pandas().sort_values("id", ignore_index=True)
+    return copy_table(sql, {"ids": _int_array_literal(video_ids)}, VIDEO_SCHEMA, free_text=True).sort_by("id")
 
 
-def _fetch_frame(sql: str, params: dict[str, Any], columns: list[str]) -> pd.DataFrame:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return pd.DataFrame(rows, columns=columns)
+PROMPT_SCHEMA = pa.schema(
+    [
+        ("prompt_id", pa.int64()),
+        ("slug", pa.string()),
+        ("task", pa.string()),
+        ("full_text", pa.string()),
+        ("differential_text", pa.string()),
+    ]
+)
 
 
-def prompts_read(*, prompt_ids: np.ndarray) -> pd.DataFrame:
-    return _fetch_frame(
-        """SELECT id, slug, task, full_text, differential_text FROM generation_prompt
-           WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id""",
-        {"ids": _int_array_literal(prompt_ids)},
-        ["prompt_id", "slug", "task", "full_text", "differential_text"],
-    )
+def prompts_read(*, prompt_ids: np.ndarray) -> pa.Table:
+    sql = """SELECT id, slug, task, full_text, differential_text FROM generation_prompt
+             WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id"""
+    return copy_table(sql, {"ids": _int_array_literal(prompt_ids)}, PROMPT_SCHEMA, free_text=True)
 
 
-def identities_read(*, identity_ids: np.ndarray) -> pd.DataFrame:
-    return _fetch_frame(
-        """SELECT id, slug, consent_note FROM generation_identity
-           WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id""",
-        {"ids": _int_array_literal(identity_ids)},
-        ["identity_id", "slug", "consent_note"],
-    )
+IDENTITY_SCHEMA = pa.schema([("identity_id", pa.int64()), ("slug", pa.string())])
 
 
-def references_read(*, identity_ids: np.ndarray) -> pd.DataFrame:
-    """References of these identities in gallery order: primary first, then by position."""
-    return _fetch_frame(
-        """SELECT r.id, r.identity_id, r.kind, r.file, r.sha256, r.bytes, r.width, r.height, r.duration,
-                  r.fps, r.num_frames, r.is_primary, r.position, r.note, i.consent_note
-           FROM generation_reference AS r JOIN generation_identity AS i ON i.id = r.identity_id
-           WHERE r.identity_id = ANY(%(ids)s::bigint[])
-           ORDER BY r.identity_id, r.is_primary DESC, r.position, r.id""",
-        {"ids": _int_array_literal(identity_ids)},
-        [
-            "id",
-            "identity_id",
-            "kind",
-            "file",
-            "sha256",
-            "bytes",
-            "width",
-            "height",
-            "duration",
-            "fps",
-            "num_frames",
-            "is_primary",
-            "position",
-            "note",
-            "consent_note",
-        ],
-    )
+def identities_read(*, identity_ids: np.ndarray) -> pa.Table:
+    sql = """SELECT id, slug FROM generation_identity WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id"""
+    return copy_table(sql, {"ids": _int_array_literal(identity_ids)}, IDENTITY_SCHEMA)
+
+
+REFERENCE_SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("identity_id", pa.int64()),
+        ("kind", pa.string()),
+        ("file", pa.string()),
+        ("sha256", pa.string()),
+        ("bytes", pa.int64()),
+        ("width", pa.int64()),
+        ("height", pa.int64()),
+        ("duration", pa.float64()),
+        ("fps", pa.float64()),
+        ("num_frames", pa.int64()),
+        ("is_primary", pa.bool_()),
+        ("position", pa.int64()),
+        ("note", pa.string()),
+        ("consent_note", pa.string()),
+    ]
+)
+
+
+def references_read(*, identity_ids: np.ndarray) -> pa.Table:
+    """References of these identities in gallery order: by identity, primary first, then by position."""
+    sql = """
+        SELECT r.id, r.identity_id, r.kind, r.file, r.sha256, r.bytes, r.width, r.height, r.duration,
+               r.fps, r.num_frames, r.is_primary, r.position, r.note, i.consent_note
+        FROM generation_reference AS r JOIN generation_identity AS i ON i.id = r.identity_id
+        WHERE r.identity_id = ANY(%(ids)s::bigint[])
+        ORDER BY r.identity_id, r.is_primary DESC, r.position, r.id
+    """
+    return copy_table(sql, {"ids": _int_array_literal(identity_ids)}, REFERENCE_SCHEMA, free_text=True)

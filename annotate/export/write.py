@@ -1,7 +1,7 @@
 """Byte-for-byte reproducible writers: the same table gives the same file, every time.
 
 Parquet: fixed schema, no pandas index or metadata, fixed row group size, compression and page size.
-CSV and JSONL: fixed column order, ``\\n`` line ends, UTF-8. Archives: sorted members, fixed times and
+CSV and JSON Lines: fixed column order, ``\\n`` line ends, UTF-8. Archives: sorted members, fixed times and
 owners, gzip without a timestamp.
 """
 
@@ -15,8 +15,10 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 ROW_GROUP_SIZE = 128 * 1024
@@ -41,29 +43,28 @@ def write_parquet(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path, row_group_size=ROW_GROUP_SIZE, **PARQUET_OPTIONS)
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
+def write_csv(rows: pa.Table, path: Path) -> None:
+    """CSV with a header; pyarrow's writer quotes every string and prints floats in shortest form."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+    pacsv.write_csv(rows, path, write_options=pacsv.WriteOptions(quoting_style="needed"))
 
 
-def json_strings(values: pd.Series) -> pd.Series:
-    """Each value as a JSON literal, encoding every distinct value once (prompts repeat a lot)."""
-    return values.map({v: json.dumps(v, ensure_ascii=False) for v in pd.unique(values)})
+def write_lines(lines: pa.Array, path: Path) -> None:
+    """One string per line, each ended by ``\\n`` (JSON Lines when the strings are JSON).
 
-
-def write_jsonl(columns: dict[str, pd.Series], path: Path) -> None:
-    """JSON Lines with keys in the given order, built column-wise instead of one dict per row."""
+    Written straight from the Arrow buffer: appending the line ends makes a new array whose characters
+    are one contiguous block, with no Python string per line.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not len(next(iter(columns.values()), ())):
-        path.write_bytes(b"")
-        return
-    lines: pd.Series | None = None
-    for index, (key, values) in enumerate(columns.items()):
-        part = ("{" if index == 0 else ", ") + json.dumps(key) + ": " + json_strings(values)
-        lines = part if lines is None else lines + part
-    with open(path, "w", encoding="utf-8", newline="\n") as handle:
-        if lines is not None and len(lines):
-            handle.write("}\n".join(lines.tolist()) + "}\n")
+    newline = pa.scalar("\n", pa.large_string())
+    ended = pc.binary_join_element_wise(
+        lines.cast(pa.large_string()), newline, pa.scalar("", pa.large_string())
+    )
+    _, offsets, data = ended.buffers()
+    with open(path, "wb") as handle:
+        if len(ended):
+            bounds = np.frombuffer(offsets, dtype=np.int64)[ended.offset : ended.offset + len(ended) + 1]
+            handle.write(memoryview(data)[bounds[0] : bounds[-1]])
 
 
 def write_json(data: Any, path: Path) -> None:

@@ -118,7 +118,7 @@ def test_the_videoalign_adapter_has_exactly_the_specified_columns(world: World, 
     labels = (first["identity_fidelity"], first["prompt_controllability"], first["visual_quality"])
     assert labels == ("A", "B", "A")
     assert first["prompt"] == "On a beach."  # the differential prompt raters read
-    assert (first["fps_A"], first["num_frames_A"]) == ("8.0", "4")
+    assert (float(first["fps_A"]), int(first["num_frames_A"])) == (8.0, 4)
 
 
 def test_the_dpo_adapter_has_exactly_its_columns_and_leaves_ties_out(world: World, tmp_path: Path) -> None:
