@@ -102,8 +102,22 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Redis hands an unacknowledged task to another worker after this long: above the longest render.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 4 * 3600)}
-CELERY_TASK_ROUTES = {"generation.tasks.*": {"queue": "gpu"}}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 4 * 3600),
+    # How often a worker looks for tasks whose worker died (kombu's default is 10 s × a throttle of 10).
+    "unacked_restore_interval": envint("CELERY_UNACKED_RESTORE_SECONDS", 100),
+    "unacked_restore_throttle": 1,
+}
+# GPU work has a queue of its own; a worker machine serves it with `celery -A config worker -Q gpu -c 1`.
+GENERATION_QUEUE = os.environ.get("GENERATION_QUEUE", "gpu")
+CELERY_TASK_ROUTES = {"generation.tasks.*": {"queue": GENERATION_QUEUE}}
+# Per render task (one batch of seeds): the soft limit fails the videos cleanly, the hard one kills the
+# process. Both must stay below the visibility timeout, or a slow task would also be handed to a second
+# worker.
+GENERATION_SOFT_TIME_LIMIT = envint("GENERATION_SOFT_TIME_LIMIT", 3 * 3600)
+GENERATION_HARD_TIME_LIMIT = envint("GENERATION_HARD_TIME_LIMIT", 3 * 3600 + 300)
+# A video whose worker died this many times (out of memory, hard time limit) fails instead of being retried.
+GENERATION_MAX_ATTEMPTS = envint("GENERATION_MAX_ATTEMPTS", 3)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

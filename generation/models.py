@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from django.conf import settings as django_settings
 from django.db import models
 from django.db.models import Q
 
@@ -185,3 +186,90 @@ class Video(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} · {self.identity.slug} · {self.prompt.slug} · seed {self.seed}"
+
+
+# --- generation jobs ---------------------------------------------------------------------------------
+
+
+class GenerationStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINISHED_STATUSES = (GenerationStatus.DONE, GenerationStatus.FAILED, GenerationStatus.CANCELLED)
+
+
+class GenerationJob(models.Model):
+    """A launch of one method over identities × prompts × seeds; each video is a GenerationItem."""
+
+    Status = GenerationStatus
+
+    method = models.ForeignKey(Method, on_delete=models.PROTECT, related_name="generation_jobs")
+    identities = models.ManyToManyField(Identity, related_name="generation_jobs")
+    prompts = models.ManyToManyField(Prompt, related_name="generation_jobs")
+    seeds = models.JSONField(default=list)
+    settings = models.JSONField(
+        default=dict, blank=True, help_text="Overrides of the method's sampling settings for this job."
+    )
+    # Kept in step with the items by generation.jobs, so that lists need no per-job counting.
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True, help_text="The first error that failed a video of this job.")
+    # A plain id rather than a foreign key: tracks belong to the annotate app, which the catalog may not
+    # import. annotate listens to generation.signals.job_finished and extends the track.
+    extend_track_id = models.PositiveBigIntegerField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Job {self.pk} · {self.method}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+
+class GenerationItem(models.Model):
+    """One video of a job: (identity, prompt, seed), its progress, and the video once it is made."""
+
+    Status = GenerationStatus
+
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="items")
+    identity = models.ForeignKey(Identity, on_delete=models.PROTECT, related_name="+")
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="+")
+    seed = models.BigIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    # Counted when a worker takes the item: a task that kills its worker every time (out of memory) would
+    # otherwise be handed back by the broker forever.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    step = models.PositiveIntegerField(default=0)
+    steps_total = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the last worker.")
+    video = models.ForeignKey(
+        Video, null=True, blank=True, on_delete=models.SET_NULL, related_name="generation_items"
+    )
+
+    class Meta:
+        ordering: ClassVar = ["job", "identity", "prompt", "seed"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["job", "identity", "prompt", "seed"], name="generation_item_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job} · {self.identity.slug} · {self.prompt.slug} · seed {self.seed}"
