@@ -1,0 +1,119 @@
+"""The interface every video generator sits behind.
+
+A backend renders several seeds of one (identity, prompt) in one call and returns one clip per seed. It
+knows nothing of the database: the job services build a :class:`RenderRequest` from the catalog rows, and
+the backend reports progress and asks whether to stop through the two callables in it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+ProgressCallback = Callable[[int, int], None]
+CancelCheck = Callable[[], bool]
+
+
+class GenerationError(ValueError):
+    """A request that cannot be rendered (bad model folder, size, prompt or LoRA); the message is shown."""
+
+
+class RenderCancelled(Exception):
+    """Raised inside a render when its job was cancelled, so that the pipeline stops at once."""
+
+
+def _no_progress(step: int, total: int) -> None:
+    return None
+
+
+def _never() -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """Everything a backend needs to render ``seeds`` of one (identity, prompt) with one method."""
+
+    method_name: str
+    settings: Mapping[str, Any]  # the method's settings over the backend's defaults, job overrides on top
+    prompt: str  # the text the model reads (a differential prompt for differential tasks)
+    seeds: Sequence[int]
+    checkpoint: str = ""
+    lora_path: str = ""
+    lora_sha256: str = ""
+    identity_slug: str = ""
+    prompt_slug: str = ""
+    aspects: Mapping[str, str] = field(default_factory=dict)
+    reference_image: Path | None = None  # the identity's primary reference, for image-to-video models
+    progress: ProgressCallback = _no_progress
+    cancelled: CancelCheck = _never
+
+
+class Backend(ABC):
+    name: ClassVar[str]
+    defaults: ClassVar[Mapping[str, Any]]
+
+    def settings_for(
+        self, method_settings: Mapping[str, Any], overrides: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return {**self.defaults, **method_settings, **overrides}
+
+    @abstractmethod
+    def check(
+        self, *, checkpoint: str, lora_path: str, lora_sha256: str, settings: Mapping[str, Any]
+    ) -> None:
+        """Cheap checks that need no model in memory, run before a job is queued. Raise GenerationError."""
+
+    @abstractmethod
+    def render(self, request: RenderRequest) -> list[np.ndarray]:
+        """One uint8 array of shape (frames, height, width, 3) per seed, in the order of ``request.seeds``.
+
+        Everything that can be checked is checked before sampling starts (GenerationError); a cancelled
+        job stops the render with RenderCancelled.
+        """
+
+    @abstractmethod
+    def describe(self, request: RenderRequest, seed: int) -> dict[str, Any]:
+        """The settings a video was made with, stored on it (call after ``render``)."""
+
+
+def number(settings: Mapping[str, Any], key: str, *, kind: type = int, minimum: float | None = None) -> Any:
+    """``settings[key]`` as ``kind``, or a GenerationError that names the setting."""
+    value = settings.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise GenerationError(f"setting {key!r} must be a number, got {value!r}")
+    if kind is int and value != int(value):
+        raise GenerationError(f"setting {key!r} must be a whole number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise GenerationError(f"setting {key!r} must be at least {minimum:g}, got {value!r}")
+    return kind(value)
+
+
+def backend_for(name: str) -> Backend:
+    """The backend registered for a Method.backend value; imports stay light (no torch here)."""
+    if name == "diffusers":
+        from generation.backends.diffusers_backend import DiffusersBackend
+
+        return DiffusersBackend()
+    if name == "procedural":
+        from generation.backends.procedural_backend import ProceduralBackend
+
+        return ProceduralBackend()
+    raise GenerationError(f"backend {name!r} does not generate videos (imported videos are uploaded instead)")
+
+
+def seeds_valid(seeds: Sequence[int]) -> list[int]:
+    """Seeds as ints that torch and the database both take."""
+    checked = []
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+            raise GenerationError(f"seeds must be whole numbers from 0 to 2**63 - 1, got {seed!r}")
+        checked.append(seed)
+    if len(set(checked)) != len(checked):
+        raise GenerationError("each seed may appear once")
+    return checked
