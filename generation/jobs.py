@@ -1,0 +1,407 @@
+"""Generation jobs: launch, render (the work of a Celery task), retry and cancel.
+
+A job is identities × prompts × seeds of one method; each video is a GenerationItem. Items are queued in
+batches of seeds of one (identity, prompt), one Celery task per batch, so that a backend can sample the
+seeds in one call. Workers write progress and results to the rows; the pages only read them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from generation import media, services, signals
+from generation.backends.base import (
+    GenerationError,
+    RenderCancelled,
+    RenderRequest,
+    backend_for,
+    seeds_valid,
+)
+from generation.backends.procedural import aspects_for
+from generation.models import (
+    FINISHED_STATUSES,
+    GenerationItem,
+    GenerationJob,
+    GenerationStatus,
+    Identity,
+    Method,
+    Prompt,
+    Reference,
+    Video,
+)
+
+logger = logging.getLogger(__name__)
+
+Status = GenerationStatus
+MAX_SEEDS = 1000
+# Progress reaches the database at most this often (plus the last step): enough for a progress bar,
+# few enough writes that a fast sampler is not slowed down by them.
+PROGRESS_INTERVAL_SECONDS = 0.33
+
+
+# --- launch ------------------------------------------------------------------------------------------------
+
+
+def _seed_list(seeds: int | Sequence[int]) -> list[int]:
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if not 1 <= seeds <= MAX_SEEDS:
+            raise GenerationError(f"the number of seeds must be from 1 to {MAX_SEEDS}, got {seeds}")
+        return list(range(seeds))
+    chosen = seeds_valid(list(seeds))
+    if not chosen or len(chosen) > MAX_SEEDS:
+        raise GenerationError(f"give from 1 to {MAX_SEEDS} seeds")
+    return chosen
+
+
+def generation_job_create(
+    *,
+    method: Method,
+    identities: Iterable[Identity],
+    prompts: Iterable[Prompt],
+    seeds: int | Sequence[int],
+    settings_overrides: Mapping[str, Any] | None = None,
+    created_by: AbstractBaseUser | None = None,
+    extend_track_id: int | None = None,
+) -> GenerationJob:
+    """Check the request, create one item per identity × prompt × seed, and queue their render tasks.
+
+    ``seeds`` is a count (seeds 0…N-1, the same for every method, so that methods can be compared seed
+    for seed) or a list. Videos already in the catalog for (method, identity, prompt, seed) are not made
+    again. Raises GenerationError, with nothing written, when the request cannot be rendered.
+    """
+    identity_rows, prompt_rows = list(identities), list(prompts)
+    if not identity_rows or not prompt_rows:
+        raise GenerationError("choose at least one identity and one prompt")
+    seed_list = _seed_list(seeds)
+    overrides = dict(settings_overrides or {})
+    backend = backend_for(method.backend)
+    resolved = backend.settings_for(method.settings, overrides)
+    backend.check(
+        checkpoint=method.checkpoint,
+        lora_path=method.lora_path,
+        lora_sha256=method.lora_sha256,
+        settings=resolved,
+    )
+    existing = set(
+        Video.objects.filter(
+            method=method, identity__in=identity_rows, prompt__in=prompt_rows, seed__in=seed_list
+        ).values_list("identity_id", "prompt_id", "seed")
+    )
+    wanted = [
+        (identity, prompt, seed)
+        for identity in identity_rows
+        for prompt in prompt_rows
+        for seed in seed_list
+        if (identity.pk, prompt.pk, seed) not in existing
+    ]
+    if not wanted:
+        raise GenerationError("every requested video is already in the catalog")
+    with transaction.atomic():
+        job = GenerationJob.objects.create(
+            method=method,
+            seeds=seed_list,
+            settings=overrides,
+            created_by=created_by,
+            extend_track_id=extend_track_id,
+        )
+        job.identities.set(identity_rows)
+        job.prompts.set(prompt_rows)
+        items = GenerationItem.objects.bulk_create(
+            [GenerationItem(job=job, identity=i, prompt=p, seed=s) for i, p, s in wanted]
+        )
+        batch_size = max(1, int(resolved.get("batch_size", 4)))
+        for _case, case_items in groupby(items, key=lambda item: (item.identity_id, item.prompt_id)):
+            ids = [item.pk for item in case_items]
+            for start in range(0, len(ids), batch_size):
+                _enqueue(ids[start : start + batch_size])
+    return job
+
+
+def _enqueue(item_ids: list[int]) -> None:
+    """Send the render task once the items are committed, so that a fast worker never finds them missing."""
+
+    def send() -> None:
+        from generation.tasks import generation_render as render_task
+
+        try:
+            render_task.apply_async(args=[item_ids], queue=settings.GENERATION_QUEUE)
+        except Exception as error:  # the broker is unreachable: say so on the rows, where it can be retried
+            logger.exception("could not queue generation items %s", item_ids)
+            message = f"could not queue the render ({error.__class__.__name__}: {error}); retry it later"
+            _items_fail(GenerationItem.objects.filter(pk__in=item_ids), message)
+
+    transaction.on_commit(send)
+
+
+# --- render: the work of one Celery task --------------------------------------------------------------------
+
+
+def generation_render(*, item_ids: Sequence[int], worker: str = "") -> None:
+    """Render the given items, store their videos, and record progress, errors and the job's state.
+
+    Safe to run twice for the same items (the broker hands a task back when its worker dies): finished
+    items are skipped, and an item whose worker died ``GENERATION_MAX_ATTEMPTS`` times fails instead of
+    being tried forever.
+    """
+    _close_old_connections()
+    try:
+        ready = _claim(item_ids, worker)
+        for _case, batch in groupby(ready, key=lambda item: (item.job_id, item.identity_id, item.prompt_id)):
+            _render_batch(list(batch))
+    finally:
+        _close_old_connections()
+
+
+def _close_old_connections() -> None:
+    # A worker process lives for days: connections the database dropped meanwhile must be replaced. Inside
+    # a caller's transaction (a test, a management command) the connection is in use and must stay.
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
+def _claim(item_ids: Sequence[int], worker: str) -> list[GenerationItem]:
+    now = timezone.now()
+    limit = settings.GENERATION_MAX_ATTEMPTS
+    ready = []
+    jobs = set()
+    with transaction.atomic():
+        items = (
+            GenerationItem.objects.select_for_update(of=("self",))
+            .filter(pk__in=item_ids)
+            .select_related("job__method", "identity", "prompt")
+            .order_by("identity_id", "prompt_id", "seed")
+        )
+        for item in items:
+            if item.status in FINISHED_STATUSES:
+                continue  # settled by an earlier delivery of this task
+            jobs.add(item.job_id)
+            if item.job.cancel_requested:
+                item.status, item.finished_at = Status.CANCELLED, now
+            elif item.attempts >= limit:
+                item.status, item.finished_at = Status.FAILED, now
+                item.error = (
+                    f"gave up after {item.attempts} attempts: the worker stopped each time before the video "
+                    f"was finished (out of memory, or killed at the {settings.GENERATION_HARD_TIME_LIMIT} s "
+                    "time limit?)"
+                )
+                _job_error(item.job_id, item.error)
+            else:
+                item.attempts += 1
+                item.status, item.started_at, item.progress_at, item.finished_at = (
+                    Status.RUNNING,
+                    now,
+                    now,
+                    None,
+                )
+                item.step, item.steps_total, item.error, item.worker = 0, 0, "", worker[:200]
+                ready.append(item)
+            item.save()
+        for job_id in jobs:
+            _job_refresh(job_id)
+    return ready
+
+
+class _Progress:
+    """The backend's progress callback and cancel check, writing to the rows a few times a second."""
+
+    def __init__(self, item_ids: list[int], job_id: int) -> None:
+        self.item_ids, self.job_id = item_ids, job_id
+        self.last_write = 0.0
+        self.cancel = False
+
+    def __call__(self, step: int, total: int) -> None:
+        now = time.monotonic()
+        if step < total and now - self.last_write < PROGRESS_INTERVAL_SECONDS:
+            return
+        self.last_write = now
+        GenerationItem.objects.filter(pk__in=self.item_ids, status=Status.RUNNING).update(
+            step=step, steps_total=total, progress_at=timezone.now()
+        )
+        # Read with the write: a cancel is noticed within one interval without a query per step.
+        self.cancel = GenerationJob.objects.filter(pk=self.job_id, cancel_requested=True).exists()
+
+    def cancelled(self) -> bool:
+        return self.cancel
+
+
+def _primary_reference(identity: Identity) -> tuple[Path, str] | None:
+    """The image that conditions image-to-video models: the primary reference, or a clip's poster."""
+    reference = identity.references.filter(is_primary=True).first()
+    if reference is None:
+        return None
+    name = reference.poster.name if reference.kind == Reference.Kind.VIDEO else reference.file.name
+    return (media.media_path(name), reference.sha256) if name else None
+
+
+def _render_batch(items: list[GenerationItem]) -> None:
+    first = items[0]
+    job, method, identity, prompt = first.job, first.job.method, first.identity, first.prompt
+    progress = _Progress([item.pk for item in items], job.pk)
+    reference = _primary_reference(identity)
+    try:
+        backend = backend_for(method.backend)
+        request = RenderRequest(
+            method_name=method.name,
+            settings=backend.settings_for(method.settings, job.settings),
+            prompt=prompt.shown_text,
+            seeds=[item.seed for item in items],
+            checkpoint=method.checkpoint,
+            lora_path=method.lora_path,
+            lora_sha256=method.lora_sha256,
+            identity_slug=identity.slug,
+            prompt_slug=prompt.slug,
+            aspects=aspects_for(prompt),
+            reference_image=reference[0] if reference else None,
+            progress=progress,
+            cancelled=progress.cancelled,
+        )
+        videos = backend.render(request)
+    except RenderCancelled:
+        _items_finish(items, Status.CANCELLED)
+        return
+    except GenerationError as error:
+        _items_fail(items, str(error))
+        return
+    except SoftTimeLimitExceeded:
+        _items_fail(items, f"over the time limit of {settings.GENERATION_SOFT_TIME_LIMIT} s per render task")
+        return
+    except Exception as error:
+        logger.exception("rendering generation items %s failed", [item.pk for item in items])
+        _items_fail(items, f"{error.__class__.__name__}: {error}"[:2000])
+        return
+    for item, frames in zip(items, videos, strict=True):
+        _item_store(item, frames, backend.describe(request, item.seed), reference)
+    _job_refresh(job.pk)
+
+
+def _item_store(
+    item: GenerationItem, frames: Any, described: dict[str, Any], reference: tuple[Path, str] | None
+) -> None:
+    method = item.job.method
+    metadata = {
+        **described,
+        "method": method.name,
+        "revision": method.revision,
+        "reference_sha256": reference[1] if reference and described.get("mode") == "image-to-video" else "",
+        "generation_job": item.job_id,
+        "generation_item": item.pk,
+    }
+    try:
+        # One transaction for the video row and the item: a worker killed in between leaves the item to be
+        # rendered again rather than a video that no item points to.
+        with transaction.atomic():
+            video = services.video_create_from_frames(
+                method=method,
+                identity=item.identity,
+                prompt=item.prompt,
+                seed=item.seed,
+                frames=frames,
+                fps=int(described["fps"]),
+                settings=metadata,
+            )
+            GenerationItem.objects.filter(pk=item.pk).update(
+                status=Status.DONE, video=video, finished_at=timezone.now(), error=""
+            )
+    except IntegrityError:
+        _items_fail([item], "an identical video (same sha256) is already in the catalog")
+    except Exception as error:
+        logger.exception("storing generation item %s failed", item.pk)
+        _items_fail([item], f"storing the video failed: {error.__class__.__name__}: {error}"[:2000])
+
+
+def _items_finish(items: Iterable[GenerationItem], status: str, error: str = "") -> None:
+    ids = [item.pk for item in items]
+    GenerationItem.objects.filter(pk__in=ids).exclude(status__in=FINISHED_STATUSES).update(
+        status=status, error=error, finished_at=timezone.now()
+    )
+    for job_id in set(GenerationItem.objects.filter(pk__in=ids).values_list("job_id", flat=True)):
+        if error:
+            _job_error(job_id, error)
+        _job_refresh(job_id)
+
+
+def _items_fail(items: Iterable[GenerationItem], error: str) -> None:
+    _items_finish(items, Status.FAILED, error)
+
+
+def _job_error(job_id: int, error: str) -> None:
+    GenerationJob.objects.filter(pk=job_id, error="").update(error=error)
+
+
+def _job_refresh(job_id: int) -> None:
+    """Derive the job's status from its items; announce the job once when its last item settles."""
+    with transaction.atomic():
+        job = GenerationJob.objects.select_for_update().get(pk=job_id)
+        counts = dict(job.items.values_list("status").annotate(n=Count("id")).order_by())
+        active = counts.get(Status.QUEUED, 0) + counts.get(Status.RUNNING, 0)
+        now = timezone.now()
+        if active:
+            started = counts.get(Status.RUNNING, 0) or sum(counts.get(s, 0) for s in FINISHED_STATUSES)
+            status = Status.RUNNING if started else Status.QUEUED
+        elif counts.get(Status.FAILED):
+            status = Status.FAILED
+        elif counts.get(Status.CANCELLED):
+            status = Status.CANCELLED
+        else:
+            status = Status.DONE
+        finishing = status in FINISHED_STATUSES and job.finished_at is None
+        job.status = status
+        if status == Status.RUNNING and job.started_at is None:
+            job.started_at = now
+        job.finished_at = (job.finished_at or now) if status in FINISHED_STATUSES else None
+        if not counts.get(Status.FAILED):
+            job.error = ""
+        job.save(update_fields=["status", "started_at", "finished_at", "error"])
+        if finishing:
+            transaction.on_commit(lambda: _announce(job))
+
+
+def _announce(job: GenerationJob) -> None:
+    for receiver, result in signals.job_finished.send_robust(sender=GenerationJob, job=job):
+        if isinstance(result, Exception):
+            # The videos are safely stored; a failing listener must not turn the render task into a failure.
+            logger.error("job_finished receiver %r failed for job %s", receiver, job.pk, exc_info=result)
+
+
+# --- retry and cancel ----------------------------------------------------------------------------------
+
+
+def generation_item_retry(*, item: GenerationItem) -> GenerationItem:
+    """Queue a failed video again, with a fresh attempts count."""
+    with transaction.atomic():
+        item = GenerationItem.objects.select_for_update(of=("self",)).select_related("job").get(pk=item.pk)
+        if item.status != Status.FAILED:
+            raise GenerationError("only a failed video can be retried")
+        if item.job.cancel_requested:
+            raise GenerationError("the job was cancelled")
+        item.status, item.attempts, item.error, item.worker = Status.QUEUED, 0, "", ""
+        item.step = item.steps_total = 0
+        item.started_at = item.progress_at = item.finished_at = None
+        item.save()
+        _job_refresh(item.job_id)
+        _enqueue([item.pk])
+    return item
+
+
+def generation_job_cancel(*, job: GenerationJob) -> GenerationJob:
+    """Cancel what has not been made: queued videos at once, running ones at their next progress report."""
+    with transaction.atomic():
+        GenerationJob.objects.filter(pk=job.pk).update(cancel_requested=True)
+        GenerationItem.objects.filter(job=job, status=Status.QUEUED).update(
+            status=Status.CANCELLED, finished_at=timezone.now()
+        )
+        _job_refresh(job.pk)
+    job.refresh_from_db()
+    return job

@@ -1,0 +1,103 @@
+"""``manage.py generate --method NAME --identities a,b|all --prompts p,q|all --seeds N|s1,s2 [--wait]``."""
+
+from __future__ import annotations
+
+import json
+import time
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Model, QuerySet
+
+from generation.backends.base import GenerationError
+from generation.job_selectors import job_progress_get
+from generation.jobs import generation_job_create
+from generation.models import Identity, Method, Prompt
+
+
+def _pick(queryset: QuerySet[Any], spec: str, what: str) -> list[Model]:
+    if spec.strip() == "all":
+        return list(queryset)
+    slugs = [slug.strip() for slug in spec.split(",") if slug.strip()]
+    found = {row.slug: row for row in queryset.filter(slug__in=slugs)}
+    missing = [slug for slug in slugs if slug not in found]
+    if missing:
+        raise CommandError(f"no such {what}: {', '.join(missing)}")
+    return [found[slug] for slug in slugs]
+
+
+def _seeds(spec: str) -> int | list[int]:
+    try:
+        parts = [int(part) for part in spec.split(",") if part.strip()]
+    except ValueError as error:
+        raise CommandError(
+            f"--seeds takes a count or a comma-separated list of seeds, got {spec!r}"
+        ) from error
+    # "4" is a count (seeds 0-3); "4," or "0,7" is a list of seeds.
+    return parts[0] if len(parts) == 1 and "," not in spec else parts
+
+
+class Command(BaseCommand):
+    help = "Launch a generation job: every identity × prompt × seed with one method, rendered by GPU workers."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--method", required=True, help="method name")
+        parser.add_argument("--identities", required=True, help="identity slugs, comma-separated, or all")
+        parser.add_argument("--prompts", required=True, help="prompt slugs, comma-separated, or all")
+        parser.add_argument("--seeds", required=True, help="a count N (seeds 0…N-1) or seeds: 3,17,42")
+        # Django owns --settings; these are the sampling settings of this job over the method's.
+        parser.add_argument("--overrides", default="{}", help="JSON, e.g. '{\"num_inference_steps\": 30}'")
+        parser.add_argument(
+            "--extend-track", type=int, default=None, help="id of a track to add comparisons to"
+        )
+        parser.add_argument("--wait", action="store_true", help="follow the job until it finishes")
+        parser.add_argument(
+            "--timeout", type=float, default=None, help="give up waiting after this many seconds"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        method = Method.objects.filter(name=options["method"]).first()
+        if method is None:
+            raise CommandError(f"no such method: {options['method']}")
+        try:
+            overrides = json.loads(options["overrides"])
+        except ValueError as error:
+            raise CommandError(f"--overrides is not JSON: {error}") from error
+        if not isinstance(overrides, dict):
+            raise CommandError("--overrides must be a JSON object")
+        try:
+            job = generation_job_create(
+                method=method,
+                identities=_pick(Identity.objects.all(), options["identities"], "identity"),
+                prompts=_pick(Prompt.objects.all(), options["prompts"], "prompt"),
+                seeds=_seeds(options["seeds"]),
+                settings_overrides=overrides,
+                extend_track_id=options["extend_track"],
+            )
+        except GenerationError as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(f"Job {job.pk}: {job.items.count()} videos queued for {method.name}.")
+        if options["wait"]:
+            self._follow(job.pk, options["timeout"])
+
+    def _follow(self, job_id: int, timeout: float | None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last: tuple[object, ...] = ()
+        while True:
+            progress = job_progress_get(job_id=job_id)
+            assert progress is not None
+            # A line when something moved, not one per poll: the times alone change every second.
+            state = (progress.job.status, progress.done, progress.failed, progress.step, progress.steps_total)
+            if state != last:
+                self.stdout.write(progress.summary())
+                last = state
+            if progress.job.is_finished:
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                raise CommandError(f"job {job_id} is still {progress.job.status} after {timeout:g} s")
+            time.sleep(1.0)
+        if progress.job.status != progress.job.Status.DONE:
+            raise CommandError(
+                f"job {job_id} ended {progress.job.status}: {progress.job.error or 'see its items'}"
+            )

@@ -1,0 +1,24 @@
+"""Celery tasks of the catalog. They take ids and call the same-named service; the rows hold the results."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Task, shared_task
+from django.conf import settings
+
+from generation import jobs
+
+
+@shared_task(
+    bind=True,
+    name="generation.tasks.generation_render",
+    # Acknowledged only when done, and handed back if the worker dies, so a killed worker loses no video;
+    # the attempts counter on the items stops a task that kills every worker it meets.
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.GENERATION_SOFT_TIME_LIMIT,
+    time_limit=settings.GENERATION_HARD_TIME_LIMIT,
+)
+def generation_render(self: Task, item_ids: list[int]) -> None:
+    jobs.generation_render(item_ids=item_ids, worker=f"{self.request.hostname or 'worker'}:{os.getpid()}")

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import pytest
+
+from generation import jobs
+from generation.jobs import generation_job_cancel, generation_job_create, generation_render
+from generation.models import GenerationJob, Video
+from tests.factories import IdentityFactory, PromptFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_cancelling_a_queued_job_cancels_its_videos_and_the_worker_then_renders_nothing(tiny_method):
+    job = generation_job_create(
+        method=tiny_method, identities=[IdentityFactory()], prompts=[PromptFactory()], seeds=2
+    )
+    job = generation_job_cancel(job=job)
+    assert job.status == GenerationJob.Status.CANCELLED
+    assert job.finished_at is not None
+
+    generation_render(item_ids=list(job.items.values_list("pk", flat=True)))
+    assert {item.status for item in job.items.all()} == {"cancelled"}
+    assert not Video.objects.exists()
+
+
+def test_a_running_render_stops_at_its_next_progress_report_after_a_cancel(tiny_method, monkeypatch):
+    job = generation_job_create(
+        method=tiny_method, identities=[IdentityFactory()], prompts=[PromptFactory()], seeds=2
+    )
+    report = jobs._Progress.__call__
+    steps_seen = []
+
+    def report_then_cancel(self, step, total):
+        report(self, step, total)
+        steps_seen.append(step)
+        if step == 1:
+            generation_job_cancel(job=job)  # as if a person pressed Cancel during the first step
+
+    monkeypatch.setattr(jobs._Progress, "__call__", report_then_cancel)
+    generation_render(item_ids=list(job.items.values_list("pk", flat=True)))
+
+    job.refresh_from_db()
+    assert steps_seen == [1, 2]  # the last step's report saw the cancel, and no decoding followed
+    assert job.status == GenerationJob.Status.CANCELLED
+    assert {item.status for item in job.items.all()} == {"cancelled"}
+    assert not Video.objects.exists()
