@@ -1,0 +1,96 @@
+"""Forms of the generation pages: launching a job, uploading a baseline video."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+
+from generation import signals
+from generation.jobs import MAX_SEEDS
+from generation.models import Identity, Method, Prompt
+
+
+class _MethodField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Method) -> str:
+        return f"{obj.name} · {obj.get_backend_display()}"
+
+
+class _PromptsField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Prompt) -> str:
+        return f"{obj.slug} · {obj.shown_text[:80]}"
+
+
+class JobLaunchForm(forms.Form):
+    method = _MethodField(queryset=Method.objects.exclude(backend=Method.Backend.IMPORTED))
+    identities = forms.ModelMultipleChoiceField(
+        queryset=Identity.objects.all(), widget=forms.CheckboxSelectMultiple
+    )
+    prompts = _PromptsField(queryset=Prompt.objects.all(), widget=forms.CheckboxSelectMultiple)
+    seeds = forms.CharField(
+        initial="2",
+        max_length=2000,
+        help_text="A count N (seeds 0…N-1, the same for every method) or a list: 3, 17, 42.",
+    )
+    settings = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": '{"num_inference_steps": 30}'}),
+        help_text="Optional JSON overrides of the method's sampling settings for this job.",
+    )
+    extend_track = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        label="Add comparisons to track",
+        help_text="When the job finishes, its videos are paired with the track's videos of the same case.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["extend_track"].choices = [("", "— none —"), *signals.track_choices()]
+
+    def clean_seeds(self) -> int | list[int]:
+        text = self.cleaned_data["seeds"].strip()
+        try:
+            parts = [int(part) for part in text.replace(",", " ").split()]
+        except ValueError as error:
+            raise forms.ValidationError("Give a count or whole-number seeds separated by commas.") from error
+        if not parts:
+            raise forms.ValidationError("Give a count or a list of seeds.")
+        if len(parts) == 1 and "," not in text:
+            if not 1 <= parts[0] <= MAX_SEEDS:
+                raise forms.ValidationError(f"The count must be from 1 to {MAX_SEEDS}.")
+            return parts[0]
+        return parts
+
+    def clean_settings(self) -> dict[str, Any]:
+        text = self.cleaned_data["settings"].strip()
+        if not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except ValueError as error:
+            raise forms.ValidationError(f"Not valid JSON: {error}") from error
+        if not isinstance(value, dict):
+            raise forms.ValidationError('Give a JSON object, e.g. {"num_inference_steps": 30}.')
+        return value
+
+    def job_options(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "method": data["method"],
+            "identities": data["identities"],
+            "prompts": data["prompts"],
+            "seeds": data["seeds"],
+            "settings_overrides": data["settings"],
+            "extend_track_id": data["extend_track"],
+        }
+
+
+class VideoUploadForm(forms.Form):
+    file = forms.FileField(help_text="H.264 MP4 (yuv420p), as browsers play it.")
+    method = _MethodField(queryset=Method.objects.all())
+    identity = forms.ModelChoiceField(queryset=Identity.objects.all())
+    prompt = forms.ModelChoiceField(queryset=Prompt.objects.all())
+    seed = forms.IntegerField(min_value=0, max_value=2**63 - 1, initial=0)

@@ -1,0 +1,121 @@
+"""Staff pages for generation: jobs and their progress, launching, cancelling, retrying, uploading."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django_htmx.middleware import HtmxDetails
+
+from generation import job_selectors, jobs, uploads
+from generation.backends.base import GenerationError
+from generation.forms import JobLaunchForm, VideoUploadForm
+from generation.models import GenerationItem, GenerationJob
+
+View = Callable[..., HttpResponse]
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def staff_required(view: View) -> View:
+    """Signed-in staff only; anyone else signed in gets a 404, as if the page did not exist."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_staff:
+            raise Http404("No such page.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@require_safe
+@staff_required
+def job_list(request: HtmxHttpRequest) -> HttpResponse:
+    # htmx polls for the table alone while jobs run; the page includes the same partial.
+    template = "generation/job_table.html" if request.htmx else "generation/job_list.html"
+    progress = job_selectors.job_progress_list()
+    polling = any(not row.job.is_finished for row in progress)
+    return render(request, template, {"jobs": progress, "polling": polling})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@staff_required
+def job_new(request: HttpRequest) -> HttpResponse:
+    form = JobLaunchForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = jobs.generation_job_create(**form.job_options(), created_by=request.user)
+        except GenerationError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Job {job.pk} queued: {job.items.count()} videos.")
+            return redirect("generation:job_detail", job_id=job.pk)
+    status = 400 if form.is_bound else 200
+    return render(request, "generation/job_new.html", {"form": form}, status=status)
+
+
+@require_safe
+@staff_required
+def job_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
+    progress = job_selectors.job_progress_get(job_id=job_id)
+    if progress is None:
+        raise Http404("No such job.")
+    template = "generation/job_panel.html" if request.htmx else "generation/job_detail.html"
+    context = {"progress": progress, "items": job_selectors.job_items(job=progress.job)}
+    return render(request, template, context)
+
+
+@require_POST
+@staff_required
+def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = jobs.generation_job_cancel(job=get_object_or_404(GenerationJob, pk=job_id))
+    messages.success(request, f"Job {job.pk}: cancelled what was not made yet.")
+    return redirect("generation:job_detail", job_id=job.pk)
+
+
+@require_POST
+@staff_required
+def item_retry(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = get_object_or_404(GenerationItem, pk=item_id)
+    try:
+        jobs.generation_item_retry(item=item)
+    except GenerationError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request, f"Seed {item.seed} of {item.identity.slug} · {item.prompt.slug} queued again."
+        )
+    return redirect("generation:job_detail", job_id=item.job_id)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@staff_required
+def video_upload(request: HttpRequest) -> HttpResponse:
+    form = VideoUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            video = uploads.video_upload(
+                upload=data["file"],
+                method=data["method"],
+                identity=data["identity"],
+                prompt=data["prompt"],
+                seed=data["seed"],
+            )
+        except uploads.UploadRefused as error:
+            form.add_error("file", str(error))
+        else:
+            messages.success(request, f"Video stored: {video}.")
+            return redirect("generation:video_upload")
+    status = 400 if form.is_bound else 200
+    return render(request, "generation/video_upload.html", {"form": form}, status=status)
