@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tracks/", include("annotate.urls")),
     path("manage/tracks/", include("annotate.manage_urls")),
+    path("manage/exports/", include("annotate.export_urls")),
     path("generation/", include("generation.urls")),
     path("studies/", include("studies.urls")),
     path("s/", include("studies.participant_urls")),
