@@ -117,9 +117,30 @@ def test_it_refuses_an_odd_size_with_a_clear_message():
     assert not Video.objects.exists()
 
 
-def test_with_votes_says_that_votes_wait_for_tracks():
+def test_it_sets_up_one_track_of_each_kind_for_the_demo_annotator_and_an_open_study():
+    seed("--identities", "1", "--prompts", "1", "--size", "32", "--frames", "2")
+    from annotate.models import Track, TrackItem
+    from studies.models import Study
+
+    tracks = Track.objects.order_by("kind")
+    assert [t.kind for t in tracks] == ["identity_fidelity", "prompt_controllability"]
+    for track in tracks:
+        assert list(track.annotators.values_list("username", flat=True)) == ["annotator"]
+        assert TrackItem.objects.filter(track=track).count() == 3  # C(3 methods, 2)
+    assert Study.objects.get(public_slug="demo").status == Study.Status.OPEN
+
+
+def test_with_votes_it_adds_simulated_judgments_and_leaves_work_for_a_person():
     output = seed("--identities", "1", "--prompts", "1", "--size", "32", "--frames", "2", "--with-votes")
-    assert "--with-votes: no annotation tracks exist yet" in output
+    from annotate.models import Judgment, TrackItem
+    from studies.models import Participant
+
+    assert "Simulated:" in output
+    assert Judgment.objects.filter(track__isnull=False).count() > 0
+    assert Judgment.objects.filter(track__isnull=True, rater__excluded=False).count() > 0
+    assert Participant.objects.filter(status=Participant.Status.WITHDRAWN).count() == 1
+    for item in TrackItem.objects.select_related("track"):
+        assert item.votes < item.track.votes_needed
 
 
 def test_the_world_has_distinct_people_half_men_half_women():
