@@ -777,6 +777,9 @@ def judgments_load(world: PickWorld, *, total: int) -> None:
         watched_b=1.0, selection_policy="fewest_votes_first", created_at=STAMP,
     )  # fmt: skip
     with connection.cursor() as cursor:
+        # Statistics first: without them the planner joins the fresh rows with nested loops over
+        # 200k items, which took minutes. Autovacuum would have caught up on a real track anyway.
+        cursor.execute("VACUUM ANALYZE annotate_trackitem, annotate_assignment, annotate_judgment")
         # The counters the pick works from, recomputed from the rows just loaded.
         cursor.execute(
             """
@@ -786,15 +789,19 @@ def judgments_load(world: PickWorld, *, total: int) -> None:
             """,
             [world.track_id],
         )
-        # Autovacuum would have caught up by the time a real track holds this much: statistics included.
-        cursor.execute("VACUUM ANALYZE annotate_trackitem, annotate_assignment, annotate_judgment")
+        cursor.execute("VACUUM ANALYZE annotate_trackitem")
     _reset_sequences("annotate_assignment", "annotate_judgment")
     world.loaded = total
 
 
 def pick_time_ms(world: PickWorld, *, picks: int, tag: str) -> float:
-    """Median wall time of ``assignment_next_for`` for annotators who have not voted yet."""
+    """Median wall time of ``assignment_next_for`` for annotators who have not voted yet.
+
+    Also says the CPU per pick (this process and its PostgreSQL backend), which unlike wall time does
+    not move with whatever else the machine runs.
+    """
     from django.contrib.auth.models import User
+    from django.db import connection
 
     from annotate.models import Track, TrackSeat
     from annotate.services import assignment_next_for
@@ -804,15 +811,29 @@ def pick_time_ms(world: PickWorld, *, picks: int, tag: str) -> float:
         [User(username=f"fresh-{tag}-{n}", password="!") for n in range(picks + 5)]
     )
     TrackSeat.objects.bulk_create([TrackSeat(track=track, user=user) for user in users])
-    times = []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = Path(f"/proc/{cursor.fetchone()[0]}/stat")
+    times, cpu_ms = [], 0.0
     for index, user in enumerate(users):
-        began = time.perf_counter()
+        began, cpu_began, backend_began = time.perf_counter(), time.process_time(), _ticks(backend)
         assignment = assignment_next_for(track=track, user=user)
         elapsed = (time.perf_counter() - began) * 1000
         assert assignment is not None, "the pick track ran out of work"
         if index >= 5:  # the first few warm the connection and the plan cache
             times.append(elapsed)
+            backend_ms = (_ticks(backend) - backend_began) * 1000 / os.sysconf("SC_CLK_TCK")
+            cpu_ms += (time.process_time() - cpu_began) * 1000 + backend_ms
+    say(f"pick: {tag}: CPU per pick {cpu_ms / max(len(times), 1):.2f} ms (Python and its PostgreSQL backend)")
     return statistics.median(times)
+
+
+def _ticks(stat: Path) -> int:
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0  # a server on another machine: no CPU to read
+    return int(fields[11]) + int(fields[12])
 
 
 def pick_part(args: argparse.Namespace) -> dict[str, Any]:
