@@ -18,6 +18,7 @@ urlpatterns = [
     path("tracks/", include("annotate.urls")),
     path("manage/tracks/", include("annotate.manage_urls")),
     path("manage/exports/", include("annotate.export_urls")),
+    path("api/", include("api.urls")),
     path("generation/", include("generation.urls")),
     path("studies/", include("studies.urls")),
     path("s/", include("studies.participant_urls")),

@@ -1,0 +1,137 @@
+"""Query-parameter filters, each a serializer: a bad value or an unknown name is a 400 naming the field.
+
+Plain serializers rather than django-filter (not a dependency): every list names its filters here, and
+``filter_queryset`` turns the validated values into ORM filters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from rest_framework import serializers
+
+from annotate.export.read import rater_public_id
+from annotate.models import Choice, Criterion, ExportRun, Rater, Track
+from generation.models import GenerationStatus, Method, Prompt, Video
+from studies.models import Answer, Study
+
+# Parameters of the pagination and of DRF's format negotiation, allowed beside any filter.
+PAGING_PARAMS = {"cursor", "page_size", "format"}
+
+
+class Filters(serializers.Serializer):
+    """Base: ``apply`` filters a queryset with the validated values; fields map to lookups by default."""
+
+    lookups: dict[str, str] = {}
+
+    def apply(self, queryset: QuerySet, values: dict[str, Any]) -> QuerySet:
+        for name, value in values.items():
+            queryset = queryset.filter(**{self.lookups.get(name, name): value})
+        return queryset
+
+
+class IdentityFilters(Filters):
+    slug = serializers.SlugField(required=False)
+    search = serializers.CharField(required=False, help_text="Part of the name or slug.")
+
+    def apply(self, queryset: QuerySet, values: dict[str, Any]) -> QuerySet:
+        search = values.pop("search", None)
+        if search:
+            queryset = queryset.filter(Q(name__icontains=search) | Q(slug__icontains=search))
+        return super().apply(queryset, values)
+
+
+class PromptFilters(Filters):
+    slug = serializers.SlugField(required=False)
+    task = serializers.ChoiceField(choices=Prompt.Task.choices, required=False)
+    subject = serializers.ChoiceField(choices=Prompt.Subject.choices, required=False)
+
+
+class MethodFilters(Filters):
+    name = serializers.CharField(required=False)
+    role = serializers.ChoiceField(choices=Method.Role.choices, required=False)
+    backend = serializers.ChoiceField(choices=Method.Backend.choices, required=False)
+
+
+class VideoFilters(Filters):
+    identity = serializers.IntegerField(required=False, min_value=1)
+    prompt = serializers.IntegerField(required=False, min_value=1)
+    method = serializers.IntegerField(required=False, min_value=1)
+    seed = serializers.IntegerField(required=False)
+    origin = serializers.ChoiceField(choices=Video.Origin.choices, required=False)
+    lookups = {"identity": "identity_id", "prompt": "prompt_id", "method": "method_id"}
+
+
+class ComparisonFilters(Filters):
+    identity = serializers.IntegerField(required=False, min_value=1)
+    prompt = serializers.IntegerField(required=False, min_value=1)
+    track = serializers.IntegerField(required=False, min_value=1)
+    lookups = {"identity": "identity_id", "prompt": "prompt_id", "track": "track_items__track_id"}
+
+
+class TrackFilters(Filters):
+    kind = serializers.ChoiceField(choices=Track.Kind.choices, required=False)
+    is_paused = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    def apply(self, queryset: QuerySet, values: dict[str, Any]) -> QuerySet:
+        if values.get("is_paused") is None:
+            values.pop("is_paused", None)
+        return super().apply(queryset, values)
+
+
+class StudyFilters(Filters):
+    status = serializers.ChoiceField(choices=Study.Status.choices, required=False)
+
+
+class JudgmentFilters(Filters):
+    track = serializers.IntegerField(required=False, min_value=1)
+    study = serializers.IntegerField(required=False, min_value=1)
+    comparison = serializers.IntegerField(required=False, min_value=1)
+    criterion = serializers.ChoiceField(choices=Criterion.choices, required=False)
+    choice = serializers.ChoiceField(choices=Choice.choices, required=False)
+    source = serializers.ChoiceField(choices=[("track", "track"), ("study", "study")], required=False)
+    rater = serializers.RegexField(
+        r"^[0-9a-f]{20}$", required=False, help_text="A salted rater id, as judgments and exports show it."
+    )
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+    lookups = {
+        "track": "track_id",
+        "study": "rater__study_participant__study_id",
+        "comparison": "comparison_id",
+        "created_after": "created_at__gte",
+        "created_before": "created_at__lt",
+    }
+
+    def apply(self, queryset: QuerySet, values: dict[str, Any]) -> QuerySet:
+        source = values.pop("source", None)
+        if source is not None:
+            queryset = queryset.filter(track__isnull=source == "study")
+        salted = values.pop("rater", None)
+        if salted is not None:
+            # Salted ids cannot be reversed: hash the raters (thousands, not millions) and compare.
+            pks = [pk for pk in Rater.objects.values_list("pk", flat=True) if rater_public_id(pk) == salted]
+            queryset = queryset.filter(rater_id__in=pks)
+        return super().apply(queryset, values)
+
+
+def judgments_visible(queryset: QuerySet) -> QuerySet:
+    """Judgments that count: never an excluded rater's or a withdrawn participant's, and study answers only
+    while an answer links them (the same rule as the export)."""
+    linked = Exists(Answer.judgments.through.objects.filter(judgment_id=OuterRef("pk")))
+    return (
+        queryset.filter(rater__excluded=False)
+        .exclude(rater__study_participant__status="withdrawn")
+        .filter(Q(track__isnull=False) | linked)
+    )
+
+
+class ExportRunFilters(Filters):
+    status = serializers.ChoiceField(choices=ExportRun.Status.choices, required=False)
+
+
+class GenerationJobFilters(Filters):
+    status = serializers.ChoiceField(choices=GenerationStatus.choices, required=False)
+    method = serializers.IntegerField(required=False, min_value=1)
+    lookups = {"method": "method_id"}

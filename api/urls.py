@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from api import views
+
+app_name = "api"
+urlpatterns = [
+    path("token/", views.TokenObtainApi.as_view(), name="token"),
+    path("identities/", views.IdentityListApi.as_view(), name="identities"),
+    path("prompts/", views.PromptListApi.as_view(), name="prompts"),
+    path("methods/", views.MethodListApi.as_view(), name="methods"),
+    path("videos/", views.VideoListApi.as_view(), name="videos"),
+    path("comparisons/", views.ComparisonListApi.as_view(), name="comparisons"),
+    path("tracks/", views.TrackListApi.as_view(), name="tracks"),
+    path("studies/", views.StudyListApi.as_view(), name="studies"),
+    path("judgments/", views.JudgmentListApi.as_view(), name="judgments"),
+    path("exports/", views.ExportRunListApi.as_view(), name="exports"),
+    path("exports/<int:run_id>/", views.ExportRunDetailApi.as_view(), name="export-detail"),
+    path("exports/<int:run_id>/download/", views.ExportRunDownloadApi.as_view(), name="export-download"),
+    path("generation-jobs/", views.GenerationJobListApi.as_view(), name="generation-jobs"),
+    path(
+        "generation-jobs/<int:job_id>/", views.GenerationJobDetailApi.as_view(), name="generation-job-detail"
+    ),
+    path(
+        "generation-jobs/<int:job_id>/cancel/",
+        views.GenerationJobCancelApi.as_view(),
+        name="generation-job-cancel",
+    ),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+]

@@ -1,0 +1,274 @@
+"""API views: thin, as the pages are. They parse, call a selector or service, and serialize."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.db.models import QuerySet
+from django.http import FileResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.generics import ListAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotate.export import ExportOptions, ExportOptionsError
+from annotate.export.access import may_export
+from annotate.export.read import raters_resolve, sources_check
+from annotate.export.runs import export_run_archive_path, export_run_get, export_run_list, export_run_start
+from annotate.models import Comparison, Judgment, Track
+from api import filters
+from api import serializers as out
+from api.pagination import IdCursorPagination
+from api.permissions import AUTHENTICATION_CLASSES, IsMlTeamOrStaff
+from generation.backends.base import GenerationError
+from generation.job_selectors import job_progress_get, job_progress_list
+from generation.jobs import generation_job_cancel, generation_job_create
+from generation.models import GenerationJob, Identity, Method, Prompt, Video
+from studies.models import Study
+
+
+class ApiView(APIView):
+    authentication_classes = AUTHENTICATION_CLASSES
+    permission_classes: ClassVar = [IsMlTeamOrStaff]
+
+
+def parse_filters(request: Request, filter_class: type[filters.Filters]) -> dict[str, Any]:
+    """The validated query parameters; an unknown one or a bad value is a 400 naming it."""
+    known = set(filter_class().fields) | filters.PAGING_PARAMS
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise ValidationError({name: ["Unknown filter."] for name in unknown})
+    checked = filter_class(data={k: request.query_params.get(k) for k in request.query_params})
+    checked.is_valid(raise_exception=True)
+    return dict(checked.validated_data)
+
+
+class FilteredListApi(ListAPIView):
+    """A cursor-paginated list whose query parameters are checked by ``filter_class``."""
+
+    authentication_classes = AUTHENTICATION_CLASSES
+    permission_classes: ClassVar = [IsMlTeamOrStaff]
+    pagination_class = IdCursorPagination
+    filter_class: type[filters.Filters]
+
+    def base_queryset(self) -> QuerySet:
+        raise NotImplementedError
+
+    def get_queryset(self) -> QuerySet:
+        values = parse_filters(self.request, self.filter_class)
+        return self.filter_class().apply(self.base_queryset(), values)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # The filters are the list's documented query parameters.
+        # (extend_schema_view gives each list its own copy of the inherited get to annotate.)
+        if "filter_class" in cls.__dict__:
+            extend_schema_view(get=extend_schema(parameters=[cls.filter_class]))(cls)
+
+
+class IdentityListApi(FilteredListApi):
+    serializer_class = out.IdentitySerializer
+    filter_class = filters.IdentityFilters
+
+    def base_queryset(self) -> QuerySet:
+        return Identity.objects.all()
+
+
+class PromptListApi(FilteredListApi):
+    serializer_class = out.PromptSerializer
+    filter_class = filters.PromptFilters
+
+    def base_queryset(self) -> QuerySet:
+        return Prompt.objects.all()
+
+
+class MethodListApi(FilteredListApi):
+    serializer_class = out.MethodSerializer
+    filter_class = filters.MethodFilters
+
+    def base_queryset(self) -> QuerySet:
+        return Method.objects.all()
+
+
+class VideoListApi(FilteredListApi):
+    serializer_class = out.VideoSerializer
+    filter_class = filters.VideoFilters
+
+    def base_queryset(self) -> QuerySet:
+        return Video.objects.all()
+
+
+class ComparisonListApi(FilteredListApi):
+    serializer_class = out.ComparisonSerializer
+    filter_class = filters.ComparisonFilters
+
+    def base_queryset(self) -> QuerySet:
+        return Comparison.objects.all()
+
+
+class TrackListApi(FilteredListApi):
+    serializer_class = out.TrackSerializer
+    filter_class = filters.TrackFilters
+
+    def base_queryset(self) -> QuerySet:
+        return Track.objects.all()
+
+
+class StudyListApi(FilteredListApi):
+    serializer_class = out.StudySerializer
+    filter_class = filters.StudyFilters
+
+    def base_queryset(self) -> QuerySet:
+        return Study.objects.prefetch_related("baselines", "identities", "prompts")
+
+
+class JudgmentListApi(FilteredListApi):
+    serializer_class = out.JudgmentSerializer
+    filter_class = filters.JudgmentFilters
+
+    def base_queryset(self) -> QuerySet:
+        return filters.judgments_visible(Judgment.objects.select_related("rater__study_participant"))
+
+
+# --- exports ------------------------------------------------------------------------------------
+
+
+class ExportRunListApi(FilteredListApi):
+    serializer_class = out.ExportRunSerializer
+    filter_class = filters.ExportRunFilters
+
+    def base_queryset(self) -> QuerySet:
+        return export_run_list()
+
+    @extend_schema(
+        request=out.ExportOptionsSerializer,
+        responses={202: out.ExportRunSerializer},
+        description="Start an export as a Celery task; follow it at the returned run's URL.",
+    )
+    def post(self, request: Request) -> Response:
+        body = out.ExportOptionsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            options = ExportOptions(
+                **{k: tuple(v) if isinstance(v, list) else v for k, v in body.validated_data.items()}
+            )
+            # Checked now so that a typo is a 400 here rather than a failed run later.
+            sources_check(options)
+            raters_resolve(options.exclude_raters)
+        except ExportOptionsError as error:
+            raise ValidationError({error.field: [error.message]}) from error
+        run = export_run_start(options=options, user=request.user)
+        data = out.ExportRunSerializer(run, context={"request": request}).data
+        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": f"{run.pk}/"})
+
+
+class ExportRunDetailApi(ApiView):
+    @extend_schema(responses=out.ExportRunSerializer)
+    def get(self, request: Request, run_id: int) -> Response:
+        run = export_run_get(run_id=run_id)
+        if run is None:
+            raise NotFound("No such export.")
+        return Response(out.ExportRunSerializer(run, context={"request": request}).data)
+
+
+class ExportRunDownloadApi(ApiView):
+    @extend_schema(
+        responses={
+            (200, "application/gzip"): OpenApiResponse(description="The snapshot as .tar.gz"),
+            409: OpenApiResponse(description="The export has not finished."),
+        }
+    )
+    def get(self, request: Request, run_id: int) -> FileResponse | Response:
+        run = export_run_get(run_id=run_id)
+        if run is None:
+            raise NotFound("No such export.")
+        if not run.is_finished:
+            return Response({"detail": "The export has not finished."}, status=status.HTTP_409_CONFLICT)
+        path = export_run_archive_path(run=run)
+        if path is None:
+            raise NotFound("This export has no archive.")
+        return FileResponse(
+            open(path, "rb"), as_attachment=True, filename=path.name, content_type="application/gzip"
+        )
+
+
+# --- generation jobs ----------------------------------------------------------------------------
+
+
+class GenerationJobListApi(ApiView):
+    @extend_schema(
+        parameters=[filters.GenerationJobFilters], responses=out.GenerationJobSerializer(many=True)
+    )
+    def get(self, request: Request) -> Response:
+        values = parse_filters(request, filters.GenerationJobFilters)
+        jobs = [
+            p
+            for p in job_progress_list(limit=200)
+            if all(
+                getattr(p.job, filters.GenerationJobFilters.lookups.get(k, k)) == v for k, v in values.items()
+            )
+        ]
+        return Response(out.GenerationJobSerializer(jobs, many=True).data)
+
+    @extend_schema(request=out.GenerationJobCreateSerializer, responses={202: out.GenerationJobSerializer})
+    def post(self, request: Request) -> Response:
+        body = out.GenerationJobCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            job = generation_job_create(
+                method=data["method"],
+                identities=data["identities"],
+                prompts=data["prompts"],
+                seeds=data["seeds"],
+                settings_overrides=data["settings"],
+                created_by=request.user,
+            )
+        except GenerationError as error:
+            raise ValidationError({"non_field_errors": [str(error)]}) from error
+        progress = job_progress_get(job_id=job.pk)
+        return Response(out.GenerationJobSerializer(progress).data, status=status.HTTP_202_ACCEPTED)
+
+
+class GenerationJobDetailApi(ApiView):
+    @extend_schema(responses=out.GenerationJobDetailSerializer)
+    def get(self, request: Request, job_id: int) -> Response:
+        progress = job_progress_get(job_id=job_id)
+        if progress is None:
+            raise NotFound("No such generation job.")
+        return Response(out.GenerationJobDetailSerializer(progress).data)
+
+
+class GenerationJobCancelApi(ApiView):
+    @extend_schema(request=None, responses=out.GenerationJobSerializer)
+    def post(self, request: Request, job_id: int) -> Response:
+        job = GenerationJob.objects.filter(pk=job_id).first()
+        if job is None:
+            raise NotFound("No such generation job.")
+        generation_job_cancel(job=job)
+        return Response(out.GenerationJobSerializer(job_progress_get(job_id=job_id)).data)
+
+
+# --- tokens -------------------------------------------------------------------------------------
+
+
+class TokenObtainApi(ObtainAuthToken):
+    """A token for a username and password: only the ML team and study admins get one."""
+
+    @extend_schema(
+        request=ObtainAuthToken.serializer_class,
+        responses={200: inline_serializer("Token", {"token": serializers.CharField()})},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        user = body.validated_data["user"]
+        if not may_export(user):
+            raise PermissionDenied("Only the ML team and study admins may use this API.")
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})

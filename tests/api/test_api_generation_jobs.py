@@ -1,0 +1,47 @@
+"""Launch, follow and cancel generation jobs through the API."""
+
+from __future__ import annotations
+
+from rest_framework.test import APIClient
+
+from generation.models import GenerationJob, Method
+from tests.factories import IdentityFactory, MethodFactory, PromptFactory
+
+
+def _procedural_method() -> Method:
+    # The procedural backend needs no model, so launching checks nothing heavy.
+    return MethodFactory(
+        name="cartoon",
+        backend=Method.Backend.PROCEDURAL,
+        settings={"width": 32, "height": 32, "num_frames": 4},
+    )
+
+
+def test_the_ml_team_launches_follows_and_cancels_a_generation_job(
+    ml_api: APIClient, django_capture_on_commit_callbacks
+) -> None:
+    method, identity, prompt = _procedural_method(), IdentityFactory(), PromptFactory()
+    body = {"method": method.pk, "identities": [identity.pk], "prompts": [prompt.pk], "seeds": 2}
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = ml_api.post("/api/generation-jobs/", body, format="json")
+    assert response.status_code == 202
+    job = response.json()
+    assert (job["total"], job["queued"], job["seeds"]) == (2, 2, [0, 1])
+    assert callbacks  # the render tasks, once committed
+    detail = ml_api.get(f"/api/generation-jobs/{job['id']}/").json()
+    assert [item["seed"] for item in detail["items"]] == [0, 1]
+    listed = ml_api.get(f"/api/generation-jobs/?method={method.pk}").json()
+    assert [j["id"] for j in listed] == [job["id"]]
+    cancelled = ml_api.post(f"/api/generation-jobs/{job['id']}/cancel/").json()
+    assert cancelled["cancelled"] == 2
+    assert GenerationJob.objects.get().cancel_requested
+
+
+def test_a_job_that_cannot_be_made_gets_400(ml_api: APIClient) -> None:
+    method = _procedural_method()
+    body = {"method": method.pk, "identities": [], "prompts": [PromptFactory().pk], "seeds": 1}
+    response = ml_api.post("/api/generation-jobs/", body, format="json")
+    assert response.status_code == 400
+    body["identities"], body["seeds"] = [IdentityFactory().pk], "many"
+    response = ml_api.post("/api/generation-jobs/", body, format="json")
+    assert response.status_code == 400 and "seeds" in response.json()
