@@ -210,7 +210,8 @@ def write_card(path: Path, *, manifest: dict[str, Any], options: ExportOptions, 
         "keeps them.",
         "- Paths (`video_a_path`, `path`, adapter columns) point into `media/` named by sha256 even with "
         "`--media none`; `storage_name` in `videos` and `references` is the file's name under the platform's "
-        "media folder, to fetch it there.",
+        "media folder, to fetch it there. With `--media link` the files in `media/` are symbolic links to "
+        "that folder: they resolve only where it is mounted.",
         "- `videos.settings` holds every generation setting as JSON (the method's settings overlaid by the "
         "video's), including those broken out in their own columns, so nothing is lost when a backend names "
         "a setting differently.",
