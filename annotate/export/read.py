@@ -138,11 +138,17 @@ def _copy_out(sql: str, params: dict[str, Any], *, format: str = "csv") -> io.By
         _drain(pgconn)
         message = result.error_message.decode(errors="replace") if result is not None else "no result"
         raise DatabaseError(f"export COPY failed: {message.strip()}")
-    while True:
-        size, data = pgconn.get_copy_data(0)
-        if size == -1:
-            break
-        buffer.write(data)
+    try:
+        while True:
+            size, data = pgconn.get_copy_data(0)
+            if size == -1:
+                break
+            buffer.write(data)
+    except BaseException:
+        # Stopped mid-stream (out of memory, a signal): the connection is still in COPY state and must
+        # not be handed to the next query.
+        connection.close()
+        raise
     final = pgconn.get_result()
     _drain(pgconn)
     if final is not None and final.status != pq.ExecStatus.COMMAND_OK:
