@@ -31,7 +31,7 @@ format: $(STAMP)
 
 # A GPU worker on this machine (see the README for workers on other hosts).
 worker: $(STAMP)
-	$(VENV)/bin/celery -A config worker --queues gpu --concurrency 1 --loglevel INFO
+	$(VENV)/bin/celery -A config worker --queues gpu --concurrency 1 --pool prefork --loglevel INFO
 
 stop:
 	$(PY) -m config.embedded stop

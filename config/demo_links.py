@@ -21,6 +21,9 @@ def _study_links(base_url: str) -> list[tuple[str, str]]:
 def demo_links(base_url: str) -> list[tuple[str, str]]:
     return [
         ("Sign in", f"{base_url}/accounts/login/"),
+        ("My tracks (annotator)", f"{base_url}/tracks/"),
+        ("Tracks (study admin)", f"{base_url}/manage/tracks/"),
+        ("Generation jobs (ML team)", f"{base_url}/generation/"),
         ("Catalog admin (study admin)", f"{base_url}/admin/"),
         *_study_links(base_url),
         ("Health", f"{base_url}/healthz"),
