@@ -61,9 +61,6 @@ def _banner(port: str) -> str:
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     port = os.environ.get("PORT", "8000")
-    _run("migrate", "--noinput")
-    _run("seed_demo")
-
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     interrupted = False
 
@@ -73,7 +70,11 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    status = 0
     try:
+        # Inside the try: a failed migration or seed still stops the embedded servers it started.
+        _run("migrate", "--noinput")
+        _run("seed_demo")
         children.append(
             (
                 "celery worker",
@@ -120,6 +121,9 @@ def main() -> int:
                     print(f"{name} exited with status {child.returncode}; stopping the demo", flush=True)
                     interrupted = True
             time.sleep(0.3)
+    except subprocess.CalledProcessError as error:
+        print(f"\n{' '.join(error.cmd[1:])} failed (status {error.returncode}); see the messages above.")
+        status = 1
     finally:
         print("\nstopping…", flush=True)
         _stop(children)
@@ -133,7 +137,7 @@ def main() -> int:
             if not os.environ.get("DATABASE_URL"):
                 embedded.postgres_stop(var_dir)
         print("stopped.", flush=True)
-    return 0
+    return status
 
 
 if __name__ == "__main__":
