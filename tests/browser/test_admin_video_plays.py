@@ -18,7 +18,9 @@ def test_a_seeded_video_plays_on_its_admin_page(page, live_server):
     player = page.locator("video.admin-player")
     player.wait_for()
     page.wait_for_function("document.querySelector('video.admin-player').readyState >= 2")
-    state = player.evaluate("v => ({ready: v.readyState, duration: v.duration, error: v.error && v.error.code})")
+    state = player.evaluate(
+        "v => ({ready: v.readyState, duration: v.duration, error: v.error && v.error.code})"
+    )
     assert state["error"] is None
     assert state["ready"] >= 2
     assert state["duration"] > 0
