@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -97,8 +98,12 @@ class Track(models.Model):
     votes_needed = models.PositiveSmallIntegerField(default=3)
     allow_tie = models.BooleanField(default=False)
     allow_both_bad = models.BooleanField(default=False)
+    # A fraction of each video, 0 to 1: the server records at most one full play of each (see
+    # assignment_watch_record), so a rule above 1 could never be met.
     min_watch_fraction = models.FloatField(
-        default=1.0, help_text="How much of each video must have played before voting (1 = once through)."
+        default=1.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="How much of each video must have played before voting (1 = all of it, 0 = no rule).",
     )
     lease_seconds = models.PositiveIntegerField(
         default=600, help_text="An assignment not answered within this time goes back to the pool."
@@ -108,10 +113,21 @@ class Track(models.Model):
         settings.AUTH_USER_MODEL, through="TrackSeat", blank=True, related_name="tracks"
     )
     comparisons = models.ManyToManyField(Comparison, through="TrackItem", related_name="tracks")
+    # Progress counters, kept by the services in the same transaction as each vote, undo and new
+    # comparison: progress pages read one row instead of counting over every item of the track.
+    items_total = models.PositiveIntegerField(default=0, editable=False)
+    items_complete = models.PositiveIntegerField(default=0, editable=False)
+    votes_stored = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering: ClassVar = ["name"]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=Q(min_watch_fraction__gte=0) & Q(min_watch_fraction__lte=1),
+                name="track_watch_fraction_0_to_1",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -119,6 +135,11 @@ class Track(models.Model):
     @property
     def criterion(self) -> str:
         return str(self.kind)  # the two kinds are named after the criterion they ask
+
+    @property
+    def votes_total(self) -> int:
+        """Votes the whole track needs."""
+        return self.items_total * self.votes_needed
 
     @property
     def allowed_choices(self) -> list[str]:
@@ -131,19 +152,36 @@ class Track(models.Model):
 
 
 class TrackSeat(models.Model):
-    """An annotator's place on a track. Its row lock serialises that annotator's requests (a double
-    click cannot hand out two comparisons) and its counters keep the left/right sides balanced."""
+    """An annotator's place on a track, with the counters of their work on it.
+
+    The services serialise one annotator's requests with a transaction-level advisory lock on the user
+    (a double click cannot hand out two comparisons), not with this row's lock: other annotators' votes
+    update ``votes_on_open`` here, and they take seat rows in id order to stay clear of deadlocks.
+    """
 
     track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="seats")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="track_seats")
+    # The user's rater, kept here so that a vote does not look it up (or create it) every time.
+    rater = models.ForeignKey(
+        Rater, null=True, blank=True, on_delete=models.CASCADE, related_name="seats", editable=False
+    )
+    # Assignments handed out so far: its parity keeps the left/right sides balanced.
     assigned = models.PositiveIntegerField(default=0)
+    # My stored votes on the track, and how many of them are on comparisons that still need votes:
+    # what is left for me is (items_total - items_complete) - votes_on_open, without counting anything.
+    votes_given = models.PositiveIntegerField(default=0, editable=False)
+    votes_on_open = models.PositiveIntegerField(default=0, editable=False)
     # The judgment that "Undo last vote" may take back; cleared once used, so only the last one can.
     undoable = models.ForeignKey(
         "Judgment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     class Meta:
-        constraints: ClassVar = [models.UniqueConstraint(fields=["track", "user"], name="track_seat_once")]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["track", "user"], name="track_seat_once"),
+            # Finding the seats of a comparison's other raters when it completes (or is reopened by undo).
+            models.UniqueConstraint(fields=["track", "rater"], name="track_seat_rater_once"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} on {self.track}"

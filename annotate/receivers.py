@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 
 from annotate.models import Track, TrackItem
-from annotate.services import comparisons_build
+from annotate.services import comparisons_build, track_items_added
 from generation.models import GenerationJob, GenerationStatus, Video
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,9 @@ def track_extend(*, track: Track, videos: Iterable[Video]) -> int:
     TrackItem.objects.bulk_create(
         [TrackItem(track=track, comparison=comparison) for comparison in comparisons], ignore_conflicts=True
     )
-    return TrackItem.objects.filter(track=track).count() - before
+    added = TrackItem.objects.filter(track=track).count() - before
+    track_items_added(track=track, count=added)
+    return added
 
 
 def track_extend_on_job_finished(sender: type, *, job: GenerationJob, **kwargs: Any) -> None:

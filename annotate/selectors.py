@@ -6,50 +6,56 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FilteredRelation,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce, Now
+from django.urls import reverse
 
-from annotate.models import Assignment, Comparison, Judgment, Track, TrackItem, TrackSeat
+from annotate.models import Assignment, Judgment, Track, TrackSeat
 from annotate.services import WATCH_TOLERANCE
-from generation.models import Reference, Video
+from generation.models import Prompt, Reference
 
 # --- the annotator's side -----------------------------------------------------------------------
 
 
 def _per_row(queryset: QuerySet, function: str, field: str = "pk") -> Coalesce:
-    # A correlated COUNT/SUM per track: joining items and judgments in one query would multiply rows.
+    # A correlated COUNT/SUM per row: joining the counted rows in one query would multiply rows.
     aggregate = queryset.order_by().annotate(_value=Func(F(field), function=function)).values("_value")
     return Coalesce(Subquery(aggregate, output_field=IntegerField()), Value(0))
 
 
 def annotator_tracks(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Track]:
-    """The tracks the user is seated on, each annotated with progress in one query.
+    """The tracks the user is seated on, each annotated with progress from the counters (one query,
+    nothing counted over items or judgments).
 
     ``done_by_me``: my stored votes; ``left_for_me``: comparisons I have not answered that still need
-    votes; ``comparison_count`` / ``vote_count``: the track's totals; ``can_undo``: my last vote may be
-    taken back.
+    votes; ``mine_total``: the two together; ``can_undo``: my last vote may be taken back. The track's
+    own totals are its fields ``items_total`` and ``votes_stored``, and ``votes_total``.
     """
-    items = TrackItem.objects.filter(track=OuterRef("pk"))
-    answered_by_me = Assignment.objects.filter(
-        item=OuterRef("pk"), rater__user=user, status=Assignment.Status.ANSWERED
-    )
+    if not user.is_authenticated:
+        return Track.objects.none()
     return (
-        Track.objects.filter(seats__user=user)
+        Track.objects.annotate(my_seat=FilteredRelation("seats", condition=Q(seats__user=user)))
+        .filter(my_seat__isnull=False)
         .annotate(
-            comparison_count=_per_row(items, "COUNT"),
-            vote_count=_per_row(items, "SUM", "votes"),
-            done_by_me=_per_row(Judgment.objects.filter(track=OuterRef("pk"), rater__user=user), "COUNT"),
-            left_for_me=_per_row(
-                items.filter(votes__lt=OuterRef("votes_needed")).filter(~Exists(answered_by_me)), "COUNT"
-            ),
-            can_undo=Exists(
-                TrackSeat.objects.filter(track=OuterRef("pk"), user=user, undoable__isnull=False)
-            ),
+            done_by_me=F("my_seat__votes_given"),
+            left_for_me=F("items_total") - F("items_complete") - F("my_seat__votes_on_open"),
+            can_undo=ExpressionWrapper(Q(my_seat__undoable__isnull=False), output_field=BooleanField()),
         )
-        .annotate(
-            votes_wanted=F("comparison_count") * F("votes_needed"),
-            mine_total=F("done_by_me") + F("left_for_me"),
-        )
+        .annotate(mine_total=F("done_by_me") + F("left_for_me"))
         .order_by("name")
     )
 
@@ -74,13 +80,24 @@ def annotator_assignment_get(
 
 
 @dataclass(frozen=True)
+class PanelMedia:
+    """A video or reference as the panel shows it: URLs of opaque names, nothing that identifies it."""
+
+    url: str
+    poster_url: str
+    is_video: bool = True
+    width: int = 0
+    height: int = 0
+
+
+@dataclass(frozen=True)
 class ComparisonPanel:
     """What the comparison panel shows, already cut to the track's mode: nothing more reaches the page."""
 
     assignment: Assignment
-    left: Video
-    right: Video
-    references: list[Reference]
+    left: PanelMedia
+    right: PanelMedia
+    references: list[PanelMedia]
     prompt_text: str  # empty in identity-fidelity mode: the prompt must not reach that page at all
     fps: float
     watch_needed: float  # the fraction of each video the server will require, tolerance included
@@ -93,24 +110,58 @@ class ComparisonPanel:
         return self.watch_needed > 0 and min(self.watched_left, self.watched_right) < self.watch_needed
 
 
+# The two videos, the prompt and every reference of the identity (primary first, as the gallery
+# orders them) in one query.
+_PANEL_SQL = """
+SELECT va.file, va.poster, va.width, va.height, va.fps, vb.file, vb.poster, vb.width, vb.height, vb.fps,
+       p.task, p.full_text, p.differential_text,
+       (
+           SELECT json_agg(json_build_array(r.kind, r.file, r.poster)
+                           ORDER BY r.is_primary DESC, r.position, r.id)
+           FROM generation_reference AS r WHERE r.identity_id = c.identity_id
+       )
+FROM annotate_comparison AS c
+JOIN generation_video AS va ON va.id = c.video_a_id
+JOIN generation_video AS vb ON vb.id = c.video_b_id
+JOIN generation_prompt AS p ON p.id = c.prompt_id
+WHERE c.id = %s
+"""
+
+
+def _media_url(name: str) -> str:
+    return reverse("media", args=[name]) if name else ""
+
+
 def comparison_panel_get(*, track: Track, assignment: Assignment) -> ComparisonPanel:
-    comparison = Comparison.objects.select_related("video_a", "video_b", "prompt").get(
-        pk=assignment.item.comparison_id
+    with connection.cursor() as cursor:
+        cursor.execute(_PANEL_SQL, [assignment.item.comparison_id])
+        row = cursor.fetchone()
+    a_file, a_poster, a_width, a_height, a_fps, b_file, b_poster, b_width, b_height, b_fps = row[:10]
+    task, full_text, differential_text, references = row[10:]
+    video_a = PanelMedia(
+        url=_media_url(a_file), poster_url=_media_url(a_poster), width=a_width, height=a_height
+    )
+    video_b = PanelMedia(
+        url=_media_url(b_file), poster_url=_media_url(b_poster), width=b_width, height=b_height
     )
     left_is_a = assignment.shown_left == "A"
-    left, right = (comparison.video_a, comparison.video_b)
-    if not left_is_a:
-        left, right = right, left
-    # Reference ordering puts the primary first, so the controllability mode simply takes one.
-    references = Reference.objects.filter(identity_id=comparison.identity_id)
+    left, right = (video_a, video_b) if left_is_a else (video_b, video_a)
     identity_mode = track.kind == Track.Kind.IDENTITY_FIDELITY
+    # The controllability mode shows the primary reference only, which the ordering puts first.
+    shown = (references or []) if identity_mode else (references or [])[:1]
+    prompt = Prompt(task=task, full_text=full_text, differential_text=differential_text)
     return ComparisonPanel(
         assignment=assignment,
         left=left,
         right=right,
-        references=list(references if identity_mode else references[:1]),
-        prompt_text="" if identity_mode else comparison.prompt.shown_text,
-        fps=max(left.fps, right.fps),
+        references=[
+            PanelMedia(
+                url=_media_url(file), poster_url=_media_url(poster), is_video=kind == Reference.Kind.VIDEO
+            )
+            for kind, file, poster in shown
+        ],
+        prompt_text="" if identity_mode else prompt.shown_text,
+        fps=max(a_fps, b_fps),
         watch_needed=track.min_watch_fraction * WATCH_TOLERANCE,
         watched_left=assignment.watched_a if left_is_a else assignment.watched_b,
         watched_right=assignment.watched_b if left_is_a else assignment.watched_a,
@@ -121,16 +172,9 @@ def comparison_panel_get(*, track: Track, assignment: Assignment) -> ComparisonP
 
 
 def _with_track_progress(tracks: QuerySet[Track]) -> QuerySet[Track]:
-    """``items_total`` comparisons, ``items_complete`` with their needed votes, ``votes_stored``,
-    ``votes_total`` (comparisons × votes needed) and ``annotator_count``: one query for any number of
-    tracks."""
-    items = TrackItem.objects.filter(track=OuterRef("pk"))
-    return tracks.annotate(
-        items_total=_per_row(items, "COUNT"),
-        items_complete=_per_row(items.filter(votes__gte=OuterRef("votes_needed")), "COUNT"),
-        votes_stored=_per_row(items, "SUM", "votes"),
-        annotator_count=_per_row(TrackSeat.objects.filter(track=OuterRef("pk")), "COUNT"),
-    ).annotate(votes_total=F("items_total") * F("votes_needed"))
+    """Progress is on the track's own counters (``items_total``, ``items_complete``, ``votes_stored``,
+    ``votes_total``); this adds ``annotator_count``, one query for any number of tracks."""
+    return tracks.annotate(annotator_count=_per_row(TrackSeat.objects.filter(track=OuterRef("pk")), "COUNT"))
 
 
 def track_progress_list() -> QuerySet[Track]:

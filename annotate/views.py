@@ -15,9 +15,10 @@ from annotate import selectors
 from annotate.errors import AnnotationError, NotYours
 from annotate.models import Assignment, Side, Track
 from annotate.services import (
+    Work,
     assignment_next_for,
     assignment_watch_record,
-    judgment_submit,
+    judgment_submit_and_next,
     judgment_undo_last,
 )
 
@@ -69,6 +70,23 @@ def _milliseconds(request: HttpRequest, field: str) -> int | None:
         raise BadInput(f"{field} must be a whole number of milliseconds.") from None
 
 
+def _render(
+    request: HtmxHttpRequest, work: Work, *, error: str = "", notice: str = "", status: int = 200
+) -> HttpResponse:
+    """The work page, or only its comparison panel for htmx: the comparison plus any message."""
+    assignment = work.assignment
+    context = {
+        "track": work.track,
+        "panel": selectors.comparison_panel_get(track=work.track, assignment=assignment)
+        if assignment
+        else None,
+        "error": error,
+        "notice": notice,
+    }
+    partial = request.htmx and not request.htmx.boosted
+    return render(request, PANEL_TEMPLATE if partial else "annotate/track_work.html", context, status=status)
+
+
 def _render_work(
     request: HtmxHttpRequest,
     track_id: int,
@@ -78,7 +96,7 @@ def _render_work(
     notice: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    """The work page, or only its comparison panel for htmx: the current comparison plus any message."""
+    """The work page with the current comparison (handing out one if needed) and any message."""
     # Fetched after any write, so the counts include the vote just given.
     track = selectors.annotator_track_progress_get(user=request.user, track_id=track_id)
     if track is None:
@@ -91,14 +109,9 @@ def _render_work(
         assignment = None
         if not error:  # a refused vote keeps its own reason; otherwise say why nothing is shown
             error, status = exc.message, exc.status
-    context = {
-        "track": track,
-        "panel": selectors.comparison_panel_get(track=track, assignment=assignment) if assignment else None,
-        "error": error,
-        "notice": notice,
-    }
-    partial = request.htmx and not request.htmx.boosted
-    return render(request, PANEL_TEMPLATE if partial else "annotate/track_work.html", context, status=status)
+    return _render(
+        request, Work(track=track, assignment=assignment), error=error, notice=notice, status=status
+    )
 
 
 def _refused(request: HtmxHttpRequest, track_id: int, exc: AnnotationError) -> HttpResponse:
@@ -148,22 +161,25 @@ def assignment_watch(request: HttpRequest, track_id: int, assignment_id: int) ->
 @require_POST
 @login_required
 def assignment_vote(request: HtmxHttpRequest, track_id: int, assignment_id: int) -> HttpResponse:
-    assignment = _assignment_or_404(request, track_id, assignment_id)
     try:
         response_ms = _milliseconds(request, "response_ms")
-        judgment_submit(
-            assignment_id=assignment.pk,
+    except BadInput as exc:
+        _assignment_or_404(request, track_id, assignment_id)  # someone else's assignment stays a 404
+        return _render_work(request, track_id, error=str(exc), status=400)
+    try:
+        # The vote and the next comparison in one transaction; the answer shows the next one.
+        work = judgment_submit_and_next(
+            track_id=track_id,
+            assignment_id=assignment_id,
             user=request.user,
             side_choice=request.POST.get("choice", ""),
             response_ms=response_ms,
         )
-    except BadInput as exc:
-        return _render_work(request, track_id, error=str(exc), status=400)
     except AnnotationError as exc:
         return _refused(request, track_id, exc)
     if not request.htmx:
         return redirect("annotate:track_work", track_id=track_id)  # post/redirect/get without script
-    return _render_work(request, track_id)
+    return _render(request, work)
 
 
 @require_POST
