@@ -60,12 +60,20 @@ class TrackCreateForm(forms.Form):
     )
     allow_tie = forms.BooleanField(required=False, label="Allow “tie”")
     allow_both_bad = forms.BooleanField(required=False, label="Allow “both bad”")
+    # A fraction of each video: the server records at most one full play of each (a second loop adds
+    # nothing), so a rule above 1 could never be met and would lock the vote buttons for good.
     min_watch_fraction = forms.FloatField(
         min_value=0.0,
-        max_value=3.0,
+        max_value=1.0,
         initial=1.0,
         label="Watch before voting",
-        help_text="How much of each video must have played: 1 = once through, 2 = twice, 0 = no rule.",
+        help_text="How much of each video must have played: 1 = all of it, 0.5 = half, 0 = no rule.",
+        error_messages={
+            "max_value": (
+                "Ensure this value is less than or equal to 1: it is the fraction of each video that "
+                "must have played, and 1 already means all of it."
+            ),
+        },
     )
     lease_minutes = forms.IntegerField(
         min_value=1,

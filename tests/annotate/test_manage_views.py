@@ -84,7 +84,8 @@ def test_the_annotator_list_offers_annotators_and_non_staff_but_not_other_staff(
         ({"methods": []}, "methods", "required"),
         ({"votes_needed": 0}, "votes_needed", "greater than or equal to 1"),
         ({"votes_needed": 51}, "votes_needed", "less than or equal to 50"),
-        ({"min_watch_fraction": 3.5}, "min_watch_fraction", "less than or equal to 3"),
+        ({"min_watch_fraction": 3.5}, "min_watch_fraction", "less than or equal to 1"),
+        ({"min_watch_fraction": 2}, "min_watch_fraction", "1 already means all of it"),
         ({"kind": "vibes"}, "kind", "not one of the available choices"),
     ],
 )
