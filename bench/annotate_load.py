@@ -93,15 +93,24 @@ def _django_setup(bench_url: str) -> None:
 
 
 def _app_environment() -> dict[str, str]:
-    # Production-like: no DEBUG (which would keep every query in memory), no embedded Redis (the vote
-    # path queues nothing), persistent connections as configured.
+    # Production-like: no DEBUG (which would keep every query in memory), no broker (the vote path
+    # queues nothing), persistent connections as configured, sessions in the Redis cache.
     return {
         "DEBUG": "0",
         "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-" + secrets.token_hex(16),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "memory://"),
+        "CACHE_URL": os.environ.get("CACHE_URL") or _embedded_cache_url(),
         "LOG_LEVEL": "ERROR",
     }
+
+
+def _embedded_cache_url() -> str:
+    from config import embedded
+
+    var_dir = embedded.var_dir_from_environment()
+    embedded.redis_url(var_dir)  # started if needed, stopped at the end if this process started it
+    return f"{embedded.redis_client_url(var_dir)}?db=1"
 
 
 # --- synthetic catalog --------------------------------------------------------------------------
@@ -286,10 +295,14 @@ def gunicorn_stop(process: subprocess.Popen | None) -> None:
 
 def sessions_create(user_ids: list[int]) -> list[str]:
     """Signed-in sessions written straight into the session store, as a login would leave them."""
+    from importlib import import_module
+
+    from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.auth.models import User
-    from django.contrib.sessions.backends.db import SessionStore
 
+    # The configured engine, so that the sessions are where the app looks first (the cache).
+    SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
     keys = []
     for user in User.objects.filter(pk__in=user_ids).order_by("pk"):
         session = SessionStore()
@@ -915,10 +928,12 @@ def main(argv: list[str] | None = None) -> int:
 
             connections.close_all()
         _recreate_database(server_url, drop_only=True)
-        if started_server:
-            from config import embedded
+        from config import embedded
 
+        if started_server:
             embedded.postgres_stop(embedded.var_dir_from_environment())
+        if "redis" in embedded.started_here:  # the cache's server
+            embedded.redis_stop(embedded.var_dir_from_environment())
     print(json.dumps(result), flush=True)
     return 0
 
