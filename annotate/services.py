@@ -227,23 +227,24 @@ LIMIT 1
 """
 
 # Fewest claimed first, walking track_item_pick_idx; SKIP LOCKED lets a concurrent picker take the
-# next row instead of waiting for (and then over-claiming) the one being handed out right now. An own
-# lease that expired earlier is reopened rather than duplicated.
+# next row instead of waiting for (and then over-claiming) the one being handed out right now. The free
+# item is locked in a CTE of its own and joined: written as `WHERE id = (SELECT ... SKIP LOCKED)`, a
+# pick racing others sometimes updated no row although many were free. An own lease that expired
+# earlier is reopened rather than duplicated.
 _PICK_SQL = f"""
-WITH picked AS (
-    UPDATE annotate_trackitem SET claimed = claimed + 1
-    WHERE id = (
-        SELECT i.id FROM annotate_trackitem AS i
-        WHERE i.track_id = %(track)s AND i.claimed < %(needed)s
-          AND NOT EXISTS (
-              SELECT 1 FROM annotate_assignment AS a
-              WHERE a.item_id = i.id AND a.rater_id = %(rater)s AND a.status <> 'expired'
-          )
-        ORDER BY i.claimed, i.id
-        LIMIT 1
-        FOR UPDATE SKIP LOCKED
-    )
-    RETURNING id, comparison_id
+WITH free AS (
+    SELECT i.id FROM annotate_trackitem AS i
+    WHERE i.track_id = %(track)s AND i.claimed < %(needed)s
+      AND NOT EXISTS (
+          SELECT 1 FROM annotate_assignment AS a
+          WHERE a.item_id = i.id AND a.rater_id = %(rater)s AND a.status <> 'expired'
+      )
+    ORDER BY i.claimed, i.id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), picked AS (
+    UPDATE annotate_trackitem AS t SET claimed = t.claimed + 1 FROM free WHERE t.id = free.id
+    RETURNING t.id, t.comparison_id
 ), handed AS (
     INSERT INTO annotate_assignment AS h (
         item_id, rater_id, shown_left, status, issued_at, expires_at, answered_at, watched_a, watched_b,

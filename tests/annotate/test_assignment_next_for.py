@@ -119,3 +119,41 @@ def test_two_annotators_racing_for_the_last_needed_vote_never_over_claim(annotat
     item = TrackItem.objects.get(track=track)
     assert item.claimed == 1
     assert Assignment.objects.filter(item=item).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_annotators_starting_at_the_same_moment_all_get_a_comparison():
+    # Many pickers on the same few rows at once: SKIP LOCKED must move each to another free comparison,
+    # never answer "nothing left" while plenty are free (84 comparisons, 24 annotators, 4 picks each).
+    from django.contrib.auth.models import User
+
+    from annotate.services import judgment_submit_and_next
+
+    users = [User.objects.create_user(f"racer-{n}") for n in range(24)]
+    track = make_track(annotators=users, methods=8, identities=3, votes_needed=3, min_watch_fraction=0)
+    barrier = threading.Barrier(len(users))
+    empty_handed: list[str] = []
+
+    def work(user):
+        try:
+            barrier.wait()
+            assignment = assignment_next_for(track=track, user=user)
+            for _ in range(3):
+                if assignment is None:
+                    break
+                assignment = judgment_submit_and_next(
+                    track_id=track.pk, assignment_id=assignment.pk, user=user, side_choice="left"
+                ).assignment
+            if assignment is None:
+                empty_handed.append(user.username)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(user,)) for user in users]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert empty_handed == []
+    assert not TrackItem.objects.filter(track=track, claimed__gt=3).exists()
