@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -23,6 +25,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Now
 from django.urls import reverse
+from django.utils.http import RFC3986_SUBDELIMS
 
 from annotate.models import Assignment, Judgment, Track, TrackSeat
 from annotate.services import WATCH_TOLERANCE
@@ -103,6 +106,8 @@ class ComparisonPanel:
     watch_needed: float  # the fraction of each video the server will require, tolerance included
     watched_left: float
     watched_right: float
+    vote_url: str
+    watch_url: str
 
     @property
     def locked(self) -> bool:
@@ -128,14 +133,19 @@ WHERE c.id = %s
 """
 
 
-def _media_url(name: str) -> str:
-    return reverse("media", args=[name]) if name else ""
+def _media_urls() -> Callable[[str], str]:
+    """URLs of media names: the URLconf's prefix once, then each name quoted as ``reverse()`` quotes a
+    path argument. A panel has up to a dozen media, and ``reverse()`` costs far more than this."""
+    prefix = reverse("media", args=["-"])[:-1]
+    safe = RFC3986_SUBDELIMS + "/~:@"  # what django.urls.resolvers leaves unquoted
+    return lambda name: prefix + quote(name, safe=safe) if name else ""
 
 
 def comparison_panel_get(*, track: Track, assignment: Assignment) -> ComparisonPanel:
     with connection.cursor() as cursor:
         cursor.execute(_PANEL_SQL, [assignment.item.comparison_id])
         row = cursor.fetchone()
+    _media_url = _media_urls()
     a_file, a_poster, a_width, a_height, a_fps, b_file, b_poster, b_width, b_height, b_fps = row[:10]
     task, full_text, differential_text, references = row[10:]
     video_a = PanelMedia(
@@ -165,6 +175,8 @@ def comparison_panel_get(*, track: Track, assignment: Assignment) -> ComparisonP
         watch_needed=track.min_watch_fraction * WATCH_TOLERANCE,
         watched_left=assignment.watched_a if left_is_a else assignment.watched_b,
         watched_right=assignment.watched_b if left_is_a else assignment.watched_a,
+        vote_url=reverse("annotate:vote", args=[track.pk, assignment.pk]),
+        watch_url=reverse("annotate:watch", args=[track.pk, assignment.pk]),
     )
 
 

@@ -75,15 +75,15 @@ def _render(
 ) -> HttpResponse:
     """The work page, or only its comparison panel for htmx: the comparison plus any message."""
     assignment = work.assignment
+    panel = selectors.comparison_panel_get(track=work.track, assignment=assignment) if assignment else None
+    partial = bool(request.htmx and not request.htmx.boosted)
     context = {
         "track": work.track,
-        "panel": selectors.comparison_panel_get(track=work.track, assignment=assignment)
-        if assignment
-        else None,
+        "panel": panel,
         "error": error,
         "notice": notice,
+        "fragment": partial,  # the panel alone, for htmx: see the template's note on CSRF
     }
-    partial = request.htmx and not request.htmx.boosted
     return render(request, PANEL_TEMPLATE if partial else "annotate/track_work.html", context, status=status)
 
 
