@@ -85,6 +85,10 @@ class Rater(models.Model):
         return f"{self.get_kind_display()} {self.pk}"
 
 
+# Browsers stop a hair before the last frame; "played through" means this close to the end.
+WATCH_TOLERANCE = 0.97
+
+
 class Track(models.Model):
     """A pairwise annotation track: one criterion, a pool of comparisons, a team of annotators."""
 
@@ -135,6 +139,11 @@ class Track(models.Model):
     @property
     def criterion(self) -> str:
         return str(self.kind)  # the two kinds are named after the criterion they ask
+
+    @property
+    def watch_needed(self) -> float:
+        """The fraction of each video, as the server recorded it, that a vote needs."""
+        return self.min_watch_fraction * WATCH_TOLERANCE
 
     @property
     def votes_total(self) -> int:

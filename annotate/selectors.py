@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from django.contrib.auth import get_user_model
@@ -28,7 +29,6 @@ from django.urls import reverse
 from django.utils.http import RFC3986_SUBDELIMS
 
 from annotate.models import Assignment, Judgment, Track, TrackSeat
-from annotate.services import WATCH_TOLERANCE
 from generation.models import Prompt, Reference
 
 # --- the annotator's side -----------------------------------------------------------------------
@@ -115,22 +115,23 @@ class ComparisonPanel:
         return self.watch_needed > 0 and min(self.watched_left, self.watched_right) < self.watch_needed
 
 
-# The two videos, the prompt and every reference of the identity (primary first, as the gallery
-# orders them) in one query.
-_PANEL_SQL = """
-SELECT va.file, va.poster, va.width, va.height, va.fps, vb.file, vb.poster, vb.width, vb.height, vb.fps,
-       p.task, p.full_text, p.differential_text,
-       (
-           SELECT json_agg(json_build_array(r.kind, r.file, r.poster)
-                           ORDER BY r.is_primary DESC, r.position, r.id)
-           FROM generation_reference AS r WHERE r.identity_id = c.identity_id
-       )
-FROM annotate_comparison AS c
-JOIN generation_video AS va ON va.id = c.video_a_id
-JOIN generation_video AS vb ON vb.id = c.video_b_id
-JOIN generation_prompt AS p ON p.id = c.prompt_id
-WHERE c.id = %s
-"""
+# What a comparison's panel shows, for a comparison aliased ``c``: the two videos, the prompt and every
+# reference of the identity (primary first, as the gallery orders them). The vote's statement selects
+# them too (services._VOTE_AND_NEXT_SQL), so the joins are outer: its comparison may be missing.
+PANEL_COLUMNS = """
+    va.file, va.poster, va.width, va.height, va.fps, vb.file, vb.poster, vb.width, vb.height, vb.fps,
+    p.task, p.full_text, p.differential_text,
+    (
+        SELECT json_agg(json_build_array(r.kind, r.file, r.poster)
+                        ORDER BY r.is_primary DESC, r.position, r.id)
+        FROM generation_reference AS r WHERE r.identity_id = c.identity_id
+    )"""
+PANEL_JOINS = """
+LEFT JOIN generation_video AS va ON va.id = c.video_a_id
+LEFT JOIN generation_video AS vb ON vb.id = c.video_b_id
+LEFT JOIN generation_prompt AS p ON p.id = c.prompt_id"""
+
+_PANEL_SQL = f"SELECT {PANEL_COLUMNS} FROM annotate_comparison AS c {PANEL_JOINS} WHERE c.id = %s"
 
 
 def _media_urls() -> Callable[[str], str]:
@@ -141,10 +142,16 @@ def _media_urls() -> Callable[[str], str]:
     return lambda name: prefix + quote(name, safe=safe) if name else ""
 
 
-def comparison_panel_get(*, track: Track, assignment: Assignment) -> ComparisonPanel:
-    with connection.cursor() as cursor:
-        cursor.execute(_PANEL_SQL, [assignment.item.comparison_id])
-        row = cursor.fetchone()
+def comparison_panel_get(
+    *, track: Track, assignment: Assignment, columns: Sequence[Any] | None = None
+) -> ComparisonPanel:
+    """The panel of the assignment's comparison; ``columns``: its ``PANEL_COLUMNS``, when the caller's
+    statement already fetched them."""
+    row = columns
+    if row is None:
+        with connection.cursor() as cursor:
+            cursor.execute(_PANEL_SQL, [assignment.item.comparison_id])
+            row = cursor.fetchone()
     _media_url = _media_urls()
     a_file, a_poster, a_width, a_height, a_fps, b_file, b_poster, b_width, b_height, b_fps = row[:10]
     task, full_text, differential_text, references = row[10:]
@@ -172,7 +179,7 @@ def comparison_panel_get(*, track: Track, assignment: Assignment) -> ComparisonP
         ],
         prompt_text="" if identity_mode else prompt.shown_text,
         fps=max(a_fps, b_fps),
-        watch_needed=track.min_watch_fraction * WATCH_TOLERANCE,
+        watch_needed=track.watch_needed,
         watched_left=assignment.watched_a if left_is_a else assignment.watched_b,
         watched_right=assignment.watched_b if left_is_a else assignment.watched_a,
         vote_url=reverse("annotate:vote", args=[track.pk, assignment.pk]),

@@ -24,12 +24,11 @@ from annotate.errors import (
     WatchRuleNotMet,
 )
 from annotate.models import Assignment, Choice, Comparison, Judgment, Rater, Side, Track, TrackItem, TrackSeat
+from annotate.selectors import PANEL_COLUMNS, PANEL_JOINS
 from generation.models import Identity, Method, Prompt, Video
 
 # The player offers speeds up to 2×: no honest report can have seen more than this per second.
 MAX_PLAYBACK_SPEED = 2.0
-# Browsers stop a hair before the last frame; "played through" means this close to the end.
-WATCH_TOLERANCE = 0.97
 
 
 # --- comparisons and tracks ---------------------------------------------------------------------
@@ -231,8 +230,8 @@ LIMIT 1
 # item is locked in a CTE of its own and joined: written as `WHERE id = (SELECT ... SKIP LOCKED)`, a
 # pick racing others sometimes updated no row although many were free. An own lease that expired
 # earlier is reopened rather than duplicated.
-_PICK_SQL = f"""
-WITH free AS (
+_PICK_CTES = """
+free AS (
     SELECT i.id FROM annotate_trackitem AS i
     WHERE i.track_id = %(track)s AND i.claimed < %(needed)s
       AND NOT EXISTS (
@@ -256,9 +255,14 @@ WITH free AS (
         expires_at = EXCLUDED.expires_at, answered_at = NULL, watched_a = 0, watched_b = 0,
         watch_reported_at = NULL
     RETURNING h.id, h.item_id, h.shown_left, h.status, h.issued_at, h.expires_at, h.watched_a, h.watched_b
-)
+)"""
+
+_PICK_SQL = f"""
+WITH {_PICK_CTES}
 SELECT {_ASSIGNMENT_COLUMNS}
-FROM handed AS h JOIN annotate_comparison AS c ON c.id = (SELECT comparison_id FROM picked)
+FROM handed AS h
+JOIN picked ON picked.id = h.item_id
+JOIN annotate_comparison AS c ON c.id = picked.comparison_id
 """
 
 # Only when a pick finds nothing: leases past their time go back to the pool. SKIP LOCKED: a row that
@@ -279,11 +283,13 @@ UPDATE annotate_trackitem AS t SET claimed = t.claimed - released.n
 FROM released WHERE t.id = released.item_id
 """
 
-# The vote: the judgment, the answered assignment, the item's votes, the seats' counters and the
-# track's, in one statement. A vote that completes its comparison takes it off the "still open" count
-# of the comparison's other raters.
-_VOTE_WRITE_SQL = """
-WITH judgment AS (
+
+def _vote_ctes(handed: str) -> str:
+    """The vote: the judgment, the answered assignment, the item's votes, the seats' counters and the
+    track's. A vote that completes its comparison takes it off the "still open" count of the
+    comparison's other raters. ``handed``: how many comparisons the same statement handed out."""
+    return f"""
+judgment AS (
     INSERT INTO annotate_judgment (
         comparison_id, criterion, choice, shown_left, rater_id, track_id, assignment_id, response_ms,
         watched_a, watched_b, selection_policy, selection_probability, created_at
@@ -313,7 +319,7 @@ WITH judgment AS (
         votes_on_open = s.votes_on_open
             + CASE WHEN s.id <> %(seat)s THEN -1 WHEN %(completes)s THEN 0 ELSE 1 END,
         undoable_id = CASE WHEN s.id = %(seat)s THEN (SELECT id FROM judgment) ELSE s.undoable_id END,
-        assigned = s.assigned + CASE WHEN s.id = %(seat)s THEN %(handed)s ELSE 0 END
+        assigned = s.assigned + CASE WHEN s.id = %(seat)s THEN {handed} ELSE 0 END
     FROM seats WHERE s.id = seats.id
     RETURNING s.id, s.votes_given, s.votes_on_open
 ), tracked AS (
@@ -323,10 +329,30 @@ WITH judgment AS (
         items_complete = items_complete + CASE WHEN %(completes)s THEN 1 ELSE 0 END
     WHERE id = %(track)s AND (SELECT count(*) FROM seated) > 0
     RETURNING items_total, items_complete
+)"""
+
+
+_VOTED_COLUMNS = (
+    "(SELECT id FROM judgment), seated.votes_given, seated.votes_on_open, tracked.items_total, "
+    "tracked.items_complete"
 )
-SELECT (SELECT id FROM judgment), seated.votes_given, seated.votes_on_open,
-       tracked.items_total, tracked.items_complete
-FROM seated, tracked WHERE seated.id = %(seat)s
+
+_VOTE_WRITE_SQL = f"""
+WITH {_vote_ctes("0")}
+SELECT {_VOTED_COLUMNS} FROM seated JOIN tracked ON seated.id = %(seat)s
+"""
+
+# The vote, the next comparison (claimed before the seat counts it) and what its panel shows, in one
+# statement: the vote button's answer needs nothing more from the database. Claiming first is safe: the
+# voted item is already locked, and the claim never waits (SKIP LOCKED).
+_VOTE_AND_NEXT_SQL = f"""
+WITH {_PICK_CTES}, {_vote_ctes("(SELECT count(*) FROM handed)")}
+SELECT {_VOTED_COLUMNS}, {_ASSIGNMENT_COLUMNS}, {PANEL_COLUMNS}
+FROM seated JOIN tracked ON seated.id = %(seat)s
+LEFT JOIN picked ON true
+LEFT JOIN handed AS h ON h.item_id = picked.id
+LEFT JOIN annotate_comparison AS c ON c.id = picked.comparison_id
+{PANEL_JOINS}
 """
 
 
@@ -426,11 +452,10 @@ def _assignment_from(row: Sequence[Any], *, track_id: int, rater_id: int) -> Ass
     return assignment
 
 
-def _hand_out(cursor: Any, *, seat: _Seat, now: datetime) -> Assignment | None:
-    """Claim the next comparison for the seat (its counter is the caller's to update)."""
+def _pick_params(seat: _Seat, now: datetime) -> dict[str, Any]:
     track = seat.track
     assert seat.rater_id is not None
-    params = {
+    return {
         "track": track.pk,
         "needed": track.votes_needed,
         "rater": seat.rater_id,
@@ -438,17 +463,26 @@ def _hand_out(cursor: Any, *, seat: _Seat, now: datetime) -> Assignment | None:
         "now": now,
         "expires": now + timedelta(seconds=track.lease_seconds),
     }
-    cursor.execute(_PICK_SQL, params)
-    row = cursor.fetchone()
+
+
+def _hand_out(cursor: Any, *, seat: _Seat, now: datetime, tried: bool = False) -> Assignment | None:
+    """Claim the next comparison for the seat (its counter is the caller's to update). ``tried``: a
+    pick in this transaction already found nothing free."""
+    params = _pick_params(seat, now)
+    row = None
+    if not tried:
+        cursor.execute(_PICK_SQL, params)
+        row = cursor.fetchone()
     if row is None:
         # Expired leases are released only when they are in the way: most picks never look at them.
-        cursor.execute(_RELEASE_EXPIRED_SQL, {"track": track.pk, "now": now})
+        cursor.execute(_RELEASE_EXPIRED_SQL, {"track": seat.track.pk, "now": now})
         if cursor.rowcount:
             cursor.execute(_PICK_SQL, params)
             row = cursor.fetchone()
     if row is None:
         return None
-    return _assignment_from(row, track_id=track.pk, rater_id=seat.rater_id)
+    assert seat.rater_id is not None
+    return _assignment_from(row, track_id=seat.track.pk, rater_id=seat.rater_id)
 
 
 def _current_or_next(cursor: Any, *, seat: _Seat, now: datetime) -> Assignment | None:
@@ -530,10 +564,12 @@ class VoteResult:
 @dataclass(frozen=True)
 class Work:
     """Where the annotator stands after a request: the track annotated with their progress
-    (``done_by_me``, ``left_for_me``, ``can_undo``) and their comparison, None when there is none."""
+    (``done_by_me``, ``left_for_me``, ``can_undo``) and their comparison, None when there is none.
+    ``panel_columns``: what the comparison's panel shows, when the same statement fetched it."""
 
     track: Track
     assignment: Assignment | None
+    panel_columns: Sequence[Any] | None = None
 
 
 _SIDE_CHOICES = {"left", "right", "tie", "both_bad"}
@@ -558,9 +594,10 @@ def _vote(
     response_ms: int | None,
     now: datetime,
     hand_out_next: bool,
-) -> tuple[VoteResult, _Seat, Assignment | None]:
+) -> tuple[VoteResult, _Seat, Assignment | None, Sequence[Any] | None]:
     """Check and store the vote, and with ``hand_out_next`` claim the annotator's next comparison in
-    the same transaction. Returns the vote, the seat with its counters after it, and the next one."""
+    the same transaction. Returns the vote, the seat with its counters after it, the next comparison
+    and, when the vote's statement fetched them, the columns of its panel."""
     _lock_annotator(cursor, user)
     cursor.execute(_VOTE_SQL, {"assignment": assignment_id, "user": user.pk, "track": track_id})
     row = cursor.fetchone()
@@ -573,7 +610,7 @@ def _vote(
         # A double click, a resent form or a network retry: the first vote stands, nothing is added.
         result = VoteResult(judgment=Judgment.objects.get(assignment_id=assignment_id), created=False)
         following = _current_or_next(cursor, seat=seat, now=now) if hand_out_next else None
-        return result, seat, following
+        return result, seat, following, None
     if track.is_paused:
         raise TrackPaused("This track is paused; your vote was not stored.")
     if status == Assignment.Status.EXPIRED or expires_at <= now:
@@ -585,43 +622,51 @@ def _vote(
     choice = canonical_choice(side_choice=side_choice, shown_left=shown_left)
     if choice not in track.allowed_choices:
         raise InvalidChoice(f"{Choice(choice).label!r} is not an allowed answer on this track.")
-    if min(watched_a, watched_b) < track.min_watch_fraction * WATCH_TOLERANCE:
+    if min(watched_a, watched_b) < track.watch_needed:
         raise WatchRuleNotMet(
             f"Please watch both videos first: {track.min_watch_fraction:.0%} of each is needed, "
             f"seen {watched_a:.0%} and {watched_b:.0%}."
         )
-    # The next comparison is claimed before the vote is written: the voted item is already locked, and
-    # the seat's counters then take both in one update.
-    following = _hand_out(cursor, seat=seat, now=now) if hand_out_next else None
     if response_ms is not None:
         response_ms = max(0, min(response_ms, 24 * 3600 * 1000))
     created_at = timezone.now()
-    cursor.execute(
-        _VOTE_WRITE_SQL,
-        {
-            "comparison": comparison_id,
-            "criterion": track.criterion,
-            "choice": choice,
-            "shown_left": shown_left,
-            "rater": seat.rater_id,
-            "track": track.pk,
-            "assignment": assignment_id,
-            "response_ms": response_ms,
-            "watched_a": watched_a,
-            "watched_b": watched_b,
-            "created_at": created_at,
-            "policy": SELECTION_POLICY,
-            "now": now,
-            "item": item_id,
-            "seat": seat.id,
-            "completes": item_votes + 1 == track.votes_needed,
-            "handed": int(following is not None),
-        },
-    )
-    judgment_id, seat.votes_given, seat.votes_on_open, track.items_total, track.items_complete = (
-        cursor.fetchone()
-    )
+    params = {
+        "comparison": comparison_id,
+        "criterion": track.criterion,
+        "choice": choice,
+        "shown_left": shown_left,
+        "rater": seat.rater_id,
+        "track": track.pk,
+        "assignment": assignment_id,
+        "response_ms": response_ms,
+        "watched_a": watched_a,
+        "watched_b": watched_b,
+        "created_at": created_at,
+        "policy": SELECTION_POLICY,
+        "now": now,
+        "item": item_id,
+        "seat": seat.id,
+        "completes": item_votes + 1 == track.votes_needed,
+    }
+    following, panel_columns = None, None
+    if hand_out_next:
+        cursor.execute(_VOTE_AND_NEXT_SQL, {**params, **_pick_params(seat, now)})
+        row = cursor.fetchone()
+        if row[5] is not None:
+            following = _assignment_from(row[5:18], track_id=track.pk, rater_id=seat.rater_id)
+            panel_columns = row[18:]
+            seat.assigned += 1
+    else:
+        cursor.execute(_VOTE_WRITE_SQL, params)
+        row = cursor.fetchone()
+    judgment_id, seat.votes_given, seat.votes_on_open, track.items_total, track.items_complete = row[:5]
     seat.undoable_id = judgment_id
+    if hand_out_next and following is None:
+        # Nothing was free: the rare path that first releases expired leases, then tries again.
+        following = _hand_out(cursor, seat=seat, now=now, tried=True)
+        if following is not None:
+            cursor.execute("UPDATE annotate_trackseat SET assigned = assigned + 1 WHERE id = %s", [seat.id])
+            seat.assigned += 1
     judgment = _loaded(
         Judgment,
         {
@@ -641,7 +686,7 @@ def _vote(
             "created_at": created_at,
         },
     )
-    return VoteResult(judgment=judgment, created=True), seat, following
+    return VoteResult(judgment=judgment, created=True), seat, following, panel_columns
 
 
 @transaction.atomic
@@ -655,7 +700,7 @@ def judgment_submit(
 ) -> VoteResult:
     """Store the vote for an assignment. A repeated submission returns the stored judgment."""
     with connection.cursor() as cursor:
-        result, _seat, _next = _vote(
+        result, _seat, _next, _panel = _vote(
             cursor,
             assignment_id=assignment_id,
             track_id=None,
@@ -681,7 +726,7 @@ def judgment_submit_and_next(
     """Store the vote (as ``judgment_submit``) and hand out the annotator's next comparison, in one
     transaction: what the vote button does. The assignment must belong to the track."""
     with connection.cursor() as cursor:
-        _result, seat, following = _vote(
+        _result, seat, following, panel_columns = _vote(
             cursor,
             assignment_id=assignment_id,
             track_id=track_id,
@@ -691,7 +736,7 @@ def judgment_submit_and_next(
             now=now or timezone.now(),
             hand_out_next=True,
         )
-    return Work(track=seat.progress(), assignment=following)
+    return Work(track=seat.progress(), assignment=following, panel_columns=panel_columns)
 
 
 # Undo, in the lock order above: the annotator's assignments on the track (the one voted and any

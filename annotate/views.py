@@ -75,7 +75,11 @@ def _render(
 ) -> HttpResponse:
     """The work page, or only its comparison panel for htmx: the comparison plus any message."""
     assignment = work.assignment
-    panel = selectors.comparison_panel_get(track=work.track, assignment=assignment) if assignment else None
+    panel = None
+    if assignment is not None:
+        panel = selectors.comparison_panel_get(
+            track=work.track, assignment=assignment, columns=work.panel_columns
+        )
     partial = bool(request.htmx and not request.htmx.boosted)
     context = {
         "track": work.track,
