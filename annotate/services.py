@@ -182,6 +182,12 @@ def raters_for_users(*, user_ids: Iterable[int]) -> dict[int, int]:
 #   3. seat rows, in id order (a vote that completes a comparison updates its other raters' seats);
 #   4. the track row last, since every vote on the track takes it: it is held only until the commit.
 
+
+def _compact(sql: str) -> str:
+    """One line of SQL (statements here hold no comments and no literal runs of spaces)."""
+    return " ".join(sql.split())
+
+
 # How _PICK_SQL chooses, recorded with each judgment.
 SELECTION_POLICY = "fewest_votes_first"
 
@@ -287,7 +293,10 @@ FROM released WHERE t.id = released.item_id
 def _vote_ctes(handed: str) -> str:
     """The vote: the judgment, the answered assignment, the item's votes, the seats' counters and the
     track's. A vote that completes its comparison takes it off the "still open" count of the
-    comparison's other raters. ``handed``: how many comparisons the same statement handed out."""
+    comparison's other raters. ``handed``: how many comparisons the same statement handed out.
+
+    The track's update is gated on the seats' (``count(*) FROM seated``) so that it runs after them:
+    the track row, which every vote takes, is the last lock and is held the shortest."""
     return f"""
 judgment AS (
     INSERT INTO annotate_judgment (
@@ -323,7 +332,6 @@ judgment AS (
     FROM seats WHERE s.id = seats.id
     RETURNING s.id, s.votes_given, s.votes_on_open
 ), tracked AS (
-    -- Gated on the seats so that it runs after them: the track row is the last lock taken.
     UPDATE annotate_track SET
         votes_stored = votes_stored + 1,
         items_complete = items_complete + CASE WHEN %(completes)s THEN 1 ELSE 0 END
@@ -344,8 +352,10 @@ SELECT {_VOTED_COLUMNS} FROM seated JOIN tracked ON seated.id = %(seat)s
 
 # The vote, the next comparison (claimed before the seat counts it) and what its panel shows, in one
 # statement: the vote button's answer needs nothing more from the database. Claiming first is safe: the
-# voted item is already locked, and the claim never waits (SKIP LOCKED).
-_VOTE_AND_NEXT_SQL = f"""
+# voted item is already locked, and the claim never waits (SKIP LOCKED). Whitespace is collapsed: under
+# 4096 characters psycopg caches how it splits a statement into parameters, above it parses it again
+# on every call (a test keeps it under).
+_VOTE_AND_NEXT_SQL = _compact(f"""
 WITH {_PICK_CTES}, {_vote_ctes("(SELECT count(*) FROM handed)")}
 SELECT {_VOTED_COLUMNS}, {_ASSIGNMENT_COLUMNS}, {PANEL_COLUMNS}
 FROM seated JOIN tracked ON seated.id = %(seat)s
@@ -353,7 +363,7 @@ LEFT JOIN picked ON true
 LEFT JOIN handed AS h ON h.item_id = picked.id
 LEFT JOIN annotate_comparison AS c ON c.id = picked.comparison_id
 {PANEL_JOINS}
-"""
+""")
 
 
 @dataclass

@@ -10,7 +10,6 @@ from django.db import connection
 from django.db.models import Q
 
 from annotate import selectors
-from annotate.errors import NotYours
 from annotate.models import Assignment, Judgment, Track, TrackItem, TrackSeat
 from annotate.receivers import track_extend
 from annotate.services import (
@@ -123,38 +122,6 @@ def test_comparisons_added_to_a_track_count_as_left():
     assert added == 2
     assert _counted(track) == _recounted(track)
     assert _counted(track)["seats"][user.username] == (0, 3)
-
-
-def test_the_vote_button_stores_the_vote_and_hands_out_the_next_comparison(annotator):
-    track = make_track(annotators=[annotator], methods=3, min_watch_fraction=0)
-    first = assignment_next_for(track=track, user=annotator)
-
-    work = judgment_submit_and_next(
-        track_id=track.pk, assignment_id=first.pk, user=annotator, side_choice="right", now=first.issued_at
-    )
-
-    assert Judgment.objects.get(assignment=first).shown_left == first.shown_left
-    assert work.assignment is not None and work.assignment.item_id != first.item_id
-    assert Assignment.objects.get(pk=work.assignment.pk).status == Assignment.Status.OPEN
-    assert (work.track.done_by_me, work.track.left_for_me, work.track.can_undo) == (1, 2, True)
-    # Sent again (a retry): nothing is stored twice, and the same next comparison comes back.
-    again = judgment_submit_and_next(
-        track_id=track.pk, assignment_id=first.pk, user=annotator, side_choice="right", now=first.issued_at
-    )
-    assert again.assignment.pk == work.assignment.pk
-    assert Judgment.objects.count() == 1
-    assert TrackSeat.objects.get(track=track, user=annotator).assigned == 2
-
-
-def test_the_vote_button_on_another_tracks_assignment_is_not_yours(annotator):
-    track = make_track(annotators=[annotator], methods=2, min_watch_fraction=0)
-    other = make_track(annotators=[annotator], methods=2, min_watch_fraction=0)
-    assignment = assignment_next_for(track=other, user=annotator)
-    with pytest.raises(NotYours):
-        judgment_submit_and_next(
-            track_id=track.pk, assignment_id=assignment.pk, user=annotator, side_choice="left"
-        )
-    assert not Judgment.objects.exists()
 
 
 def test_an_expired_lease_is_released_once_nothing_else_is_free(annotator, outsider):
