@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -594,7 +595,7 @@ def canonical_choice(*, side_choice: str, shown_left: str) -> str:
     return {"tie": Choice.TIE, "both_bad": Choice.BOTH_BAD}[side_choice]
 
 
-def _vote(
+def _vote_checked(
     cursor: Any,
     *,
     assignment_id: int,
@@ -603,11 +604,9 @@ def _vote(
     side_choice: str,
     response_ms: int | None,
     now: datetime,
-    hand_out_next: bool,
-) -> tuple[VoteResult, _Seat, Assignment | None, Sequence[Any] | None]:
-    """Check and store the vote, and with ``hand_out_next`` claim the annotator's next comparison in
-    the same transaction. Returns the vote, the seat with its counters after it, the next comparison
-    and, when the vote's statement fetched them, the columns of its panel."""
+) -> tuple[_Seat, dict[str, Any] | None]:
+    """Lock the annotator's requests, read the vote's assignment and check the vote. Returns the seat
+    and the parameters of the vote's statement, or None for them when the vote is already stored."""
     _lock_annotator(cursor, user)
     cursor.execute(_VOTE_SQL, {"assignment": assignment_id, "user": user.pk, "track": track_id})
     row = cursor.fetchone()
@@ -618,9 +617,7 @@ def _vote(
     track = seat.track
     if status == Assignment.Status.ANSWERED:
         # A double click, a resent form or a network retry: the first vote stands, nothing is added.
-        result = VoteResult(judgment=Judgment.objects.get(assignment_id=assignment_id), created=False)
-        following = _current_or_next(cursor, seat=seat, now=now) if hand_out_next else None
-        return result, seat, following, None
+        return seat, None
     if track.is_paused:
         raise TrackPaused("This track is paused; your vote was not stored.")
     if status == Assignment.Status.EXPIRED or expires_at <= now:
@@ -639,8 +636,7 @@ def _vote(
         )
     if response_ms is not None:
         response_ms = max(0, min(response_ms, 24 * 3600 * 1000))
-    created_at = timezone.now()
-    params = {
+    return seat, {
         "comparison": comparison_id,
         "criterion": track.criterion,
         "choice": choice,
@@ -651,52 +647,31 @@ def _vote(
         "response_ms": response_ms,
         "watched_a": watched_a,
         "watched_b": watched_b,
-        "created_at": created_at,
+        "created_at": timezone.now(),
         "policy": SELECTION_POLICY,
         "now": now,
         "item": item_id,
         "seat": seat.id,
         "completes": item_votes + 1 == track.votes_needed,
     }
-    following, panel_columns = None, None
-    if hand_out_next:
-        cursor.execute(_VOTE_AND_NEXT_SQL, {**params, **_pick_params(seat, now)})
-        row = cursor.fetchone()
-        if row[5] is not None:
-            following = _assignment_from(row[5:18], track_id=track.pk, rater_id=seat.rater_id)
-            panel_columns = row[18:]
-            seat.assigned += 1
-    else:
-        cursor.execute(_VOTE_WRITE_SQL, params)
-        row = cursor.fetchone()
-    judgment_id, seat.votes_given, seat.votes_on_open, track.items_total, track.items_complete = row[:5]
-    seat.undoable_id = judgment_id
-    if hand_out_next and following is None:
-        # Nothing was free: the rare path that first releases expired leases, then tries again.
-        following = _hand_out(cursor, seat=seat, now=now, tried=True)
-        if following is not None:
-            cursor.execute("UPDATE annotate_trackseat SET assigned = assigned + 1 WHERE id = %s", [seat.id])
-            seat.assigned += 1
-    judgment = _loaded(
-        Judgment,
-        {
-            "id": judgment_id,
-            "comparison_id": comparison_id,
-            "criterion": track.criterion,
-            "choice": choice,
-            "shown_left": shown_left,
-            "rater_id": seat.rater_id,
-            "track_id": track.pk,
-            "assignment_id": assignment_id,
-            "response_ms": response_ms,
-            "watched_a": watched_a,
-            "watched_b": watched_b,
-            "selection_policy": SELECTION_POLICY,
-            "selection_probability": None,
-            "created_at": created_at,
-        },
+
+
+def _voted(seat: _Seat, row: Sequence[Any]) -> int:
+    """Take the counters a vote's statement returned into the seat and its track; the judgment's id."""
+    judgment_id, seat.votes_given, seat.votes_on_open, seat.track.items_total, seat.track.items_complete = (
+        row[:5]
     )
-    return VoteResult(judgment=judgment, created=True), seat, following, panel_columns
+    seat.undoable_id = judgment_id
+    return judgment_id
+
+
+@contextmanager
+def _pipelined() -> Iterator[None]:
+    """psycopg's pipeline mode on Django's connection: statements go out without waiting for the
+    previous answers, and an answer is waited for only when it is read."""
+    connection.ensure_connection()
+    with connection.connection.pipeline():
+        yield
 
 
 @transaction.atomic
@@ -710,7 +685,7 @@ def judgment_submit(
 ) -> VoteResult:
     """Store the vote for an assignment. A repeated submission returns the stored judgment."""
     with connection.cursor() as cursor:
-        result, _seat, _next, _panel = _vote(
+        seat, params = _vote_checked(
             cursor,
             assignment_id=assignment_id,
             track_id=None,
@@ -718,12 +693,33 @@ def judgment_submit(
             side_choice=side_choice,
             response_ms=response_ms,
             now=now or timezone.now(),
-            hand_out_next=False,
         )
-    return result
+        if params is None:
+            return VoteResult(judgment=Judgment.objects.get(assignment_id=assignment_id), created=False)
+        cursor.execute(_VOTE_WRITE_SQL, params)
+        judgment_id = _voted(seat, cursor.fetchone())
+    judgment = _loaded(
+        Judgment,
+        {
+            "id": judgment_id,
+            "comparison_id": params["comparison"],
+            "criterion": params["criterion"],
+            "choice": params["choice"],
+            "shown_left": params["shown_left"],
+            "rater_id": params["rater"],
+            "track_id": params["track"],
+            "assignment_id": assignment_id,
+            "response_ms": params["response_ms"],
+            "watched_a": params["watched_a"],
+            "watched_b": params["watched_b"],
+            "selection_policy": SELECTION_POLICY,
+            "selection_probability": None,
+            "created_at": params["created_at"],
+        },
+    )
+    return VoteResult(judgment=judgment, created=True)
 
 
-@transaction.atomic
 def judgment_submit_and_next(
     *,
     track_id: int,
@@ -734,19 +730,36 @@ def judgment_submit_and_next(
     now: datetime | None = None,
 ) -> Work:
     """Store the vote (as ``judgment_submit``) and hand out the annotator's next comparison, in one
-    transaction: what the vote button does. The assignment must belong to the track."""
-    with connection.cursor() as cursor:
-        _result, seat, following, panel_columns = _vote(
-            cursor,
-            assignment_id=assignment_id,
-            track_id=track_id,
-            user=user,
-            side_choice=side_choice,
-            response_ms=response_ms,
-            now=now or timezone.now(),
-            hand_out_next=True,
-        )
-    return Work(track=seat.progress(), assignment=following, panel_columns=panel_columns)
+    transaction: what the vote button does. The assignment must belong to the track.
+
+    The transaction runs in pipeline mode, and the vote's statement is read only after the commit: the
+    statement and COMMIT reach the server together, so the track's row, which every vote on the track
+    locks, is never held while this process waits for its turn to run Python.
+    """
+    now = now or timezone.now()
+    with connection.cursor() as cursor, _pipelined():
+        with transaction.atomic():
+            seat, params = _vote_checked(
+                cursor,
+                assignment_id=assignment_id,
+                track_id=track_id,
+                user=user,
+                side_choice=side_choice,
+                response_ms=response_ms,
+                now=now,
+            )
+            if params is None:  # already stored: the current comparison, or a next one
+                return Work(track=seat.progress(), assignment=_current_or_next(cursor, seat=seat, now=now))
+            cursor.execute(_VOTE_AND_NEXT_SQL, {**params, **_pick_params(seat, now)})
+        row = cursor.fetchone()
+    _voted(seat, row)
+    if row[5] is None:
+        # Nothing was free: the rare path, which releases expired leases, in a transaction of its own.
+        following = assignment_next_for(track=seat.track, user=user, now=now)
+        return Work(track=seat.progress(), assignment=following)
+    seat.assigned += 1
+    following = _assignment_from(row[5:18], track_id=track_id, rater_id=seat.rater_id)
+    return Work(track=seat.progress(), assignment=following, panel_columns=row[18:])
 
 
 # Undo, in the lock order above: the annotator's assignments on the track (the one voted and any
