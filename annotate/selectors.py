@@ -166,7 +166,9 @@ def comparison_panel_get(
     identity_mode = track.kind == Track.Kind.IDENTITY_FIDELITY
     # The controllability mode shows the primary reference only, which the ordering puts first.
     shown = (references or []) if identity_mode else (references or [])[:1]
-    prompt = Prompt(task=task, full_text=full_text, differential_text=differential_text)
+    prompt_text = ""  # identity mode: the prompt never reaches the page
+    if not identity_mode:
+        prompt_text = Prompt(task=task, full_text=full_text, differential_text=differential_text).shown_text
     return ComparisonPanel(
         assignment=assignment,
         left=left,
@@ -177,7 +179,7 @@ def comparison_panel_get(
             )
             for kind, file, poster in shown
         ],
-        prompt_text="" if identity_mode else prompt.shown_text,
+        prompt_text=prompt_text,
         fps=max(a_fps, b_fps),
         watch_needed=track.watch_needed,
         watched_left=assignment.watched_a if left_is_a else assignment.watched_b,
