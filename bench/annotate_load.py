@@ -637,20 +637,20 @@ def profile_votes(*, track_id: int, votes: int) -> None:
     profiler = cProfile.Profile(time.process_time)
     run(users[1], profiler)
     steps = {
-        "assignment_vote": "the vote view, in all",
-        "judgment_submit": "  judgment_submit",
-        "annotator_track_progress_get": "  progress counts of the work page",
-        "assignment_next_for": "  assignment_next_for",
-        "comparison_panel_get": "  comparison_panel_get",
-        "render_to_string": "  template rendering",
+        "get_response": "the request, in all (Django)",
+        "get_user": "  sign-in check (session, user)",
+        "assignment_vote": "  the vote view",
+        "judgment_submit_and_next": "    vote and next pick (one transaction)",
+        "comparison_panel_get": "    comparison panel",
+        "render_to_string": "    template rendering",
     }
     cumulative = {name: 0.0 for name in steps}
     for (_file, _line, name), (_cc, _nc, _tt, ct, _callers) in pstats.Stats(profiler).stats.items():  # type: ignore[attr-defined]
         if name in cumulative:
             cumulative[name] = max(cumulative[name], ct)
-    total = cumulative["assignment_vote"] or 1.0
+    total = cumulative["get_response"] or 1.0
     for name, label in steps.items():
-        say(f"profile: {label:<36} {cumulative[name] / total:6.1%} of the view's CPU")
+        say(f"profile: {label:<42} {cumulative[name] / total:6.1%} of the request's CPU")
 
 
 def _cpu_ticks(master_pid: int) -> dict[str, dict[int, int]]:
