@@ -253,7 +253,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def gunicorn_start(*, port: int, workers: int, threads: int, environment: dict[str, str]) -> subprocess.Popen:
+def gunicorn_start(
+    *, port: int, workers: int, threads: int, worker_class: str, environment: dict[str, str]
+) -> subprocess.Popen:
     command = [
         sys.executable,
         "-m",
@@ -262,7 +264,7 @@ def gunicorn_start(*, port: int, workers: int, threads: int, environment: dict[s
         "--bind",
         f"127.0.0.1:{port}",
         "--worker-class",
-        "gthread",
+        worker_class,
         "--workers",
         str(workers),
         "--threads",
@@ -538,11 +540,13 @@ def load_part(args: argparse.Namespace, bench_url: str) -> dict[str, Any]:
             port=port,
             workers=args.workers,
             threads=args.threads,
+            worker_class=args.worker_class,
             environment={"DATABASE_URL": bench_url, **_app_environment()},
         )
         offered = f"{args.rate:g} votes/s offered" if args.rate > 0 else "no pause between votes"
         say(
-            f"load: gunicorn on 127.0.0.1:{port} ({args.workers} workers × {args.threads} threads); "
+            f"load: gunicorn on 127.0.0.1:{port} ({args.worker_class}, {args.workers} workers × "
+            f"{args.threads} threads); "
             f"{args.warmup:g} s warm-up, {args.seconds:g} s measured; {offered}"
         )
         stats = asyncio.run(
@@ -749,7 +753,9 @@ def pick_world_build(*, comparisons: int, raters: int) -> PickWorld:
     rater_rows = Rater.objects.bulk_create([Rater(kind=Rater.Kind.ANNOTATOR, user_id=pk) for pk in user_ids])
     from annotate.models import TrackSeat
 
-    TrackSeat.objects.bulk_create([TrackSeat(track=track, user_id=pk) for pk in user_ids])
+    TrackSeat.objects.bulk_create(
+        [TrackSeat(track=track, user_id=row.user_id, rater_id=row.pk) for row in rater_rows]
+    )
     _reset_sequences("annotate_comparison", "annotate_trackitem")
     return PickWorld(
         track_id=track.pk,
@@ -824,13 +830,17 @@ def pick_time_ms(world: PickWorld, *, picks: int, tag: str) -> float:
     from django.db import connection
 
     from annotate.models import Track, TrackSeat
-    from annotate.services import assignment_next_for
+    from annotate.services import assignment_next_for, raters_for_users
 
     track = Track.objects.get(pk=world.track_id)
     users = User.objects.bulk_create(
         [User(username=f"fresh-{tag}-{n}", password="!") for n in range(picks + 5)]
     )
-    TrackSeat.objects.bulk_create([TrackSeat(track=track, user=user) for user in users])
+    # Seated as track_annotators_set seats people: with their rater, so a pick does not look it up.
+    raters = raters_for_users(user_ids=[user.pk for user in users])
+    TrackSeat.objects.bulk_create(
+        [TrackSeat(track=track, user=user, rater_id=raters[user.pk]) for user in users]
+    )
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         backend = Path(f"/proc/{cursor.fetchone()[0]}/stat")
@@ -901,7 +911,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured time of the load part")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before measuring")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--worker-class",
+        default="gthread",
+        choices=["gthread", "sync"],
+        help="gthread keeps connections alive; sync closes each after its answer",
+    )
     parser.add_argument("--comparisons", type=int, default=10_000, help="comparisons of the load track")
     parser.add_argument("--pick-comparisons", type=int, default=200_000)
     parser.add_argument("--pick-judgments", type=int, default=1_000_000)
