@@ -403,9 +403,10 @@ async def _annotator(
 ) -> None:
     """One annotator: fetch the work page, then vote on each comparison the answers bring.
 
-    With an ``interval``, a vote is sent every ``interval`` seconds (the time left after the answer is
-    the annotator's pause), or right after the answer when that came later than the next turn: a server
-    that cannot keep up shows as fewer round trips and longer ones, not as an ever-growing queue.
+    With an ``interval``, a vote is sent every ``interval`` seconds on average (the time left after the
+    answer is the annotator's pause), or right after the answer when that came later than the next
+    turn: a server that cannot keep up shows as fewer round trips and longer ones, not as an
+    ever-growing queue.
     """
     csrf = secrets.token_hex(16)  # 32 characters: a valid CSRF secret, echoed in the header
     headers = (
@@ -430,7 +431,9 @@ async def _annotator(
                 status, body = await connection.request("GET", work_path, get_headers)
                 continue
             if interval:
-                turn = max(turn + interval, time.perf_counter())
+                # Pauses vary as people's do: fixed ones would line up the annotators whose answers a
+                # slow moment delayed together, and they would keep arriving together from then on.
+                turn = max(turn + interval * rng.uniform(0.5, 1.5), time.perf_counter())
                 await asyncio.sleep(turn - time.perf_counter())
                 if turn >= stop_at:
                     return
@@ -581,29 +584,33 @@ def load_part(args: argparse.Namespace, bench_url: str) -> dict[str, Any]:
         f"exhausted annotators {stats.exhausted}"
     )
     if args.profile:
-        profile_votes(track_id=track.pk, votes=args.profile)
+        profile_votes(track_id=track.pk, votes=args.profile, dump=args.profile_dump)
     return result
 
 
-def profile_votes(*, track_id: int, votes: int) -> None:
-    """Where a vote round trip spends its time, in-process (Django's test client, no gunicorn).
+def profile_votes(*, track_id: int, votes: int, dump: str = "") -> None:
+    """Where a vote round trip spends its time, in-process: the WSGI application called as gunicorn
+    calls it, with the requests the load part's annotators send (no test client, whose own bookkeeping
+    would be counted as the request's).
 
     Prints the Python CPU per vote, the queries per vote and their wall time, and the CPU of each step
-    of the vote view. Runs after the load part has been counted: its votes are its own.
+    of the vote view; ``dump``: also write the profile there, for pstats. Runs after the load part has
+    been counted: its votes are its own.
     """
     import cProfile
     import pstats
 
     from django.contrib.auth.models import User
     from django.db import connection
-    from django.test import Client
 
     from annotate.models import Track
     from annotate.services import track_annotators_set
+    from config.wsgi import application
 
     track = Track.objects.get(pk=track_id)
     users = [User.objects.create(username=f"bench-profiler-{n}", password="!") for n in range(2)]
     track_annotators_set(track=track, users=[*track.annotators.all(), *users])
+    sessions = sessions_create([user.pk for user in users])
     queries: list[float] = []
 
     def timed(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
@@ -613,10 +620,40 @@ def profile_votes(*, track_id: int, votes: int) -> None:
         finally:
             queries.append(time.perf_counter() - began)
 
-    def run(user: User, profiler: cProfile.Profile | None) -> float:
-        client = Client(HTTP_HOST="127.0.0.1")
-        client.force_login(user)
-        body = client.get(f"/tracks/{track_id}/", headers={"HX-Request": "true"}).content
+    def call(session_key: str, method: str, path: str, body: bytes = b"") -> bytes:
+        csrf = "0" * 32
+        environ = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "SCRIPT_NAME": "",
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_COOKIE": f"sessionid={session_key}; csrftoken={csrf}",
+            "HTTP_X_CSRFTOKEN": csrf,
+            "HTTP_HX_REQUEST": "true",
+            "CONTENT_TYPE": "application/x-www-form-urlencoded",
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }
+        statuses: list[str] = []
+        chunks = application(environ, lambda status, _headers, *_: statuses.append(status))
+        try:
+            payload = b"".join(chunks)
+        finally:
+            getattr(chunks, "close", lambda: None)()
+        assert statuses[0].startswith("200"), f"{method} {path}: {statuses[0]}"
+        return payload
+
+    def run(session_key: str, profiler: cProfile.Profile | None) -> float:
+        body = call(session_key, "GET", f"/tracks/{track_id}/")
         cpu = 0.0
         for _ in range(votes):
             match = VOTE_PATH.search(body)
@@ -624,24 +661,24 @@ def profile_votes(*, track_id: int, votes: int) -> None:
             began = time.process_time()
             if profiler:
                 profiler.enable()
-            body = client.post(
-                match.group(0).decode(), {"choice": "left"}, headers={"HX-Request": "true"}
-            ).content
+            body = call(session_key, "POST", match.group(0).decode(), b"choice=left&response_ms=5000")
             if profiler:
                 profiler.disable()
             cpu += time.process_time() - began
         return cpu * 1000 / votes
 
     with connection.execute_wrapper(timed):
-        plain_cpu = run(users[0], None)
+        plain_cpu = run(sessions[0], None)
     say(
-        f"profile: {plain_cpu:.1f} ms Python CPU per vote round trip (in-process); "
-        f"{len(queries) / votes:.1f} queries per vote, {sum(queries) * 1000 / votes:.1f} ms waiting on them"
+        f"profile: {plain_cpu:.2f} ms Python CPU per vote round trip (in-process); "
+        f"{len(queries) / votes:.1f} queries per vote, {sum(queries) * 1000 / votes:.2f} ms waiting on them"
     )
     profiler = cProfile.Profile(time.process_time)
-    run(users[1], profiler)
+    run(sessions[1], profiler)
+    if dump:
+        profiler.dump_stats(dump)
     steps = {
-        "get_response": "the request, in all (Django)",
+        "__call__": "the request, in all (Django's WSGI handler)",
         "get_user": "  sign-in check (session, user)",
         "assignment_vote": "  the vote view",
         "judgment_submit_and_next": "    vote and next pick (one transaction)",
@@ -649,12 +686,14 @@ def profile_votes(*, track_id: int, votes: int) -> None:
         "render_to_string": "    template rendering",
     }
     cumulative = {name: 0.0 for name in steps}
-    for (_file, _line, name), (_cc, _nc, _tt, ct, _callers) in pstats.Stats(profiler).stats.items():  # type: ignore[attr-defined]
+    for (file, _line, name), (_cc, _nc, _tt, ct, _callers) in pstats.Stats(profiler).stats.items():  # type: ignore[attr-defined]
+        if name == "__call__" and not file.endswith("handlers/wsgi.py"):
+            continue
         if name in cumulative:
             cumulative[name] = max(cumulative[name], ct)
-    total = cumulative["get_response"] or 1.0
+    total = cumulative["__call__"] or 1.0
     for name, label in steps.items():
-        say(f"profile: {label:<42} {cumulative[name] / total:6.1%} of the request's CPU")
+        say(f"profile: {label:<46} {cumulative[name] / total:6.1%} of the request's CPU")
 
 
 def _cpu_ticks(master_pid: int) -> dict[str, dict[int, int]]:
@@ -910,8 +949,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seconds", type=float, default=20.0, help="measured time of the load part")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before measuring")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
     parser.add_argument(
         "--worker-class",
         default="gthread",
@@ -926,6 +965,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--profile", type=int, default=0, metavar="N", help="after the load part, profile N votes in-process"
+    )
+    parser.add_argument(
+        "--profile-dump", default="", metavar="FILE", help="with --profile: save the profile there (pstats)"
     )
     parser.add_argument("--skip-load", action="store_true", help="only the next-pick part")
     parser.add_argument("--skip-pick", action="store_true", help="only the load part")
