@@ -11,4 +11,5 @@ urlpatterns = [
     path("<int:run_id>/", export_views.export_detail, name="detail"),
     path("<int:run_id>/progress", export_views.export_progress, name="progress"),
     path("<int:run_id>/download", export_views.export_download, name="download"),
+    path("<int:run_id>/delete", export_views.export_delete, name="delete"),
 ]

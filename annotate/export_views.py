@@ -18,7 +18,14 @@ from django_htmx.middleware import HtmxDetails
 
 from annotate.export.access import may_export
 from annotate.export.forms import ExportForm
-from annotate.export.runs import export_run_archive_path, export_run_get, export_run_list, export_run_start
+from annotate.export.runs import (
+    ExportRunBusy,
+    export_run_archive_path,
+    export_run_delete,
+    export_run_get,
+    export_run_list,
+    export_run_start,
+)
 from annotate.models import ExportRun
 
 View = Callable[..., HttpResponse]
@@ -57,8 +64,8 @@ def export_list(request: HttpRequest) -> HttpResponse:
     return _render_list(request, ExportForm())
 
 
-@require_POST
 @export_access_required
+@require_POST
 def export_start(request: HttpRequest) -> HttpResponse:
     form = ExportForm(request.POST)
     if not form.is_valid():
@@ -92,3 +99,18 @@ def export_download(request: HttpRequest, run_id: int) -> FileResponse:
     if path is None:
         raise Http404("This export has no archive (yet).")
     return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
+
+
+@export_access_required
+@require_POST
+def export_delete(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Delete a finished (or still queued) run and its archive, to free the disk."""
+    try:
+        deleted = export_run_delete(run_id=run_id)
+    except ExportRunBusy as busy:
+        messages.error(request, str(busy))
+        return render(request, "annotate/exports/detail.html", {"run": _run_or_404(run_id)}, status=409)
+    if not deleted:
+        raise Http404("No such export.")
+    messages.success(request, f"Export {run_id} and its archive were deleted.")
+    return redirect("exports:list")

@@ -549,7 +549,7 @@ def load_part(args: argparse.Namespace, bench_url: str) -> dict[str, Any]:
         offered = f"{args.rate:g} votes/s offered" if args.rate > 0 else "no pause between votes"
         say(
             f"load: gunicorn on 127.0.0.1:{port} ({args.worker_class}, {args.workers} workers × "
-            f"{args.threads} threads); "
+            f"{args.threads} thread{'s' if args.threads != 1 else ''}); "
             f"{args.warmup:g} s warm-up, {args.seconds:g} s measured; {offered}"
         )
         stats = asyncio.run(

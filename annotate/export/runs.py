@@ -1,4 +1,5 @@
-"""Export runs: start one (the Celery task does the work), execute it into an archive, find the archive."""
+"""Export runs: start one (the Celery task does the work), execute it into an archive, find the archive,
+delete it."""
 
 from __future__ import annotations
 
@@ -37,6 +38,31 @@ def export_run_list() -> QuerySet[ExportRun]:
 
 def export_run_get(*, run_id: int) -> ExportRun | None:
     return export_run_list().filter(pk=run_id).first()
+
+
+class ExportRunBusy(Exception):
+    """The run is being built right now: it can be deleted once it has finished."""
+
+
+def export_run_delete(*, run_id: int) -> bool:
+    """Delete a run and its archive; False when there is no such run. Refused while it runs.
+
+    A queued run may go: its task, when it comes, finds nothing to claim. The folder is removed once the
+    row's deletion is committed, so a rolled-back deletion never leaves a run without its archive.
+    """
+    with transaction.atomic():
+        # Locked: a worker claiming the run now waits, then finds it gone.
+        run = ExportRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None:
+            return False
+        if run.status == ExportRun.Status.RUNNING:
+            raise ExportRunBusy(
+                f"Export {run.pk} is being built right now; it can be deleted once it has finished."
+            )
+        folder = exports_root() / str(run.pk)
+        run.delete()
+        transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
+    return True
 
 
 def _set_progress(run_id: int, fraction: float, message: str) -> None:

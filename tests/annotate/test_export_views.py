@@ -126,3 +126,49 @@ def test_a_failed_run_shows_its_error(admin_client: Client) -> None:
     response = admin_client.get(reverse("exports:detail", args=[run.pk]))
     assert b"no track 424242" in response.content
     assert admin_client.get(reverse("exports:download", args=[run.pk])).status_code == 404
+
+
+def test_deleting_a_finished_export_removes_its_archive(
+    admin_client: Client, settings, django_capture_on_commit_callbacks
+) -> None:
+    run = ExportRun.objects.create(options=ExportOptions(name="prefs").to_json())
+    export_run_execute(run_id=run.pk)
+    folder = Path(settings.EXPORT_ROOT) / str(run.pk)
+    assert (folder / "prefs.tar.gz").is_file()
+    detail = admin_client.get(reverse("exports:detail", args=[run.pk]))
+    assert reverse("exports:delete", args=[run.pk]).encode() in detail.content
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = admin_client.post(reverse("exports:delete", args=[run.pk]), follow=True)
+    assert folder.exists()  # the archive goes only once the deletion is committed
+    for callback in callbacks:
+        callback()
+    assert response.redirect_chain == [(reverse("exports:list"), 302)]
+    assert f"Export {run.pk} and its archive were deleted." in response.content.decode()
+    assert not ExportRun.objects.filter(pk=run.pk).exists()
+    assert not folder.exists()
+    assert admin_client.post(reverse("exports:delete", args=[run.pk])).status_code == 404
+
+
+def test_a_running_export_is_not_deleted(admin_client: Client, settings) -> None:
+    run = ExportRun.objects.create(options={}, status=ExportRun.Status.RUNNING)
+    folder = Path(settings.EXPORT_ROOT) / str(run.pk)
+    folder.mkdir(parents=True)
+    response = admin_client.post(reverse("exports:delete", args=[run.pk]))
+    assert response.status_code == 409
+    assert "being built right now" in response.content.decode()
+    assert reverse("exports:delete", args=[run.pk]).encode() not in response.content  # no button meanwhile
+    assert ExportRun.objects.filter(pk=run.pk).exists()
+    assert folder.is_dir()
+
+
+def test_a_deleted_queued_run_is_not_built_afterwards(admin_client: Client) -> None:
+    run = ExportRun.objects.create(options={})
+    assert admin_client.post(reverse("exports:delete", args=[run.pk])).status_code == 302
+    assert export_run_execute(run_id=run.pk) is None  # its task finds nothing to claim
+
+
+def test_an_annotator_cannot_delete_an_export(annotator_client: Client) -> None:
+    run = ExportRun.objects.create(options={})
+    assert annotator_client.post(reverse("exports:delete", args=[run.pk])).status_code == 404
+    assert annotator_client.get(reverse("exports:delete", args=[run.pk])).status_code == 404
+    assert ExportRun.objects.filter(pk=run.pk).exists()
