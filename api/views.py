@@ -19,7 +19,14 @@ from rest_framework.views import APIView
 from annotate.export import ExportOptions, ExportOptionsError
 from annotate.export.access import may_export
 from annotate.export.read import raters_resolve, sources_check
-from annotate.export.runs import export_run_archive_path, export_run_get, export_run_list, export_run_start
+from annotate.export.runs import (
+    ExportRunBusy,
+    export_run_archive_path,
+    export_run_delete,
+    export_run_get,
+    export_run_list,
+    export_run_start,
+)
 from annotate.models import Comparison, Judgment, Track
 from api import filters
 from api import serializers as out
@@ -174,6 +181,21 @@ class ExportRunDetailApi(ApiView):
         if run is None:
             raise NotFound("No such export.")
         return Response(out.ExportRunSerializer(run, context={"request": request}).data)
+
+    @extend_schema(
+        responses={
+            204: OpenApiResponse(description="The run and its archive are deleted."),
+            409: OpenApiResponse(description="The export is being built right now."),
+        }
+    )
+    def delete(self, request: Request, run_id: int) -> Response:
+        try:
+            deleted = export_run_delete(run_id=run_id)
+        except ExportRunBusy as busy:
+            return Response({"detail": str(busy)}, status=status.HTTP_409_CONFLICT)
+        if not deleted:
+            raise NotFound("No such export.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ExportRunDownloadApi(ApiView):

@@ -66,3 +66,18 @@ def test_the_ml_team_lists_exports_by_status(world: World, ml_api: APIClient) ->
     ExportRun.objects.create(options={})
     failed = ml_api.get("/api/exports/?status=failed").json()["results"]
     assert [r["error"] for r in failed] == ["boom"]
+
+
+def test_the_ml_team_deletes_a_finished_export_but_not_a_running_one(
+    ml_api: APIClient, annotator_api: APIClient, django_capture_on_commit_callbacks
+) -> None:
+    running = ExportRun.objects.create(options={}, status=ExportRun.Status.RUNNING)
+    refused = ml_api.delete(f"/api/exports/{running.pk}/")
+    assert refused.status_code == 409
+    assert "being built right now" in refused.json()["detail"]
+    failed = ExportRun.objects.create(options={}, status=ExportRun.Status.FAILED, error="boom")
+    assert annotator_api.delete(f"/api/exports/{failed.pk}/").status_code == 403
+    with django_capture_on_commit_callbacks(execute=True):
+        assert ml_api.delete(f"/api/exports/{failed.pk}/").status_code == 204
+    assert list(ExportRun.objects.values_list("pk", flat=True)) == [running.pk]
+    assert ml_api.delete(f"/api/exports/{failed.pk}/").status_code == 404
