@@ -66,9 +66,12 @@ def export_build(
         report(0.02, "Checking the options")
         tracks, studies = read.sources_check(options)
         excluded = read.raters_resolve(options.exclude_raters)
-        report(0.05, "Reading judgments")
+        report(0.05, "Reading judgments, comparisons and videos")
+        # Nothing is reported inside the snapshot: its transaction is read-only, and a progress callback
+        # that writes to the database (an export run's) must not write through it.
         with read.consistent_reads():
-            data = _read_all(options=options, excluded=excluded, report=report)
+            data = _read_all(options=options, excluded=excluded)
+        report(0.3, f"Read {data.votes.num_rows} votes on {len(data.comparison_ids)} comparisons")
         manifest = _write_all(work=work, data=data, options=options, excluded=excluded, report=report)
         manifest["sources"] = {"tracks": tracks or data.tracks_seen, "studies": studies or data.studies_seen}
         _finish(work=work, manifest=manifest, options=options)
@@ -100,7 +103,7 @@ class _Data:
     studies_seen: list[dict[str, Any]]
 
 
-def _read_all(*, options: ExportOptions, excluded: set[int], report: ProgressFn) -> _Data:
+def _read_all(*, options: ExportOptions, excluded: set[int]) -> _Data:
     votes = read.votes_read(options=options, excluded_raters=excluded)
     criterion_codes = votes["criterion_code"].to_numpy()
     # Joint criteria always get their columns, even without a vote: the joint label reads them.
@@ -114,7 +117,6 @@ def _read_all(*, options: ExportOptions, excluded: set[int], report: ProgressFn)
         criteria=criteria,
         keep_ties=options.keep_ties,
     )
-    report(0.25, "Reading comparisons and videos")
     comparisons = read.comparisons_read(comparison_ids=comparison_ids)
     if not np.array_equal(comparisons["comparison_id"].to_numpy(), comparison_ids):
         raise ExportError("comparisons changed while reading: run the export again")

@@ -63,3 +63,18 @@ def test_the_task_runs_the_export(world: World) -> None:
     run.refresh_from_db()
     assert run.status == ExportRun.Status.DONE
     assert export_run_archive_path(run=run) is not None
+
+
+def test_a_run_outside_any_transaction_reports_progress_and_finishes(
+    transactional_db: None, tmp_path: Path, settings
+) -> None:
+    """As in a worker: no test transaction around it, so the reads take their read-only snapshot, and the
+    progress written meanwhile must not go through that snapshot's transaction."""
+    settings.EXPORT_ROOT = tmp_path / "exports"
+    build_world(tmp_path)
+    run = ExportRun.objects.create(options=ExportOptions(name="prefs").to_json())
+    done = export_run_execute(run_id=run.pk)
+    assert done is not None
+    assert (done.status, done.error) == (ExportRun.Status.DONE, "")
+    assert done.counts["votes"] == 23
+    assert export_run_archive_path(run=done) is not None
