@@ -23,6 +23,11 @@ def exports_root() -> Path:
     return Path(getattr(settings, "EXPORT_ROOT", Path(settings.VAR_DIR) / "exports"))
 
 
+def _run_folder(run_id: int) -> Path:
+    """Where a run builds its snapshot and keeps its archive."""
+    return exports_root() / str(run_id)
+
+
 def export_run_start(*, options: ExportOptions, user: Any) -> ExportRun:
     """Record the run and queue its task once the row is committed (a worker must be able to see it)."""
     from annotate.tasks import export_run  # the task module imports this one
@@ -59,7 +64,7 @@ def export_run_delete(*, run_id: int) -> bool:
             raise ExportRunBusy(
                 f"Export {run.pk} is being built right now; it can be deleted once it has finished."
             )
-        folder = exports_root() / str(run.pk)
+        folder = _run_folder(run.pk)
         run.delete()
         transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
     return True
@@ -81,7 +86,7 @@ def export_run_execute(*, run_id: int) -> ExportRun | None:
     if not claimed:
         return None  # finished already, or deleted
     run = ExportRun.objects.get(pk=run_id)
-    folder = exports_root() / str(run.pk)
+    folder = _run_folder(run.pk)
     shutil.rmtree(folder, ignore_errors=True)
     try:
         options = ExportOptions.from_json(run.options)
