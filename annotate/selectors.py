@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -25,10 +24,9 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce, Now
-from django.urls import reverse
-from django.utils.http import RFC3986_SUBDELIMS
 
 from annotate.models import Assignment, Judgment, Track, TrackSeat
+from config.routing import routes
 from generation.models import Prompt, Reference
 
 # --- the annotator's side -----------------------------------------------------------------------
@@ -134,14 +132,6 @@ LEFT JOIN generation_prompt AS p ON p.id = c.prompt_id"""
 _PANEL_SQL = f"SELECT {PANEL_COLUMNS} FROM annotate_comparison AS c {PANEL_JOINS} WHERE c.id = %s"
 
 
-def _media_urls() -> Callable[[str], str]:
-    """URLs of media names: the URLconf's prefix once, then each name quoted as ``reverse()`` quotes a
-    path argument. A panel has up to a dozen media, and ``reverse()`` costs far more than this."""
-    prefix = reverse("media", args=["-"])[:-1]
-    safe = RFC3986_SUBDELIMS + "/~:@"  # what django.urls.resolvers leaves unquoted
-    return lambda name: prefix + quote(name, safe=safe) if name else ""
-
-
 def comparison_panel_get(
     *, track: Track, assignment: Assignment, columns: Sequence[Any] | None = None
 ) -> ComparisonPanel:
@@ -152,7 +142,11 @@ def comparison_panel_get(
         with connection.cursor() as cursor:
             cursor.execute(_PANEL_SQL, [assignment.item.comparison_id])
             row = cursor.fetchone()
-    _media_url = _media_urls()
+    url = routes()  # a dozen URLs: the request's script prefix is read once
+
+    def _media_url(name: str) -> str:
+        return url("media", name) if name else ""
+
     a_file, a_poster, a_width, a_height, a_fps, b_file, b_poster, b_width, b_height, b_fps = row[:10]
     task, full_text, differential_text, references = row[10:]
     video_a = PanelMedia(
@@ -184,8 +178,8 @@ def comparison_panel_get(
         watch_needed=track.watch_needed,
         watched_left=assignment.watched_a if left_is_a else assignment.watched_b,
         watched_right=assignment.watched_b if left_is_a else assignment.watched_a,
-        vote_url=reverse("annotate:vote", args=[track.pk, assignment.pk]),
-        watch_url=reverse("annotate:watch", args=[track.pk, assignment.pk]),
+        vote_url=url("annotate:vote", track.pk, assignment.pk),
+        watch_url=url("annotate:watch", track.pk, assignment.pk),
     )
 
 

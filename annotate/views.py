@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
@@ -23,7 +24,7 @@ from annotate.services import (
     judgment_undo_last,
 )
 
-PANEL_TEMPLATE = "annotate/_comparison_panel.html"
+PANEL_TEMPLATE = "annotate/_comparison_panel.html"  # Jinja2: see settings.TEMPLATES
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -90,9 +91,11 @@ def _render(
         "fragment": partial,  # the panel alone, for htmx: see the template's note on CSRF
     }
     if partial:
-        # The panel needs nothing from the context processors (user, messages, request), and it is
-        # rendered on every vote: without them, none of that is computed for nothing.
-        return HttpResponse(render_to_string(PANEL_TEMPLATE, context), status=status)
+        # Rendered on every vote: the panel needs no request (its forms carry no CSRF field here).
+        return HttpResponse(render_to_string(PANEL_TEMPLATE, context, using="jinja2"), status=status)
+    # The page is a Django template; its panel the same Jinja2 one an htmx answer swaps in.
+    panel_html = render_to_string(PANEL_TEMPLATE, context, request=request, using="jinja2")
+    context["panel_html"] = mark_safe(panel_html)  # escaped by Jinja2 as it rendered
     return render(request, "annotate/track_work.html", context, status=status)
 
 
