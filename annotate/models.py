@@ -168,7 +168,10 @@ class TrackSeat(models.Model):
     update ``votes_on_open`` here, and they take seat rows in id order to stay clear of deadlocks.
     """
 
-    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="seats")
+    # Each vote writes a seat row and two to four others, and each index on a table makes a write
+    # more: foreign keys here and below whose lookups an index in Meta already serves (by its leading
+    # column) have no index of their own (db_index=False).
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="seats", db_index=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="track_seats")
     # The user's rater, kept here so that a vote does not look it up (or create it) every time.
     rater = models.ForeignKey(
@@ -181,8 +184,11 @@ class TrackSeat(models.Model):
     votes_given = models.PositiveIntegerField(default=0, editable=False)
     votes_on_open = models.PositiveIntegerField(default=0, editable=False)
     # The judgment that "Undo last vote" may take back; cleared once used, so only the last one can.
+    # Not indexed: every vote sets it, and without an index on it that update stays in place (a "HOT"
+    # update, which writes no index at all). It is looked up only when judgments are deleted, in a
+    # table of one row per annotator and track.
     undoable = models.ForeignKey(
-        "Judgment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "Judgment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
 
     class Meta:
@@ -204,7 +210,8 @@ class TrackItem(models.Model):
     its needed votes.
     """
 
-    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="items")
+    # Served by track_item_once (track, comparison) and track_item_pick_idx (track, claimed, id).
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="items", db_index=False)
     comparison = models.ForeignKey(Comparison, on_delete=models.PROTECT, related_name="track_items")
     claimed = models.PositiveIntegerField(default=0)
     votes = models.PositiveIntegerField(default=0)
@@ -229,8 +236,9 @@ class Assignment(models.Model):
         ANSWERED = "answered", "Answered"
         EXPIRED = "expired", "Expired"
 
-    item = models.ForeignKey(TrackItem, on_delete=models.CASCADE, related_name="assignments")
-    rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="assignments")
+    # Served by assignment_once_per_rater (item, rater) and assignment_rater_status_idx (rater, …).
+    item = models.ForeignKey(TrackItem, on_delete=models.CASCADE, related_name="assignments", db_index=False)
+    rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="assignments", db_index=False)
     shown_left = models.CharField(max_length=1, choices=Side.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     issued_at = models.DateTimeField()
@@ -260,13 +268,16 @@ class Assignment(models.Model):
 class Judgment(models.Model):
     """One answer to one criterion about one comparison, in the comparison's canonical A/B terms."""
 
-    comparison = models.ForeignKey(Comparison, on_delete=models.PROTECT, related_name="judgments")
+    # comparison and track: served by judgment_comparison_idx and judgment_track_rater_idx.
+    comparison = models.ForeignKey(
+        Comparison, on_delete=models.PROTECT, related_name="judgments", db_index=False
+    )
     criterion = models.CharField(max_length=40, choices=Criterion.choices)
     choice = models.CharField(max_length=8, choices=Choice.choices)
     shown_left = models.CharField(max_length=1, choices=Side.choices)
     rater = models.ForeignKey(Rater, on_delete=models.PROTECT, related_name="judgments")
     track = models.ForeignKey(
-        Track, null=True, blank=True, on_delete=models.PROTECT, related_name="judgments"
+        Track, null=True, blank=True, on_delete=models.PROTECT, related_name="judgments", db_index=False
     )
     assignment = models.OneToOneField(
         Assignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="judgment"
