@@ -236,7 +236,9 @@ LIMIT 1
 # next row instead of waiting for (and then over-claiming) the one being handed out right now. The free
 # item is locked in a CTE of its own and joined: written as `WHERE id = (SELECT ... SKIP LOCKED)`, a
 # pick racing others sometimes updated no row although many were free. An own lease that expired
-# earlier is reopened rather than duplicated.
+# earlier is reopened rather than duplicated. The OFFSET 0 keeps NOT EXISTS a probe of
+# assignment_once_per_rater for each candidate (usually one): turned into an anti-join, the planner may
+# read all of the annotator's assignments on every pick instead, a cost that grows with their history.
 _PICK_CTES = """
 free AS (
     SELECT i.id FROM annotate_trackitem AS i
@@ -244,6 +246,7 @@ free AS (
       AND NOT EXISTS (
           SELECT 1 FROM annotate_assignment AS a
           WHERE a.item_id = i.id AND a.rater_id = %(rater)s AND a.status <> 'expired'
+          OFFSET 0
       )
     ORDER BY i.claimed, i.id
     LIMIT 1

@@ -403,10 +403,11 @@ async def _annotator(
 ) -> None:
     """One annotator: fetch the work page, then vote on each comparison the answers bring.
 
-    With an ``interval``, a vote is sent every ``interval`` seconds on average (the time left after the
-    answer is the annotator's pause), or right after the answer when that came later than the next
-    turn: a server that cannot keep up shows as fewer round trips and longer ones, not as an
-    ever-growing queue.
+    With an ``interval``, the annotator's votes are due on a fixed schedule, one every ``interval``
+    seconds, each moved by up to half an interval either way (the time left after an answer is the
+    annotator's pause). A vote whose answer came after the next one was due is followed right away, as
+    an annotator behind their schedule would: the offered rate is exactly the asked one, and a server
+    that cannot keep up shows as longer round trips and, beyond its capacity, fewer of them.
     """
     csrf = secrets.token_hex(16)  # 32 characters: a valid CSRF secret, echoed in the header
     headers = (
@@ -417,7 +418,8 @@ async def _annotator(
     connection = HttpConnection(port)
     work_path = f"/tracks/{track_id}/"
     await asyncio.sleep(max(start_at - time.perf_counter(), 0))  # staggered arrival
-    turn = time.perf_counter() - rng.uniform(0, interval)  # annotators' turns spread over the interval
+    first_turn = time.perf_counter() + rng.uniform(0, interval)  # turns spread over the interval
+    votes_sent = 0
     try:
         status, body = await connection.request("GET", work_path, get_headers)
         while time.perf_counter() < stop_at:
@@ -431,19 +433,21 @@ async def _annotator(
                 status, body = await connection.request("GET", work_path, get_headers)
                 continue
             if interval:
-                # Pauses vary as people's do: fixed ones would line up the annotators whose answers a
-                # slow moment delayed together, and they would keep arriving together from then on.
-                turn = max(turn + interval * rng.uniform(0.5, 1.5), time.perf_counter())
-                await asyncio.sleep(turn - time.perf_counter())
+                # Pauses vary as people's do, without drifting from the schedule: fixed ones would line
+                # up the annotators whose answers a slow moment delayed together, and they would keep
+                # arriving together from then on.
+                turn = first_turn + interval * (votes_sent + rng.uniform(-0.5, 0.5))
                 if turn >= stop_at:
                     return
+                await asyncio.sleep(max(turn - time.perf_counter(), 0))
+            votes_sent += 1
             form = b"choice=%s&response_ms=%d" % (rng.choice((b"left", b"right")), rng.randint(3000, 20000))
             began = time.perf_counter()
             status, body = await connection.request("POST", match.group(0).decode(), post_headers, form)
             ended = time.perf_counter()
             if status == 200:
                 stats.acknowledged += 1
-                if began >= measure_from and ended <= stop_at:
+                if measure_from <= began < stop_at:  # sent in the window (answers are awaited)
                     stats.measured += 1
                     stats.latencies_ms.append((ended - began) * 1000)
             else:

@@ -58,6 +58,17 @@ def postgres_is_running(var_dir: Path) -> bool:
     return _pid_alive(_postmaster_pid(postgres_data_dir(var_dir)))
 
 
+# Settings of the embedded server beyond PostgreSQL's defaults; a server of your own (DATABASE_URL)
+# should have them too (README, "Deploying").
+POSTGRES_SETTINGS = {
+    # Track items are worked like a queue: each pick moves an item within the pick index and leaves a
+    # dead entry behind, which every later pick steps over until a vacuum removes it. The tables'
+    # own thresholds ask for that vacuum every thousand or so changes (annotate migration 0007), but
+    # the autovacuum launcher visits a database only once per naptime, by default a minute.
+    "autovacuum_naptime": "5s",
+}
+
+
 def postgres_url(var_dir: Path) -> str:
     """Start the embedded PostgreSQL server if needed and return its connection URL."""
     with warnings.catch_warnings():
@@ -72,6 +83,11 @@ def postgres_url(var_dir: Path) -> str:
             started_here.add("postgresql")
         # cleanup_mode=None: the server outlives this process, see the module docstring.
         server = pgserver.get_server(pgdata, cleanup_mode=None)
+        if "postgresql" in started_here:
+            settings = "".join(
+                f"ALTER SYSTEM SET {name} = '{value}';\n" for name, value in POSTGRES_SETTINGS.items()
+            )
+            server.psql(settings + "SELECT pg_reload_conf();\n")
         return server.get_uri()
 
 

@@ -22,7 +22,9 @@ from django.db import connection
 with connection.cursor() as cursor:
     cursor.execute("SHOW data_directory")
     data_directory = cursor.fetchone()[0]
-print(json.dumps({"data_directory": data_directory, "broker": settings.CELERY_BROKER_URL}))
+    cursor.execute("SHOW autovacuum_naptime")
+    naptime = cursor.fetchone()[0]
+print(json.dumps({"data_directory": data_directory, "broker": settings.CELERY_BROKER_URL, "naptime": naptime}))
 """
 
 
@@ -53,6 +55,7 @@ def test_without_database_url_an_embedded_postgresql_in_var_is_started_and_used(
     seen = _probe({"VAR_DIR": str(private_var_dir)})
     assert Path(seen["data_directory"]).resolve() == (private_var_dir / "pgdata").resolve()
     assert embedded.postgres_is_running(private_var_dir)
+    assert seen["naptime"] == embedded.POSTGRES_SETTINGS["autovacuum_naptime"]  # its own settings
     # The broker is the embedded Redis of the same folder.
     assert seen["broker"] == f"redis+socket://{embedded.redis_socket_path(private_var_dir)}"
     assert embedded.redis_is_running(private_var_dir)
