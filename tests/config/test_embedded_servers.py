@@ -24,7 +24,8 @@ with connection.cursor() as cursor:
     data_directory = cursor.fetchone()[0]
     cursor.execute("SHOW autovacuum_naptime")
     naptime = cursor.fetchone()[0]
-print(json.dumps({"data_directory": data_directory, "broker": settings.CELERY_BROKER_URL, "naptime": naptime}))
+seen = {"data_directory": data_directory, "broker": settings.CELERY_BROKER_URL, "naptime": naptime}
+print(json.dumps(seen))
 """
 
 
