@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import html as html_entities
+import re
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -244,6 +245,34 @@ def test_a_vote_without_htmx_redirects_to_the_work_page(annotator_client, identi
     assert response.status_code == 302
     assert response["Location"] == work_url(identity_track)
     assert Judgment.objects.filter(assignment=assignment).exists()
+
+
+def test_without_script_the_page_s_own_csrf_field_lets_the_vote_through(annotator, identity_track):
+    # The panel is a Jinja2 template inside a Django page: its forms must carry the CSRF field there.
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(annotator)
+    page = client.get(work_url(identity_track)).content.decode()
+    vote_form = re.search(r'<form class="vote".*?</form>', page, re.DOTALL)
+    assert vote_form is not None
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', vote_form.group(0))
+    assert token is not None
+    assignment = Assignment.objects.get(item__track=identity_track, status=Assignment.Status.OPEN)
+    Assignment.objects.filter(pk=assignment.pk).update(watched_a=1.0, watched_b=1.0)
+
+    refused = client.post(vote_url(identity_track, assignment), {"choice": "left"})
+    response = client.post(
+        vote_url(identity_track, assignment), {"choice": "left", "csrfmiddlewaretoken": token.group(1)}
+    )
+
+    assert refused.status_code == 403
+    assert response.status_code == 302
+    assert Judgment.objects.filter(assignment=assignment).exists()
+
+
+def test_an_htmx_panel_carries_no_csrf_field(annotator_client, identity_track):
+    # htmx sends the page's token in a header; a field in each swapped-in panel would be a stale copy.
+    panel = annotator_client.get(work_url(identity_track), headers={"HX-Request": "true"}).content.decode()
+    assert "<html" not in panel and "csrfmiddlewaretoken" not in panel
 
 
 def test_a_resent_vote_stores_one_judgment(annotator_client, identity_track):
