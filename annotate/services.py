@@ -14,6 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from psycopg import pq
 
 from annotate.errors import (
     AssignmentExpired,
@@ -669,12 +670,33 @@ def _voted(seat: _Seat, row: Sequence[Any]) -> int:
 
 
 @contextmanager
-def _pipelined() -> Iterator[None]:
-    """psycopg's pipeline mode on Django's connection: statements go out without waiting for the
-    previous answers, and an answer is waited for only when it is read."""
+def _pipelined_transaction() -> Iterator[None]:
+    """A transaction in psycopg's pipeline mode: statements, COMMIT included, go out without waiting
+    for the previous answers, and an answer is waited for only when it is read.
+
+    BEGIN and COMMIT are sent as statements rather than through ``transaction.atomic()``: atomic turns
+    Django's autocommit off and on again, and psycopg answers each switch in pipeline mode with a
+    round trip to the server that carries nothing. Inside a caller's transaction (a test's, say) the
+    block is a savepoint of it, as ``atomic()`` would make it."""
     connection.ensure_connection()
-    with connection.connection.pipeline():
-        yield
+    raw = connection.connection
+    try:
+        # The answers, errors among them, arrive as the pipeline ends: raised as Django's errors.
+        with connection.wrap_database_errors, raw.pipeline():
+            if connection.in_atomic_block:
+                with transaction.atomic():
+                    yield
+                return
+            # A cursor of their own: the caller's keeps the answer of its last statement to read.
+            control = raw.cursor()
+            control.execute("BEGIN", prepare=False)
+            yield
+            control.execute("COMMIT", prepare=False)
+    finally:
+        # A refused vote or a failed statement never reached the COMMIT: roll back, so that the
+        # connection goes back to Django as it came, in autocommit with no transaction open.
+        if not connection.in_atomic_block and raw.info.transaction_status != pq.TransactionStatus.IDLE:
+            raw.rollback()
 
 
 @transaction.atomic
@@ -740,8 +762,8 @@ def judgment_submit_and_next(
     locks, is never held while this process waits for its turn to run Python.
     """
     now = now or timezone.now()
-    with connection.cursor() as cursor, _pipelined():
-        with transaction.atomic():
+    with connection.cursor() as cursor:
+        with _pipelined_transaction():
             seat, params = _vote_checked(
                 cursor,
                 assignment_id=assignment_id,
