@@ -3,11 +3,13 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The interpreter .venv is made from: an optimised build when the machine has one (scripts/pick-python.sh).
+PYTHON ?= $(shell scripts/pick-python.sh)
 
 .PHONY: demo test lint format stop worker bench clean
 
 $(STAMP): pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
