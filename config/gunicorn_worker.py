@@ -1,0 +1,47 @@
+"""The gunicorn worker the app is served with: ``gunicorn -k config.gunicorn_worker.InlineWorker``."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from typing import Any
+
+from gunicorn.workers.gthread import _DEFER, TConn, ThreadWorker
+
+
+class _NoPool:
+    """Stands in for the thread pool that gthread shuts down on exit."""
+
+    def shutdown(self, wait: bool = True) -> None:
+        pass
+
+
+class InlineWorker(ThreadWorker):
+    """gunicorn's gthread worker, with each request served in the worker's own thread.
+
+    With one thread, gthread still hands every request to a pool thread and the finished connection
+    back to the main thread through a pipe: two thread switches per request, each waiting for the GIL,
+    which on two busy cores cost gunicorn about a tenth of its CPU per vote (bench/README.md). This
+    worker keeps gthread's event loop, so kept-alive connections and new ones that have sent nothing
+    yet wait in its poller, not in a request, and serves one request at a time in place. ``--threads``
+    is ignored.
+
+    As with gunicorn's sync worker, a client that stalls in the middle of a request holds the worker
+    until it answers or the worker's timeout ends it: serve it behind a buffering proxy (nginx), as
+    the README deploys it.
+    """
+
+    def get_thread_pool(self) -> Any:
+        return _NoPool()
+
+    def enqueue_req(self, conn: TConn) -> None:
+        served: Future = Future()
+        if not conn.initialized and not conn.data_ready:
+            # A new connection: its first bytes are awaited by the poller, never by this thread
+            # (gthread's handle() would wait up to 5 s for them).
+            served.set_result(_DEFER)
+        else:
+            try:
+                served.set_result(self.handle(conn))
+            except Exception as error:  # handle() answers what a request raises; this is what it lets out
+                served.set_exception(error)
+        self.finish_request(conn, served)
