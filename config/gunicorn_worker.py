@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from concurrent.futures import Future
 from typing import Any
 
@@ -30,10 +31,29 @@ class InlineWorker(ThreadWorker):
     the README deploys it.
     """
 
+    def init_process(self) -> None:
+        self._ready: deque[TConn] = deque()
+        self._serving = False
+        super().init_process()
+
     def get_thread_pool(self) -> Any:
         return _NoPool()
 
     def enqueue_req(self, conn: TConn) -> None:
+        # finish_request() calls back here when a client sent its next request along with the last one:
+        # that connection is served after the current one returns, not from within it, so a client
+        # that pipelines requests cannot grow the stack.
+        self._ready.append(conn)
+        if self._serving:
+            return
+        self._serving = True
+        try:
+            while self._ready:
+                self._serve(self._ready.popleft())
+        finally:
+            self._serving = False
+
+    def _serve(self, conn: TConn) -> None:
         served: Future = Future()
         if not conn.initialized and not conn.data_ready:
             # A new connection: its first bytes are awaited by the poller, never by this thread

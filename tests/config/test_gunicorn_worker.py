@@ -66,42 +66,84 @@ def server(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen]]:
             process.stderr.close()
 
 
-def _request(sock: socket.socket, body: bytes) -> bytes:
-    sock.sendall(b"POST / HTTP/1.1\r\nHost: probe\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-    answer = b""
-    while b"\r\n\r\n" not in answer:
-        answer += sock.recv(4096)
-    head, _, rest = answer.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    length = int(next(line for line in lines if line.lower().startswith(b"content-length:"))[15:])
-    while len(rest) < length:
-        rest += sock.recv(4096)
-    assert head.startswith(b"HTTP/1.1 200"), head
-    return rest
+class Client:
+    """One keep-alive connection; answers are read exactly, since those to pipelined requests follow."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buffered = bytearray()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
+    def send(self, *bodies: bytes) -> None:
+        self.sock.sendall(
+            b"".join(
+                b"POST / HTTP/1.1\r\nHost: probe\r\nContent-Length: %d\r\n\r\n%s" % (len(b), b)
+                for b in bodies
+            )
+        )
+
+    def answer(self) -> bytes:
+        """The body of the next answer, which must be a 200."""
+        while b"\r\n\r\n" not in self.buffered:
+            self._receive()
+        end_of_head = self.buffered.index(b"\r\n\r\n")
+        head = bytes(self.buffered[:end_of_head])
+        assert head.startswith(b"HTTP/1.1 200"), head
+        lines = head.split(b"\r\n")
+        length = int(next(line for line in lines if line.lower().startswith(b"content-length:"))[15:])
+        end = end_of_head + 4 + length
+        while len(self.buffered) < end:
+            self._receive()
+        body = bytes(self.buffered[end_of_head + 4 : end])
+        del self.buffered[:end]
+        return body
+
+    def request(self, body: bytes) -> bytes:
+        self.send(body)
+        return self.answer()
+
+    def _receive(self) -> None:
+        data = self.sock.recv(65536)
+        assert data, "the server closed the connection"
+        self.buffered += data
 
 
 def test_requests_on_a_kept_alive_connection_are_served_in_the_main_thread(server) -> None:
     port, _ = server
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        assert _request(sock, b"first") == b"main first"
-        assert _request(sock, b"second") == b"main second"  # the same connection, kept alive
+    with Client(port) as client:
+        assert client.request(b"first") == b"main first"
+        assert client.request(b"second") == b"main second"  # the same connection, kept alive
 
 
 def test_a_connection_that_sends_nothing_does_not_hold_up_the_others(server) -> None:
     port, _ = server
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as silent:
+    with Client(port) as silent:
         time.sleep(0.2)  # accepted by now: waiting for its first bytes
         began = time.monotonic()
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as other:
-            assert _request(other, b"hello") == b"main hello"
+        with Client(port) as other:
+            assert other.request(b"hello") == b"main hello"
         # gthread's handler would wait up to 5 s for the silent connection's first bytes.
         assert time.monotonic() - began < 2.5
-        assert _request(silent, b"late") == b"main late"  # and the silent one is still served
+        assert silent.request(b"late") == b"main late"  # and the silent one is still served
+
+
+def test_pipelined_requests_are_all_answered_in_order(server) -> None:
+    port, _ = server
+    count = 3000  # served one after another, not one within the other: nested, they would overflow the stack
+    with Client(port) as client:
+        client.send(*(b"%04d" % n for n in range(count)))
+        answers = [client.answer() for _ in range(count)]
+    assert answers == [b"main %04d" % n for n in range(count)]
 
 
 def test_the_worker_stops_cleanly_on_sigterm(server) -> None:
     port, process = server
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        assert _request(sock, b"before") == b"main before"
+    with Client(port) as client:
+        assert client.request(b"before") == b"main before"
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=15) == 0
