@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from concurrent.futures import Future
 from typing import Any
@@ -27,8 +28,9 @@ class InlineWorker(ThreadWorker):
     is ignored.
 
     As with gunicorn's sync worker, a client that stalls in the middle of a request holds the worker
-    until it answers or the worker's timeout ends it: serve it behind a buffering proxy (nginx), as
-    the README deploys it.
+    until it answers: serve it behind a buffering proxy (nginx), as the README deploys it. A long
+    request (a large upload) is not ended by gunicorn's ``--timeout``, as with gthread: a thread of
+    its own tells the arbiter that the worker is alive while a request runs.
     """
 
     def init_process(self) -> None:
@@ -38,6 +40,20 @@ class InlineWorker(ThreadWorker):
 
     def get_thread_pool(self) -> Any:
         return _NoPool()
+
+    def run(self) -> None:
+        # gthread's event loop tells the arbiter the worker is alive, also while its pool serves a long
+        # request; here the loop waits for each request, so the telling moves to this thread.
+        stopped = threading.Event()
+        threading.Thread(target=self._heartbeat, args=(stopped,), name="heartbeat", daemon=True).start()
+        try:
+            super().run()
+        finally:
+            stopped.set()
+
+    def _heartbeat(self, stopped: threading.Event) -> None:
+        while not stopped.wait(min(1.0, self.timeout / 4)):
+            self.notify()
 
     def enqueue_req(self, conn: TConn) -> None:
         # finish_request() calls back here when a client sent its next request along with the last one:

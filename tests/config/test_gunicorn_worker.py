@@ -15,17 +15,24 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Says which thread served the request, and echoes the body it was sent.
+# Says which thread served the request, and echoes the body it was sent; a body "sleep N" is answered N
+# seconds later.
 APP = """
 import threading
+import time
 
 def application(environ, start_response):
     body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    if body.startswith(b"sleep "):
+        time.sleep(float(body[6:]))
     thread = "main" if threading.current_thread() is threading.main_thread() else "other"
     answer = b"%s %s" % (thread.encode(), body)
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(answer)))])
     return [answer]
 """
+
+
+WORKER_TIMEOUT = 2  # seconds: how long gunicorn's arbiter waits for a silent worker before killing it
 
 
 def _free_port() -> int:
@@ -43,6 +50,7 @@ def server(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen]]:
             *(sys.executable, "-m", "gunicorn", "probe_app:application"),
             *("--chdir", str(tmp_path), "--bind", f"127.0.0.1:{port}", "--workers", "1"),
             *("--worker-class", "config.gunicorn_worker.InlineWorker", "--keep-alive", "10"),
+            *("--timeout", str(WORKER_TIMEOUT)),
         ],
         cwd=ROOT,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
@@ -139,6 +147,13 @@ def test_pipelined_requests_are_all_answered_in_order(server) -> None:
         client.send(*(b"%04d" % n for n in range(count)))
         answers = [client.answer() for _ in range(count)]
     assert answers == [b"main %04d" % n for n in range(count)]
+
+
+def test_a_request_longer_than_the_worker_timeout_is_answered(server) -> None:
+    port, _ = server
+    with Client(port) as client:
+        sleep = b"sleep %d" % (2 * WORKER_TIMEOUT)  # a worker that went silent would be killed meanwhile
+        assert client.request(sleep) == b"main " + sleep
 
 
 def test_the_worker_stops_cleanly_on_sigterm(server) -> None:
