@@ -33,6 +33,15 @@ class InlineWorker(ThreadWorker):
     its own tells the arbiter that the worker is alive while a request runs.
     """
 
+    @classmethod
+    def check_config(cls, cfg: Any, log: Any) -> None:
+        super().check_config(cfg, log)
+        if "h1" not in cfg.http_protocols or len(cfg.http_protocols) > 1:
+            # An HTTP/2 connection is served by one handle() call for as long as it stays open.
+            raise RuntimeError(
+                "InlineWorker serves HTTP/1.x only: run it with --http-protocols h1 (the default)"
+            )
+
     def init_process(self) -> None:
         self._ready: deque[TConn] = deque()
         self._serving = False

@@ -12,6 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from gunicorn.config import Config
+
+from config.gunicorn_worker import InlineWorker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -162,3 +165,11 @@ def test_the_worker_stops_cleanly_on_sigterm(server) -> None:
         assert client.request(b"before") == b"main before"
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=15) == 0
+
+
+def test_the_worker_refuses_http2_which_would_hold_it_for_a_whole_connection() -> None:
+    config = Config()
+    InlineWorker.check_config(config, log=None)  # the default, HTTP/1.x: fine
+    config.set("http_protocols", "h2,h1")
+    with pytest.raises(RuntimeError, match=r"HTTP/1\.x only"):
+        InlineWorker.check_config(config, log=None)
