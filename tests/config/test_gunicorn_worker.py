@@ -1,4 +1,4 @@
-"""The app's gunicorn worker (config/gunicorn_worker.py), run by gunicorn in a process of its own."""
+"""The app's gunicorn worker (config/gunicorn_worker.py), served by gunicorn in a process of its own."""
 
 from __future__ import annotations
 
