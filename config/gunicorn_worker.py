@@ -36,7 +36,7 @@ class InlineWorker(ThreadWorker):
     @classmethod
     def check_config(cls, cfg: Any, log: Any) -> None:
         super().check_config(cfg, log)
-        if "h1" not in cfg.http_protocols or len(cfg.http_protocols) > 1:
+        if cfg.http_protocols != ["h1"]:
             # An HTTP/2 connection is served by one handle() call for as long as it stays open.
             raise RuntimeError(
                 "InlineWorker serves HTTP/1.x only: run it with --http-protocols h1 (the default)"

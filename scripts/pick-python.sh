@@ -4,7 +4,8 @@
 # A distribution's CPython (Debian's /usr/bin/python3.11, say) is built with profile-guided and
 # link-time optimisation; a version manager's build (pyenv's default) is not, and with it the web
 # workers spend about a fifth more CPU on each vote (bench/README.md). So the distribution's interpreter
-# comes first when it can make a virtual environment, then whatever python3.11 or python3 is on PATH.
+# comes first when it can make a virtual environment, then /usr/local's (the official Docker images'
+# optimised build), then whatever python3.11 or python3 is on PATH.
 # `make PYTHON=/path/to/python3.11 …` chooses another.
 set -euo pipefail
 
