@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_htmx.middleware import HtmxDetails
 
 from generation import job_selectors, jobs, uploads
-from generation.backends.base import GenerationError
+from generation.errors import GenerationError
 from generation.forms import JobLaunchForm, VideoUploadForm
 from generation.models import GenerationItem, GenerationJob
 

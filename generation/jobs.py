@@ -22,14 +22,10 @@ from django.db.models import Count
 from django.utils import timezone
 
 from generation import media, services, signals
-from generation.backends.base import (
-    GenerationError,
-    RenderCancelled,
-    RenderRequest,
-    backend_for,
-    seeds_valid,
-)
+from generation.backends import backend_for
+from generation.backends.base import RenderRequest, seeds_valid
 from generation.backends.procedural import aspects_for
+from generation.errors import GenerationError, RenderCancelled
 from generation.models import (
     FINISHED_STATUSES,
     GenerationItem,

@@ -15,16 +15,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from generation.errors import GenerationError
+
 ProgressCallback = Callable[[int, int], None]
 CancelCheck = Callable[[], bool]
-
-
-class GenerationError(ValueError):
-    """A request that cannot be rendered (bad model folder, size, prompt or LoRA); the message is shown."""
-
-
-class RenderCancelled(Exception):
-    """Raised inside a render when its job was cancelled, so that the pipeline stops at once."""
 
 
 def _no_progress(step: int, total: int) -> None:
@@ -92,19 +86,6 @@ def number(settings: Mapping[str, Any], key: str, *, kind: type = int, minimum: 
     if minimum is not None and value < minimum:
         raise GenerationError(f"setting {key!r} must be at least {minimum:g}, got {value!r}")
     return kind(value)
-
-
-def backend_for(name: str) -> Backend:
-    """The backend registered for a Method.backend value; imports stay light (no torch here)."""
-    if name == "diffusers":
-        from generation.backends.diffusers_backend import DiffusersBackend
-
-        return DiffusersBackend()
-    if name == "procedural":
-        from generation.backends.procedural_backend import ProceduralBackend
-
-        return ProceduralBackend()
-    raise GenerationError(f"backend {name!r} does not generate videos (imported videos are uploaded instead)")
 
 
 def seeds_valid(seeds: Sequence[int]) -> list[int]:

@@ -19,7 +19,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from generation.backends.base import Backend, GenerationError, RenderCancelled, RenderRequest, number
+from generation.backends.base import Backend, RenderRequest, number
+from generation.errors import GenerationError, RenderCancelled
 
 # Wan's published negative prompt (Wan2.1 / Wan2.2 sample configs), verbatim: the models were tuned with
 # it. Its commas are full-width, as written in Chinese.

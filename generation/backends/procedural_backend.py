@@ -10,7 +10,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from generation.backends import procedural
-from generation.backends.base import Backend, GenerationError, RenderCancelled, RenderRequest, number
+from generation.backends.base import Backend, RenderRequest, number
+from generation.errors import GenerationError, RenderCancelled
 
 DEFAULTS: Mapping[str, Any] = {
     "width": 256,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from generation.backends.base import GenerationError
+from generation.errors import GenerationError
 from generation.jobs import generation_item_retry, generation_job_create, generation_render
 from generation.models import GenerationJob, Video
 from tests.factories import IdentityFactory, PromptFactory

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from generation.backends.base import GenerationError
+from generation.errors import GenerationError
 from generation.jobs import generation_job_create, generation_render
 from generation.media import probe_video
 from generation.models import GenerationItem, GenerationJob, Video

@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Model, QuerySet
 
-from generation.backends.base import GenerationError
+from generation.errors import GenerationError
 from generation.job_selectors import job_progress_get
 from generation.jobs import generation_job_create
 from generation.models import Identity, Method, Prompt
