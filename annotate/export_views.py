@@ -14,7 +14,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
-from django_htmx.middleware import HtmxDetails
 
 from annotate.export.access import may_export
 from annotate.export.forms import ExportForm
@@ -27,12 +26,9 @@ from annotate.export.runs import (
     export_run_start,
 )
 from annotate.models import ExportRun
+from lib.http import HtmxHttpRequest
 
 View = Callable[..., HttpResponse]
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def export_access_required(view: View) -> View:

@@ -11,14 +11,15 @@ from django.db.models import Q, QuerySet
 
 from annotate.models import Track
 from generation.models import Identity, Method, Prompt
+from lib.roles import ANNOTATORS_GROUP
 
 
 def annotator_choices(*, also: QuerySet | None = None) -> QuerySet:
-    """Who can be seated: members of "Annotators" or any active non-staff user.
+    """Who can be seated: members of the annotators group or any active non-staff user.
 
     ``also`` keeps people already seated selectable, so saving the form never drops them silently.
     """
-    eligible = Q(is_active=True) & (Q(groups__name="Annotators") | Q(is_staff=False))
+    eligible = Q(is_active=True) & (Q(groups__name=ANNOTATORS_GROUP) | Q(is_staff=False))
     if also is not None:
         eligible |= Q(pk__in=also.values("pk"))
     return get_user_model().objects.filter(eligible).distinct().order_by("username")

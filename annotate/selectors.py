@@ -26,8 +26,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Now
 
 from annotate.models import Assignment, Judgment, Track, TrackSeat
-from config.routing import routes
 from generation.models import Prompt, Reference
+from lib.routing import routes
 
 # --- the annotator's side -----------------------------------------------------------------------
 

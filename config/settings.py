@@ -92,17 +92,33 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "templates" / "jinja2", BASE_DIR / "templates"],
         "APP_DIRS": False,
-        "OPTIONS": {"environment": "config.jinja2.environment"},
+        "OPTIONS": {"environment": "lib.jinja2.environment"},
     },
 ]
 
 # --- the real parts: PostgreSQL and Redis ---------------------------------------------------------
 
-if os.environ.get("DATABASE_URL"):
-    DATABASE_URL = os.environ["DATABASE_URL"]
+# Which servers are embedded (started from wheels, data in VAR_DIR). Importing the settings starts none:
+# a process starts them when it first needs them (config.embedded.start_configured).
+EMBEDDED_SERVERS = [
+    name for name, variable in (("postgresql", "DATABASE_URL"), ("redis", "CELERY_BROKER_URL"))
+    if not os.environ.get(variable)
+]  # fmt: skip
+
+if "postgresql" in EMBEDDED_SERVERS:
+    # Django's PostgreSQL backend, which starts the server on its first connection and asks it where
+    # it listens (config/embedded_postgresql).
+    DATABASES = {
+        "default": {
+            "ENGINE": "config.embedded_postgresql",
+            "NAME": "postgres",
+            "CONN_MAX_AGE": envint("CONN_MAX_AGE", 60),
+        }
+    }
 else:
-    DATABASE_URL = embedded.postgres_url(VAR_DIR)
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("CONN_MAX_AGE", 60))}
+    DATABASES = {
+        "default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=envint("CONN_MAX_AGE", 60))
+    }
 # Off by default: a health check is one more round trip (SELECT 1) at the start of every request. A
 # connection the server dropped fails that one request, and Django then replaces it.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = envbool("CONN_HEALTH_CHECKS", False)
@@ -114,10 +130,10 @@ if envbool("DATABASE_PREPARED_STATEMENTS", True):
 # Two test runs on one server (two checkouts, a benchmark beside the suite) need their own test databases.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_annotate")}
 
-if os.environ.get("CELERY_BROKER_URL"):
-    CELERY_BROKER_URL = os.environ["CELERY_BROKER_URL"]
+if "redis" in EMBEDDED_SERVERS:
+    CELERY_BROKER_URL = embedded.redis_broker_url(VAR_DIR)
 else:
-    CELERY_BROKER_URL = embedded.redis_url(VAR_DIR)
+    CELERY_BROKER_URL = os.environ["CELERY_BROKER_URL"]
 
 CELERY_RESULT_BACKEND = None  # results live in the database rows the tasks update
 CELERY_TASK_ACKS_LATE = True
@@ -148,7 +164,7 @@ def _cache_url() -> str:
     if os.environ.get("CACHE_URL"):
         return os.environ["CACHE_URL"]
     if not os.environ.get("CELERY_BROKER_URL"):
-        return f"{embedded.redis_client_url(VAR_DIR)}?db=1"  # the embedded server started above
+        return f"{embedded.redis_client_url(VAR_DIR)}?db=1"  # the embedded broker's server
     broker = urlsplit(CELERY_BROKER_URL)
     return urlunsplit(broker._replace(path="/1")) if broker.scheme in ("redis", "rediss") else ""
 
@@ -159,13 +175,13 @@ def _cache_url() -> str:
 # after the person signed out through another.
 CACHE_URL = _cache_url()
 if CACHE_URL:
-    CACHES = {"default": {"BACKEND": "config.cache.RedisCache", "LOCATION": CACHE_URL}}
+    CACHES = {"default": {"BACKEND": "lib.cache.RedisCache", "LOCATION": CACHE_URL}}
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Django's ModelBackend with a cheaper load of the signed-in user (config/auth.py).
-AUTHENTICATION_BACKENDS = ["config.auth.ModelBackend"]
+AUTHENTICATION_BACKENDS = ["lib.auth.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -217,7 +233,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Catalog, tracks, studies and judgments for the ML team; exports and generation jobs.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["api.permissions.IsMlTeamOrStaff"],
+    "SERVE_PERMISSIONS": ["lib.roles.IsMlTeamOrStaff"],
     "SERVE_AUTHENTICATION": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",

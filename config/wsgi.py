@@ -3,8 +3,12 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from config import embedded
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 application = get_wsgi_application()
+# Sessions are read from the Redis cache before any query: the embedded servers run before a request.
+embedded.start_configured()
 
 
 def _load_what_requests_load() -> None:

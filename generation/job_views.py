@@ -2,40 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
-from django_htmx.middleware import HtmxDetails
 
 from generation import job_selectors, jobs, uploads
 from generation.errors import GenerationError
 from generation.forms import JobLaunchForm, VideoUploadForm
 from generation.models import GenerationItem, GenerationJob
-
-View = Callable[..., HttpResponse]
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
-def staff_required(view: View) -> View:
-    """Signed-in staff only; anyone else signed in gets a 404, as if the page did not exist."""
-
-    @wraps(view)
-    @login_required
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_staff:
-            raise Http404("No such page.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
+from lib.http import HtmxHttpRequest
+from lib.roles import staff_required
 
 
 @require_safe

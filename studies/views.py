@@ -4,44 +4,22 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
-from django_htmx.middleware import HtmxDetails
 
+from lib.http import HtmxHttpRequest
+from lib.roles import staff_required
 from studies import selectors, services
 from studies.errors import StudyError
 from studies.forms import InvitationsForm, StudyForm
 from studies.models import Study
 from studies.presets import PRESETS
 from studies.results import FIGURE_FORMATS, answers_csv, results_figure, study_results
-
-View = Callable[..., HttpResponse]
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
-def staff_required(view: View) -> View:
-    """Study admin pages: staff only. Anyone else gets the same 404 as for a study that does not exist."""
-
-    @login_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_staff:
-            raise Http404("No such page.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def _study_or_404(pk: int) -> Study:

@@ -29,11 +29,21 @@ print(json.dumps(seen))
 """
 
 
-def _probe(env_overrides: dict[str, str]) -> dict[str, str]:
+# What tools do that only read the settings (mypy's Django plugin, an editor): no server may start.
+BARE_SETUP = """
+import json, django
+django.setup()
+from django.conf import settings
+from django.db import connection
+print(json.dumps({"broker": settings.CELERY_BROKER_URL, "engine": connection.settings_dict["ENGINE"]}))
+"""
+
+
+def _probe(env_overrides: dict[str, str], code: str = PROBE) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "VAR_DIR")}
     env.update(env_overrides, DJANGO_SETTINGS_MODULE="config.settings")
     result = subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", code],
         env=env,
         cwd=settings.BASE_DIR,
         capture_output=True,
@@ -50,6 +60,16 @@ def private_var_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     var_dir = tmp_path_factory.mktemp("var")
     yield var_dir
     embedded.stop_all(var_dir)
+
+
+def test_loading_the_settings_and_the_apps_starts_no_server(tmp_path):
+    var_dir = tmp_path / "var"
+    seen = _probe({"VAR_DIR": str(var_dir)}, code=BARE_SETUP)
+    assert seen["engine"] == "config.embedded_postgresql"
+    assert seen["broker"] == f"redis+socket://{embedded.redis_socket_path(var_dir)}"
+    assert not embedded.postgres_is_running(var_dir)
+    assert not embedded.redis_is_running(var_dir)
+    assert not (var_dir / "pgdata").exists()
 
 
 def test_without_database_url_an_embedded_postgresql_in_var_is_started_and_used(private_var_dir):

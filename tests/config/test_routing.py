@@ -1,7 +1,7 @@
 import pytest
 from django.urls import clear_script_prefix, reverse, set_script_prefix
 
-from config.routing import route_url, routes
+from lib.routing import route_url, routes
 
 
 @pytest.mark.parametrize(

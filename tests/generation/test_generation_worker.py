@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote
 
 import av
 import pytest
@@ -78,8 +78,13 @@ class Workers:
 
 def _worker_database_url() -> str:
     # The worker must write where this test reads: the test database, not the development one.
-    parts = urlsplit(settings.DATABASE_URL)
-    return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
+    # Read after django_db_setup: an embedded server's address is filled in on its first connection.
+    db = connection.settings_dict
+    host, port = str(db["HOST"] or ""), str(db["PORT"] or "")
+    credentials = f"{quote(db['USER'] or '')}:{quote(db['PASSWORD'] or '')}"
+    if host.startswith("/"):  # a unix socket folder
+        return f"postgresql://{credentials}@/{db['NAME']}?host={quote(host)}"
+    return f"postgresql://{credentials}@{host}{':' + port if port else ''}/{db['NAME']}"
 
 
 @pytest.fixture(scope="module")

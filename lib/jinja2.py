@@ -6,7 +6,7 @@ from typing import Any
 
 from jinja2 import Environment
 
-from config.routing import route_url
+from lib.routing import route_url
 
 
 def environment(**options: Any) -> Environment:
