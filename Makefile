@@ -17,15 +17,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m config.demo
 
-test: $(STAMP)
+test: lint
 	scripts/ensure-chromium.sh
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
 
+# Style, types and the import layers (pyproject.toml: [tool.ruff], [tool.mypy], [tool.importlinter]).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
