@@ -77,7 +77,7 @@ class BusySampler(threading.Thread):
 def _model_folder(spec: str, scratch: Path) -> str:
     if spec != "tiny":
         return spec
-    from generation.tiny_model import tiny_model_write
+    from demo.tiny_model import tiny_model_write
 
     tiny_model_write(scratch / "tiny")
     return str(scratch / "tiny")

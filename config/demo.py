@@ -45,7 +45,7 @@ def _banner(port: str) -> str:
     import django
 
     django.setup()
-    from config.demo_links import demo_links
+    from demo.links import demo_links
 
     lines = ["", "The platform is running.", ""]
     lines += [f"  {label:<28} {url}" for label, url in demo_links(f"http://127.0.0.1:{port}")]

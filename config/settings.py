@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "annotate",
     "studies",
     "api",
+    "demo",  # the synthetic demo world: it imports the apps above, none of them imports it
 ]
 
 MIDDLEWARE = [

@@ -24,7 +24,6 @@ from django.utils import timezone
 from generation import media, services, signals
 from generation.backends import backend_for
 from generation.backends.base import RenderRequest, seeds_valid
-from generation.backends.procedural import aspects_for
 from generation.errors import GenerationError, RenderCancelled
 from generation.models import (
     FINISHED_STATUSES,
@@ -258,7 +257,7 @@ def _render_batch(items: list[GenerationItem]) -> None:
             lora_sha256=method.lora_sha256,
             identity_slug=identity.slug,
             prompt_slug=prompt.slug,
-            aspects=aspects_for(prompt),
+            aspects=prompt.aspects(),
             reference_image=reference[0] if reference else None,
             progress=progress,
             cancelled=progress.cancelled,

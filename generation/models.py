@@ -126,6 +126,12 @@ class Prompt(models.Model):
         """Whether element consistency applies: hairstyle, clothing or accessories must be kept."""
         return bool(set(self.omitted_aspects) & set(KEPT_ELEMENT_ASPECTS))
 
+    def aspects(self) -> dict[str, str]:
+        """The aspects a generator is told, aspect name to text in the seven-aspect order: a differential
+        prompt leaves out those that must be kept, and an empty aspect asks for nothing."""
+        omitted = set(self.omitted_aspects) if self.task == self.Task.DIFFERENTIAL else set()
+        return {name: text for name in ASPECTS if (text := getattr(self, name)) and name not in omitted}
+
 
 class Method(models.Model):
     """A way of making videos: the studied method ("ours") or a baseline. Never shown to raters."""

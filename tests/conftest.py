@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.core.management import call_command
 from django.test import Client
 
 from config import embedded
@@ -65,3 +68,27 @@ def annotator_client(client: Client, annotator: User) -> Client:
 def outsider_client(client: Client, outsider: User) -> Client:
     client.force_login(outsider)
     return client
+
+
+@dataclass(frozen=True)
+class TinyModel:
+    folder: Path
+    lora: Path  # the weights file of a LoRA that fits
+    bad_lora: Path  # a LoRA made for a transformer with other attention sizes
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
+    """The tiny pipeline, written once per test session by the real command, with nothing downloaded.
+
+    Here rather than in one folder's conftest: the demo's writer tests and the generation tests share it.
+    """
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    root = tmp_path_factory.mktemp("tiny-wan")
+    call_command("make_tiny_model", str(root / "model"), "--lora", str(root / "lora"))
+    from demo.tiny_model import lora_save, transformer_tiny
+
+    bad = lora_save(transformer_tiny(heads=3), root / "bad-lora")
+    return TinyModel(
+        folder=root / "model", lora=root / "lora" / "pytorch_lora_weights.safetensors", bad_lora=bad
+    )

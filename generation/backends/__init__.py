@@ -36,12 +36,4 @@ def _diffusers() -> Backend:
     return DiffusersBackend()
 
 
-def _procedural() -> Backend:
-    # Until the demo app registers its own: the procedural backend still lives here.
-    from generation.backends.procedural_backend import ProceduralBackend
-
-    return ProceduralBackend()
-
-
 backend_register("diffusers", _diffusers)
-backend_register("procedural", _procedural)

@@ -24,7 +24,7 @@ from pytest_django.fixtures import Settings
 from generation.jobs import generation_job_create
 from generation.media import probe_video
 from generation.models import GenerationItem, GenerationJob, Video
-from tests.factories import IdentityFactory, PromptFactory
+from tests.factories import IdentityFactory, MethodFactory, PromptFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -187,3 +187,20 @@ def test_a_job_whose_worker_is_killed_mid_render_completes_on_the_next_worker(wo
     for item in items:
         assert (item.status, item.attempts, item.step, item.steps_total) == ("done", 2, STEPS, STEPS)
         assert item.worker.startswith(f"test-worker-{len(workers.started)}-")
+
+
+def test_a_worker_renders_with_the_procedural_backend_the_demo_app_registers(workers):
+    # Registered in DemoConfig.ready(): the worker gets it because Celery's Django fixup sets Django up.
+    method = MethodFactory(backend="procedural", settings={"width": 32, "height": 32, "num_frames": 4})
+    if not workers.started or workers.started[-1].poll() is not None:
+        workers.start()
+    job = generation_job_create(
+        method=method, identities=[IdentityFactory()], prompts=[PromptFactory()], seeds=1
+    )
+
+    _wait_for(lambda: GenerationJob.objects.get(pk=job.pk).is_finished, workers, "the job to finish")
+
+    job.refresh_from_db()
+    assert job.status == GenerationJob.Status.DONE, workers.log_tails()
+    video = Video.objects.get(generation_items__job=job)
+    assert (video.settings["backend"], video.width, video.num_frames) == ("procedural", 32, 4)

@@ -1,6 +1,6 @@
 """Drawing a cartoon person and their scenery with Pillow: the look, the pose, the backdrop, the light.
 
-:mod:`generation.backends.procedural` decides what to draw for a prompt; this module only draws it.
+:mod:`demo.procedural` decides what to draw for a prompt; this module only draws it.
 Everything is drawn in unit coordinates on a canvas twice the output size, so shapes stay smooth once
 the frame is averaged down.
 """

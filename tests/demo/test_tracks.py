@@ -5,9 +5,9 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F
 
-from annotate.demo import DEMO_TRACKS, seed_demo_tracks, simulate_votes
 from annotate.models import Assignment, Judgment, Track, TrackItem
 from annotate.services import assignment_next_for
+from demo.tracks import DEMO_TRACKS, seed_demo_tracks, simulate_votes
 from generation.models import Method, Video
 from tests.factories import IdentityFactory, MethodFactory, PromptFactory, make_video
 

@@ -34,7 +34,7 @@ class Command(BaseCommand):
         self, *args: Any, directory: Path, lora: Path | bool | None, seed: int, **options: Any
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from generation.tiny_model import tiny_model_write
+        from demo.tiny_model import tiny_model_write
 
         if (directory / "model_index.json").exists():
             raise CommandError(f"{directory} already holds a pipeline; choose an empty folder")

@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from generation import demo
+from demo import world
 from generation.models import KEPT_ELEMENT_ASPECTS, Identity, Method, Prompt, Reference, Video
 
 pytestmark = pytest.mark.django_db
@@ -144,10 +144,10 @@ def test_with_votes_it_adds_simulated_judgments_and_leaves_work_for_a_person():
 
 
 def test_the_world_has_distinct_people_half_men_half_women():
-    assert len(demo.IDENTITIES) >= 6
-    assert len({identity.slug for identity in demo.IDENTITIES}) == len(demo.IDENTITIES)
-    assert len({identity.look for identity in demo.IDENTITIES}) == len(demo.IDENTITIES)
-    subjects = [identity.subject for identity in demo.IDENTITIES]
+    assert len(world.IDENTITIES) >= 6
+    assert len({identity.slug for identity in world.IDENTITIES}) == len(world.IDENTITIES)
+    assert len({identity.look for identity in world.IDENTITIES}) == len(world.IDENTITIES)
+    subjects = [identity.subject for identity in world.IDENTITIES]
     assert subjects.count("man") == subjects.count("woman")
 
 

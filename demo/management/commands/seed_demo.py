@@ -1,8 +1,5 @@
 """Draw the synthetic demo world: cartoon people, prompts, methods, their videos and the demo logins,
-then one annotation track of each kind and an open demo study over it.
-
-It lives in ``studies`` because it seeds every app, and only ``studies`` may import all the others.
-"""
+then one annotation track of each kind and an open demo study over it."""
 
 from __future__ import annotations
 
@@ -11,9 +8,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotate.demo import seed_demo_tracks, simulate_votes
-from generation.demo import DEFAULT_FRAMES, DEFAULT_SIZE, seed_demo_world
-from studies.demo import seed_demo_study, simulate_participants
+from demo.study import seed_demo_study, simulate_participants
+from demo.tracks import seed_demo_tracks, simulate_votes
+from demo.world import DEFAULT_FRAMES, DEFAULT_SIZE, seed_demo_world
 
 
 def _positive(value: str) -> int:

@@ -1,4 +1,8 @@
-"""The cartoon demo generator behind the backend interface, so the demo's generation pages need no model."""
+"""The cartoon demo generator behind the backend interface, so the demo's generation pages need no model.
+
+The demo app registers it as the "procedural" backend (``demo.apps``); the registry imports this module
+when a procedural method first renders.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from generation.backends import procedural
+from demo import procedural
+from demo.world import IDENTITIES
 from generation.backends.base import Backend, RenderRequest, number
 from generation.errors import GenerationError, RenderCancelled
 
@@ -37,9 +42,7 @@ def render_seed(method_name: str, identity_slug: str, prompt_slug: str, seed: in
 
 def look_for(identity_slug: str) -> procedural.CartoonLook:
     """The demo person of that slug, or a cartoon drawn from the slug for identities outside the demo."""
-    from generation import demo  # the demo world imports the catalog models: load it only when rendering
-
-    for spec in demo.IDENTITIES:
+    for spec in IDENTITIES:
         if spec.slug == identity_slug:
             return spec.look
     pick = random.Random(zlib.crc32(identity_slug.encode()))

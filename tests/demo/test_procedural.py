@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 import itertools
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from generation.backends import procedural
-from generation.backends.procedural import Accessory, CartoonLook
+from demo import procedural
+from demo.procedural import Accessory, CartoonLook
 
 LOOK = CartoonLook(
     skin=(236, 196, 166),
@@ -136,27 +135,6 @@ def test_it_reads_the_aspects_of_a_prompt():
         "sunset",
     )
     assert "warm" in asked.lighting
-
-
-def test_a_differential_prompt_tells_the_generator_only_what_changes():
-    prompt = SimpleNamespace(
-        task="differential",
-        omitted_aspects=["hairstyle", "clothing"],
-        shot="static",
-        hairstyle="a bob",
-        clothing="a red shirt",
-        accessories="",
-        expression="smiling",
-        action="",
-        setting="in a park",
-    )
-    assert procedural.aspects_for(prompt) == {
-        "shot": "static",
-        "expression": "smiling",
-        "setting": "in a park",
-    }
-    prompt.task = "full"
-    assert set(procedural.aspects_for(prompt)) == {"shot", "hairstyle", "clothing", "expression", "setting"}
 
 
 def test_reference_views_show_the_same_person_differently():

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from config.demo_links import demo_links
-from studies.demo import DEMO_STUDY_SLUG, seed_demo_study
+from demo.links import demo_links
+from demo.study import DEMO_STUDY_SLUG, seed_demo_study
 from studies.models import Study
 from tests.studies.conftest import build_catalog
 

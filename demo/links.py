@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.db import DatabaseError
 
+from demo.study import demo_study_join_path
+
 
 def _study_links(base_url: str) -> list[tuple[str, str]]:
-    from studies.demo import demo_study_join_path
-
     links = [("User studies (study admin)", f"{base_url}/studies/")]
     try:
         path = demo_study_join_path()

@@ -9,8 +9,9 @@ built from a prompt's aspects, with two knobs that stand in for what tells real 
 - ``control`` in [0, 1]: how much of the prompt is applied. Lower values keep the reference's background,
   clothing, hair and so on, so prompt-controllability votes have something to see.
 
-Whatever the prompt does not mention is drawn as in the look (element consistency). Prompts are read by
-keywords ("red hoodie", "round glasses", "waves", "beach at sunset"); negations are not understood.
+Whatever the prompt does not mention is drawn as in the look (element consistency). The aspects arrive
+already chosen (``Prompt.aspects()`` knows which ones a differential prompt leaves out); their texts are
+read by keywords ("red hoodie", "round glasses", "waves", "beach at sunset"); negations are not understood.
 Frames are drawn at twice the output size and averaged down, enough anti-aliasing for flat shapes.
 
 This module imports nothing from Django so that worker processes can render without a database.
@@ -22,12 +23,11 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
-from generation.backends.cartoon import (
+from demo.cartoon import (
     ACCESSORY_SLOTS,
     EXPRESSIONS,
     RESTING,
@@ -45,38 +45,17 @@ from generation.backends.cartoon import (
 )
 
 __all__ = [
-    "ASPECTS", "COLOURS", "FACE_BOX", "FACE_CROP", "HAIR_COLOURS", "PORTRAIT_FRONT", "PORTRAIT_LEFT_SMILE",
+    "COLOURS", "FACE_BOX", "FACE_CROP", "HAIR_COLOURS", "PORTRAIT_FRONT", "PORTRAIT_LEFT_SMILE",
     "PORTRAIT_RIGHT_SURPRISE", "Accessory", "CartoonLook", "Expression", "ReferenceView", "Requested",
-    "aspects_for", "background", "parse_aspects", "render_frames", "render_reference_clip",
-    "render_reference_image",
+    "background", "parse_aspects", "render_frames", "render_reference_clip", "render_reference_image",
 ]  # fmt: skip
 
-# Same order as generation.models.ASPECTS, repeated so that this module stays free of Django.
-ASPECTS = ("shot", "hairstyle", "clothing", "accessories", "expression", "action", "setting")
 SUPERSAMPLE = 2
 # Where the face sits in an unzoomed frame, as fractions of the width and height: left, top, right, bottom.
 FACE_BOX = (0.30, 0.16, 0.70, 0.64)
 
 
 # -- Prompts --------------------------------------------------------------------------------------------
-
-
-class PromptLike(Protocol):
-    task: str
-    omitted_aspects: list[str]
-    shot: str
-    hairstyle: str
-    clothing: str
-    accessories: str
-    expression: str
-    action: str
-    setting: str
-
-
-def aspects_for(prompt: PromptLike) -> dict[str, str]:
-    """The aspects a generator is told: a differential prompt leaves out those that must be kept."""
-    omitted = set(prompt.omitted_aspects) if prompt.task == "differential" else set()
-    return {name: text for name in ASPECTS if (text := getattr(prompt, name, "")) and name not in omitted}
 
 
 COLOURS: dict[str, RGB] = {

@@ -1,8 +1,8 @@
 """The synthetic demo world: cartoon people, seven-aspect prompts, three methods and their videos.
 
-No real person appears anywhere: every face is drawn by :mod:`generation.backends.procedural` from the
-parameters below. Seeding is idempotent: identities, prompts and methods are found by slug or name, a
-reference is made once per gallery position, and a video once per (method, identity, prompt, seed).
+No real person appears anywhere: every face is drawn by :mod:`demo.procedural` from the parameters
+below. Seeding is idempotent: identities, prompts and methods are found by slug or name, a reference is
+made once per gallery position, and a video once per (method, identity, prompt, seed).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from typing import Any, TextIO
 import numpy as np
 from django.contrib.auth.models import Group, User
 
+from demo import procedural
+from demo.procedural import Accessory, CartoonLook, ReferenceView
 from generation import media, services
-from generation.backends import procedural
-from generation.backends.procedural import Accessory, CartoonLook, ReferenceView
 from generation.models import ASPECTS, Identity, Method, Prompt, Reference, Video
 
 # Tuned on two CPU cores, where encoding and posters in the one database process set the pace: 256 px and
@@ -459,7 +459,7 @@ def _jobs(
     jobs = []
     for identity, spec in identities:
         for prompt in prompts:
-            aspects = procedural.aspects_for(prompt)
+            aspects = prompt.aspects()
             for method in methods:
                 for seed in seeds:
                     if (method.id, identity.id, prompt.id, seed) in existing:
