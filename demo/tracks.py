@@ -19,6 +19,7 @@ from django.utils import timezone
 from annotate import services
 from annotate.models import Assignment, Side, Track
 from generation.models import Identity, Method, Prompt, Video
+from lib.roles import ANNOTATORS_GROUP
 
 DEMO_TRACKS: dict[str, tuple[str, str]] = {
     Track.Kind.IDENTITY_FIDELITY: (
@@ -81,7 +82,7 @@ def _seat(track: Track, users: Iterable[AbstractBaseUser]) -> None:
 
 def _sim_users(count: int) -> list[AbstractBaseUser]:
     user_model = get_user_model()
-    group, _ = Group.objects.get_or_create(name="Annotators")
+    group, _ = Group.objects.get_or_create(name=ANNOTATORS_GROUP)
     users = []
     for number in range(1, count + 1):
         user, made = user_model.objects.get_or_create(username=SIM_USERNAME.format(number))

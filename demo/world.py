@@ -27,6 +27,7 @@ from demo import procedural
 from demo.procedural import Accessory, CartoonLook, ReferenceView
 from generation import media, services
 from generation.models import ASPECTS, Identity, Method, Prompt, Reference, Video
+from lib.roles import ANNOTATORS_GROUP
 
 # Tuned on two CPU cores, where encoding and posters in the one database process set the pace: 256 px and
 # 48 frames took about 40 s; 224 px and 40 frames (2.5 s clips) about 27 s.
@@ -234,7 +235,7 @@ METHODS: tuple[DemoMethod, ...] = (
 DEMO_USERS = (
     # (username, password, superuser, group)
     ("admin", "admin", True, None),
-    ("annotator", "annotator", False, "Annotators"),
+    ("annotator", "annotator", False, ANNOTATORS_GROUP),
 )
 
 # Sentence templates for each aspect, in the order prompts are written.
