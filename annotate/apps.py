@@ -15,10 +15,10 @@ class AnnotateConfig(AppConfig):
         register_media_policy(seated_annotator_may_view)
 
         # Generation jobs that name a track extend it with comparisons of their videos when they finish.
-        from annotate import receivers
+        from annotate import receivers, selectors
         from generation import signals as generation_signals
 
         generation_signals.job_finished.connect(
             receivers.track_extend_on_job_finished, dispatch_uid="annotate-track-extend"
         )
-        generation_signals.register_track_choices(receivers.track_choices)
+        generation_signals.register_track_choices(selectors.track_choices)

@@ -221,3 +221,8 @@ def track_annotator_progress(*, track: Track) -> list[AbstractBaseUser]:
         ),
     )
     return list(users.order_by("-seated", user_model.USERNAME_FIELD))
+
+
+def track_choices() -> list[tuple[int, str]]:
+    """The tracks a generation job may extend, as (id, name) for the launch form (generation.signals)."""
+    return list(Track.objects.order_by("name").values_list("id", "name"))

@@ -160,6 +160,29 @@ def track_items_added(*, track: Track, count: int) -> None:
         Track.objects.filter(pk=track.pk).update(items_total=F("items_total") + count)
 
 
+@transaction.atomic
+def track_extend(*, track: Track, videos: Iterable[Video]) -> int:
+    """Add comparisons of ``videos`` with each other and with the track's videos of the same identity and
+    prompt; return how many comparisons the track gained. Running it again adds nothing."""
+    new = list(videos)
+    cases = {(video.identity_id, video.prompt_id) for video in new}
+    if not cases:
+        return 0
+    pairs = TrackItem.objects.filter(track=track).values_list(
+        "comparison__video_a_id", "comparison__video_b_id"
+    )
+    in_track = {video_id for pair in pairs for video_id in pair}
+    same_cases = [v for v in Video.objects.filter(pk__in=in_track) if (v.identity_id, v.prompt_id) in cases]
+    comparisons = comparisons_build(videos=[*same_cases, *new])
+    before = TrackItem.objects.filter(track=track).count()
+    TrackItem.objects.bulk_create(
+        [TrackItem(track=track, comparison=comparison) for comparison in comparisons], ignore_conflicts=True
+    )
+    added = TrackItem.objects.filter(track=track).count() - before
+    track_items_added(track=track, count=added)
+    return added
+
+
 def rater_for_user(user: AbstractBaseUser) -> Rater:
     rater, _ = Rater.objects.get_or_create(user=user, defaults={"kind": Rater.Kind.ANNOTATOR})
     return rater

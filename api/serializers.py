@@ -11,8 +11,8 @@ from rest_framework import serializers
 from annotate.export.options import DEFAULT_SPLIT, JOINT_RULES, MEDIA_MODES
 from annotate.export.read import rater_public_id
 from annotate.models import Comparison, Criterion, ExportRun, Judgment, Track
-from generation.job_selectors import JobProgress
 from generation.models import GenerationItem, Identity, Method, Prompt, Video
+from generation.selectors import JobProgress
 from studies.models import Study
 
 
@@ -256,7 +256,7 @@ class GenerationItemSerializer(serializers.ModelSerializer):
 
 
 class GenerationJobSerializer(serializers.Serializer):
-    """A job with its progress (generation.job_selectors.JobProgress)."""
+    """A job with its progress (generation.selectors.JobProgress)."""
 
     id = serializers.IntegerField(source="job.pk")
     method = serializers.IntegerField(source="job.method_id")

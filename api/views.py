@@ -32,9 +32,9 @@ from api import serializers as out
 from api.pagination import IdCursorPagination
 from api.permissions import AUTHENTICATION_CLASSES
 from generation.errors import GenerationError
-from generation.job_selectors import job_progress_get, job_progress_list
-from generation.jobs import generation_job_cancel, generation_job_create
 from generation.models import GenerationJob, Identity, Method, Prompt, Video
+from generation.selectors import job_progress_get, job_progress_list
+from generation.services import generation_job_cancel, generation_job_create
 from lib.roles import IsMlTeamOrStaff, may_export
 from studies.models import Study
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 
 class GenerationError(ValueError):
     """A request that cannot be rendered (bad model folder, size, prompt or LoRA); the message is shown."""
@@ -9,3 +12,32 @@ class GenerationError(ValueError):
 
 class RenderCancelled(Exception):
     """Raised inside a render when its job was cancelled, so that the pipeline stops at once."""
+
+
+class MediaError(ValueError):
+    """A media file is not what it claims to be, or breaks a limit."""
+
+
+class UploadRefused(ValueError):
+    """The uploaded file is not a video the catalog takes; the message says why."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason an import is refused: where (a file or a manifest entry) and why."""
+
+    where: str
+    reason: str
+    entry: str = ""  # the manifest entry naming a file, so it can be found in a long manifest
+
+    def __str__(self) -> str:
+        located = f" ({self.entry})" if self.entry else ""
+        return f"{self.where}: {self.reason}{located}"
+
+
+class CatalogImportError(Exception):
+    """The import was refused (nothing was written); ``problems`` lists every reason."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(problem) for problem in self.problems))

@@ -8,8 +8,8 @@ from typing import Any
 from django import forms
 
 from generation import signals
-from generation.jobs import MAX_SEEDS
 from generation.models import Identity, Method, Prompt
+from generation.services import MAX_SEEDS
 
 
 class _MethodField(forms.ModelChoiceField):

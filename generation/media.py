@@ -19,13 +19,16 @@ import numpy as np
 from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 
+from generation.errors import MediaError
 from generation.storage import opaque_name
 
 IMAGE_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
 
-
-class MediaError(ValueError):
-    """A media file is not what it claims to be, or breaks a limit."""
+# Raters watch in Chromium: H.264 in MP4 with 8-bit 4:2:0 chroma plays everywhere, while OpenCV's
+# "mp4v", 4:4:4 or 10-bit H.264 do not. Such files are refused here rather than found blank in a study.
+PLAYABLE_CODECS = {"h264"}
+PLAYABLE_PIXEL_FORMATS = {"yuv420p", "yuvj420p"}
+REENCODE_HINT = "re-encode with: ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p -movflags +faststart OUT.mp4"
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,32 @@ def probe_video(path: Path) -> VideoInfo:
     if not duration and fps and num_frames:
         duration = num_frames / fps
     return VideoInfo(width, height, int(num_frames), round(fps, 3), round(duration, 3), codec)
+
+
+def probe_problem(path: Path, *, is_video: bool) -> str:
+    """Why the file is not the image or the playable video it claims to be, or "" when it is."""
+    try:
+        if not is_video:
+            probe_image(path)
+            return ""
+        probe_video(path)
+        with av.open(str(path)) as container:
+            container_format = container.format.name
+            context = container.streams.video[0].codec_context
+            codec, pixel_format = context.name, context.pix_fmt
+    except MediaError as error:
+        return str(error)
+    except Exception as error:
+        # Decoders meet hostile or broken files here; whatever they raise, the answer is a refusal,
+        # never a traceback.
+        return f"could not be read ({error.__class__.__name__})"
+    if "mp4" not in container_format.split(","):
+        return f"is a {container_format} file; an MP4 file is expected ({REENCODE_HINT})"
+    if codec not in PLAYABLE_CODECS:
+        return f"is {codec} video, which browsers do not play; H.264 is expected ({REENCODE_HINT})"
+    if pixel_format not in PLAYABLE_PIXEL_FORMATS:
+        return f"is H.264 with {pixel_format} pixels, which browsers do not play ({REENCODE_HINT})"
+    return ""
 
 
 def _media_path(name: str) -> Path:

@@ -220,7 +220,7 @@ class GenerationJob(models.Model):
     settings = models.JSONField(
         default=dict, blank=True, help_text="Overrides of the method's sampling settings for this job."
     )
-    # Kept in step with the items by generation.jobs, so that lists need no per-job counting.
+    # Kept in step with the items by generation.services.jobs, so that lists need no per-job counting.
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     cancel_requested = models.BooleanField(default=False)
     error = models.TextField(blank=True, help_text="The first error that failed a video of this job.")

@@ -1,8 +1,30 @@
+"""Reads of the catalog and of generation: media owners, counts, jobs with their progress and items."""
+
 from __future__ import annotations
 
-from django.db.models import Q
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from generation.models import Identity, Method, Prompt, Reference, Video
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from generation.models import (
+    GenerationItem,
+    GenerationJob,
+    GenerationStatus,
+    Identity,
+    Method,
+    Prompt,
+    Reference,
+    Video,
+)
+
+Status = GenerationStatus
+
+
+# --- the catalog -------------------------------------------------------------------------------------------
 
 
 def media_owner_get(*, name: str) -> Video | Reference | None:
@@ -22,3 +44,144 @@ def catalog_counts() -> dict[str, int]:
         "methods": Method.objects.count(),
         "videos": Video.objects.count(),
     }
+
+
+# --- generation jobs ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    job: GenerationJob
+    total: int
+    done: int
+    failed: int
+    cancelled: int
+    running: int
+    queued: int
+    step: int  # of the video that has gone furthest among those running
+    steps_total: int
+    seconds_spent: float | None
+    seconds_left: float | None  # None until there is something to estimate from
+
+    @property
+    def settled(self) -> int:
+        return self.done + self.failed + self.cancelled
+
+    @property
+    def percent(self) -> int:
+        """Videos done, plus the running ones' share of their sampling steps."""
+        if not self.total:
+            return 0
+        partial = self.running * (self.step / self.steps_total) if self.steps_total else 0.0
+        return min(100, int(100 * (self.settled + partial) / self.total))
+
+    @property
+    def spent_text(self) -> str:
+        return duration_text(self.seconds_spent)
+
+    @property
+    def left_text(self) -> str:
+        if self.job.is_finished:
+            return "—"
+        return duration_text(self.seconds_left) if self.seconds_left is not None else "estimating…"
+
+    def summary(self) -> str:
+        parts = [f"job {self.job.pk} {self.job.status}: {self.done}/{self.total} videos done"]
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        if self.running and self.steps_total:
+            parts.append(f"step {self.step}/{self.steps_total}")
+        parts.append(f"{self.spent_text} spent")
+        if not self.job.is_finished:
+            parts.append(f"{self.left_text} left")
+        return ", ".join(parts)
+
+
+def duration_text(seconds: float | None) -> str:
+    """Seconds as people read them on a progress page: "45 s", "3 min 05 s", "2 h 10 min"."""
+    if seconds is None:
+        return "—"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    return (end - start).total_seconds() if start and end else None
+
+
+def _progress(job: GenerationJob, items: list[dict[str, Any]], now: datetime) -> JobProgress:
+    counts: dict[str, int] = defaultdict(int)
+    for item in items:
+        counts[item["status"]] += 1
+    running = [item for item in items if item["status"] == Status.RUNNING]
+    lead = max(running, key=lambda item: (item["step"], item["steps_total"]), default=None)
+
+    # Seeds rendered in one call share their start: a batch's time is shared by its videos.
+    batches: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
+    for item in items:
+        if item["status"] == Status.DONE and item["started_at"] and item["finished_at"]:
+            batches[item["started_at"]].append(item)
+    batch_seconds = sum(
+        (max(i["finished_at"] for i in batch) - start).total_seconds() for start, batch in batches.items()
+    )
+    per_video = batch_seconds / sum(len(batch) for batch in batches.values()) if batches else None
+
+    left: float | None = None
+    if not job.is_finished:
+        # The running batches at their current pace, then the queued videos at the pace of finished ones,
+        # shared among the workers that are busy with this job now.
+        current = 0.0
+        for item in running:
+            elapsed = _seconds(item["started_at"], now) or 0.0
+            if item["step"] and item["steps_total"]:
+                current = max(current, elapsed / item["step"] * (item["steps_total"] - item["step"]))
+            elif per_video is not None:
+                current = max(current, per_video - elapsed)
+        parallel = max(1, len({item["started_at"] for item in running}))
+        queued = counts[Status.QUEUED]
+        if not queued:
+            left = current if running else None
+        elif per_video is not None:
+            left = current + queued * per_video / parallel
+    return JobProgress(
+        job=job,
+        total=len(items),
+        done=counts[Status.DONE],
+        failed=counts[Status.FAILED],
+        cancelled=counts[Status.CANCELLED],
+        running=len(running),
+        queued=counts[Status.QUEUED],
+        step=lead["step"] if lead else 0,
+        steps_total=lead["steps_total"] if lead else 0,
+        seconds_spent=_seconds(job.started_at, job.finished_at or now),
+        seconds_left=max(0.0, left) if left is not None else None,
+    )
+
+
+def _with_progress(jobs: list[GenerationJob]) -> list[JobProgress]:
+    by_job: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    fields = ("job_id", "status", "step", "steps_total", "started_at", "finished_at")
+    for item in GenerationItem.objects.filter(job__in=jobs).values(*fields).order_by():
+        by_job[item["job_id"]].append(item)
+    now = timezone.now()
+    return [_progress(job, by_job[job.pk], now) for job in jobs]
+
+
+def job_progress_list(*, limit: int = 50) -> list[JobProgress]:
+    jobs = list(GenerationJob.objects.select_related("method", "created_by")[:limit])
+    return _with_progress(jobs)
+
+
+def job_progress_get(*, job_id: int) -> JobProgress | None:
+    job = GenerationJob.objects.select_related("method", "created_by").filter(pk=job_id).first()
+    return _with_progress([job])[0] if job else None
+
+
+def job_items(*, job: GenerationJob) -> QuerySet[GenerationItem]:
+    return job.items.select_related("identity", "prompt", "video")

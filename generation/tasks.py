@@ -7,12 +7,12 @@ import os
 from celery import Task, shared_task
 from django.conf import settings
 
-from generation import jobs
+from generation import services
 
 
 @shared_task(
     bind=True,
-    name="generation.tasks.generation_render",
+    name=services.RENDER_TASK,
     # Acknowledged only when done, and handed back if the worker dies, so a killed worker loses no video;
     # the attempts counter on the items stops a task that kills every worker it meets.
     acks_late=True,
@@ -21,4 +21,4 @@ from generation import jobs
     time_limit=settings.GENERATION_HARD_TIME_LIMIT,
 )
 def generation_render(self: Task, item_ids: list[int]) -> None:
-    jobs.generation_render(item_ids=item_ids, worker=f"{self.request.hostname or 'worker'}:{os.getpid()}")
+    services.generation_render(item_ids=item_ids, worker=f"{self.request.hostname or 'worker'}:{os.getpid()}")

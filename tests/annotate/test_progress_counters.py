@@ -11,13 +11,13 @@ from django.db.models import Q
 
 from annotate import selectors
 from annotate.models import Assignment, Judgment, Track, TrackItem, TrackSeat
-from annotate.receivers import track_extend
 from annotate.services import (
     assignment_next_for,
     judgment_submit,
     judgment_submit_and_next,
     judgment_undo_last,
     track_annotators_set,
+    track_extend,
 )
 from tests.factories import make_track, make_video
 

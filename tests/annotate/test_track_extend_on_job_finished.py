@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from annotate.models import Comparison, TrackItem
-from generation.jobs import generation_job_create, generation_render
 from generation.models import Method, Video
+from generation.services import generation_job_create, generation_render
 from tests.factories import MethodFactory, make_track
 
 pytestmark = pytest.mark.django_db

@@ -5,9 +5,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from generation.jobs import generation_render
 from generation.management.commands import generate
 from generation.models import GenerationItem, GenerationJob, Method
+from generation.services import generation_render
 from tests.factories import IdentityFactory, MethodFactory, PromptFactory
 
 pytestmark = pytest.mark.django_db

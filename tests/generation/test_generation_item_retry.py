@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from generation.errors import GenerationError
-from generation.jobs import generation_item_retry, generation_job_create, generation_render
 from generation.models import GenerationJob, Video
+from generation.services import generation_item_retry, generation_job_create, generation_render
 from tests.factories import IdentityFactory, PromptFactory
 
 pytestmark = pytest.mark.django_db

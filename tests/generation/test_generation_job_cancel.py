@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from generation import jobs
-from generation.jobs import generation_job_cancel, generation_job_create, generation_render
 from generation.models import GenerationJob, Video
+from generation.services import generation_job_cancel, generation_job_create, generation_render, jobs
 from tests.factories import IdentityFactory, PromptFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,9 @@ import pytest
 from django.conf import settings
 
 from generation.errors import GenerationError
-from generation.jobs import generation_job_create, generation_render
 from generation.media import probe_video
 from generation.models import GenerationItem, GenerationJob, Video
+from generation.services import generation_job_create, generation_render
 from tests.factories import IdentityFactory, PromptFactory
 
 pytestmark = pytest.mark.django_db

@@ -21,9 +21,9 @@ from django.conf import settings
 from django.db import connection
 from pytest_django.fixtures import Settings
 
-from generation.jobs import generation_job_create
 from generation.media import probe_video
 from generation.models import GenerationItem, GenerationJob, Video
+from generation.services import generation_job_create
 from tests.factories import IdentityFactory, MethodFactory, PromptFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

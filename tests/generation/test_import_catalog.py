@@ -11,11 +11,11 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from PIL import Image
 
-from generation import catalog_import as catalog_import_module
 from generation import services
-from generation.catalog_import import CatalogImportError, catalog_import
+from generation.errors import CatalogImportError
 from generation.media import sha256_of
 from generation.models import Identity, Method, Prompt, Reference, Video
+from generation.services import catalog_import, manifest
 from tests.factories import IdentityFactory, MethodFactory, PromptFactory, gradient_frames
 
 pytestmark = pytest.mark.django_db
@@ -476,7 +476,7 @@ def test_a_failure_mid_way_keeps_no_rows_and_no_files(tmp_path, monkeypatch):
             raise OSError("No space left on device")
         return real_import(**kwargs)
 
-    monkeypatch.setattr(catalog_import_module.services, "video_import_file", import_then_fail)
+    monkeypatch.setattr(manifest, "video_import_file", import_then_fail)
 
     with pytest.raises(CatalogImportError) as raised:
         catalog_import(manifest_path=tmp_path)

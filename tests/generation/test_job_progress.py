@@ -8,9 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from generation import jobs
-from generation.job_selectors import duration_text, job_progress_get
-from generation.jobs import generation_job_create
+from generation.selectors import duration_text, job_progress_get
+from generation.services import generation_job_create, jobs
 from tests.factories import IdentityFactory, MethodFactory, PromptFactory
 
 pytestmark = pytest.mark.django_db

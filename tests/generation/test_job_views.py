@@ -6,8 +6,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from generation.jobs import generation_job_create, generation_render
 from generation.models import GenerationJob, Method, Video
+from generation.services import generation_job_create, generation_render
 from tests.factories import IdentityFactory, MethodFactory, PromptFactory
 from tests.generation.test_import_catalog import write_mp4
 

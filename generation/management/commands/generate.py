@@ -11,9 +11,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Model, QuerySet
 
 from generation.errors import GenerationError
-from generation.job_selectors import job_progress_get
-from generation.jobs import generation_job_create
 from generation.models import Identity, Method, Prompt
+from generation.selectors import job_progress_get
+from generation.services import generation_job_create
 
 
 def _pick(queryset: QuerySet[Any], spec: str, what: str) -> list[Model]:

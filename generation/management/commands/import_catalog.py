@@ -8,7 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from generation.catalog_import import CatalogImportError, catalog_import
+from generation.errors import CatalogImportError
+from generation.services import catalog_import
 
 
 class Command(BaseCommand):

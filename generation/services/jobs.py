@@ -14,6 +14,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -21,7 +22,7 @@ from django.db import IntegrityError, close_old_connections, connection, transac
 from django.db.models import Count
 from django.utils import timezone
 
-from generation import media, services, signals
+from generation import media, signals
 from generation.backends import backend_for
 from generation.backends.base import RenderRequest, seeds_valid
 from generation.errors import GenerationError, RenderCancelled
@@ -36,6 +37,7 @@ from generation.models import (
     Reference,
     Video,
 )
+from generation.services.catalog import video_create_from_frames
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,9 @@ MAX_SEEDS = 1000
 # Progress reaches the database at most this often (plus the last step): enough for a progress bar,
 # few enough writes that a fast sampler is not slowed down by them.
 PROGRESS_INTERVAL_SECONDS = 0.33
+# The render task (generation.tasks) is sent by its name, the contract with workers that may run on other
+# machines: the services need not import the task module, which imports them.
+RENDER_TASK = "generation.tasks.generation_render"
 
 
 # --- launch ------------------------------------------------------------------------------------------------
@@ -128,10 +133,8 @@ def _enqueue(item_ids: list[int]) -> None:
     """Send the render task once the items are committed, so that a fast worker never finds them missing."""
 
     def send() -> None:
-        from generation.tasks import generation_render as render_task
-
         try:
-            render_task.apply_async(args=[item_ids], queue=settings.GENERATION_QUEUE)
+            current_app.send_task(RENDER_TASK, args=[item_ids], queue=settings.GENERATION_QUEUE)
         except Exception as error:  # the broker is unreachable: say so on the rows, where it can be retried
             logger.exception("could not queue generation items %s", item_ids)
             message = f"could not queue the render ({error.__class__.__name__}: {error}); retry it later"
@@ -297,7 +300,7 @@ def _item_store(
         # One transaction for the video row and the item: a worker killed in between leaves the item to be
         # rendered again rather than a video that no item points to.
         with transaction.atomic():
-            video = services.video_create_from_frames(
+            video = video_create_from_frames(
                 method=method,
                 identity=item.identity,
                 prompt=item.prompt,

@@ -8,13 +8,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
-from generation import media, services
-from generation.catalog_import import _probe_problem
+from generation import media
+from generation.errors import UploadRefused
 from generation.models import Identity, Method, Prompt, Video
-
-
-class UploadRefused(ValueError):
-    """The uploaded file is not a video the catalog takes; the message says why."""
+from generation.services.catalog import video_import_file
 
 
 def video_upload(
@@ -29,12 +26,12 @@ def video_upload(
         with open(path, "wb") as handle:
             for chunk in upload.chunks():
                 handle.write(chunk)
-        problem = _probe_problem(path, is_video=True)
+        problem = media.probe_problem(path, is_video=True)
         if problem:
             raise UploadRefused(f"{upload.name} {problem}")
         if Video.objects.filter(sha256=media.sha256_of(path)).exists():
             raise UploadRefused(f"{upload.name} is already in the catalog")
-        return services.video_import_file(
+        return video_import_file(
             source=path,
             method=method,
             identity=identity,

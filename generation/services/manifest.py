@@ -32,22 +32,17 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import av
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, models, transaction
 
-from generation import media, services
+from generation import media
+from generation.errors import CatalogImportError, Problem
 from generation.models import ASPECTS, Identity, Method, Prompt, Reference, Video
+from generation.services.catalog import reference_create, video_import_file
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 1
-
-# Raters watch in Chromium: H.264 in MP4 with 8-bit 4:2:0 chroma plays everywhere, while OpenCV's
-# "mp4v", 4:4:4 or 10-bit H.264 do not. Such files are refused here rather than found blank in a study.
-PLAYABLE_CODECS = {"h264"}
-PLAYABLE_PIXEL_FORMATS = {"yuv420p", "yuvj420p"}
-REENCODE_HINT = "re-encode with: ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p -movflags +faststart OUT.mp4"
 
 # The keys each entry may have and the JSON type of each; the models then check lengths, slugs and
 # choices, so those rules are written once.
@@ -94,27 +89,6 @@ VIDEO_KEYS: dict[str, type] = {
     "seed": int,
     "settings": dict,
 }
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One reason an import is refused: where (a file or a manifest entry) and why."""
-
-    where: str
-    reason: str
-    entry: str = ""  # the manifest entry naming a file, so it can be found in a long manifest
-
-    def __str__(self) -> str:
-        located = f" ({self.entry})" if self.entry else ""
-        return f"{self.where}: {self.reason}{located}"
-
-
-class CatalogImportError(Exception):
-    """The import was refused (nothing was written); ``problems`` lists every reason."""
-
-    def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(str(problem) for problem in self.problems))
 
 
 @dataclass(frozen=True)
@@ -432,7 +406,7 @@ class _Planner:
             if path is None:
                 continue
             is_video = isinstance(row, _VideoRow) or row.kind == Reference.Kind.VIDEO
-            reason = _probe_problem(path, is_video=is_video)
+            reason = media.probe_problem(path, is_video=is_video)
             if reason:
                 self.add(row.file, reason, row.entry)
                 continue
@@ -593,7 +567,7 @@ def _write(plan: _Plan) -> None:
             for reference in plan.references:
                 if reference.present is None and reference.path is not None:
                     entry = reference.entry
-                    created = services.reference_create(
+                    created = reference_create(
                         identity=identities[reference.identity],
                         kind=reference.kind,
                         source=reference.path,
@@ -605,7 +579,7 @@ def _write(plan: _Plan) -> None:
             for video in plan.videos:
                 if video.present is None and video.path is not None:
                     entry = video.entry
-                    created_video = services.video_import_file(
+                    created_video = video_import_file(
                         source=video.path,
                         method=methods[video.method],
                         identity=identities[video.identity],
@@ -631,32 +605,6 @@ def _row(described: _Described) -> Any:
 
 
 # --- small helpers ------------------------------------------------------------------------------------
-
-
-def _probe_problem(path: Path, *, is_video: bool) -> str:
-    """Why the file is not the image or the playable video it claims to be, or "" when it is."""
-    try:
-        if not is_video:
-            media.probe_image(path)
-            return ""
-        media.probe_video(path)
-        with av.open(str(path)) as container:
-            container_format = container.format.name
-            context = container.streams.video[0].codec_context
-            codec, pixel_format = context.name, context.pix_fmt
-    except media.MediaError as error:
-        return str(error)
-    except Exception as error:
-        # Decoders meet hostile or broken files here; whatever they raise, the answer is a refusal,
-        # never a traceback.
-        return f"could not be read ({error.__class__.__name__})"
-    if "mp4" not in container_format.split(","):
-        return f"is a {container_format} file; an MP4 file is expected ({REENCODE_HINT})"
-    if codec not in PLAYABLE_CODECS:
-        return f"is {codec} video, which browsers do not play; H.264 is expected ({REENCODE_HINT})"
-    if pixel_format not in PLAYABLE_PIXEL_FORMATS:
-        return f"is H.264 with {pixel_format} pixels, which browsers do not play ({REENCODE_HINT})"
-    return ""
 
 
 def _refuse_constant(name: str) -> float:

@@ -1,0 +1,35 @@
+"""Writes of the catalog and of generation. Callers import from here: ``from generation.services import …``.
+
+- ``catalog``: videos and references entering the catalog (every stored media file goes through them);
+- ``manifest``: a catalog made elsewhere, imported from a folder with a ``manifest.json``;
+- ``uploads``: a baseline video uploaded through the browser;
+- ``jobs``: generation jobs: launch, render (the work of the Celery task), retry and cancel.
+"""
+
+from __future__ import annotations
+
+from generation.services.catalog import reference_create, video_create_from_frames, video_import_file
+from generation.services.jobs import (
+    MAX_SEEDS,
+    RENDER_TASK,
+    generation_item_retry,
+    generation_job_cancel,
+    generation_job_create,
+    generation_render,
+)
+from generation.services.manifest import catalog_import
+from generation.services.uploads import video_upload
+
+__all__ = [
+    "MAX_SEEDS",
+    "RENDER_TASK",
+    "catalog_import",
+    "generation_item_retry",
+    "generation_job_cancel",
+    "generation_job_create",
+    "generation_render",
+    "reference_create",
+    "video_create_from_frames",
+    "video_import_file",
+    "video_upload",
+]
