@@ -8,7 +8,7 @@ from rest_framework.authentication import SessionAuthentication, TokenAuthentica
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from annotate.export.access import may_export
+from exports.access import may_export
 
 # Token first: its WWW-Authenticate header is what turns an anonymous request into a 401, not a 403.
 AUTHENTICATION_CLASSES = [TokenAuthentication, SessionAuthentication]

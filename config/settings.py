@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "generation",
     "annotate",
     "studies",
+    "exports",
     "api",
 ]
 

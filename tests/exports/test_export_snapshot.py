@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from annotate.export import ExportOptions, export_build
-from annotate.export.read import rater_public_id
-from annotate.export.write import write_archive
+from exports.build import export_build
+from exports.options import ExportOptions
+from exports.read import rater_public_id
+from exports.write import write_archive
 from generation.models import Reference, Video
-from tests.annotate.export_world import World, build_world
+from tests.exports.export_world import World, build_world
 
 CRITERIA = ("identity_fidelity", "prompt_controllability", "visual_quality")
 

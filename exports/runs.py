@@ -13,10 +13,10 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from annotate.export.build import ExportError, export_build
-from annotate.export.options import ExportOptions, ExportOptionsError
-from annotate.export.write import sha256_file, write_archive
-from annotate.models import ExportRun
+from exports.build import ExportError, export_build
+from exports.models import ExportRun
+from exports.options import ExportOptions, ExportOptionsError
+from exports.write import sha256_file, write_archive
 
 
 def exports_root() -> Path:
@@ -30,7 +30,7 @@ def _run_folder(run_id: int) -> Path:
 
 def export_run_start(*, options: ExportOptions, user: Any) -> ExportRun:
     """Record the run and queue its task once the row is committed (a worker must be able to see it)."""
-    from annotate.tasks import export_run  # the task module imports this one
+    from exports.tasks import export_run  # the task module imports this one
 
     run = ExportRun.objects.create(options=options.to_json(), created_by=user)
     transaction.on_commit(lambda: export_run.delay(run.pk))

@@ -16,9 +16,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.middleware import HtmxDetails
 
-from annotate.export.access import may_export
-from annotate.export.forms import ExportForm
-from annotate.export.runs import (
+from exports.access import may_export
+from exports.forms import ExportForm
+from exports.models import ExportRun
+from exports.runs import (
     ExportRunBusy,
     export_run_archive_path,
     export_run_delete,
@@ -26,7 +27,6 @@ from annotate.export.runs import (
     export_run_list,
     export_run_start,
 )
-from annotate.models import ExportRun
 
 View = Callable[..., HttpResponse]
 
@@ -55,7 +55,7 @@ def _run_or_404(run_id: int) -> ExportRun:
 
 def _render_list(request: HttpRequest, form: ExportForm, status: int = 200) -> HttpResponse:
     context = {"runs": export_run_list()[:50], "form": form}
-    return render(request, "annotate/exports/list.html", context, status=status)
+    return render(request, "exports/list.html", context, status=status)
 
 
 @require_safe
@@ -78,7 +78,7 @@ def export_start(request: HttpRequest) -> HttpResponse:
 @require_safe
 @export_access_required
 def export_detail(request: HttpRequest, run_id: int) -> HttpResponse:
-    return render(request, "annotate/exports/detail.html", {"run": _run_or_404(run_id)})
+    return render(request, "exports/detail.html", {"run": _run_or_404(run_id)})
 
 
 @require_safe
@@ -88,7 +88,7 @@ def export_progress(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     run = _run_or_404(run_id)
     if not request.htmx:
         return redirect("exports:detail", run_id=run.pk)
-    return render(request, "annotate/exports/progress_panel.html", {"run": run})
+    return render(request, "exports/progress_panel.html", {"run": run})
 
 
 @require_safe
@@ -109,7 +109,7 @@ def export_delete(request: HttpRequest, run_id: int) -> HttpResponse:
         deleted = export_run_delete(run_id=run_id)
     except ExportRunBusy as busy:
         messages.error(request, str(busy))
-        return render(request, "annotate/exports/detail.html", {"run": _run_or_404(run_id)}, status=409)
+        return render(request, "exports/detail.html", {"run": _run_or_404(run_id)}, status=409)
     if not deleted:
         raise Http404("No such export.")
     messages.success(request, f"Export {run_id} and its archive were deleted.")

@@ -8,9 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from annotate.export import ExportError, ExportOptions, ExportOptionsError, export_build
-from annotate.export.read import rater_public_id
-from tests.annotate.export_world import World, build_world
+from exports.build import ExportError, export_build
+from exports.options import ExportOptions, ExportOptionsError
+from exports.read import rater_public_id
+from tests.exports.export_world import World, build_world
 
 SPLITS = ("train", "validation", "test")
 

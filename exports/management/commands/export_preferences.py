@@ -6,12 +6,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotate.export import ExportError, ExportOptions, ExportOptionsError, export_build
-from annotate.export.options import DEFAULT_SPLIT, JOINT_RULES, MEDIA_MODES, parse_list, parse_split
 from annotate.models import Track
+from exports.build import ExportError, export_build
+from exports.options import (
+    DEFAULT_SPLIT,
+    JOINT_RULES,
+    MEDIA_MODES,
+    ExportOptions,
+    ExportOptionsError,
+    parse_list,
+    parse_split,
+)
+from studies.models import Study
 
 
 class Command(BaseCommand):
@@ -45,7 +53,7 @@ class Command(BaseCommand):
         try:
             options = ExportOptions(
                 tracks=tuple(_ids(opts["tracks"], Track, "tracks")),
-                studies=tuple(_ids(opts["studies"], apps.get_model("studies", "Study"), "studies")),
+                studies=tuple(_ids(opts["studies"], Study, "studies")),
                 criteria=tuple(parse_list(opts["criteria"])),
                 min_votes=opts["min_votes"],
                 min_majority=opts["min_majority"],

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from annotate.export.options import SPLITS, ExportOptions
+from exports.options import SPLITS, ExportOptions
 
 
 def _size_category(rows: int) -> str:

@@ -14,12 +14,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from django.apps import apps
 from django.conf import settings
 
-from annotate.export import adapters, aggregate, card, read, tables, write
-from annotate.export.options import SPLITS, ExportOptions
+from annotate.models import Track
 from annotate.stats_agreement import agreement
+from exports import adapters, aggregate, card, read, tables, write
+from exports.options import SPLITS, ExportOptions
+from studies.models import Study
 
 SCHEMA_VERSION = 1
 ProgressFn = Callable[[float, str], None]
@@ -132,16 +133,18 @@ def _read_all(*, options: ExportOptions, excluded: set[int]) -> _Data:
         prompts=read.prompts_read(prompt_ids=np.unique(comparisons["prompt_id"].to_numpy())),
         identities=read.identities_read(identity_ids=identity_ids),
         references=read.references_read(identity_ids=identity_ids),
-        tracks_seen=_sources_seen(votes, "track_id", "annotate", "Track", ("id", "name", "kind")),
-        studies_seen=_sources_seen(votes, "study_id", "studies", "Study", ("id", "name")),
+        tracks_seen=_sources_seen(votes, "track_id", Track, ("id", "name", "kind")),
+        studies_seen=_sources_seen(votes, "study_id", Study, ("id", "name")),
     )
 
 
-def _sources_seen(votes: pa.Table, column: str, app: str, model: str, fields: tuple[str, ...]) -> list[dict]:
+def _sources_seen(
+    votes: pa.Table, column: str, model: type[Track] | type[Study], fields: tuple[str, ...]
+) -> list[dict]:
     ids = [i for i in pc.unique(votes[column]).to_pylist() if i is not None]
     if not ids:
         return []
-    return list(apps.get_model(app, model).objects.filter(pk__in=ids).order_by("pk").values(*fields))
+    return list(model.objects.filter(pk__in=ids).order_by("pk").values(*fields))
 
 
 # --- writing ------------------------------------------------------------------------------------

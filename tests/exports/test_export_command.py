@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.annotate.export_world import World, build_world
+from tests.exports.export_world import World, build_world
 
 
 @pytest.fixture

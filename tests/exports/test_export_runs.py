@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 
-from annotate.export import ExportOptions
-from annotate.export.runs import export_run_archive_path, export_run_execute, export_run_start
-from annotate.models import ExportRun
-from annotate.tasks import export_run
-from tests.annotate.export_world import World, build_world
+from exports.models import ExportRun
+from exports.options import ExportOptions
+from exports.runs import export_run_archive_path, export_run_execute, export_run_start
+from exports.tasks import export_run
+from tests.exports.export_world import World, build_world
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from annotate.export.options import SPLITS
 from annotate.models import Criterion
+from exports.options import SPLITS
 
 # Codes as read.votes_read sends them: the index of a criterion in CRITERIA, of a choice in CHOICES.
 CRITERIA = tuple(Criterion.values)

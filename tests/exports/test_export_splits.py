@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from annotate.export.aggregate import splits_assign
+from exports.aggregate import splits_assign
 
 
 def assign(identities: list[int], prompts: list[int], fractions=(0.8, 0.1, 0.1), seed: int = 0):

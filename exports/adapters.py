@@ -14,9 +14,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from annotate.export import aggregate, write
-from annotate.export.options import SPLITS
-from annotate.export.tables import Pairs, table
+from exports import aggregate, write
+from exports.options import SPLITS
+from exports.tables import Pairs, table
 
 # VideoAlign's CSV names a tie "same"; a criterion that does not pass leaves its cell empty.
 _VIDEOALIGN = {"A": "A", "B": "B", "tie": "same"}

@@ -18,15 +18,15 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection, transaction
 from psycopg import pq
 
-from annotate.export.aggregate import CHOICES, CRITERIA
-from annotate.export.options import ExportOptions, ExportOptionsError
 from annotate.models import Rater, Track
+from exports.aggregate import CHOICES, CRITERIA
+from exports.options import ExportOptions, ExportOptionsError
+from studies.models import Answer, Participant, Study
 
 # Salted ids are this many hex digits: 80 bits, no collision among any realistic number of raters.
 PUBLIC_ID_LENGTH = 20
@@ -68,14 +68,6 @@ def _is_hex(text: str) -> bool:
     return True
 
 
-def _study_models() -> tuple[Any, Any] | None:
-    """The studies app's Participant and Answer, found by name: annotate must not import studies."""
-    try:
-        return apps.get_model("studies", "Participant"), apps.get_model("studies", "Answer")
-    except LookupError:
-        return None
-
-
 def sources_check(options: ExportOptions) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The chosen tracks and studies as the manifest lists them; an unknown id is an option error."""
     tracks = list(Track.objects.filter(pk__in=options.tracks).values("id", "name", "kind"))
@@ -84,11 +76,7 @@ def sources_check(options: ExportOptions) -> tuple[list[dict[str, Any]], list[di
         raise ExportOptionsError("tracks", f"no track {missing[0]}")
     studies: list[dict[str, Any]] = []
     if options.studies:
-        models = _study_models()
-        if models is None:
-            raise ExportOptionsError("studies", "the studies app is not installed")
-        study_model = models[0]._meta.get_field("study").related_model
-        studies = list(study_model.objects.filter(pk__in=options.studies).values("id", "name"))
+        studies = list(Study.objects.filter(pk__in=options.studies).values("id", "name"))
         missing = sorted(set(options.studies) - {s["id"] for s in studies})
         if missing:
             raise ExportOptionsError("studies", f"no study {missing[0]}")
@@ -246,12 +234,8 @@ VOTE_FIELDS = [
 
 def _withdrawn_and_study_raters(options: ExportOptions) -> tuple[set[int], dict[int, int], list[int]]:
     """Withdrawn participants' raters, each participant rater's study, and the chosen studies' raters."""
-    models = _study_models()
-    if models is None:
-        return set(), {}, []
-    participant = models[0]
-    rows = list(participant.objects.values_list("rater_id", "study_id", "status"))
-    withdrawn = {rater for rater, _, status in rows if status == "withdrawn"}
+    rows = list(Participant.objects.values_list("rater_id", "study_id", "status"))
+    withdrawn = {rater for rater, _, status in rows if status == Participant.Status.WITHDRAWN}
     study_of = {rater: study for rater, study, _ in rows}
     chosen = [rater for rater, study, _ in rows if not options.studies or study in options.studies]
     return withdrawn, study_of, chosen
@@ -286,9 +270,8 @@ def votes_read(*, options: ExportOptions, excluded_raters: set[int]) -> pa.Table
         " AND j.track_id = ANY(%(tracks)s::bigint[])" if options.tracks else ""
     )
     study_branch = "FALSE"
-    models = _study_models()
-    if models is not None and study_raters:
-        link_table = models[1].judgments.through._meta.db_table
+    if study_raters:
+        link_table = Answer.judgments.through._meta.db_table
         # A study judgment counts only while an answer links it (the studies app's link to its study).
         study_branch = (
             "j.track_id IS NULL AND j.rater_id = ANY(%(study_raters)s::bigint[]) "

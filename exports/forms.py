@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.apps import apps
 
-from annotate.export.options import (
+from annotate.models import Criterion, Track
+from exports.options import (
     DEFAULT_SPLIT,
     JOINT_RULES,
     MEDIA_MODES,
@@ -16,14 +16,10 @@ from annotate.export.options import (
     parse_list,
     parse_split,
 )
-from annotate.export.read import raters_resolve
-from annotate.models import Criterion, Track
+from exports.read import raters_resolve
+from studies.models import Study
 
 _CHECKS = forms.CheckboxSelectMultiple
-
-
-def _studies() -> Any:
-    return apps.get_model("studies", "Study").objects.order_by("-created_at", "-id")
 
 
 class ExportForm(forms.Form):
@@ -34,7 +30,9 @@ class ExportForm(forms.Form):
         widget=_CHECKS,
         help_text="None ticked, and no study either: every track and every study.",
     )
-    studies = forms.ModelMultipleChoiceField(queryset=_studies(), required=False, widget=_CHECKS)
+    studies = forms.ModelMultipleChoiceField(
+        queryset=Study.objects.order_by("-created_at", "-id"), required=False, widget=_CHECKS
+    )
     criteria = forms.MultipleChoiceField(
         choices=Criterion.choices, required=False, widget=_CHECKS, help_text="None ticked: every judged one."
     )

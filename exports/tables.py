@@ -10,8 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from annotate.export import aggregate, read
-from annotate.export.options import SPLITS
+from exports import aggregate, read
+from exports.options import SPLITS
 
 Column = tuple[str, pa.DataType, Any]
 

@@ -9,9 +9,9 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
 
-from annotate.export import ExportOptions
-from annotate.export.runs import export_run_execute
-from annotate.models import ExportRun
+from exports.models import ExportRun
+from exports.options import ExportOptions
+from exports.runs import export_run_execute
 
 
 @pytest.fixture(autouse=True)
