@@ -11,8 +11,9 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from rest_framework import serializers
 
-from annotate.export.read import rater_public_id
-from annotate.models import Choice, Criterion, ExportRun, Rater, Track
+from annotate.models import Choice, Criterion, Rater, Track
+from exports.models import ExportRun
+from exports.read import rater_public_id
 from generation.models import GenerationStatus, Method, Prompt, Video
 from studies.models import Answer, Study
 

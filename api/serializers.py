@@ -8,9 +8,10 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from annotate.export.options import DEFAULT_SPLIT, JOINT_RULES, MEDIA_MODES
-from annotate.export.read import rater_public_id
-from annotate.models import Comparison, Criterion, ExportRun, Judgment, Track
+from annotate.models import Comparison, Criterion, Judgment, Track
+from exports.models import ExportRun
+from exports.options import DEFAULT_SPLIT, JOINT_RULES, MEDIA_MODES
+from exports.read import rater_public_id
 from generation.models import GenerationItem, Identity, Method, Prompt, Video
 from generation.selectors import JobProgress
 from studies.models import Study

@@ -16,9 +16,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotate.export import ExportOptions, ExportOptionsError
-from annotate.export.read import raters_resolve, sources_check
-from annotate.export.runs import (
+from annotate.models import Comparison, Judgment, Track
+from api import filters
+from api import serializers as out
+from api.pagination import IdCursorPagination
+from api.permissions import AUTHENTICATION_CLASSES
+from exports.options import ExportOptions, ExportOptionsError
+from exports.read import raters_resolve, sources_check
+from exports.runs import (
     ExportRunBusy,
     export_run_archive_path,
     export_run_delete,
@@ -26,11 +31,6 @@ from annotate.export.runs import (
     export_run_list,
     export_run_start,
 )
-from annotate.models import Comparison, Judgment, Track
-from api import filters
-from api import serializers as out
-from api.pagination import IdCursorPagination
-from api.permissions import AUTHENTICATION_CLASSES
 from generation.errors import GenerationError
 from generation.models import GenerationJob, Identity, Method, Prompt, Video
 from generation.selectors import job_progress_get, job_progress_list

@@ -361,7 +361,8 @@ def _fill(judgments: int, comparisons: int) -> dict[str, Any]:
 def _export_child(out: Path) -> None:
     """Runs in a process of its own, so its peak RSS is the export's (plus the interpreter and libraries)."""
     _django_setup()
-    from annotate.export import ExportOptions, export_build
+    from exports.build import export_build
+    from exports.options import ExportOptions
 
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started, cpu_started = time.perf_counter(), time.process_time()

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "generation",
     "annotate",
     "studies",
+    "exports",
     "api",
     "demo",  # the synthetic demo world: it imports the apps above, none of them imports it
 ]

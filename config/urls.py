@@ -17,7 +17,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tracks/", include("annotate.urls")),
     path("manage/tracks/", include("annotate.manage_urls")),
-    path("manage/exports/", include("annotate.export_urls")),
+    path("manage/exports/", include("exports.urls")),
     path("api/", include("api.urls")),
     path("generation/", include("generation.urls")),
     path("studies/", include("studies.urls")),

@@ -6,7 +6,6 @@ killed process never leaves a half-written file behind a stored name.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from collections.abc import Iterable
@@ -46,14 +45,6 @@ class VideoInfo:
     fps: float
     duration: float
     codec: str
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def probe_image(path: Path) -> ImageInfo:

@@ -9,7 +9,6 @@ folder stays the same; a LoRA is unloaded or swapped without reloading the base 
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -21,6 +20,7 @@ import numpy as np
 
 from generation.backends.base import Backend, RenderRequest, number
 from generation.errors import GenerationError, RenderCancelled
+from lib.hashing import sha256_file
 
 # Wan's published negative prompt (Wan2.1 / Wan2.2 sample configs), verbatim: the models were tuned with
 # it. Its commas are full-width, as written in Chinese.
@@ -118,14 +118,6 @@ def lora_file(lora_path: str) -> Path:
     if not path.is_file():
         raise GenerationError(f"LoRA file {path} does not exist")
     return path.resolve()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

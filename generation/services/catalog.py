@@ -11,6 +11,7 @@ from django.db import transaction
 
 from generation import media
 from generation.models import Identity, Method, Prompt, Reference, Video
+from lib.hashing import sha256_file
 
 
 def _poster_for(video_path: Path) -> str:
@@ -87,7 +88,7 @@ def _video_record(
                 seed=seed,
                 file=name,
                 poster=poster,
-                sha256=media.sha256_of(path),
+                sha256=sha256_file(path),
                 bytes=path.stat().st_size,
                 width=info.width,
                 height=info.height,
@@ -144,7 +145,7 @@ def reference_create(
                 note=note,
                 file=name,
                 poster=poster,
-                sha256=media.sha256_of(source),
+                sha256=sha256_file(source),
                 bytes=source.stat().st_size,
                 **shape,
             )

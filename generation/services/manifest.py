@@ -40,6 +40,7 @@ from generation import media
 from generation.errors import CatalogImportError, Problem
 from generation.models import ASPECTS, Identity, Method, Prompt, Reference, Video
 from generation.services.catalog import reference_create, video_import_file
+from lib.hashing import sha256_file
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 1
@@ -411,7 +412,7 @@ class _Planner:
                 self.add(row.file, reason, row.entry)
                 continue
             row.path = path
-            row.sha256 = media.sha256_of(path)
+            row.sha256 = sha256_file(path)
         # The same content twice would break the catalog's one-row-per-file rule half-way through.
         for group in (self.plan.references, self.plan.videos):
             first: dict[str, _MediaRow] = {}

@@ -12,6 +12,7 @@ from generation import media
 from generation.errors import UploadRefused
 from generation.models import Identity, Method, Prompt, Video
 from generation.services.catalog import video_import_file
+from lib.hashing import sha256_file
 
 
 def video_upload(
@@ -29,7 +30,7 @@ def video_upload(
         problem = media.probe_problem(path, is_video=True)
         if problem:
             raise UploadRefused(f"{upload.name} {problem}")
-        if Video.objects.filter(sha256=media.sha256_of(path)).exists():
+        if Video.objects.filter(sha256=sha256_file(path)).exists():
             raise UploadRefused(f"{upload.name} is already in the catalog")
         return video_import_file(
             source=path,

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from annotate.models import ExportRun
+from exports.models import ExportRun
 
 LISTS = [
     "/api/identities/",

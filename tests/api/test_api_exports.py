@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-from annotate.models import ExportRun
-from annotate.tasks import export_run
-from tests.annotate.export_world import World, build_world
+from exports.models import ExportRun
+from exports.tasks import export_run
+from tests.exports.export_world import World, build_world
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-from annotate.export.read import rater_public_id
-from tests.annotate.export_world import World, build_world
+from exports.read import rater_public_id
+from tests.exports.export_world import World, build_world
 
 
 @pytest.fixture

@@ -52,10 +52,10 @@ def test_a_job_renders_two_seeds_into_playable_videos_with_full_metadata(tiny_me
 
 
 def test_a_method_with_a_lora_records_the_lora_and_its_sha256(tiny_method, tiny_model):
-    from generation.media import sha256_of
+    from lib.hashing import sha256_file
 
     tiny_method.lora_path = str(tiny_model.lora)
-    tiny_method.lora_sha256 = sha256_of(tiny_model.lora)
+    tiny_method.lora_sha256 = sha256_file(tiny_model.lora)
     tiny_method.save()
     job = generation_job_create(
         method=tiny_method, identities=[IdentityFactory()], prompts=[PromptFactory()], seeds=[7]

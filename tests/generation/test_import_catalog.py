@@ -13,9 +13,9 @@ from PIL import Image
 
 from generation import services
 from generation.errors import CatalogImportError
-from generation.media import sha256_of
 from generation.models import Identity, Method, Prompt, Reference, Video
 from generation.services import catalog_import, manifest
+from lib.hashing import sha256_file
 from tests.factories import IdentityFactory, MethodFactory, PromptFactory, gradient_frames
 
 pytestmark = pytest.mark.django_db
@@ -138,7 +138,7 @@ def test_it_imports_identities_references_prompts_methods_and_videos(tmp_path):
     face, portrait, clip = ada.references.order_by("position")
     assert (face.is_primary, portrait.is_primary, clip.is_primary) == (True, False, False)
     assert (face.kind, face.note, face.width, face.height) == ("face", "frontal", 64, 64)
-    assert face.sha256 == sha256_of(tmp_path / "refs/ada_face.png")
+    assert face.sha256 == sha256_file(tmp_path / "refs/ada_face.png")
     assert (clip.kind, clip.width, clip.num_frames, clip.fps) == ("video", 64, 8, 8.0)
     assert clip.poster.name
     prompt = Prompt.objects.get(slug="p1")
@@ -153,7 +153,7 @@ def test_it_imports_identities_references_prompts_methods_and_videos(tmp_path):
     video = Video.objects.get(method__name="baseline-x")
     assert (video.identity, video.prompt, video.seed, video.origin) == (ada, prompt, 0, "imported")
     assert (video.codec, video.width, video.height, video.num_frames) == ("h264", 64, 64, 8)
-    assert video.sha256 == sha256_of(tmp_path / "videos/baseline-x_ada_p1_0.mp4")
+    assert video.sha256 == sha256_file(tmp_path / "videos/baseline-x_ada_p1_0.mp4")
     assert video.settings == {"steps": 30}
     for row in (face, clip, video):
         assert (Path(settings.MEDIA_ROOT) / row.file.name).is_file()

@@ -1,0 +1,216 @@
+"""From raw judgments to per-comparison counts, labels, the joint label and identity-grouped splits.
+
+All of it is vectorised over numpy arrays indexed by comparison: the export of a million judgments
+spends well under a second here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from annotate.models import Criterion
+from exports.options import SPLITS
+
+# Codes as read.votes_read sends them: the index of a criterion in CRITERIA, of a choice in CHOICES.
+CRITERIA = tuple(Criterion.values)
+CHOICES = ("A", "B", "tie", "both_bad")
+# Counted categories. "Both bad" prefers neither video, so it counts as a tie, as arena-style
+# leaderboards count it; votes.parquet keeps the raw answer for trainers that want it apart.
+CATEGORIES = ("A", "B", "tie")
+_CHOICE_TO_CATEGORY = np.array([0, 1, 2, 2], dtype=np.int64)
+
+
+def criteria_ordered(criteria: set[str]) -> tuple[str, ...]:
+    """In the order of Criterion, so column order never depends on how the criteria were listed."""
+    ordered = [c for c in CRITERIA if c in criteria]
+    return tuple(ordered + sorted(criteria - set(ordered)))
+
+
+def criteria_present(criterion_codes: np.ndarray) -> tuple[str, ...]:
+    return criteria_ordered({CRITERIA[int(code)] for code in np.unique(criterion_codes)})
+
+
+def vote_counts(
+    *,
+    comparison_ids: np.ndarray,
+    criterion_codes: np.ndarray,
+    choice_codes: np.ndarray,
+    criteria: tuple[str, ...],
+    keep_ties: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(comparison_ids, counts)`` with ``counts[i, c, k]`` = votes on comparison i, criterion c, category k.
+
+    Every comparison with a selected vote gets a row, even when dropping ties leaves it no counted vote:
+    it then shows up with n = 0 and the label "none" rather than silently disappearing.
+    """
+    unique_ids, inverse = np.unique(comparison_ids, return_inverse=True)
+    n_criteria = len(criteria)
+    counts = np.zeros((len(unique_ids), n_criteria, len(CATEGORIES)), dtype=np.int64)
+    if not n_criteria or not len(unique_ids):
+        return unique_ids, counts
+    column_of = np.full(len(CRITERIA), -1, dtype=np.int64)
+    for index, criterion in enumerate(criteria):
+        column_of[CRITERIA.index(criterion)] = index
+    column = column_of[criterion_codes.astype(np.int64)]
+    category = _CHOICE_TO_CATEGORY[choice_codes.astype(np.int64)]
+    if not keep_ties:
+        category = np.where(category == 2, -1, category)
+    counted = (column >= 0) & (category >= 0)
+    flat = (inverse[counted] * n_criteria + column[counted]) * len(CATEGORIES) + category[counted]
+    counts += np.bincount(flat, minlength=counts.size).reshape(counts.shape)
+    return unique_ids, counts
+
+
+@dataclass(frozen=True)
+class Labels:
+    n_a: np.ndarray
+    n_b: np.ndarray
+    n_tie: np.ndarray
+    label: np.ndarray
+    p_a: np.ndarray
+    majority_share: np.ndarray
+    passes_filter: np.ndarray
+
+
+def criterion_labels(counts: np.ndarray, *, keep_ties: bool, min_votes: int, min_majority: float) -> Labels:
+    """Labels of one criterion from its ``(comparisons, 3)`` counts.
+
+    The label is the plurality answer; when two answers share the top count there is no winner and the
+    label is "tie". ``p_a = (n_a + n_tie / 2) / n``; ``majority_share`` = top count / n. A comparison
+    passes when it has at least ``min_votes`` counted votes, a majority share of at least
+    ``min_majority``, and a label of A or B (or tie, when ties are kept).
+    """
+    n_a, n_b, n_tie = (counts[:, k] for k in range(3))
+    n = n_a + n_b + n_tie
+    top = counts.max(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p_a = np.where(n > 0, (n_a + n_tie / 2.0) / n, np.nan)
+        share = np.where(n > 0, top / n, np.nan)
+    sole_top = (counts == top[:, None]).sum(axis=1) == 1
+    label = np.full(len(n), "none", dtype=object)
+    label[n > 0] = "tie"
+    label[(n > 0) & sole_top & (n_a == top)] = "A"
+    label[(n > 0) & sole_top & (n_b == top)] = "B"
+    decided = (label == "A") | (label == "B") | ((label == "tie") & keep_ties)
+    passes = decided & (n >= min_votes) & (np.nan_to_num(share) >= min_majority)
+    return Labels(n_a, n_b, n_tie, label, p_a, share, passes)
+
+
+def joint_labels(labels: list[Labels], *, rule: str, keep_ties: bool) -> Labels:
+    """One label over several criteria, built from the criteria that pass their own filter.
+
+    - ``all``: every chosen criterion passes and they all give the same label.
+    - ``no_conflict``: at least one passes; A when some say A and none B (ties and missing allowed),
+      B likewise, tie when all passing say tie.
+    - ``mean``: the mean ``p_a`` of the passing criteria; A above 0.5, B below, tie at 0.5.
+
+    ``p_a`` is the mean ``p_a`` over the passing criteria for every rule; counts are summed.
+    """
+    passes = np.stack([lab.passes_filter for lab in labels])
+    stacked_labels = np.stack([lab.label for lab in labels])
+    p = np.stack([lab.p_a for lab in labels])
+    n_pass = passes.sum(axis=0)
+    with np.errstate(invalid="ignore"):
+        p_a = np.where(n_pass > 0, np.where(passes, p, 0.0).sum(axis=0) / n_pass, np.nan)
+    says_a = (passes & (stacked_labels == "A")).sum(axis=0)
+    says_b = (passes & (stacked_labels == "B")).sum(axis=0)
+    says_tie = (passes & (stacked_labels == "tie")).sum(axis=0)
+    count = len(labels)
+    label = np.full(passes.shape[1], "none", dtype=object)
+    if rule == "all":
+        label[says_a == count] = "A"
+        label[says_b == count] = "B"
+        label[says_tie == count] = "tie"
+    elif rule == "no_conflict":
+        label[(says_a > 0) & (says_b == 0)] = "A"
+        label[(says_b > 0) & (says_a == 0)] = "B"
+        label[(says_tie > 0) & (says_tie == n_pass)] = "tie"
+    elif rule == "mean":
+        label[(n_pass > 0) & (p_a > 0.5)] = "A"
+        label[(n_pass > 0) & (p_a < 0.5)] = "B"
+        label[(n_pass > 0) & (p_a == 0.5)] = "tie"
+    else:  # options.validate keeps other names out
+        raise ValueError(f"unknown joint rule {rule!r}")
+    decided = (label == "A") | (label == "B") | ((label == "tie") & keep_ties)
+    n_a = sum(lab.n_a for lab in labels)
+    n_b = sum(lab.n_b for lab in labels)
+    n_tie = sum(lab.n_tie for lab in labels)
+    total = n_a + n_b + n_tie
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(total > 0, np.maximum(np.maximum(n_a, n_b), n_tie) / total, np.nan)
+    return Labels(n_a, n_b, n_tie, label, p_a, share, decided)
+
+
+# --- splits -------------------------------------------------------------------------------------
+
+
+def _seeded_order(keys: list[str], seed: int) -> list[int]:
+    # A hash of (seed, slug) rather than random.shuffle: the order depends on nothing but these two,
+    # not on database ids, insertion order or the Python version.
+    digests = [hashlib.sha256(f"{seed}:{key}".encode()).hexdigest() for key in keys]
+    return sorted(range(len(keys)), key=lambda i: (digests[i], keys[i]))
+
+
+def splits_assign(
+    *,
+    identity_of_pair: np.ndarray,
+    prompt_of_pair: np.ndarray,
+    identity_slugs: dict[int, str],
+    fractions: tuple[float, float, float],
+    seed: int,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Split index (0 train, 1 validation, 2 test) per pair, whole identities at a time.
+
+    Identities are walked in a seeded order. Each goes to a split still below its share of the pairs;
+    among those, to the one that already holds most of its prompts (so a prompt stays in one split
+    where the shares allow), then to the one furthest below its share. The last identities go to
+    splits that would otherwise stay empty.
+    """
+    identity_ids, inverse = np.unique(identity_of_pair, return_inverse=True)
+    pair_counts = np.bincount(inverse, minlength=len(identity_ids))
+    prompts_of = [set() for _ in identity_ids]
+    for index, prompt in zip(inverse.tolist(), prompt_of_pair.tolist(), strict=True):
+        prompts_of[index].add(prompt)
+    targets = np.array(fractions) * len(identity_of_pair)
+    held = np.zeros(3)
+    split_prompts: list[set[int]] = [set(), set(), set()]
+    split_of_identity = np.zeros(len(identity_ids), dtype=np.int64)
+    order = _seeded_order([identity_slugs[int(i)] for i in identity_ids], seed)
+    usable = [s for s in range(3) if fractions[s] > 0]
+    for position, index in enumerate(order):
+        below = [s for s in usable if held[s] < targets[s]]
+        empty = [s for s in usable if held[s] == 0]
+        if empty and len(order) - position <= len(empty):
+            # As many identities left as splits still empty: give each split one rather than none
+            # (datasets refuses to load an empty split).
+            chosen = max(empty, key=lambda s: (targets[s], -s))
+        elif below:
+            chosen = max(
+                below,
+                key=lambda s: (
+                    len(prompts_of[index] & split_prompts[s]),
+                    (targets[s] - held[s]) / targets[s],
+                    -s,
+                ),
+            )
+        else:
+            chosen = max(usable, key=lambda s: (targets[s] - held[s], -s))
+        split_of_identity[index] = chosen
+        held[chosen] += pair_counts[index]
+        split_prompts[chosen] |= prompts_of[index]
+    split_of_pair = split_of_identity[inverse]
+    shared_prompts = sum(
+        1 for prompt in set().union(*split_prompts) if sum(prompt in prompts for prompts in split_prompts) > 1
+    )
+    summary = {
+        "group_by": "identity",
+        "identities": {name: int((split_of_identity == s).sum()) for s, name in enumerate(SPLITS)},
+        "pairs": {name: int((split_of_pair == s).sum()) for s, name in enumerate(SPLITS)},
+        "prompts": {name: len(split_prompts[s]) for s, name in enumerate(SPLITS)},
+        "prompts_in_several_splits": shared_prompts,
+    }
+    return split_of_pair, summary

@@ -1,0 +1,306 @@
+"""``export_build``: one snapshot directory in the format of shared/export-spec.md (schema v1)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from django.conf import settings
+
+from annotate.models import Track
+from annotate.stats_agreement import agreement
+from exports import adapters, aggregate, card, read, tables, write
+from exports.options import SPLITS, ExportOptions
+from lib.hashing import sha256_file
+from studies.models import Study
+
+SCHEMA_VERSION = 1
+ProgressFn = Callable[[float, str], None]
+
+
+class ExportError(Exception):
+    """The export cannot be written (target exists, a media file is missing): a clear message, no 500."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    manifest: dict[str, Any]
+
+
+def _no_progress(fraction: float, message: str) -> None:
+    return None
+
+
+def app_version() -> str:
+    try:
+        return metadata.version("preference-annotation")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def export_build(
+    *, options: ExportOptions, out_dir: Path, progress: ProgressFn | None = None
+) -> ExportResult:
+    """Read the selected judgments and their catalog, aggregate, and write the snapshot to ``out_dir``.
+
+    The snapshot is written beside ``out_dir`` and renamed into place at the end, so a killed export never
+    leaves a half-written directory under the final name; an existing, non-empty ``out_dir`` is refused
+    because snapshots are immutable.
+    """
+    report = progress or _no_progress
+    out_dir = Path(out_dir).resolve()
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise ExportError(f"{out_dir} already exists and is not empty: snapshots are never overwritten")
+    work = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        report(0.02, "Checking the options")
+        tracks, studies = read.sources_check(options)
+        excluded = read.raters_resolve(options.exclude_raters)
+        report(0.05, "Reading judgments, comparisons and videos")
+        # Nothing is reported inside the snapshot: its transaction is read-only, and a progress callback
+        # that writes to the database (an export run's) must not write through it.
+        with read.consistent_reads():
+            data = _read_all(options=options, excluded=excluded)
+        report(0.3, f"Read {data.votes.num_rows} votes on {len(data.comparison_ids)} comparisons")
+        manifest = _write_all(work=work, data=data, options=options, excluded=excluded, report=report)
+        manifest["sources"] = {"tracks": tracks or data.tracks_seen, "studies": studies or data.studies_seen}
+        _finish(work=work, manifest=manifest, options=options)
+        if out_dir.exists():
+            out_dir.rmdir()  # empty, checked above
+        os.replace(work, out_dir)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    report(1.0, "Done")
+    return ExportResult(path=out_dir, manifest=manifest)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Data:
+    votes: pa.Table
+    criteria: tuple[str, ...]
+    comparison_ids: np.ndarray
+    counts: np.ndarray
+    comparisons: pa.Table
+    videos: pa.Table
+    prompts: pa.Table
+    identities: pa.Table
+    references: pa.Table
+    tracks_seen: list[dict[str, Any]]
+    studies_seen: list[dict[str, Any]]
+
+
+def _read_all(*, options: ExportOptions, excluded: set[int]) -> _Data:
+    votes = read.votes_read(options=options, excluded_raters=excluded)
+    criterion_codes = votes["criterion_code"].to_numpy()
+    # Joint criteria always get their columns, even without a vote: the joint label reads them.
+    criteria = options.criteria or aggregate.criteria_ordered(
+        set(aggregate.criteria_present(criterion_codes)) | set(options.joint_criteria)
+    )
+    comparison_ids, counts = aggregate.vote_counts(
+        comparison_ids=votes["comparison_id"].to_numpy(),
+        criterion_codes=criterion_codes,
+        choice_codes=votes["choice_code"].to_numpy(),
+        criteria=criteria,
+        keep_ties=options.keep_ties,
+    )
+    comparisons = read.comparisons_read(comparison_ids=comparison_ids)
+    if not np.array_equal(comparisons["comparison_id"].to_numpy(), comparison_ids):
+        raise ExportError("comparisons changed while reading: run the export again")
+    video_ids = np.unique(np.concatenate([comparisons["video_a_id"], comparisons["video_b_id"]]))
+    identity_ids = np.unique(comparisons["identity_id"].to_numpy())
+    return _Data(
+        votes=votes,
+        criteria=criteria,
+        comparison_ids=comparison_ids,
+        counts=counts,
+        comparisons=comparisons,
+        videos=read.videos_read(video_ids=video_ids),
+        prompts=read.prompts_read(prompt_ids=np.unique(comparisons["prompt_id"].to_numpy())),
+        identities=read.identities_read(identity_ids=identity_ids),
+        references=read.references_read(identity_ids=identity_ids),
+        tracks_seen=_sources_seen(votes, "track_id", Track, ("id", "name", "kind")),
+        studies_seen=_sources_seen(votes, "study_id", Study, ("id", "name")),
+    )
+
+
+def _sources_seen(
+    votes: pa.Table, column: str, model: type[Track] | type[Study], fields: tuple[str, ...]
+) -> list[dict]:
+    ids = [i for i in pc.unique(votes[column]).to_pylist() if i is not None]
+    if not ids:
+        return []
+    return list(model.objects.filter(pk__in=ids).order_by("pk").values(*fields))
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def _write_all(
+    *, work: Path, data: _Data, options: ExportOptions, excluded: set[int], report: ProgressFn
+) -> dict[str, Any]:
+    report(0.35, "Writing votes")
+    write.write_parquet(tables.votes_table(data.votes), work / "data/votes.parquet")
+
+    report(0.45, "Aggregating comparisons")
+    labels = {
+        criterion: aggregate.criterion_labels(
+            data.counts[:, index, :],
+            keep_ties=options.keep_ties,
+            min_votes=options.min_votes,
+            min_majority=options.min_majority,
+        )
+        for index, criterion in enumerate(data.criteria)
+    }
+    joint = None
+    if options.joint_criteria:
+        joint = aggregate.joint_labels(
+            [labels[c] for c in options.joint_criteria], rule=options.joint_rule, keep_ties=options.keep_ties
+        )
+    slugs = dict(
+        zip(data.identities["identity_id"].to_pylist(), data.identities["slug"].to_pylist(), strict=True)
+    )
+    split_of_pair, split_summary = aggregate.splits_assign(
+        identity_of_pair=data.comparisons["identity_id"].to_numpy(),
+        prompt_of_pair=data.comparisons["prompt_id"].to_numpy(),
+        identity_slugs=slugs,
+        fractions=options.split,
+        seed=options.split_seed,
+    )
+    galleries = tables.Galleries.build(data.references, data.identities["identity_id"].to_numpy())
+    pairs = tables.pairs_build(
+        comparisons=data.comparisons,
+        videos=data.videos,
+        prompts=data.prompts,
+        galleries=galleries,
+        split_of_pair=split_of_pair,
+    )
+    pairs_table = tables.pairs_table(pairs, data.criteria, labels, joint)
+    for index, split in enumerate(SPLITS):
+        rows = pa.array(np.flatnonzero(split_of_pair == index), type=pa.int64())
+        write.write_parquet(pairs_table.take(rows), work / f"data/pairs/{split}.parquet")
+
+    report(0.6, "Writing videos and references")
+    write.write_parquet(tables.videos_table(data.videos, galleries), work / "data/videos.parquet")
+    write.write_parquet(tables.references_table(data.references), work / "data/references.parquet")
+
+    report(0.7, "Measuring agreement")
+    agreement_data = {
+        "categories": list(aggregate.CATEGORIES),
+        "ties": "kept" if options.keep_ties else "dropped",
+        "computed_over": "every exported comparison, before the min-votes and min-majority filters",
+        "criteria": {c: agreement(data.counts[:, i, :]).as_dict() for i, c in enumerate(data.criteria)},
+    }
+    write.write_json(agreement_data, work / "data/agreement.json")
+
+    report(0.75, "Writing adapters")
+    adapter_counts = adapters.write_adapters(
+        work=work, pairs=pairs, criteria=data.criteria, labels=labels, joint=joint
+    )
+    media_files = _write_media(
+        work=work, videos=data.videos, references=data.references, mode=options.media, report=report
+    )
+
+    newest = pc.max(data.votes["created_us"]).as_py() if data.votes.num_rows else None
+    created_at = (
+        datetime.fromtimestamp(newest / 1e6, tz=UTC).isoformat().replace("+00:00", "Z") if newest else None
+    )
+    passing = {c: int(labels[c].passes_filter.sum()) for c in data.criteria}
+    if joint is not None:
+        passing["joint"] = int(joint.passes_filter.sum())
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "format": "preference-annotation export",
+        "name": options.name,
+        "app_version": app_version(),
+        "pyarrow_version": pa.__version__,
+        # Not the wall clock: the same database and options must give the same bytes, manifest included.
+        "created_at": created_at,
+        "created_at_rule": "time of the newest exported judgment",
+        "filters": options.manifest_filters(excluded_rater_count=len(excluded)),
+        "aggregation": {
+            "criteria": list(data.criteria),
+            "categories": {"A": ["A"], "B": ["B"], "tie": ["tie", "both_bad"] if options.keep_ties else []},
+            "ties": "kept" if options.keep_ties else "dropped",
+            "label": "plurality of A, B, tie; a shared top count gives tie; no vote gives none",
+            "p_a": "(n_a + n_tie / 2) / n",
+            "majority_share": "top count / n",
+            "passes_filter": "n >= min_votes and majority_share >= min_majority and label is A or B"
+            + (" or tie" if options.keep_ties else ""),
+            "joint": {"criteria": list(options.joint_criteria), "rule": options.joint_rule}
+            if options.joint_criteria
+            else None,
+        },
+        "split": split_summary | {"seed": options.split_seed},
+        "counts": {
+            "votes": data.votes.num_rows,
+            "raters": len(pc.unique(data.votes["rater_pk"])),
+            "pairs": len(pairs),
+            "pairs_passing": passing,
+            "videos": data.videos.num_rows,
+            "references": data.references.num_rows,
+            "adapters": adapter_counts,
+        },
+        "media": {"mode": options.media, "files": media_files},
+    }
+
+
+# --- media, card, manifest ----------------------------------------------------------------------
+
+
+def _write_media(*, work: Path, videos: pa.Table, references: pa.Table, mode: str, report: ProgressFn) -> int:
+    if mode == "none":
+        return 0
+    root = Path(settings.MEDIA_ROOT)
+    files = dict(
+        zip(
+            tables.media_paths(videos).to_pylist() + tables.media_paths(references).to_pylist(),
+            videos["file"].to_pylist() + references["file"].to_pylist(),
+            strict=True,
+        )
+    )
+    (work / "media").mkdir(exist_ok=True)
+    total = len(files)
+    for done, (target, name) in enumerate(sorted(files.items()), start=1):
+        source = root / name
+        if not source.is_file():
+            raise ExportError(f"media file {name} is missing under MEDIA_ROOT")
+        if mode == "copy":
+            shutil.copyfile(source, work / target)
+        else:
+            os.symlink(source.resolve(), work / target)
+        if done % 200 == 0 or done == total:
+            report(0.8 + 0.15 * done / total, f"Media: {done} of {total} files")
+    return total
+
+
+def _finish(*, work: Path, manifest: dict[str, Any], options: ExportOptions) -> None:
+    """Write the dataset card, then the manifest with the sha256 of every other file."""
+    card.write_card(work / "README.md", manifest=manifest, options=options, work=work)
+    files: dict[str, dict[str, Any]] = {}
+    for path in sorted(work.rglob("*"), key=lambda p: p.relative_to(work).as_posix()):
+        relative = path.relative_to(work).as_posix()
+        if path.is_dir() or relative.startswith("media/"):
+            continue
+        files[relative] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    if options.media != "none":
+        # Media are named by their catalog sha256, checked when they were stored: not hashed again.
+        for path in sorted((work / "media").iterdir()):
+            files[f"media/{path.name}"] = {"sha256": path.name.split(".")[0], "bytes": path.stat().st_size}
+    manifest["files"] = files
+    write.write_json(manifest, work / "manifest.json")

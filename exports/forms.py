@@ -1,0 +1,90 @@
+"""The export form of the platform's pages: the same options as the command, checked the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from annotate.models import Criterion, Track
+from exports.options import (
+    DEFAULT_SPLIT,
+    JOINT_RULES,
+    MEDIA_MODES,
+    ExportOptions,
+    ExportOptionsError,
+    parse_list,
+    parse_split,
+)
+from exports.read import raters_resolve
+from studies.models import Study
+
+_CHECKS = forms.CheckboxSelectMultiple
+
+
+class ExportForm(forms.Form):
+    name = forms.CharField(max_length=80, initial="preferences", help_text="Name of the dataset and archive.")
+    tracks = forms.ModelMultipleChoiceField(
+        queryset=Track.objects.order_by("name"),
+        required=False,
+        widget=_CHECKS,
+        help_text="None ticked, and no study either: every track and every study.",
+    )
+    studies = forms.ModelMultipleChoiceField(
+        queryset=Study.objects.order_by("-created_at", "-id"), required=False, widget=_CHECKS
+    )
+    criteria = forms.MultipleChoiceField(
+        choices=Criterion.choices, required=False, widget=_CHECKS, help_text="None ticked: every judged one."
+    )
+    min_votes = forms.IntegerField(min_value=1, initial=1, label="Minimum votes per comparison")
+    min_majority = forms.FloatField(
+        min_value=0, max_value=1, initial=0.0, label="Minimum majority share", help_text="0 to 1."
+    )
+    ties = forms.ChoiceField(
+        choices=[("keep", "Keep ties (counted as half a win)"), ("drop", "Drop ties")],
+        initial="keep",
+        widget=forms.RadioSelect,
+    )
+    exclude_raters = forms.CharField(
+        required=False,
+        label="Raters to leave out",
+        help_text="Comma-separated usernames, rater ids or salted ids from an earlier export.",
+    )
+    split = forms.CharField(
+        initial=",".join(map(str, DEFAULT_SPLIT)), help_text="Train, validation, test fractions."
+    )
+    split_seed = forms.IntegerField(initial=0)
+    media = forms.ChoiceField(
+        choices=[(m, m) for m in MEDIA_MODES],
+        initial="none",
+        widget=forms.RadioSelect,
+        help_text="Copy the videos and references into the archive, link them, or leave them out.",
+    )
+    joint_criteria = forms.MultipleChoiceField(choices=Criterion.choices, required=False, widget=_CHECKS)
+    joint_rule = forms.ChoiceField(choices=[(r, r) for r in JOINT_RULES], initial="all")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            tokens = parse_list(data.get("exclude_raters"))
+            raters_resolve(tokens)  # an unknown rater is said now, not when the task fails
+            self.options = ExportOptions(
+                tracks=tuple(t.pk for t in data["tracks"]),
+                studies=tuple(s.pk for s in data["studies"]),
+                criteria=tuple(data["criteria"]),
+                min_votes=data["min_votes"],
+                min_majority=data["min_majority"],
+                keep_ties=data["ties"] == "keep",
+                exclude_raters=tuple(tokens),
+                split=parse_split(data["split"]),
+                split_seed=data["split_seed"],
+                media=data["media"],
+                joint_criteria=tuple(data["joint_criteria"]),
+                joint_rule=data["joint_rule"],
+                name=data["name"],
+            )
+        except ExportOptionsError as error:
+            self.add_error(error.field if error.field in self.fields else None, error.message)
+        return data

@@ -1,0 +1,140 @@
+"""Export runs: start one (the Celery task does the work), execute it into an archive, find the archive,
+delete it."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from exports.build import ExportError, export_build
+from exports.models import ExportRun
+from exports.options import ExportOptions, ExportOptionsError
+from exports.write import write_archive
+from lib.hashing import sha256_file
+
+
+def exports_root() -> Path:
+    return Path(getattr(settings, "EXPORT_ROOT", Path(settings.VAR_DIR) / "exports"))
+
+
+def _run_folder(run_id: int) -> Path:
+    """Where a run builds its snapshot and keeps its archive."""
+    return exports_root() / str(run_id)
+
+
+def export_run_start(*, options: ExportOptions, user: Any) -> ExportRun:
+    """Record the run and queue its task once the row is committed (a worker must be able to see it)."""
+    from exports.tasks import export_run  # the task module imports this one
+
+    run = ExportRun.objects.create(options=options.to_json(), created_by=user)
+    transaction.on_commit(lambda: export_run.delay(run.pk))
+    return run
+
+
+def export_run_list() -> QuerySet[ExportRun]:
+    return ExportRun.objects.select_related("created_by").order_by("-created_at", "-id")
+
+
+def export_run_get(*, run_id: int) -> ExportRun | None:
+    return export_run_list().filter(pk=run_id).first()
+
+
+class ExportRunBusy(Exception):
+    """The run is being built right now: it can be deleted once it has finished."""
+
+
+def export_run_delete(*, run_id: int) -> bool:
+    """Delete a run and its archive; False when there is no such run. Refused while it runs.
+
+    A queued run may go: its task, when it comes, finds nothing to claim. The folder is removed once the
+    row's deletion is committed, so a rolled-back deletion never leaves a run without its archive.
+    """
+    with transaction.atomic():
+        # Locked: a worker claiming the run now waits, then finds it gone.
+        run = ExportRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None:
+            return False
+        if run.status == ExportRun.Status.RUNNING:
+            raise ExportRunBusy(
+                f"Export {run.pk} is being built right now; it can be deleted once it has finished."
+            )
+        folder = _run_folder(run.pk)
+        run.delete()
+        transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
+    return True
+
+
+def _set_progress(run_id: int, fraction: float, message: str) -> None:
+    ExportRun.objects.filter(pk=run_id).update(progress=round(fraction, 4), progress_message=message[:200])
+
+
+def export_run_execute(*, run_id: int) -> ExportRun | None:
+    """Build the snapshot of one run, pack it as ``<name>.tar.gz`` and record the outcome.
+
+    A run is claimed while queued or running: a running one is seen again only when Redis redelivers the
+    task of a worker that died (acks_late), and then its half-written folder is cleared and rebuilt.
+    """
+    claimed = ExportRun.objects.filter(
+        Q(status=ExportRun.Status.QUEUED) | Q(status=ExportRun.Status.RUNNING), pk=run_id
+    ).update(status=ExportRun.Status.RUNNING, started_at=timezone.now(), progress=0.0, error="")
+    if not claimed:
+        return None  # finished already, or deleted
+    run = ExportRun.objects.get(pk=run_id)
+    folder = _run_folder(run.pk)
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        options = ExportOptions.from_json(run.options)
+        result = export_build(
+            options=options,
+            out_dir=folder / options.name,
+            progress=lambda fraction, message: _set_progress(run_id, 0.95 * fraction, message),
+        )
+        _set_progress(run_id, 0.96, "Packing the archive")
+        archive = folder / f"{options.name}.tar.gz"
+        created = result.manifest["created_at"]
+        mtime = int(datetime.fromisoformat(created).timestamp()) if created else 0
+        write_archive(result.path, archive, mtime=mtime)
+        shutil.rmtree(result.path)
+    except (ExportError, ExportOptionsError) as error:
+        _fail(run_id, str(error))
+        shutil.rmtree(folder, ignore_errors=True)
+        return ExportRun.objects.get(pk=run_id)
+    except Exception as error:
+        _fail(run_id, f"Unexpected error: {error.__class__.__name__}: {error}")
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    ExportRun.objects.filter(pk=run_id).update(
+        status=ExportRun.Status.DONE,
+        progress=1.0,
+        progress_message="Done",
+        archive=archive.relative_to(exports_root()).as_posix(),
+        archive_bytes=archive.stat().st_size,
+        archive_sha256=sha256_file(archive),
+        counts=result.manifest["counts"],
+        finished_at=timezone.now(),
+    )
+    return ExportRun.objects.get(pk=run_id)
+
+
+def _fail(run_id: int, message: str) -> None:
+    ExportRun.objects.filter(pk=run_id).update(
+        status=ExportRun.Status.FAILED, error=message, finished_at=timezone.now()
+    )
+
+
+def export_run_archive_path(*, run: ExportRun) -> Path | None:
+    """The archive of a finished run, if it is still on disk (and inside the exports folder)."""
+    if run.status != ExportRun.Status.DONE or not run.archive:
+        return None
+    root = exports_root().resolve()
+    path = (root / run.archive).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path

@@ -1,0 +1,289 @@
+"""The snapshot's tables, assembled column by column in Arrow (no pandas objects on the hot path)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from exports import aggregate, read
+from exports.options import SPLITS
+
+Column = tuple[str, pa.DataType, Any]
+
+
+def arrow(values: Any, kind: pa.DataType) -> pa.Array | pa.ChunkedArray:
+    """``values`` as an Arrow array of ``kind``; NaN becomes null."""
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        return values if values.type == kind else values.cast(kind)
+    if isinstance(values, pd.Series):
+        values = values.to_numpy(dtype=object if kind in (pa.string(), pa.bool_()) else None)
+    return pa.array(values, type=kind, from_pandas=True)
+
+
+def table(columns: list[Column]) -> pa.Table:
+    schema = pa.schema([(name, kind) for name, kind, _ in columns])
+    arrays = [arrow(values, kind) for _, kind, values in columns]
+    chunked = [a if isinstance(a, pa.ChunkedArray) else pa.chunked_array([a], type=a.type) for a in arrays]
+    return pa.Table.from_arrays(chunked, schema=schema)
+
+
+def positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> pa.Array:
+    """Where each of ``wanted`` sits in ``sorted_ids`` (every one is there: the foreign keys say so)."""
+    return pa.array(np.searchsorted(sorted_ids, wanted), type=pa.int64())
+
+
+def media_paths(rows: pa.Table) -> pa.Array:
+    """``media/<sha256><suffix>``: where the file is (or would be, with ``--media none``) in the snapshot."""
+    suffix = pc.struct_field(pc.extract_regex(rows["file"], r"(?P<suffix>\.[A-Za-z0-9]+)$"), "suffix")
+    suffix = pc.fill_null(pc.utf8_lower(suffix), "")
+    return pc.binary_join_element_wise("media/", rows["sha256"], suffix, "")
+
+
+# --- votes --------------------------------------------------------------------------------------
+
+
+def votes_table(votes: pa.Table) -> pa.Table:
+    raters, codes = np.unique(votes["rater_pk"].to_numpy(), return_inverse=True)
+    public = pa.array([read.rater_public_id(int(pk)) for pk in raters], type=pa.string())
+    names = pa.array(aggregate.CRITERIA, type=pa.string())
+    choices = pa.array(aggregate.CHOICES, type=pa.string())
+    return table(
+        [
+            ("judgment_id", pa.int64(), votes["judgment_id"]),
+            ("comparison_id", pa.int64(), votes["comparison_id"]),
+            ("rater_id", pa.string(), public.take(pa.array(codes, type=pa.int64()))),
+            ("source", pa.string(), pc.if_else(pc.is_valid(votes["track_id"]), "track", "study")),
+            ("source_id", pa.int64(), pc.coalesce(votes["track_id"], votes["study_id"])),
+            ("criterion", pa.string(), names.take(votes["criterion_code"])),
+            ("choice", pa.string(), choices.take(votes["choice_code"])),
+            ("shown_left", pa.string(), pc.if_else(votes["shown_left_a"], "A", "B")),
+            ("created_at", pa.timestamp("us", tz="UTC"), votes["created_us"]),
+            ("response_ms", pa.int64(), votes["response_ms"]),
+            ("watched_a", pa.float64(), votes["watched_a"]),
+            ("watched_b", pa.float64(), votes["watched_b"]),
+            ("selection_policy", pa.string(), votes["selection_policy"]),
+            ("selection_probability", pa.float64(), votes["selection_probability"]),
+        ]
+    )
+
+
+# --- references by identity --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Galleries:
+    """Each identity's reference ids in gallery order, and its primary reference."""
+
+    identity_ids: np.ndarray
+    reference_ids: pa.ListArray
+    primary: pa.Array
+
+    @classmethod
+    def build(cls, references: pa.Table, identity_ids: np.ndarray) -> Galleries:
+        # references_read returns exactly these identities' references, ordered by identity, primary
+        # first, then position: each identity's gallery is one run, and the runs follow identity_ids.
+        owners = references["identity_id"].to_numpy()
+        ids = references["id"].to_numpy()
+        starts = np.searchsorted(owners, identity_ids, side="left")
+        lengths = np.searchsorted(owners, identity_ids, side="right") - starts
+        offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]), type=pa.int32())
+        lists = pa.ListArray.from_arrays(offsets, pa.array(ids, type=pa.int64()))
+        first = np.minimum(starts, max(len(ids) - 1, 0))
+        is_primary = references["is_primary"].to_numpy(zero_copy_only=False).astype(bool)
+        has_primary = (lengths > 0) & (is_primary[first] if len(ids) else False)
+        primary = ids[first] if len(ids) else np.zeros(len(identity_ids), dtype=np.int64)
+        return cls(identity_ids, lists, pa.array(primary, type=pa.int64(), mask=~has_primary))
+
+    def lists_for(self, identity_of_row: np.ndarray) -> pa.Array:
+        return self.reference_ids.take(positions(self.identity_ids, identity_of_row))
+
+    def primary_for(self, identity_of_row: np.ndarray) -> pa.Array:
+        return self.primary.take(positions(self.identity_ids, identity_of_row))
+
+
+# --- pairs --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """One row per comparison: what the pairs files and the adapters are made of."""
+
+    columns: dict[str, pa.Array]
+    split: np.ndarray  # 0 train, 1 validation, 2 test
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+
+def shown_prompts(prompts: pa.Table) -> pa.Array:
+    # What raters read and what the model was asked for: the differential text for differential tasks.
+    has_text = pc.greater(pc.utf8_length(prompts["differential_text"]), 0)
+    differential = pc.and_(pc.equal(prompts["task"], "differential"), has_text)
+    return pc.if_else(differential, prompts["differential_text"], prompts["full_text"])
+
+
+def pairs_build(
+    *,
+    comparisons: pa.Table,
+    videos: pa.Table,
+    prompts: pa.Table,
+    galleries: Galleries,
+    split_of_pair: np.ndarray,
+) -> Pairs:
+    video_ids = videos["id"].to_numpy()
+    a_at = positions(video_ids, comparisons["video_a_id"].to_numpy())
+    b_at = positions(video_ids, comparisons["video_b_id"].to_numpy())
+    prompt_at = positions(prompts["prompt_id"].to_numpy(), comparisons["prompt_id"].to_numpy())
+    identity_of_pair = comparisons["identity_id"].to_numpy()
+    paths = media_paths(videos)
+    sha_a, sha_b = videos["sha256"].take(a_at), videos["sha256"].take(b_at)
+    columns = {
+        "comparison_id": comparisons["comparison_id"],
+        "split": pa.array(SPLITS, type=pa.string()).take(pa.array(split_of_pair, type=pa.int64())),
+        "identity_id": comparisons["identity_id"],
+        "prompt_id": comparisons["prompt_id"],
+        "prompt": prompts["full_text"].take(prompt_at),
+        "differential_prompt": prompts["differential_text"].take(prompt_at),
+        "reference_ids": galleries.lists_for(identity_of_pair),
+        "primary_reference_id": galleries.primary_for(identity_of_pair),
+        "video_a_id": comparisons["video_a_id"],
+        "video_b_id": comparisons["video_b_id"],
+        "video_a_path": paths.take(a_at),
+        "video_b_path": paths.take(b_at),
+        "video_a_sha256": sha_a,
+        "video_b_sha256": sha_b,
+        "are_different": pc.not_equal(sha_a, sha_b),
+        # Used by the adapters, not written to the pairs files.
+        "shown_prompt": shown_prompts(prompts).take(prompt_at),
+        "fps_a": videos["fps"].take(a_at),
+        "num_frames_a": videos["num_frames"].take(a_at),
+        "fps_b": videos["fps"].take(b_at),
+        "num_frames_b": videos["num_frames"].take(b_at),
+    }
+    return Pairs({k: _single(v) for k, v in columns.items()}, split_of_pair)
+
+
+def _single(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+PAIR_COLUMNS: list[tuple[str, pa.DataType]] = [
+    ("comparison_id", pa.int64()),
+    ("split", pa.string()),
+    ("identity_id", pa.int64()),
+    ("prompt_id", pa.int64()),
+    ("prompt", pa.string()),
+    ("differential_prompt", pa.string()),
+    ("reference_ids", pa.list_(pa.int64())),
+    ("primary_reference_id", pa.int64()),
+    ("video_a_id", pa.int64()),
+    ("video_b_id", pa.int64()),
+    ("video_a_path", pa.string()),
+    ("video_b_path", pa.string()),
+    ("video_a_sha256", pa.string()),
+    ("video_b_sha256", pa.string()),
+    ("are_different", pa.bool_()),
+]
+
+
+def pairs_table(
+    pairs: Pairs,
+    criteria: tuple[str, ...],
+    labels: dict[str, aggregate.Labels],
+    joint: aggregate.Labels | None,
+) -> pa.Table:
+    columns: list[Column] = [(name, kind, pairs.columns[name]) for name, kind in PAIR_COLUMNS]
+    for criterion in criteria:
+        lab = labels[criterion]
+        columns += [
+            (f"{criterion}_n_a", pa.int64(), lab.n_a),
+            (f"{criterion}_n_b", pa.int64(), lab.n_b),
+            (f"{criterion}_n_tie", pa.int64(), lab.n_tie),
+            (f"{criterion}_label", pa.string(), lab.label),
+            (f"{criterion}_p_a", pa.float64(), lab.p_a),
+            (f"{criterion}_majority_share", pa.float64(), lab.majority_share),
+            (f"{criterion}_passes_filter", pa.bool_(), lab.passes_filter),
+        ]
+    if joint is not None:
+        columns += [
+            ("joint_label", pa.string(), joint.label),
+            ("joint_p_a", pa.float64(), joint.p_a),
+            ("joint_passes_filter", pa.bool_(), joint.passes_filter),
+        ]
+    return table(columns)
+
+
+# --- videos and references ----------------------------------------------------------------------
+
+
+def _number(values: pa.ChunkedArray | pa.Array, *, integer: bool) -> np.ndarray | pd.Series:
+    """A setting read as text (JSON allows any type) as a number; anything else becomes null."""
+    numbers = pd.to_numeric(pd.Series(values.to_numpy(zero_copy_only=False), dtype=object), errors="coerce")
+    if integer:
+        return numbers.where(numbers == numbers.round()).astype("Int64")
+    return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def videos_table(videos: pa.Table, galleries: Galleries) -> pa.Table:
+    return table(
+        [
+            ("id", pa.int64(), videos["id"]),
+            ("sha256", pa.string(), videos["sha256"]),
+            ("path", pa.string(), media_paths(videos)),
+            ("storage_name", pa.string(), videos["file"]),
+            ("bytes", pa.int64(), videos["bytes"]),
+            ("width", pa.int64(), videos["width"]),
+            ("height", pa.int64(), videos["height"]),
+            ("num_frames", pa.int64(), videos["num_frames"]),
+            ("fps", pa.float64(), videos["fps"]),
+            ("duration", pa.float64(), videos["duration"]),
+            ("codec", pa.string(), videos["codec"]),
+            ("identity_id", pa.int64(), videos["identity_id"]),
+            ("prompt_id", pa.int64(), videos["prompt_id"]),
+            ("reference_ids", pa.list_(pa.int64()), galleries.lists_for(videos["identity_id"].to_numpy())),
+            ("method_id", pa.int64(), videos["method_id"]),
+            ("method", pa.string(), videos["method"]),
+            ("method_role", pa.string(), videos["method_role"]),
+            ("base_model", pa.string(), videos["base_model"]),
+            ("checkpoint", pa.string(), videos["checkpoint"]),
+            ("lora", pa.string(), videos["lora"]),
+            ("lora_sha256", pa.string(), videos["lora_sha256"]),
+            ("seed", pa.int64(), videos["seed"]),
+            ("scheduler", pa.string(), videos["scheduler"]),
+            ("steps", pa.int64(), _number(videos["steps"], integer=True)),
+            ("guidance", pa.float64(), _number(videos["guidance"], integer=False)),
+            ("flow_shift", pa.float64(), _number(videos["flow_shift"], integer=False)),
+            ("negative_prompt", pa.string(), videos["negative_prompt"]),
+            ("settings", pa.string(), videos["settings"]),
+            ("origin", pa.string(), videos["origin"]),
+        ]
+    )
+
+
+def references_table(references: pa.Table) -> pa.Table:
+    rows = references.sort_by("id")
+    return table(
+        [
+            ("id", pa.int64(), rows["id"]),
+            ("identity_id", pa.int64(), rows["identity_id"]),
+            ("kind", pa.string(), rows["kind"]),
+            ("path", pa.string(), media_paths(rows)),
+            ("storage_name", pa.string(), rows["file"]),
+            ("sha256", pa.string(), rows["sha256"]),
+            ("bytes", pa.int64(), rows["bytes"]),
+            ("width", pa.int64(), rows["width"]),
+            ("height", pa.int64(), rows["height"]),
+            ("duration", pa.float64(), rows["duration"]),
+            ("fps", pa.float64(), rows["fps"]),
+            ("num_frames", pa.int64(), rows["num_frames"]),
+            ("is_primary", pa.bool_(), rows["is_primary"]),
+            ("position", pa.int64(), rows["position"]),
+            ("note", pa.string(), rows["note"]),
+            ("consent_note", pa.string(), rows["consent_note"]),
+        ]
+    )

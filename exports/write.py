@@ -1,0 +1,94 @@
+"""Byte-for-byte reproducible writers: the same table gives the same file, every time.
+
+Parquet: fixed schema, no pandas index or metadata, fixed row group size, compression and page size.
+CSV and JSON Lines: fixed column order, ``\\n`` line ends, UTF-8. Archives: sorted members, fixed times and
+owners, gzip without a timestamp.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+ROW_GROUP_SIZE = 128 * 1024
+PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 3,
+    "use_dictionary": True,
+    "write_statistics": True,
+    "data_page_size": 1 << 20,
+    "version": "2.6",
+}
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Schema metadata would carry the pandas version and index layout: not part of the data.
+    table = table.replace_schema_metadata(None)
+    if table.num_rows == 0:
+        # No row group at all rather than one of zero rows, which datasets' reader rejects.
+        pq.ParquetWriter(path, table.schema, **PARQUET_OPTIONS).close()
+        return
+    pq.write_table(table, path, row_group_size=ROW_GROUP_SIZE, **PARQUET_OPTIONS)
+
+
+def write_csv(rows: pa.Table, path: Path) -> None:
+    """CSV with a header; pyarrow's writer quotes every string and prints floats in shortest form."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pacsv.write_csv(rows, path, write_options=pacsv.WriteOptions(quoting_style="needed"))
+
+
+def write_lines(lines: pa.Array, path: Path) -> None:
+    """One string per line, each ended by ``\\n`` (JSON Lines when the strings are JSON).
+
+    Written straight from the Arrow buffer: appending the line ends makes a new array whose characters
+    are one contiguous block, with no Python string per line.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    newline = pa.scalar("\n", pa.large_string())
+    ended = pc.binary_join_element_wise(
+        lines.cast(pa.large_string()), newline, pa.scalar("", pa.large_string())
+    )
+    _, offsets, data = ended.buffers()
+    with open(path, "wb") as handle:
+        if len(ended):
+            bounds = np.frombuffer(offsets, dtype=np.int64)[ended.offset : ended.offset + len(ended) + 1]
+            handle.write(memoryview(data)[bounds[0] : bounds[-1]])
+
+
+def write_json(data: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def write_archive(source: Path, target: Path, *, mtime: int) -> None:
+    """A .tar.gz of ``source`` (under its own name) that depends on nothing but the files' bytes."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    members = sorted(source.rglob("*"), key=lambda p: p.relative_to(source).as_posix())
+    partial = target.with_name(target.name + ".partial")
+    with (
+        open(partial, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as zipped,
+        tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        for path in [source, *members]:
+            name = source.name if path == source else f"{source.name}/{path.relative_to(source).as_posix()}"
+            info = tar.gettarinfo(str(path), arcname=name)
+            info.mtime, info.uid, info.gid, info.uname, info.gname = mtime, 0, 0, "", ""
+            info.mode = 0o755 if info.isdir() else 0o644
+            if info.isfile():
+                with open(path, "rb") as handle:
+                    tar.addfile(info, handle)
+            else:
+                tar.addfile(info)
+    os.replace(partial, target)
