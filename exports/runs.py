@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -29,12 +30,15 @@ def _run_folder(run_id: int) -> Path:
     return exports_root() / str(run_id)
 
 
+# The build task (exports.tasks) is sent by its name, as generation's render task is: the task module
+# imports this one, and this one need not import it back.
+EXPORT_TASK = "exports.tasks.export_run"
+
+
 def export_run_start(*, options: ExportOptions, user: Any) -> ExportRun:
     """Record the run and queue its task once the row is committed (a worker must be able to see it)."""
-    from exports.tasks import export_run  # the task module imports this one
-
     run = ExportRun.objects.create(options=options.to_json(), created_by=user)
-    transaction.on_commit(lambda: export_run.delay(run.pk))
+    transaction.on_commit(lambda: current_app.send_task(EXPORT_TASK, args=[run.pk]))
     return run
 
 
