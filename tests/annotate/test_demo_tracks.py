@@ -7,7 +7,7 @@ from django.db.models import F
 
 from annotate.demo import DEMO_TRACKS, seed_demo_tracks, simulate_votes
 from annotate.models import Assignment, Judgment, Track, TrackItem
-from annotate.services import assignment_next_for
+from annotate.vote_path import assignment_next_for
 from generation.models import Method, Video
 from tests.factories import IdentityFactory, MethodFactory, PromptFactory, make_video
 
