@@ -1042,7 +1042,7 @@ def judgment_submit_and_next(
     locks, is never held while this process waits for its turn to run Python.
     """
     now = now or timezone.now()
-    current = None
+    current: Assignment | None = None  # a repeated vote's comparison
     with connection.cursor() as cursor:
         with _pipelined_transaction():
             seat, params = _vote_checked(
@@ -1058,9 +1058,9 @@ def judgment_submit_and_next(
                 current = _current_or_next(cursor, seat=seat, now=now)
             else:
                 cursor.execute(_VOTE_AND_NEXT_SQL, {**params, **_pick_params(seat, now)})
-        row = None if params is None else _VOTED_AND_NEXT.decode(cursor.fetchone())
-    if row is None:
-        return _work(seat.progress(), current)  # its panel read after the commit
+        if params is None:
+            return _work(seat.progress(), current)  # its panel read after the commit
+        row = _VOTED_AND_NEXT.decode(cursor.fetchone())
     _voted(seat, row.voted)
     if row.next is None:
         # Nothing was free: the rare path, which releases expired leases, in a transaction of its own.
