@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
-
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import connection
 from django.db.models import (
     BooleanField,
     Exists,
@@ -26,8 +21,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Now
 
 from annotate.models import Assignment, Judgment, Track, TrackSeat
-from generation.models import Prompt, Reference
-from lib.routing import routes
+from annotate.vote_path import seat_progress
 
 # --- the annotator's side -----------------------------------------------------------------------
 
@@ -43,8 +37,9 @@ def annotator_tracks(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Trac
     nothing counted over items or judgments).
 
     ``done_by_me``: my stored votes; ``left_for_me``: comparisons I have not answered that still need
-    votes; ``mine_total``: the two together; ``can_undo``: my last vote may be taken back. The track's
-    own totals are its fields ``items_total`` and ``votes_stored``, and ``votes_total``.
+    votes; ``can_undo``: my last vote may be taken back (the three as ``vote_path.seat_progress`` defines
+    them); ``mine_total``: the first two together. The track's own totals are its fields
+    ``items_total`` and ``votes_stored``, and ``votes_total``.
     """
     if not user.is_authenticated:
         return Track.objects.none()
@@ -52,9 +47,13 @@ def annotator_tracks(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Trac
         Track.objects.annotate(my_seat=FilteredRelation("seats", condition=Q(seats__user=user)))
         .filter(my_seat__isnull=False)
         .annotate(
-            done_by_me=F("my_seat__votes_given"),
-            left_for_me=F("items_total") - F("items_complete") - F("my_seat__votes_on_open"),
-            can_undo=ExpressionWrapper(Q(my_seat__undoable__isnull=False), output_field=BooleanField()),
+            **seat_progress(
+                items_total=F("items_total"),
+                items_complete=F("items_complete"),
+                votes_given=F("my_seat__votes_given"),
+                votes_on_open=F("my_seat__votes_on_open"),
+                can_undo=ExpressionWrapper(Q(my_seat__undoable__isnull=False), output_field=BooleanField()),
+            )
         )
         .annotate(mine_total=F("done_by_me") + F("left_for_me"))
         .order_by("name")
@@ -78,109 +77,6 @@ def annotator_assignment_get(
     return Assignment.objects.filter(
         pk=assignment_id, item__track_id=track_id, item__track__seats__user=user, rater__user=user
     ).first()
-
-
-@dataclass(frozen=True)
-class PanelMedia:
-    """A video or reference as the panel shows it: URLs of opaque names, nothing that identifies it."""
-
-    url: str
-    poster_url: str
-    is_video: bool = True
-    width: int = 0
-    height: int = 0
-
-
-@dataclass(frozen=True)
-class ComparisonPanel:
-    """What the comparison panel shows, already cut to the track's mode: nothing more reaches the page."""
-
-    assignment: Assignment
-    left: PanelMedia
-    right: PanelMedia
-    references: list[PanelMedia]
-    prompt_text: str  # empty in identity-fidelity mode: the prompt must not reach that page at all
-    fps: float
-    watch_needed: float  # the fraction of each video the server will require, tolerance included
-    watched_left: float
-    watched_right: float
-    vote_url: str
-    watch_url: str
-
-    @property
-    def locked(self) -> bool:
-        """Whether the vote buttons start disabled: the server would refuse a vote right now."""
-        return self.watch_needed > 0 and min(self.watched_left, self.watched_right) < self.watch_needed
-
-
-# What a comparison's panel shows, for a comparison aliased ``c``: the two videos, the prompt and every
-# reference of the identity (primary first, as the gallery orders them). The vote's statement selects
-# them too (services._VOTE_AND_NEXT_SQL), so the joins are outer: its comparison may be missing.
-PANEL_COLUMNS = """
-    va.file, va.poster, va.width, va.height, va.fps, vb.file, vb.poster, vb.width, vb.height, vb.fps,
-    p.task, p.full_text, p.differential_text,
-    (
-        SELECT json_agg(json_build_array(r.kind, r.file, r.poster)
-                        ORDER BY r.is_primary DESC, r.position, r.id)
-        FROM generation_reference AS r WHERE r.identity_id = c.identity_id
-    )"""
-PANEL_JOINS = """
-LEFT JOIN generation_video AS va ON va.id = c.video_a_id
-LEFT JOIN generation_video AS vb ON vb.id = c.video_b_id
-LEFT JOIN generation_prompt AS p ON p.id = c.prompt_id"""
-
-_PANEL_SQL = f"SELECT {PANEL_COLUMNS} FROM annotate_comparison AS c {PANEL_JOINS} WHERE c.id = %s"
-
-
-def comparison_panel_get(
-    *, track: Track, assignment: Assignment, columns: Sequence[Any] | None = None
-) -> ComparisonPanel:
-    """The panel of the assignment's comparison; ``columns``: its ``PANEL_COLUMNS``, when the caller's
-    statement already fetched them."""
-    row = columns
-    if row is None:
-        with connection.cursor() as cursor:
-            cursor.execute(_PANEL_SQL, [assignment.item.comparison_id])
-            row = cursor.fetchone()
-    url = routes()  # a dozen URLs: the request's script prefix is read once
-
-    def _media_url(name: str) -> str:
-        return url("media", name) if name else ""
-
-    a_file, a_poster, a_width, a_height, a_fps, b_file, b_poster, b_width, b_height, b_fps = row[:10]
-    task, full_text, differential_text, references = row[10:]
-    video_a = PanelMedia(
-        url=_media_url(a_file), poster_url=_media_url(a_poster), width=a_width, height=a_height
-    )
-    video_b = PanelMedia(
-        url=_media_url(b_file), poster_url=_media_url(b_poster), width=b_width, height=b_height
-    )
-    left_is_a = assignment.shown_left == "A"
-    left, right = (video_a, video_b) if left_is_a else (video_b, video_a)
-    identity_mode = track.kind == Track.Kind.IDENTITY_FIDELITY
-    # The controllability mode shows the primary reference only, which the ordering puts first.
-    shown = (references or []) if identity_mode else (references or [])[:1]
-    prompt_text = ""  # identity mode: the prompt never reaches the page
-    if not identity_mode:
-        prompt_text = Prompt(task=task, full_text=full_text, differential_text=differential_text).shown_text
-    return ComparisonPanel(
-        assignment=assignment,
-        left=left,
-        right=right,
-        references=[
-            PanelMedia(
-                url=_media_url(file), poster_url=_media_url(poster), is_video=kind == Reference.Kind.VIDEO
-            )
-            for kind, file, poster in shown
-        ],
-        prompt_text=prompt_text,
-        fps=max(a_fps, b_fps),
-        watch_needed=track.watch_needed,
-        watched_left=assignment.watched_a if left_is_a else assignment.watched_b,
-        watched_right=assignment.watched_b if left_is_a else assignment.watched_a,
-        vote_url=url("annotate:vote", track.pk, assignment.pk),
-        watch_url=url("annotate:watch", track.pk, assignment.pk),
-    )
 
 
 # --- the study admin's side ---------------------------------------------------------------------

@@ -15,12 +15,12 @@ from django.views.decorators.http import require_GET, require_POST
 from annotate import selectors
 from annotate.errors import AnnotationError, NotYours
 from annotate.models import Assignment, Side, Track
-from annotate.services import (
+from annotate.vote_path import (
     Work,
-    assignment_next_for,
     assignment_watch_record,
     judgment_submit_and_next,
     judgment_undo_last,
+    work_for,
 )
 from lib.http import HtmxHttpRequest
 
@@ -72,16 +72,10 @@ def _render(
     request: HtmxHttpRequest, work: Work, *, error: str = "", notice: str = "", status: int = 200
 ) -> HttpResponse:
     """The work page, or only its comparison panel for htmx: the comparison plus any message."""
-    assignment = work.assignment
-    panel = None
-    if assignment is not None:
-        panel = selectors.comparison_panel_get(
-            track=work.track, assignment=assignment, columns=work.panel_columns
-        )
     partial = bool(request.htmx and not request.htmx.boosted)
     context = {
         "track": work.track,
-        "panel": panel,
+        "panel": work.panel,
         "error": error,
         "notice": notice,
         "fragment": partial,  # the panel alone, for htmx: see the template's note on CSRF
@@ -110,16 +104,14 @@ def _render_work(
     if track is None:
         raise Http404("No such track.")
     try:
-        assignment = assignment or assignment_next_for(track=track, user=request.user)
+        work = work_for(track=track, user=request.user, assignment=assignment)
     except AnnotationError as exc:
         if isinstance(exc, NotYours):
             raise Http404(exc.message) from exc
-        assignment = None
+        work = Work(track=track, panel=None)
         if not error:  # a refused vote keeps its own reason; otherwise say why nothing is shown
             error, status = exc.message, exc.status
-    return _render(
-        request, Work(track=track, assignment=assignment), error=error, notice=notice, status=status
-    )
+    return _render(request, work, error=error, notice=notice, status=status)
 
 
 def _refused(request: HtmxHttpRequest, track_id: int, exc: AnnotationError) -> HttpResponse:

@@ -695,8 +695,8 @@ def profile_votes(*, track_id: int, votes: int, dump: str = "") -> None:
         "__call__": "the request, in all (Django's WSGI handler)",
         "get_user": "  sign-in check (session, user)",
         "assignment_vote": "  the vote view",
-        "judgment_submit_and_next": "    vote and next pick (one transaction)",
-        "comparison_panel_get": "    comparison panel",
+        "judgment_submit_and_next": "    vote, next pick and its panel",
+        "_comparison_panel": "      the panel (URLs)",
         "render_to_string": "    template rendering",
     }
     cumulative = {name: 0.0 for name in steps}
@@ -883,7 +883,8 @@ def pick_time_ms(world: PickWorld, *, picks: int, tag: str) -> float:
     from django.db import connection
 
     from annotate.models import Track, TrackSeat
-    from annotate.services import assignment_next_for, raters_for_users
+    from annotate.services import raters_for_users
+    from annotate.vote_path import assignment_next_for
 
     track = Track.objects.get(pk=world.track_id)
     users = User.objects.bulk_create(

@@ -16,7 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser, Group
 from django.db.models import Avg, Sum
 from django.utils import timezone
 
-from annotate import services
+from annotate import services, vote_path
 from annotate.models import Assignment, Side, Track
 from generation.models import Identity, Method, Prompt, Video
 from lib.roles import ANNOTATORS_GROUP
@@ -166,7 +166,7 @@ def _simulate_track(
         for user in list(active):
             if created >= budget:
                 break
-            assignment = services.assignment_next_for(track=track, user=user, now=clocks[user.pk])
+            assignment = vote_path.assignment_next_for(track=track, user=user, now=clocks[user.pk])
             if assignment is None:
                 active.remove(user)  # this annotator has judged everything still open
                 continue
@@ -174,7 +174,7 @@ def _simulate_track(
             longest = max(duration[comparison.video_a_id], duration[comparison.video_b_id])
             watched_at = assignment.issued_at + timedelta(seconds=longest * watch + rng.uniform(1.0, 6.0))
             if watch > 0:
-                services.assignment_watch_record(
+                vote_path.assignment_watch_record(
                     assignment_id=assignment.pk,
                     user=user,
                     # The server caps a report at one full play; asking for more is what a player does.
@@ -184,7 +184,7 @@ def _simulate_track(
                 )
             voted_at = watched_at + timedelta(seconds=rng.uniform(1.0, 4.0))
             side_choice = _side_choice(track=track, assignment=assignment, strength=strength, rng=rng)
-            result = services.judgment_submit(
+            result = vote_path.judgment_submit(
                 assignment_id=assignment.pk,
                 user=user,
                 side_choice=side_choice,

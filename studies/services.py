@@ -15,7 +15,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from annotate.models import Comparison, Criterion, Judgment, Rater, Side
-from annotate.services import canonical_choice, comparisons_build
+from annotate.services import comparisons_build
+from annotate.vote_path import canonical_choice
 from generation.models import Identity, Method, Prompt, Video
 from studies import presets
 from studies.errors import (

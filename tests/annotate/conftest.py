@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from annotate.models import Assignment
-from annotate.services import assignment_watch_record
+from annotate.vote_path import assignment_watch_record
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ from django.db import connection
 
 from annotate.errors import NotYours, TrackPaused
 from annotate.models import Assignment, TrackItem
-from annotate.services import assignment_next_for, judgment_submit, track_pause_set
+from annotate.services import track_pause_set
+from annotate.vote_path import assignment_next_for, judgment_submit
 from tests.annotate.conftest import watch_fully
 from tests.factories import make_track
 
@@ -127,7 +128,7 @@ def test_annotators_starting_at_the_same_moment_all_get_a_comparison():
     # never answer "nothing left" while plenty are free (84 comparisons, 24 annotators, 4 picks each).
     from django.contrib.auth.models import User
 
-    from annotate.services import judgment_submit_and_next
+    from annotate.vote_path import judgment_submit_and_next
 
     users = [User.objects.create_user(f"racer-{n}") for n in range(24)]
     track = make_track(annotators=users, methods=8, identities=3, votes_needed=3, min_watch_fraction=0)

@@ -8,12 +8,8 @@ from django.db import connection
 
 from annotate.errors import AssignmentExpired, InvalidChoice, NotYours, TrackPaused, WatchRuleNotMet
 from annotate.models import Judgment, TrackItem
-from annotate.services import (
-    assignment_next_for,
-    assignment_watch_record,
-    judgment_submit,
-    track_pause_set,
-)
+from annotate.services import track_pause_set
+from annotate.vote_path import assignment_next_for, assignment_watch_record, judgment_submit
 from tests.annotate.conftest import watch_fully
 from tests.factories import make_track
 

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import DataError, connection
 from psycopg import pq
 from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
 
-from annotate import services
+from annotate import vote_path
 from annotate.errors import NotYours, TrackPaused
 from annotate.models import Assignment, Judgment, TrackSeat
-from annotate.services import assignment_next_for, judgment_submit_and_next, track_pause_set
+from annotate.services import track_pause_set
+from annotate.vote_path import assignment_next_for, judgment_submit_and_next
 from tests.factories import make_track
 
 pytestmark = pytest.mark.django_db
@@ -35,6 +38,28 @@ def test_the_vote_button_stores_the_vote_and_hands_out_the_next_comparison(annot
     assert TrackSeat.objects.get(track=track, user=annotator).assigned == 2
 
 
+def test_the_vote_button_hands_out_an_expired_lease_with_its_panel_once_nothing_else_is_free(
+    annotator, outsider
+):
+    track = make_track(
+        annotators=[annotator, outsider], methods=3, votes_needed=1, lease_seconds=60, min_watch_fraction=0
+    )
+    held = assignment_next_for(track=track, user=annotator)
+    later = held.issued_at + timedelta(seconds=61)
+    first = assignment_next_for(track=track, user=outsider, now=later)
+    second = judgment_submit_and_next(
+        track_id=track.pk, assignment_id=first.pk, user=outsider, side_choice="left", now=later
+    ).assignment
+
+    work = judgment_submit_and_next(
+        track_id=track.pk, assignment_id=second.pk, user=outsider, side_choice="left", now=later
+    )
+
+    assert work.assignment is not None and work.assignment.item_id == held.item_id
+    assert work.panel is not None and work.panel.vote_url.endswith(f"/assignments/{work.assignment.pk}/vote")
+    assert (work.track.done_by_me, work.track.left_for_me, work.track.can_undo) == (2, 1, True)
+
+
 def test_the_vote_button_on_another_tracks_assignment_is_not_yours(annotator):
     track = make_track(annotators=[annotator], methods=2, min_watch_fraction=0)
     other = make_track(annotators=[annotator], methods=2, min_watch_fraction=0)
@@ -48,7 +73,7 @@ def test_the_vote_button_on_another_tracks_assignment_is_not_yours(annotator):
 
 def test_the_vote_statement_is_short_enough_for_psycopg_to_cache_its_parsing():
     # Longer statements have their parameters found again on every call: a fifth of a vote's Python time.
-    assert len(services._VOTE_AND_NEXT_SQL) <= MAX_CACHED_STATEMENT_LENGTH
+    assert len(vote_path._VOTE_AND_NEXT_SQL) <= MAX_CACHED_STATEMENT_LENGTH
 
 
 # Outside a test's transaction the vote runs its own BEGIN and COMMIT in pipeline mode: what it leaves
@@ -95,7 +120,7 @@ def test_a_vote_whose_statement_fails_writes_nothing_and_hands_the_connection_ba
     first = assignment_next_for(track=track, user=annotator)
     # The lock and the read succeed, then the write fails inside the pipeline, as a lost race or a
     # broken constraint would.
-    monkeypatch.setattr(services, "_VOTE_AND_NEXT_SQL", "SELECT 1 / 0")
+    monkeypatch.setattr(vote_path, "_VOTE_AND_NEXT_SQL", "SELECT 1 / 0")
 
     with pytest.raises(DataError):
         judgment_submit_and_next(

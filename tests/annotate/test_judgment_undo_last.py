@@ -6,7 +6,7 @@ import pytest
 
 from annotate.errors import NothingToUndo
 from annotate.models import Assignment, Judgment, TrackItem
-from annotate.services import assignment_next_for, judgment_submit, judgment_undo_last
+from annotate.vote_path import assignment_next_for, judgment_submit, judgment_undo_last
 from tests.annotate.conftest import watch_fully
 from tests.factories import make_track
 

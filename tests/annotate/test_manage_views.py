@@ -8,7 +8,8 @@ from django.test import Client
 from django.urls import reverse
 
 from annotate.models import Comparison, Track, TrackSeat
-from annotate.services import assignment_next_for, judgment_submit, track_pause_set
+from annotate.services import track_pause_set
+from annotate.vote_path import assignment_next_for, judgment_submit
 from tests.factories import IdentityFactory, MethodFactory, PromptFactory, make_track, make_video
 
 pytestmark = pytest.mark.django_db

@@ -11,13 +11,12 @@ from django.db.models import Q
 
 from annotate import selectors
 from annotate.models import Assignment, Judgment, Track, TrackItem, TrackSeat
-from annotate.services import (
+from annotate.services import track_annotators_set, track_extend
+from annotate.vote_path import (
     assignment_next_for,
     judgment_submit,
     judgment_submit_and_next,
     judgment_undo_last,
-    track_annotators_set,
-    track_extend,
 )
 from tests.factories import make_track, make_video
 
@@ -97,6 +96,20 @@ def test_a_comparison_completed_by_others_is_no_longer_left_for_me():
     assert _counted(track) == _recounted(track)
     judgment_undo_last(track=track, user=third)  # reopened: it counts again for those who answered it
     assert _counted(track) == _recounted(track)
+
+
+def test_the_progress_a_vote_returns_is_the_progress_the_track_list_shows(annotator, outsider):
+    track = make_track(annotators=[annotator, outsider], methods=3, votes_needed=2, min_watch_fraction=0)
+    assert _vote(track, outsider)
+    assignment = assignment_next_for(track=track, user=annotator)
+    for _ in range(2):
+        work = judgment_submit_and_next(
+            track_id=track.pk, assignment_id=assignment.pk, user=annotator, side_choice="left"
+        )
+        shown = selectors.annotator_track_progress_get(user=annotator, track_id=track.pk)
+        progress = ("done_by_me", "left_for_me", "can_undo")
+        assert [getattr(work.track, name) for name in progress] == [getattr(shown, name) for name in progress]
+        assignment = work.assignment
 
 
 def test_an_annotator_seated_again_keeps_their_counts(annotator, outsider):

@@ -15,7 +15,8 @@ from django.utils import timezone
 from PIL import Image
 
 from annotate.models import Assignment, Judgment, Track
-from annotate.services import canonical_choice, track_create, track_pause_set
+from annotate.services import track_create, track_pause_set
+from annotate.vote_path import canonical_choice
 from generation import media
 from generation.models import Reference, Video
 from generation.services import reference_create

@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from annotate.models import Assignment, Judgment, Track
-from annotate.services import canonical_choice
+from annotate.vote_path import canonical_choice
 from tests.annotate.test_views import make_track_with_references
 from tests.browser.conftest import sign_in
 

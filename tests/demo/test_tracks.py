@@ -6,7 +6,7 @@ from django.db import transaction
 from django.db.models import F
 
 from annotate.models import Assignment, Judgment, Track, TrackItem
-from annotate.services import assignment_next_for
+from annotate.vote_path import assignment_next_for
 from demo.tracks import DEMO_TRACKS, seed_demo_tracks, simulate_votes
 from generation.models import Method, Video
 from tests.factories import IdentityFactory, MethodFactory, PromptFactory, make_video

@@ -1,0 +1,1114 @@
+"""The annotator's vote path: handing out comparisons, votes, undo, watch reports and the comparison panel.
+
+This module owns everything a vote does in the database: the statements, the order in which they take
+their locks, the pipelined transaction that sends them, the typed rows they return, and the panel the
+answer shows (with the one definition of an annotator's progress). Other writes of annotation (building
+comparisons and tracks, seating annotators, pausing) are in ``annotate.services``.
+
+Each request is one transaction of a few raw statements. Locks are always taken in this order, so that
+concurrent votes, undos and lease releases never wait on each other in a circle:
+
+1. the annotator's advisory lock (one request of theirs at a time);
+2. the voted assignment and its item (FOR UPDATE); a new item is claimed with SKIP LOCKED, and expired
+   leases are released with SKIP LOCKED, so neither ever waits;
+3. seat rows, in id order (a vote that completes a comparison updates its other raters' seats);
+4. the track row last, since every vote on the track takes it: it is held only until the commit.
+
+Every SELECT list is declared once, as a row class whose fields carry their SQL expressions
+(``id: Annotated[int, "h.id"]``); ``columns()`` makes from it both the list and the decoder of its rows,
+so that a row is read by field name, never cut by position.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Generic, NamedTuple, TypeVar, get_type_hints
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
+from django.db.models import Model
+from django.db.models.expressions import Combinable
+from django.utils import timezone
+from psycopg import pq
+
+from annotate.errors import (
+    AssignmentExpired,
+    InvalidChoice,
+    NothingToUndo,
+    NotYours,
+    TrackPaused,
+    WatchRuleNotMet,
+)
+from annotate.models import Assignment, Choice, Comparison, Judgment, Side, Track, TrackItem, TrackSeat
+from annotate.services import rater_for_user
+from config.routing import routes
+from generation.models import Prompt, Reference
+
+# How _PICK_SQL chooses, recorded with each judgment.
+SELECTION_POLICY = "fewest_votes_first"
+
+# The player offers speeds up to 2×: no honest report can have seen more than this per second.
+MAX_PLAYBACK_SPEED = 2.0
+
+# Two-key advisory locks have a key space of their own; this class marks "one annotator's requests".
+_ANNOTATOR_LOCK_CLASS = 0x5EA7
+
+
+# --- SELECT lists and their rows ------------------------------------------------------------------
+
+R = TypeVar("R")
+M = TypeVar("M", bound=Model)
+
+
+@dataclass(frozen=True)
+class Columns(Generic[R]):
+    """A SELECT list and the decoder of the rows it selects, made from one declaration: ``columns()`` or
+    ``model_columns()``. ``sql``: the list, to paste into a statement; ``decode``: a row (or a slice of
+    one, for a group inside a larger row) to its typed value."""
+
+    expressions: tuple[str, ...]
+    decode: Callable[[Sequence[object]], R]
+
+    @property
+    def sql(self) -> str:
+        return ", ".join(self.expressions)
+
+    def __len__(self) -> int:
+        return len(self.expressions)
+
+    def or_none(self) -> Columns[R | None]:
+        """The same columns from an outer join: decoded as None when the first one, a key, is NULL."""
+        decode = self.decode
+
+        def decoded(values: Sequence[object]) -> R | None:
+            return None if values[0] is None else decode(values)
+
+        return Columns(self.expressions, decoded)
+
+
+def columns(row: Callable[..., R]) -> Columns[R]:
+    """The SELECT list that the row class ``row`` (a NamedTuple or a dataclass) declares, and its decoder.
+
+    Each field is declared ``Annotated[type, "expression"]``, one column; or ``Annotated[type, group]``
+    with ``group`` the ``Columns`` of another row class (or of a model), whose columns take the field's
+    place in the list and are decoded into it. The list follows the fields' order."""
+    parts: list[str | Columns[object]] = []
+    for name, hint in get_type_hints(row, include_extras=True).items():
+        declared = getattr(hint, "__metadata__", ())
+        if len(declared) != 1 or not isinstance(declared[0], str | Columns):
+            raise TypeError(f"{row!r}.{name} must be Annotated[type, its SQL expression or Columns]")
+        parts.append(declared[0])
+    expressions = tuple(
+        expression
+        for part in parts
+        for expression in (part.expressions if isinstance(part, Columns) else (part,))
+    )
+    if all(isinstance(part, str) for part in parts):
+
+        def decode_plain(values: Sequence[object]) -> R:
+            return row(*values)
+
+        return Columns(expressions, decode_plain)
+    # Where each field's columns are in the row, worked out once: (start, end, the group's decoder).
+    cuts: list[tuple[int, int, Callable[[Sequence[object]], object] | None]] = []
+    start = 0
+    for part in parts:
+        if isinstance(part, Columns):
+            cuts.append((start, start + len(part), part.decode))
+            start += len(part)
+        else:
+            cuts.append((start, start + 1, None))
+            start += 1
+
+    def decode_grouped(values: Sequence[object]) -> R:
+        return row(
+            *[values[begin] if group is None else group(values[begin:end]) for begin, end, group in cuts]
+        )
+
+    return Columns(expressions, decode_grouped)
+
+
+def model_columns(model: type[M], alias: str) -> Columns[M]:
+    """Every concrete column of ``model``'s table, aliased ``alias``, decoded into an instance as the ORM
+    would have loaded it."""
+    fields = model._meta.concrete_fields
+    names = [field.attname for field in fields]
+
+    def decode(values: Sequence[object]) -> M:
+        return model.from_db(connection.alias, names, values)
+
+    return Columns(tuple(f"{alias}.{field.column}" for field in fields), decode)
+
+
+def _compact(sql: str) -> str:
+    """One line of SQL (statements here hold no comments and no literal runs of spaces)."""
+    return " ".join(sql.split())
+
+
+# --- progress -------------------------------------------------------------------------------------
+
+Count = TypeVar("Count", int, Combinable)
+Flag = TypeVar("Flag", bool, Combinable)
+
+
+def seat_progress(
+    *, items_total: Count, items_complete: Count, votes_given: Count, votes_on_open: Count, can_undo: Flag
+) -> dict[str, Count | Flag]:
+    """An annotator's progress on a track, from the counters of the track and of their seat: the one
+    definition of it. ``done_by_me``: their stored votes; ``left_for_me``: the comparisons that still
+    need votes, less those of them they answered (the seat's ``votes_on_open``); ``can_undo``: their last
+    vote may be taken back (the seat holds an undoable judgment: the caller says so in its own terms).
+
+    Written once for both of its forms: with numbers for the seat a vote has just updated
+    (``_Seat.progress``), and with ORM expressions for many tracks in one query
+    (``selectors.annotator_tracks``), so that the two cannot drift apart."""
+    return {
+        "done_by_me": votes_given,
+        "left_for_me": items_total - items_complete - votes_on_open,
+        "can_undo": can_undo,
+    }
+
+
+# --- rows -----------------------------------------------------------------------------------------
+
+_TRACK = model_columns(Track, "t")
+
+
+@dataclass
+class _Seat:
+    """The annotator's seat (``s``) as read under their lock, with the track (``t``) it belongs to."""
+
+    id: Annotated[int, "s.id"]
+    rater_id: Annotated[int | None, "s.rater_id"]
+    assigned: Annotated[int, "s.assigned"]
+    votes_given: Annotated[int, "s.votes_given"]
+    votes_on_open: Annotated[int, "s.votes_on_open"]
+    undoable_id: Annotated[int | None, "s.undoable_id"]
+    track: Annotated[Track, _TRACK]
+
+    def progress(self) -> Track:
+        """The track, annotated like ``selectors.annotator_tracks`` with this seat's progress."""
+        track = self.track
+        # Set as the ORM sets annotations: plain attributes of the instance.
+        track.__dict__.update(
+            seat_progress(
+                items_total=track.items_total,
+                items_complete=track.items_complete,
+                votes_given=self.votes_given,
+                votes_on_open=self.votes_on_open,
+                can_undo=self.undoable_id is not None,
+            )
+        )
+        return track
+
+
+_SEAT = columns(_Seat)
+
+
+class _Vote(NamedTuple):
+    """The voted assignment (``a``) and its item (``i``), with the annotator's seat and the track."""
+
+    seat: Annotated[_Seat, _SEAT]
+    status: Annotated[str, "a.status"]
+    shown_left: Annotated[str, "a.shown_left"]
+    expires_at: Annotated[datetime, "a.expires_at"]
+    watched_a: Annotated[float, "a.watched_a"]
+    watched_b: Annotated[float, "a.watched_b"]
+    item_id: Annotated[int, "a.item_id"]
+    comparison_id: Annotated[int, "i.comparison_id"]
+    item_votes: Annotated[int, "i.votes"]
+
+
+_VOTE = columns(_Vote)
+
+
+class _Lease(NamedTuple):
+    """An assignment (``h``) as the work page needs it."""
+
+    id: Annotated[int, "h.id"]
+    item_id: Annotated[int, "h.item_id"]
+    shown_left: Annotated[str, "h.shown_left"]
+    status: Annotated[str, "h.status"]
+    issued_at: Annotated[datetime, "h.issued_at"]
+    expires_at: Annotated[datetime, "h.expires_at"]
+    watched_a: Annotated[float, "h.watched_a"]
+    watched_b: Annotated[float, "h.watched_b"]
+
+
+_LEASE = columns(_Lease)
+
+
+class _Pair(NamedTuple):
+    """The assignment's comparison (``c``)."""
+
+    id: Annotated[int, "c.id"]
+    video_a_id: Annotated[int, "c.video_a_id"]
+    video_b_id: Annotated[int, "c.video_b_id"]
+    identity_id: Annotated[int, "c.identity_id"]
+    prompt_id: Annotated[int, "c.prompt_id"]
+
+
+class _Handed(NamedTuple):
+    """An assignment handed out (or still open), with its comparison."""
+
+    lease: Annotated[_Lease, _LEASE]
+    pair: Annotated[_Pair, columns(_Pair)]
+
+
+_HANDED = columns(_Handed)
+
+# Every reference of the identity, primary first (as the gallery orders them), as [kind, file, poster].
+_REFERENCES = """(
+        SELECT json_agg(json_build_array(r.kind, r.file, r.poster)
+                        ORDER BY r.is_primary DESC, r.position, r.id)
+        FROM generation_reference AS r WHERE r.identity_id = c.identity_id
+    )"""
+
+
+class _PanelRow(NamedTuple):
+    """What a comparison's panel shows, for a comparison aliased ``c`` joined as in ``_PANEL_JOINS``: the
+    two videos (``va``, ``vb``), the prompt (``p``) and the identity's references."""
+
+    a_file: Annotated[str, "va.file"]
+    a_poster: Annotated[str, "va.poster"]
+    a_width: Annotated[int, "va.width"]
+    a_height: Annotated[int, "va.height"]
+    a_fps: Annotated[float, "va.fps"]
+    b_file: Annotated[str, "vb.file"]
+    b_poster: Annotated[str, "vb.poster"]
+    b_width: Annotated[int, "vb.width"]
+    b_height: Annotated[int, "vb.height"]
+    b_fps: Annotated[float, "vb.fps"]
+    task: Annotated[str, "p.task"]
+    full_text: Annotated[str, "p.full_text"]
+    differential_text: Annotated[str, "p.differential_text"]
+    references: Annotated[list[list[str]] | None, _REFERENCES]
+
+
+_PANEL = columns(_PanelRow)
+
+# Outer joins: in the vote's statement the comparison is missing when nothing was free.
+_PANEL_JOINS = """
+LEFT JOIN generation_video AS va ON va.id = c.video_a_id
+LEFT JOIN generation_video AS vb ON vb.id = c.video_b_id
+LEFT JOIN generation_prompt AS p ON p.id = c.prompt_id"""
+
+
+class _Voted(NamedTuple):
+    """What a vote's statement returns: the judgment's id and the counters the vote changed."""
+
+    judgment_id: Annotated[int, "(SELECT id FROM judgment)"]
+    votes_given: Annotated[int, "seated.votes_given"]
+    votes_on_open: Annotated[int, "seated.votes_on_open"]
+    items_total: Annotated[int, "tracked.items_total"]
+    items_complete: Annotated[int, "tracked.items_complete"]
+
+
+_VOTED = columns(_Voted)
+
+
+class _Next(NamedTuple):
+    """The comparison a vote's statement handed out next, with what its panel shows."""
+
+    handed: Annotated[_Handed, _HANDED]
+    panel: Annotated[_PanelRow, _PANEL]
+
+
+class _VotedAndNext(NamedTuple):
+    """The vote button's row: the vote's counters, and the next comparison, None when nothing was free."""
+
+    voted: Annotated[_Voted, _VOTED]
+    next: Annotated[_Next | None, columns(_Next).or_none()]
+
+
+_VOTED_AND_NEXT = columns(_VotedAndNext)
+
+
+class _UndoAssignment(NamedTuple):
+    id: Annotated[int, "a.id"]
+    item_id: Annotated[int, "a.item_id"]
+    status: Annotated[str, "a.status"]
+
+
+_UNDO_ASSIGNMENT = columns(_UndoAssignment)
+
+
+class _ItemVotes(NamedTuple):
+    id: Annotated[int, "id"]
+    votes: Annotated[int, "votes"]
+
+
+_ITEM_VOTES = columns(_ItemVotes)
+
+
+# --- statements -----------------------------------------------------------------------------------
+
+_SEAT_SQL = f"""
+SELECT {_SEAT.sql}
+FROM annotate_trackseat AS s JOIN annotate_track AS t ON t.id = s.track_id
+WHERE s.track_id = %(track)s AND s.user_id = %(user)s
+"""
+
+# The voted assignment with the annotator's seat and the track; its item is locked too, so that the
+# vote knows whether it completes the comparison, and before any item is claimed (see the order above).
+_VOTE_SQL = f"""
+SELECT {_VOTE.sql}
+FROM annotate_assignment AS a
+JOIN annotate_trackitem AS i ON i.id = a.item_id
+JOIN annotate_trackseat AS s ON s.track_id = i.track_id AND s.rater_id = a.rater_id
+JOIN annotate_track AS t ON t.id = i.track_id
+WHERE a.id = %(assignment)s AND s.user_id = %(user)s AND (%(track)s::bigint IS NULL OR i.track_id = %(track)s)
+FOR UPDATE OF a, i
+"""
+
+_CURRENT_SQL = f"""
+SELECT {_HANDED.sql}
+FROM annotate_assignment AS h
+JOIN annotate_trackitem AS i ON i.id = h.item_id
+JOIN annotate_comparison AS c ON c.id = i.comparison_id
+WHERE i.track_id = %(track)s AND h.rater_id = %(rater)s AND h.status = 'open' AND h.expires_at > %(now)s
+LIMIT 1
+"""
+
+# Fewest claimed first, walking track_item_pick_idx; SKIP LOCKED lets a concurrent picker take the
+# next row instead of waiting for (and then over-claiming) the one being handed out right now. The free
+# item is locked in a CTE of its own and joined: written as `WHERE id = (SELECT ... SKIP LOCKED)`, a
+# pick racing others sometimes updated no row although many were free. An own lease that expired
+# earlier is reopened rather than duplicated. The OFFSET 0 keeps NOT EXISTS a probe of
+# assignment_once_per_rater for each candidate (usually one): turned into an anti-join, the planner may
+# read all of the annotator's assignments on every pick instead, a cost that grows with their history.
+_PICK_CTES = f"""
+free AS (
+    SELECT i.id FROM annotate_trackitem AS i
+    WHERE i.track_id = %(track)s AND i.claimed < %(needed)s
+      AND NOT EXISTS (
+          SELECT 1 FROM annotate_assignment AS a
+          WHERE a.item_id = i.id AND a.rater_id = %(rater)s AND a.status <> 'expired'
+          OFFSET 0
+      )
+    ORDER BY i.claimed, i.id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), picked AS (
+    UPDATE annotate_trackitem AS t SET claimed = t.claimed + 1 FROM free WHERE t.id = free.id
+    RETURNING t.id, t.comparison_id
+), handed AS (
+    INSERT INTO annotate_assignment AS h (
+        item_id, rater_id, shown_left, status, issued_at, expires_at, answered_at, watched_a, watched_b,
+        watch_reported_at
+    )
+    SELECT picked.id, %(rater)s, %(side)s, 'open', %(now)s, %(expires)s, NULL, 0, 0, NULL FROM picked
+    ON CONFLICT (item_id, rater_id) DO UPDATE SET
+        shown_left = EXCLUDED.shown_left, status = 'open', issued_at = EXCLUDED.issued_at,
+        expires_at = EXCLUDED.expires_at, answered_at = NULL, watched_a = 0, watched_b = 0,
+        watch_reported_at = NULL
+    RETURNING {_LEASE.sql}
+)"""
+
+_PICK_SQL = f"""
+WITH {_PICK_CTES}
+SELECT {_HANDED.sql}
+FROM handed AS h
+JOIN picked ON picked.id = h.item_id
+JOIN annotate_comparison AS c ON c.id = picked.comparison_id
+"""
+
+# Only when a pick finds nothing: leases past their time go back to the pool. SKIP LOCKED: a row that
+# someone holds right now is theirs to finish, and the release never waits for anyone.
+_RELEASE_EXPIRED_SQL = """
+WITH stale AS (
+    SELECT a.id FROM annotate_assignment AS a
+    JOIN annotate_trackitem AS i ON i.id = a.item_id
+    WHERE i.track_id = %(track)s AND a.status = 'open' AND a.expires_at < %(now)s
+    FOR UPDATE OF a, i SKIP LOCKED
+), expired AS (
+    UPDATE annotate_assignment AS a SET status = 'expired' FROM stale WHERE a.id = stale.id
+    RETURNING a.item_id
+), released AS (
+    SELECT item_id, count(*) AS n FROM expired GROUP BY item_id
+)
+UPDATE annotate_trackitem AS t SET claimed = t.claimed - released.n
+FROM released WHERE t.id = released.item_id
+"""
+
+
+def _vote_ctes(handed: str) -> str:
+    """The vote: the judgment, the answered assignment, the item's votes, the seats' counters and the
+    track's. A vote that completes its comparison takes it off the "still open" count of the
+    comparison's other raters. ``handed``: how many comparisons the same statement handed out.
+
+    The track's update is gated on the seats' (``count(*) FROM seated``) so that it runs after them:
+    the track row, which every vote takes, is the last lock and is held the shortest."""
+    return f"""
+judgment AS (
+    INSERT INTO annotate_judgment (
+        comparison_id, criterion, choice, shown_left, rater_id, track_id, assignment_id, response_ms,
+        watched_a, watched_b, selection_policy, selection_probability, created_at
+    )
+    VALUES (
+        %(comparison)s, %(criterion)s, %(choice)s, %(shown_left)s, %(rater)s, %(track)s, %(assignment)s,
+        %(response_ms)s, %(watched_a)s, %(watched_b)s, %(policy)s, NULL, %(created_at)s
+    )
+    RETURNING id
+), answered AS (
+    UPDATE annotate_assignment SET status = 'answered', answered_at = %(now)s WHERE id = %(assignment)s
+), counted AS (
+    UPDATE annotate_trackitem SET votes = votes + 1 WHERE id = %(item)s
+), seats AS (
+    SELECT s.id FROM annotate_trackseat AS s
+    WHERE s.id = %(seat)s OR (
+        %(completes)s AND s.track_id = %(track)s AND s.rater_id IN (
+            SELECT a.rater_id FROM annotate_assignment AS a
+            WHERE a.item_id = %(item)s AND a.status = 'answered' AND a.id <> %(assignment)s
+        )
+    )
+    ORDER BY s.id
+    FOR NO KEY UPDATE
+), seated AS (
+    UPDATE annotate_trackseat AS s SET
+        votes_given = s.votes_given + CASE WHEN s.id = %(seat)s THEN 1 ELSE 0 END,
+        votes_on_open = s.votes_on_open
+            + CASE WHEN s.id <> %(seat)s THEN -1 WHEN %(completes)s THEN 0 ELSE 1 END,
+        undoable_id = CASE WHEN s.id = %(seat)s THEN (SELECT id FROM judgment) ELSE s.undoable_id END,
+        assigned = s.assigned + CASE WHEN s.id = %(seat)s THEN {handed} ELSE 0 END
+    FROM seats WHERE s.id = seats.id
+    RETURNING s.id, s.votes_given, s.votes_on_open
+), tracked AS (
+    UPDATE annotate_track SET
+        votes_stored = votes_stored + 1,
+        items_complete = items_complete + CASE WHEN %(completes)s THEN 1 ELSE 0 END
+    WHERE id = %(track)s AND (SELECT count(*) FROM seated) > 0
+    RETURNING items_total, items_complete
+)"""
+
+
+_VOTE_WRITE_SQL = f"""
+WITH {_vote_ctes("0")}
+SELECT {_VOTED.sql} FROM seated JOIN tracked ON seated.id = %(seat)s
+"""
+
+# The vote, the next comparison (claimed before the seat counts it) and what its panel shows, in one
+# statement: the vote button's answer needs nothing more from the database. Claiming first is safe: the
+# voted item is already locked, and the claim never waits (SKIP LOCKED). Whitespace is collapsed: under
+# 4096 characters psycopg caches how it splits a statement into parameters, above it parses it again
+# on every call (a test keeps it under).
+_VOTE_AND_NEXT_SQL = _compact(f"""
+WITH {_PICK_CTES}, {_vote_ctes("(SELECT count(*) FROM handed)")}
+SELECT {_VOTED_AND_NEXT.sql}
+FROM seated JOIN tracked ON seated.id = %(seat)s
+LEFT JOIN picked ON true
+LEFT JOIN handed AS h ON h.item_id = picked.id
+LEFT JOIN annotate_comparison AS c ON c.id = picked.comparison_id
+{_PANEL_JOINS}
+""")
+
+_PANEL_SQL = f"SELECT {_PANEL.sql} FROM annotate_comparison AS c {_PANEL_JOINS} WHERE c.id = %s"
+
+# Undo, in the lock order above: the annotator's assignments on the track (the one voted and any
+# handed out since), then their items in id order, then seats in id order, then the track.
+_UNDO_READ_SQL = f"""
+SELECT {_UNDO_ASSIGNMENT.sql} FROM annotate_assignment AS a
+JOIN annotate_trackitem AS i ON i.id = a.item_id
+WHERE a.id = (SELECT assignment_id FROM annotate_judgment WHERE id = %(judgment)s)
+   OR (i.track_id = %(track)s AND a.rater_id = %(rater)s AND a.status = 'open')
+ORDER BY a.id
+FOR UPDATE OF a
+"""
+
+_UNDO_ITEMS_SQL = f"""
+SELECT {_ITEM_VOTES.sql} FROM annotate_trackitem WHERE id = ANY(%(items)s) ORDER BY id FOR NO KEY UPDATE
+"""
+
+_UNDO_WRITE_SQL = """
+WITH dropped AS (
+    DELETE FROM annotate_judgment WHERE id = %(judgment)s
+), handed_back AS (
+    UPDATE annotate_assignment SET status = 'expired' WHERE id = ANY(%(others)s)
+), unclaimed AS (
+    UPDATE annotate_trackitem SET claimed = claimed - 1 WHERE id = ANY(%(other_items)s)
+), reopened AS (
+    UPDATE annotate_assignment SET status = 'open', answered_at = NULL, expires_at = %(expires)s
+    WHERE id = %(redo)s
+), uncounted AS (
+    UPDATE annotate_trackitem SET votes = votes - 1 WHERE id = %(item)s
+), seats AS (
+    SELECT s.id FROM annotate_trackseat AS s
+    WHERE s.id = %(seat)s OR (
+        %(was_complete)s AND s.track_id = %(track)s AND s.rater_id IN (
+            SELECT a.rater_id FROM annotate_assignment AS a
+            WHERE a.item_id = %(item)s AND a.status = 'answered' AND a.id <> %(redo)s
+        )
+    )
+    ORDER BY s.id
+    FOR NO KEY UPDATE
+), seated AS (
+    UPDATE annotate_trackseat AS s SET
+        votes_given = s.votes_given - CASE WHEN s.id = %(seat)s THEN 1 ELSE 0 END,
+        votes_on_open = s.votes_on_open
+            + CASE WHEN s.id <> %(seat)s THEN 1 WHEN %(was_complete)s THEN 0 ELSE -1 END,
+        undoable_id = CASE WHEN s.id = %(seat)s THEN NULL ELSE s.undoable_id END
+    FROM seats WHERE s.id = seats.id
+    RETURNING s.id
+)
+UPDATE annotate_track SET
+    votes_stored = votes_stored - 1,
+    items_complete = items_complete - CASE WHEN %(was_complete)s THEN 1 ELSE 0 END
+WHERE id = %(track)s AND (SELECT count(*) FROM seated) > 0
+"""
+
+
+# --- the comparison panel -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PanelMedia:
+    """A video or reference as the panel shows it: URLs of opaque names, nothing that identifies it."""
+
+    url: str
+    poster_url: str
+    is_video: bool = True
+    width: int = 0
+    height: int = 0
+
+
+@dataclass(frozen=True)
+class ComparisonPanel:
+    """What the comparison panel shows, already cut to the track's mode: nothing more reaches the page."""
+
+    assignment: Assignment
+    left: PanelMedia
+    right: PanelMedia
+    references: list[PanelMedia]
+    prompt_text: str  # empty in identity-fidelity mode: the prompt must not reach that page at all
+    fps: float
+    watch_needed: float  # the fraction of each video the server will require, tolerance included
+    watched_left: float
+    watched_right: float
+    vote_url: str
+    watch_url: str
+
+    @property
+    def locked(self) -> bool:
+        """Whether the vote buttons start disabled: the server would refuse a vote right now."""
+        return self.watch_needed > 0 and min(self.watched_left, self.watched_right) < self.watch_needed
+
+
+def _comparison_panel(row: _PanelRow, *, track: Track, assignment: Assignment) -> ComparisonPanel:
+    """The panel of the assignment's comparison, from its ``_PanelRow``."""
+    url = routes()  # a dozen URLs: the request's script prefix is read once
+
+    def _media_url(name: str) -> str:
+        return url("media", name) if name else ""
+
+    video_a = PanelMedia(
+        url=_media_url(row.a_file),
+        poster_url=_media_url(row.a_poster),
+        width=row.a_width,
+        height=row.a_height,
+    )
+    video_b = PanelMedia(
+        url=_media_url(row.b_file),
+        poster_url=_media_url(row.b_poster),
+        width=row.b_width,
+        height=row.b_height,
+    )
+    left_is_a = assignment.shown_left == "A"
+    left, right = (video_a, video_b) if left_is_a else (video_b, video_a)
+    identity_mode = track.kind == Track.Kind.IDENTITY_FIDELITY
+    # The controllability mode shows the primary reference only, which the ordering puts first.
+    references = row.references or []
+    shown = references if identity_mode else references[:1]
+    prompt_text = ""  # identity mode: the prompt never reaches the page
+    if not identity_mode:
+        prompt_text = Prompt(
+            task=row.task, full_text=row.full_text, differential_text=row.differential_text
+        ).shown_text
+    return ComparisonPanel(
+        assignment=assignment,
+        left=left,
+        right=right,
+        references=[
+            PanelMedia(
+                url=_media_url(file), poster_url=_media_url(poster), is_video=kind == Reference.Kind.VIDEO
+            )
+            for kind, file, poster in shown
+        ],
+        prompt_text=prompt_text,
+        fps=max(row.a_fps, row.b_fps),
+        watch_needed=track.watch_needed,
+        watched_left=assignment.watched_a if left_is_a else assignment.watched_b,
+        watched_right=assignment.watched_b if left_is_a else assignment.watched_a,
+        vote_url=url("annotate:vote", track.pk, assignment.pk),
+        watch_url=url("annotate:watch", track.pk, assignment.pk),
+    )
+
+
+def comparison_panel_get(*, track: Track, assignment: Assignment) -> ComparisonPanel:
+    """The panel of the assignment's comparison, read with one query (a vote's answer gets its panel
+    from the vote's own statement instead)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_PANEL_SQL, [assignment.item.comparison_id])
+        row = _PANEL.decode(cursor.fetchone())
+    return _comparison_panel(row, track=track, assignment=assignment)
+
+
+@dataclass(frozen=True)
+class Work:
+    """Where the annotator stands after a request: the track annotated with their progress
+    (``done_by_me``, ``left_for_me``, ``can_undo``) and the panel of their comparison, None when there
+    is none."""
+
+    track: Track
+    panel: ComparisonPanel | None
+
+    @property
+    def assignment(self) -> Assignment | None:
+        return None if self.panel is None else self.panel.assignment
+
+
+def _work(track: Track, assignment: Assignment | None) -> Work:
+    panel = None if assignment is None else comparison_panel_get(track=track, assignment=assignment)
+    return Work(track=track, panel=panel)
+
+
+# --- handing out work -----------------------------------------------------------------------------
+
+
+def _lock_annotator(cursor: CursorWrapper, user: AbstractBaseUser) -> None:
+    """Serialise the annotator's requests until the transaction ends: a double click, a resent vote
+    and a page load arriving together must not hand out two comparisons."""
+    cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_ANNOTATOR_LOCK_CLASS, user.pk & 0x7FFFFFFF])
+
+
+def _seat_locked(cursor: CursorWrapper, *, track_id: int, user: AbstractBaseUser) -> _Seat:
+    _lock_annotator(cursor, user)
+    cursor.execute(_SEAT_SQL, {"track": track_id, "user": user.pk})
+    row = cursor.fetchone()
+    if row is None:
+        raise NotYours("You are not an annotator on this track.")
+    seat = _SEAT.decode(row)
+    if seat.rater_id is None:  # a seat made without track_annotators_set
+        seat.rater_id = rater_for_user(user).pk
+        TrackSeat.objects.filter(pk=seat.id).update(rater_id=seat.rater_id)
+    return seat
+
+
+def _side_for(*, track_id: int, rater_id: int, position: int) -> str:
+    """Left side for the rater's n-th assignment: random within each pair, so balanced within one."""
+    pair_order = random.Random(f"{track_id}:{rater_id}:{position // 2}").choice(
+        [(Side.A, Side.B), (Side.B, Side.A)]
+    )
+    return str(pair_order[position % 2])
+
+
+def _loaded(model: type[M], values: Mapping[str, object]) -> M:
+    """A model instance as if loaded from the database, from what a raw statement returned; fields
+    not given stay deferred (loaded on first use)."""
+    names = [field.attname for field in model._meta.concrete_fields if field.attname in values]
+    return model.from_db(connection.alias, names, [values[name] for name in names])
+
+
+def _assignment_from(row: _Handed, *, track_id: int, rater_id: int) -> Assignment:
+    """An assignment with its item and comparison attached, from a ``_Handed`` row."""
+    lease, pair = row
+    assignment = _loaded(
+        Assignment,
+        {
+            "id": lease.id,
+            "item_id": lease.item_id,
+            "rater_id": rater_id,
+            "shown_left": lease.shown_left,
+            "status": lease.status,
+            "issued_at": lease.issued_at,
+            "expires_at": lease.expires_at,
+            "watched_a": lease.watched_a,
+            "watched_b": lease.watched_b,
+        },
+    )
+    assignment.item = _loaded(
+        TrackItem, {"id": lease.item_id, "track_id": track_id, "comparison_id": pair.id}
+    )
+    assignment.item.comparison = _loaded(
+        Comparison,
+        {
+            "id": pair.id,
+            "video_a_id": pair.video_a_id,
+            "video_b_id": pair.video_b_id,
+            "identity_id": pair.identity_id,
+            "prompt_id": pair.prompt_id,
+        },
+    )
+    return assignment
+
+
+def _pick_params(seat: _Seat, now: datetime) -> dict[str, object]:
+    track = seat.track
+    assert seat.rater_id is not None
+    return {
+        "track": track.pk,
+        "needed": track.votes_needed,
+        "rater": seat.rater_id,
+        "side": _side_for(track_id=track.pk, rater_id=seat.rater_id, position=seat.assigned),
+        "now": now,
+        "expires": now + timedelta(seconds=track.lease_seconds),
+    }
+
+
+def _hand_out(cursor: CursorWrapper, *, seat: _Seat, now: datetime, tried: bool = False) -> Assignment | None:
+    """Claim the next comparison for the seat (its counter is the caller's to update). ``tried``: a
+    pick in this transaction already found nothing free."""
+    params = _pick_params(seat, now)
+    row = None
+    if not tried:
+        cursor.execute(_PICK_SQL, params)
+        row = cursor.fetchone()
+    if row is None:
+        # Expired leases are released only when they are in the way: most picks never look at them.
+        cursor.execute(_RELEASE_EXPIRED_SQL, {"track": seat.track.pk, "now": now})
+        if cursor.rowcount:
+            cursor.execute(_PICK_SQL, params)
+            row = cursor.fetchone()
+    if row is None:
+        return None
+    assert seat.rater_id is not None
+    return _assignment_from(_HANDED.decode(row), track_id=seat.track.pk, rater_id=seat.rater_id)
+
+
+def _current_or_next(cursor: CursorWrapper, *, seat: _Seat, now: datetime) -> Assignment | None:
+    cursor.execute(_CURRENT_SQL, {"track": seat.track.pk, "rater": seat.rater_id, "now": now})
+    row = cursor.fetchone()
+    if row is not None:
+        assert seat.rater_id is not None
+        return _assignment_from(_HANDED.decode(row), track_id=seat.track.pk, rater_id=seat.rater_id)
+    assignment = _hand_out(cursor, seat=seat, now=now)
+    if assignment is not None:
+        cursor.execute("UPDATE annotate_trackseat SET assigned = assigned + 1 WHERE id = %s", [seat.id])
+        seat.assigned += 1
+    return assignment
+
+
+@transaction.atomic
+def assignment_next_for(
+    *, track: Track, user: AbstractBaseUser, now: datetime | None = None
+) -> Assignment | None:
+    """The annotator's current comparison, or a new one; None when nothing is left for them."""
+    now = now or timezone.now()
+    with connection.cursor() as cursor:
+        seat = _seat_locked(cursor, track_id=track.pk, user=user)
+        if seat.track.is_paused:
+            raise TrackPaused("This track is paused; please come back later.")
+        return _current_or_next(cursor, seat=seat, now=now)
+
+
+def work_for(*, track: Track, user: AbstractBaseUser, assignment: Assignment | None = None) -> Work:
+    """The work page's comparison: ``assignment``, else the annotator's current one or a new one (as
+    ``assignment_next_for``), with its panel. ``track``: as ``selectors.annotator_tracks`` annotates it."""
+    return _work(track, assignment or assignment_next_for(track=track, user=user))
+
+
+def _assignment_locked(*, assignment_id: int, user: AbstractBaseUser) -> Assignment:
+    assignment = (
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("item__track", "item__comparison__video_a", "item__comparison__video_b", "rater")
+        .filter(pk=assignment_id, rater__user=user)
+        .first()
+    )
+    if assignment is None:
+        raise NotYours("No such assignment of yours.")
+    return assignment
+
+
+@transaction.atomic
+def assignment_watch_record(
+    *,
+    assignment_id: int,
+    user: AbstractBaseUser,
+    watched_a: float,
+    watched_b: float,
+    now: datetime | None = None,
+) -> Assignment:
+    """Record how much of each video the player says it has shown, never more than time allows.
+
+    The vote checks these recorded fractions, not what the vote request claims. One full play of each
+    is the most there is to record, which is why a track's watch rule is at most 1.
+    """
+    now = now or timezone.now()
+    assignment = _assignment_locked(assignment_id=assignment_id, user=user)
+    if assignment.status != Assignment.Status.OPEN:
+        return assignment
+    elapsed = max((now - assignment.issued_at).total_seconds(), 0.0)
+    comparison = assignment.item.comparison
+
+    def plausible(reported: float, duration: float) -> float:
+        ceiling = (elapsed * MAX_PLAYBACK_SPEED + 0.5) / max(duration, 0.01)
+        return min(max(reported, 0.0), ceiling, 1.0)
+
+    assignment.watched_a = max(assignment.watched_a, plausible(watched_a, comparison.video_a.duration))
+    assignment.watched_b = max(assignment.watched_b, plausible(watched_b, comparison.video_b.duration))
+    assignment.watch_reported_at = now
+    assignment.save(update_fields=["watched_a", "watched_b", "watch_reported_at"])
+    return assignment
+
+
+# --- votes ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VoteResult:
+    judgment: Judgment
+    created: bool
+
+
+_SIDE_CHOICES = {"left", "right", "tie", "both_bad"}
+
+
+def canonical_choice(*, side_choice: str, shown_left: str) -> str:
+    """Turn what the annotator clicked (left / right / tie / both_bad) into the comparison's A/B terms."""
+    if side_choice == "left":
+        return shown_left
+    if side_choice == "right":
+        return Side.B if shown_left == Side.A else Side.A
+    return {"tie": Choice.TIE, "both_bad": Choice.BOTH_BAD}[side_choice]
+
+
+def _vote_checked(
+    cursor: CursorWrapper,
+    *,
+    assignment_id: int,
+    track_id: int | None,
+    user: AbstractBaseUser,
+    side_choice: str,
+    response_ms: int | None,
+    now: datetime,
+) -> tuple[_Seat, dict[str, object] | None]:
+    """Lock the annotator's requests, read the vote's assignment and check the vote. Returns the seat
+    and the parameters of the vote's statement, or None for them when the vote is already stored."""
+    _lock_annotator(cursor, user)
+    cursor.execute(_VOTE_SQL, {"assignment": assignment_id, "user": user.pk, "track": track_id})
+    row = cursor.fetchone()
+    if row is None:
+        raise NotYours("No such assignment of yours.")
+    vote = _VOTE.decode(row)
+    seat = vote.seat
+    track = seat.track
+    if vote.status == Assignment.Status.ANSWERED:
+        # A double click, a resent form or a network retry: the first vote stands, nothing is added.
+        return seat, None
+    if track.is_paused:
+        raise TrackPaused("This track is paused; your vote was not stored.")
+    if vote.status == Assignment.Status.EXPIRED or vote.expires_at <= now:
+        raise AssignmentExpired(
+            "This comparison waited too long and went back to the pool; your vote was not stored."
+        )
+    if side_choice not in _SIDE_CHOICES:
+        raise InvalidChoice(f"Unknown choice {side_choice!r}: expected left, right, tie or both_bad.")
+    choice = canonical_choice(side_choice=side_choice, shown_left=vote.shown_left)
+    if choice not in track.allowed_choices:
+        raise InvalidChoice(f"{Choice(choice).label!r} is not an allowed answer on this track.")
+    watched_a, watched_b = vote.watched_a, vote.watched_b
+    if min(watched_a, watched_b) < track.watch_needed:
+        raise WatchRuleNotMet(
+            f"Please watch both videos first: {track.min_watch_fraction:.0%} of each is needed, "
+            f"seen {watched_a:.0%} and {watched_b:.0%}."
+        )
+    if response_ms is not None:
+        response_ms = max(0, min(response_ms, 24 * 3600 * 1000))
+    return seat, {
+        "comparison": vote.comparison_id,
+        "criterion": track.criterion,
+        "choice": choice,
+        "shown_left": vote.shown_left,
+        "rater": seat.rater_id,
+        "track": track.pk,
+        "assignment": assignment_id,
+        "response_ms": response_ms,
+        "watched_a": watched_a,
+        "watched_b": watched_b,
+        "created_at": timezone.now(),
+        "policy": SELECTION_POLICY,
+        "now": now,
+        "item": vote.item_id,
+        "seat": seat.id,
+        "completes": vote.item_votes + 1 == track.votes_needed,
+    }
+
+
+def _voted(seat: _Seat, voted: _Voted) -> None:
+    """Take the counters a vote's statement returned into the seat and its track."""
+    seat.votes_given = voted.votes_given
+    seat.votes_on_open = voted.votes_on_open
+    seat.undoable_id = voted.judgment_id
+    seat.track.items_total = voted.items_total
+    seat.track.items_complete = voted.items_complete
+
+
+@contextmanager
+def _pipelined_transaction() -> Iterator[None]:
+    """A transaction in psycopg's pipeline mode: statements, COMMIT included, go out without waiting
+    for the previous answers, and an answer is waited for only when it is read.
+
+    BEGIN and COMMIT are sent as statements rather than through ``transaction.atomic()``: atomic turns
+    Django's autocommit off and on again, and psycopg answers each switch in pipeline mode with a
+    round trip to the server that carries nothing. Inside a caller's transaction (a test's, say) the
+    block is a savepoint of it, as ``atomic()`` would make it."""
+    connection.ensure_connection()
+    raw = connection.connection
+    try:
+        # The answers, errors among them, arrive as the pipeline ends: raised as Django's errors.
+        with connection.wrap_database_errors, raw.pipeline():
+            if connection.in_atomic_block:
+                with transaction.atomic():
+                    yield
+                return
+            # A cursor of their own: the caller's keeps the answer of its last statement to read.
+            control = raw.cursor()
+            control.execute("BEGIN", prepare=False)
+            yield
+            control.execute("COMMIT", prepare=False)
+    finally:
+        # A refused vote or a failed statement never reached the COMMIT: roll back, so that the
+        # connection goes back to Django as it came, in autocommit with no transaction open.
+        if not connection.in_atomic_block and raw.info.transaction_status != pq.TransactionStatus.IDLE:
+            raw.rollback()
+
+
+@transaction.atomic
+def judgment_submit(
+    *,
+    assignment_id: int,
+    user: AbstractBaseUser,
+    side_choice: str,
+    response_ms: int | None = None,
+    now: datetime | None = None,
+) -> VoteResult:
+    """Store the vote for an assignment. A repeated submission returns the stored judgment."""
+    with connection.cursor() as cursor:
+        seat, params = _vote_checked(
+            cursor,
+            assignment_id=assignment_id,
+            track_id=None,
+            user=user,
+            side_choice=side_choice,
+            response_ms=response_ms,
+            now=now or timezone.now(),
+        )
+        if params is None:
+            return VoteResult(judgment=Judgment.objects.get(assignment_id=assignment_id), created=False)
+        cursor.execute(_VOTE_WRITE_SQL, params)
+        voted = _VOTED.decode(cursor.fetchone())
+    _voted(seat, voted)
+    judgment = _loaded(
+        Judgment,
+        {
+            "id": voted.judgment_id,
+            "comparison_id": params["comparison"],
+            "criterion": params["criterion"],
+            "choice": params["choice"],
+            "shown_left": params["shown_left"],
+            "rater_id": params["rater"],
+            "track_id": params["track"],
+            "assignment_id": assignment_id,
+            "response_ms": params["response_ms"],
+            "watched_a": params["watched_a"],
+            "watched_b": params["watched_b"],
+            "selection_policy": SELECTION_POLICY,
+            "selection_probability": None,
+            "created_at": params["created_at"],
+        },
+    )
+    return VoteResult(judgment=judgment, created=True)
+
+
+def judgment_submit_and_next(
+    *,
+    track_id: int,
+    assignment_id: int,
+    user: AbstractBaseUser,
+    side_choice: str,
+    response_ms: int | None = None,
+    now: datetime | None = None,
+) -> Work:
+    """Store the vote (as ``judgment_submit``) and hand out the annotator's next comparison, in one
+    transaction: what the vote button does. The assignment must belong to the track. Returns the
+    track with the annotator's progress and the next comparison's panel.
+
+    The transaction runs in pipeline mode, and the vote's statement is read only after the commit: the
+    statement and COMMIT reach the server together, so the track's row, which every vote on the track
+    locks, is never held while this process waits for its turn to run Python.
+    """
+    now = now or timezone.now()
+    current: Assignment | None = None  # a repeated vote's comparison
+    with connection.cursor() as cursor:
+        with _pipelined_transaction():
+            seat, params = _vote_checked(
+                cursor,
+                assignment_id=assignment_id,
+                track_id=track_id,
+                user=user,
+                side_choice=side_choice,
+                response_ms=response_ms,
+                now=now,
+            )
+            if params is None:  # already stored: the current comparison, or a next one
+                current = _current_or_next(cursor, seat=seat, now=now)
+            else:
+                cursor.execute(_VOTE_AND_NEXT_SQL, {**params, **_pick_params(seat, now)})
+        if params is None:
+            return _work(seat.progress(), current)  # its panel read after the commit
+        row = _VOTED_AND_NEXT.decode(cursor.fetchone())
+    _voted(seat, row.voted)
+    if row.next is None:
+        # Nothing was free: the rare path, which releases expired leases, in a transaction of its own.
+        following = assignment_next_for(track=seat.track, user=user, now=now)
+        return _work(seat.progress(), following)
+    seat.assigned += 1
+    assert seat.rater_id is not None
+    following = _assignment_from(row.next.handed, track_id=track_id, rater_id=seat.rater_id)
+    track = seat.progress()
+    return Work(track=track, panel=_comparison_panel(row.next.panel, track=track, assignment=following))
+
+
+@transaction.atomic
+def judgment_undo_last(*, track: Track, user: AbstractBaseUser, now: datetime | None = None) -> Assignment:
+    """Take back the annotator's last vote on the track and hand that comparison back to them.
+
+    The comparison handed out after the vote goes back to the pool; the undone one comes first.
+    """
+    now = now or timezone.now()
+    with connection.cursor() as cursor:
+        seat = _seat_locked(cursor, track_id=track.pk, user=user)
+        if seat.track.is_paused:
+            raise TrackPaused("This track is paused.")
+        nothing = NothingToUndo("There is no vote to undo: only the last vote can be taken back, once.")
+        if seat.undoable_id is None:
+            raise nothing
+        cursor.execute(
+            _UNDO_READ_SQL, {"judgment": seat.undoable_id, "track": track.pk, "rater": seat.rater_id}
+        )
+        rows = [_UNDO_ASSIGNMENT.decode(row) for row in cursor.fetchall()]
+        redo = next((row for row in rows if row.status == Assignment.Status.ANSWERED), None)
+        if redo is None:
+            raise nothing  # the judgment lost its assignment
+        others = [row for row in rows if row.status == Assignment.Status.OPEN]
+        cursor.execute(_UNDO_ITEMS_SQL, {"items": sorted({row.item_id for row in rows})})
+        votes = {item.id: item.votes for item in map(_ITEM_VOTES.decode, cursor.fetchall())}
+        cursor.execute(
+            _UNDO_WRITE_SQL,
+            {
+                "judgment": seat.undoable_id,
+                "others": [row.id for row in others],
+                "other_items": [row.item_id for row in others],
+                "redo": redo.id,
+                "item": redo.item_id,
+                "expires": now + timedelta(seconds=seat.track.lease_seconds),
+                "seat": seat.id,
+                "track": track.pk,
+                "was_complete": votes[redo.item_id] >= seat.track.votes_needed,
+            },
+        )
+    return Assignment.objects.select_related("item__comparison").get(pk=redo.id)
