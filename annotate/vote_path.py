@@ -46,8 +46,8 @@ from annotate.errors import (
 )
 from annotate.models import Assignment, Choice, Comparison, Judgment, Side, Track, TrackItem, TrackSeat
 from annotate.services import rater_for_user
-from config.routing import routes
 from generation.models import Prompt, Reference
+from lib.routing import routes
 
 # How _PICK_SQL chooses, recorded with each judgment.
 SELECTION_POLICY = "fewest_votes_first"
