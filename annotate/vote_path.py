@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Generic, NamedTuple, TypeVar, get_type_hints
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Model
@@ -60,6 +60,10 @@ _ANNOTATOR_LOCK_CLASS = 0x5EA7
 
 
 # --- SELECT lists and their rows ------------------------------------------------------------------
+
+# A statement's parameters: what psycopg adapts here (ids, counts, text, times, lists of ids).
+SqlValue = bool | int | float | str | datetime | list[int] | None
+Params = dict[str, SqlValue]
 
 R = TypeVar("R")
 M = TypeVar("M", bound=Model)
@@ -99,7 +103,7 @@ def columns(row: Callable[..., R]) -> Columns[R]:
     place in the list and are decoded into it. The list follows the fields' order."""
     parts: list[str | Columns[object]] = []
     for name, hint in get_type_hints(row, include_extras=True).items():
-        declared = getattr(hint, "__metadata__", ())
+        declared: tuple[object, ...] = getattr(hint, "__metadata__", ())
         if len(declared) != 1 or not isinstance(declared[0], str | Columns):
             raise TypeError(f"{row!r}.{name} must be Annotated[type, its SQL expression or Columns]")
         parts.append(declared[0])
@@ -176,8 +180,6 @@ def seat_progress(
 
 # --- rows -----------------------------------------------------------------------------------------
 
-_TRACK = model_columns(Track, "t")
-
 
 @dataclass
 class _Seat:
@@ -189,7 +191,8 @@ class _Seat:
     votes_given: Annotated[int, "s.votes_given"]
     votes_on_open: Annotated[int, "s.votes_on_open"]
     undoable_id: Annotated[int | None, "s.undoable_id"]
-    track: Annotated[Track, _TRACK]
+    # django-stubs reads Annotated[<a model>, X] as its WithAnnotations form, X a type: here X is columns.
+    track: Annotated[Track, model_columns(Track, "t")]  # type: ignore[valid-type]
 
     def progress(self) -> Track:
         """The track, annotated like ``selectors.annotator_tracks`` with this seat's progress."""
@@ -679,13 +682,13 @@ def _work(track: Track, assignment: Assignment | None) -> Work:
 # --- handing out work -----------------------------------------------------------------------------
 
 
-def _lock_annotator(cursor: CursorWrapper, user: AbstractBaseUser) -> None:
+def _lock_annotator(cursor: CursorWrapper, user: User) -> None:
     """Serialise the annotator's requests until the transaction ends: a double click, a resent vote
     and a page load arriving together must not hand out two comparisons."""
     cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_ANNOTATOR_LOCK_CLASS, user.pk & 0x7FFFFFFF])
 
 
-def _seat_locked(cursor: CursorWrapper, *, track_id: int, user: AbstractBaseUser) -> _Seat:
+def _seat_locked(cursor: CursorWrapper, *, track_id: int, user: User) -> _Seat:
     _lock_annotator(cursor, user)
     cursor.execute(_SEAT_SQL, {"track": track_id, "user": user.pk})
     row = cursor.fetchone()
@@ -746,7 +749,7 @@ def _assignment_from(row: _Handed, *, track_id: int, rater_id: int) -> Assignmen
     return assignment
 
 
-def _pick_params(seat: _Seat, now: datetime) -> dict[str, object]:
+def _pick_params(seat: _Seat, now: datetime) -> Params:
     track = seat.track
     assert seat.rater_id is not None
     return {
@@ -793,9 +796,7 @@ def _current_or_next(cursor: CursorWrapper, *, seat: _Seat, now: datetime) -> As
 
 
 @transaction.atomic
-def assignment_next_for(
-    *, track: Track, user: AbstractBaseUser, now: datetime | None = None
-) -> Assignment | None:
+def assignment_next_for(*, track: Track, user: User, now: datetime | None = None) -> Assignment | None:
     """The annotator's current comparison, or a new one; None when nothing is left for them."""
     now = now or timezone.now()
     with connection.cursor() as cursor:
@@ -805,13 +806,13 @@ def assignment_next_for(
         return _current_or_next(cursor, seat=seat, now=now)
 
 
-def work_for(*, track: Track, user: AbstractBaseUser, assignment: Assignment | None = None) -> Work:
+def work_for(*, track: Track, user: User, assignment: Assignment | None = None) -> Work:
     """The work page's comparison: ``assignment``, else the annotator's current one or a new one (as
     ``assignment_next_for``), with its panel. ``track``: as ``selectors.annotator_tracks`` annotates it."""
     return _work(track, assignment or assignment_next_for(track=track, user=user))
 
 
-def _assignment_locked(*, assignment_id: int, user: AbstractBaseUser) -> Assignment:
+def _assignment_locked(*, assignment_id: int, user: User) -> Assignment:
     assignment = (
         Assignment.objects.select_for_update(of=("self",))
         .select_related("item__track", "item__comparison__video_a", "item__comparison__video_b", "rater")
@@ -827,7 +828,7 @@ def _assignment_locked(*, assignment_id: int, user: AbstractBaseUser) -> Assignm
 def assignment_watch_record(
     *,
     assignment_id: int,
-    user: AbstractBaseUser,
+    user: User,
     watched_a: float,
     watched_b: float,
     now: datetime | None = None,
@@ -881,11 +882,11 @@ def _vote_checked(
     *,
     assignment_id: int,
     track_id: int | None,
-    user: AbstractBaseUser,
+    user: User,
     side_choice: str,
     response_ms: int | None,
     now: datetime,
-) -> tuple[_Seat, dict[str, object] | None]:
+) -> tuple[_Seat, Params | None]:
     """Lock the annotator's requests, read the vote's assignment and check the vote. Returns the seat
     and the parameters of the vote's statement, or None for them when the vote is already stored."""
     _lock_annotator(cursor, user)
@@ -981,7 +982,7 @@ def _pipelined_transaction() -> Iterator[None]:
 def judgment_submit(
     *,
     assignment_id: int,
-    user: AbstractBaseUser,
+    user: User,
     side_choice: str,
     response_ms: int | None = None,
     now: datetime | None = None,
@@ -1028,7 +1029,7 @@ def judgment_submit_and_next(
     *,
     track_id: int,
     assignment_id: int,
-    user: AbstractBaseUser,
+    user: User,
     side_choice: str,
     response_ms: int | None = None,
     now: datetime | None = None,
@@ -1074,7 +1075,7 @@ def judgment_submit_and_next(
 
 
 @transaction.atomic
-def judgment_undo_last(*, track: Track, user: AbstractBaseUser, now: datetime | None = None) -> Assignment:
+def judgment_undo_last(*, track: Track, user: User, now: datetime | None = None) -> Assignment:
     """Take back the annotator's last vote on the track and hand that comparison back to them.
 
     The comparison handed out after the vote goes back to the pool; the undone one comes first.
