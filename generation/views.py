@@ -3,8 +3,11 @@ their progress, launching, cancelling, retrying, uploading)."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -58,7 +61,9 @@ def job_new(request: HttpRequest) -> HttpResponse:
     form = JobLaunchForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            job = services.generation_job_create(**form.job_options(), created_by=request.user)
+            # staff_required lets only signed-in users through.
+            user = cast(User, request.user)
+            job = services.generation_job_create(**form.job_options(), created_by=user)
         except GenerationError as error:
             form.add_error(None, str(error))
         else:
