@@ -8,7 +8,7 @@ from typing import cast
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.models import User
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -26,7 +26,7 @@ from lib.roles import staff_required
 
 
 @require_safe
-def media_serve(request: HttpRequest, name: str) -> HttpResponse:
+def media_serve(request: HttpRequest, name: str) -> HttpResponseBase:
     owner = selectors.media_owner_get(name=name)
     # One answer for "no such file" and "not yours": a 404 reveals nothing about what exists.
     if owner is None or not may_view_media(request, owner):
