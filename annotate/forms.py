@@ -91,11 +91,13 @@ class TrackCreateForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["annotators"].queryset = annotator_choices()
+        annotators = self.fields["annotators"]
+        assert isinstance(annotators, forms.ModelMultipleChoiceField)
+        annotators.queryset = annotator_choices()
         # The whole catalog by default: most tracks cover everything, and narrowing is unticking.
         for name in ("identities", "prompts", "methods"):
             field = self.fields[name]
-            assert isinstance(field, forms.ModelMultipleChoiceField)
+            assert isinstance(field, forms.ModelMultipleChoiceField) and field.queryset is not None
             self.initial.setdefault(name, list(field.queryset.values_list("pk", flat=True)))
         self.initial.setdefault("kind", Track.Kind.IDENTITY_FIDELITY)
 
@@ -129,7 +131,9 @@ class TrackAnnotatorsForm(forms.Form):
 
     def __init__(self, *args: Any, track: Track, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["annotators"].queryset = annotator_choices(also=track.annotators.all())
+        annotators = self.fields["annotators"]
+        assert isinstance(annotators, forms.ModelMultipleChoiceField)
+        annotators.queryset = annotator_choices(also=track.annotators.all())
         self.initial.setdefault("annotators", list(track.annotators.values_list("pk", flat=True)))
 
 

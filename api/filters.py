@@ -91,7 +91,11 @@ class JudgmentFilters(Filters):
     comparison = serializers.IntegerField(required=False, min_value=1)
     criterion = serializers.ChoiceField(choices=Criterion.choices, required=False)
     choice = serializers.ChoiceField(choices=Choice.choices, required=False)
-    source = serializers.ChoiceField(choices=[("track", "track"), ("study", "study")], required=False)
+    # The serializer's metaclass moves declared fields into _declared_fields, so this does not replace
+    # Field.source; the stubs type the class body as if it did.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=[("track", "track"), ("study", "study")], required=False
+    )
     rater = serializers.RegexField(
         r"^[0-9a-f]{20}$", required=False, help_text="A salted rater id, as judgments and exports show it."
     )

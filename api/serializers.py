@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
@@ -130,7 +130,9 @@ class StudySerializer(serializers.ModelSerializer):
 
 class JudgmentSerializer(serializers.ModelSerializer):
     rater = serializers.SerializerMethodField(help_text="Salted id of the rater, the same as in exports.")
-    source = serializers.SerializerMethodField()
+    # The serializer's metaclass moves declared fields into _declared_fields, so this does not replace
+    # Field.source; the stubs type the class body as if it did.
+    source = serializers.SerializerMethodField()  # type: ignore[assignment]
     source_id = serializers.SerializerMethodField()
 
     class Meta:
@@ -284,4 +286,6 @@ class GenerationJobDetailSerializer(GenerationJobSerializer):
 
     @extend_schema_field(GenerationItemSerializer(many=True))
     def get_items(self, progress: JobProgress) -> list[dict[str, Any]]:
-        return GenerationItemSerializer(progress.job.items.order_by("id"), many=True).data
+        items = GenerationItemSerializer(progress.job.items.order_by("id"), many=True)
+        # many=True makes a ListSerializer, whose data is a list; the stubs type it as one item's.
+        return cast(list[dict[str, Any]], items.data)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, cast
 
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
@@ -41,7 +42,7 @@ from studies.models import Study
 
 class ApiView(APIView):
     authentication_classes = AUTHENTICATION_CLASSES
-    permission_classes: ClassVar = [IsMlTeamOrStaff]
+    permission_classes = (IsMlTeamOrStaff,)
 
 
 def parse_filters(request: Request, filter_class: type[filters.Filters]) -> dict[str, Any]:
@@ -59,7 +60,7 @@ class FilteredListApi(ListAPIView):
     """A cursor-paginated list whose query parameters are checked by ``filter_class``."""
 
     authentication_classes = AUTHENTICATION_CLASSES
-    permission_classes: ClassVar = [IsMlTeamOrStaff]
+    permission_classes = (IsMlTeamOrStaff,)
     pagination_class = IdCursorPagination
     filter_class: type[filters.Filters]
 
@@ -161,15 +162,15 @@ class ExportRunListApi(FilteredListApi):
         body = out.ExportOptionsSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            options = ExportOptions(
-                **{k: tuple(v) if isinstance(v, list) else v for k, v in body.validated_data.items()}
-            )
+            # The body has the options' JSON form: the serializer's fields are the option names.
+            options = ExportOptions.from_json(body.validated_data)
             # Checked now so that a typo is a 400 here rather than a failed run later.
             sources_check(options)
             raters_resolve(options.exclude_raters)
         except ExportOptionsError as error:
             raise ValidationError({error.field: [error.message]}) from error
-        run = export_run_start(options=options, user=request.user)
+        # IsMlTeamOrStaff lets only signed-in users through.
+        run = export_run_start(options=options, user=cast(User, request.user))
         data = out.ExportRunSerializer(run, context={"request": request}).data
         return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": f"{run.pk}/"})
 
@@ -249,7 +250,7 @@ class GenerationJobListApi(ApiView):
                 prompts=data["prompts"],
                 seeds=data["seeds"],
                 settings_overrides=data["settings"],
-                created_by=request.user,
+                created_by=cast(User, request.user),  # signed in: IsMlTeamOrStaff
             )
         except GenerationError as error:
             raise ValidationError({"non_field_errors": [str(error)]}) from error

@@ -107,6 +107,7 @@ EMBEDDED_SERVERS = [
     if not os.environ.get(variable)
 ]  # fmt: skip
 
+DATABASES: dict[str, dj_database_url.DBConfig]
 if "postgresql" in EMBEDDED_SERVERS:
     # Django's PostgreSQL backend, which starts the server on its first connection and asks it where
     # it listens (config/embedded_postgresql).

@@ -40,7 +40,7 @@ DEMO_TRACKS: dict[str, tuple[str, str]] = {
 SIM_USERNAME = "sim-annotator-{}"
 
 # Bradley–Terry strengths: 7/3 against 1 makes "ours" win 70% of its matchups against a baseline.
-_ROLE_STRENGTH = {Method.Role.OURS: 7 / 3, Method.Role.BASELINE: 1.0}
+_ROLE_STRENGTH: dict[str, float] = {Method.Role.OURS: 7 / 3, Method.Role.BASELINE: 1.0}
 # Simulated annotators sometimes answer tie / both bad where the track allows it.
 _TIE_RATE = 0.06
 _BOTH_BAD_RATE = 0.04
@@ -83,7 +83,7 @@ def _seat(track: Track, users: Iterable[AbstractBaseUser]) -> None:
 def _sim_users(count: int) -> list[AbstractBaseUser]:
     user_model = get_user_model()
     group, _ = Group.objects.get_or_create(name=ANNOTATORS_GROUP)
-    users = []
+    users: list[AbstractBaseUser] = []
     for number in range(1, count + 1):
         user, made = user_model.objects.get_or_create(username=SIM_USERNAME.format(number))
         if made:

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.contrib.auth.models import Group, User
@@ -28,6 +28,9 @@ from demo.procedural import Accessory, CartoonLook, ReferenceView
 from generation import media, services
 from generation.models import ASPECTS, Identity, Method, Prompt, Reference, Video
 from lib.roles import ANNOTATORS_GROUP
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 # Tuned on two CPU cores, where encoding and posters in the one database process set the pace: 256 px and
 # 48 frames took about 40 s; 224 px and 40 frames (2.5 s clips) about 27 s.
@@ -275,7 +278,7 @@ class DemoSummary:
         )
 
 
-def _say(stdout: TextIO | None, message: str) -> None:
+def _say(stdout: SupportsWrite[str] | None, message: str) -> None:
     if stdout is not None:
         stdout.write(message + "\n")
 
@@ -489,7 +492,7 @@ def seed_demo_world(
     num_frames: int = DEFAULT_FRAMES,
     fps: int = 16,
     workers: int | None = None,
-    stdout: TextIO | None = None,
+    stdout: SupportsWrite[str] | None = None,
 ) -> DemoSummary:
     """Create (or complete) the demo world and return what was created this time.
 
@@ -514,14 +517,15 @@ def seed_demo_world(
     seeds = range(seed, seed + seeds_per_case)
     pairs = list(zip(identity_rows, identity_specs, strict=True))
     jobs = _jobs(pairs, prompt_rows, method_rows, seeds, shape, summary)
-    rows = {("method", m.id): m for m in method_rows}
-    rows |= {("identity", i.id): i for i in identity_rows} | {("prompt", p.id): p for p in prompt_rows}
+    method_of = {m.id: m for m in method_rows}
+    identity_of = {i.id: i for i in identity_rows}
+    prompt_of = {p.id: p for p in prompt_rows}
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
     for done, (job, frames) in enumerate(_rendered(jobs, workers), start=1):
         services.video_create_from_frames(
-            method=rows["method", job.method_id],
-            identity=rows["identity", job.identity_id],
-            prompt=rows["prompt", job.prompt_id],
+            method=method_of[job.method_id],
+            identity=identity_of[job.identity_id],
+            prompt=prompt_of[job.prompt_id],
             seed=job.seed,
             frames=frames,
             fps=fps,

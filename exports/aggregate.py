@@ -136,9 +136,9 @@ def joint_labels(labels: list[Labels], *, rule: str, keep_ties: bool) -> Labels:
     else:  # options.validate keeps other names out
         raise ValueError(f"unknown joint rule {rule!r}")
     decided = (label == "A") | (label == "B") | ((label == "tie") & keep_ties)
-    n_a = sum(lab.n_a for lab in labels)
-    n_b = sum(lab.n_b for lab in labels)
-    n_tie = sum(lab.n_tie for lab in labels)
+    n_a = np.sum([lab.n_a for lab in labels], axis=0)
+    n_b = np.sum([lab.n_b for lab in labels], axis=0)
+    n_tie = np.sum([lab.n_tie for lab in labels], axis=0)
     total = n_a + n_b + n_tie
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(total > 0, np.maximum(np.maximum(n_a, n_b), n_tie) / total, np.nan)
@@ -172,7 +172,7 @@ def splits_assign(
     """
     identity_ids, inverse = np.unique(identity_of_pair, return_inverse=True)
     pair_counts = np.bincount(inverse, minlength=len(identity_ids))
-    prompts_of = [set() for _ in identity_ids]
+    prompts_of: list[set[int]] = [set() for _ in identity_ids]
     for index, prompt in zip(inverse.tolist(), prompt_of_pair.tolist(), strict=True):
         prompts_of[index].add(prompt)
     targets = np.array(fractions) * len(identity_of_pair)

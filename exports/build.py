@@ -141,7 +141,7 @@ def _read_all(*, options: ExportOptions, excluded: set[int]) -> _Data:
 
 def _sources_seen(
     votes: pa.Table, column: str, model: type[Track] | type[Study], fields: tuple[str, ...]
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     ids = [i for i in pc.unique(votes[column]).to_pylist() if i is not None]
     if not ids:
         return []

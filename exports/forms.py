@@ -54,7 +54,9 @@ class ExportForm(forms.Form):
         initial=",".join(map(str, DEFAULT_SPLIT)), help_text="Train, validation, test fractions."
     )
     split_seed = forms.IntegerField(initial=0)
-    media = forms.ChoiceField(
+    # The form's metaclass moves declared fields into base_fields, so this does not replace Form.media;
+    # django-stubs types the class body as if it did.
+    media = forms.ChoiceField(  # type: ignore[assignment]
         choices=[(m, m) for m in MEDIA_MODES],
         initial="none",
         widget=forms.RadioSelect,
@@ -64,7 +66,8 @@ class ExportForm(forms.Form):
     joint_rule = forms.ChoiceField(choices=[(r, r) for r in JOINT_RULES], initial="all")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.errors:
             return data
         try:

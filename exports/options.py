@@ -94,7 +94,9 @@ class ExportOptions:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ExportOptionsError(unknown[0], "unknown option")
-        return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in data.items()})
+        # JSON has lists where the fields hold tuples; __post_init__ normalises and checks the values.
+        values: dict[str, Any] = {key: tuple(v) if isinstance(v, list) else v for key, v in data.items()}
+        return cls(**values)
 
     def manifest_filters(self, *, excluded_rater_count: int) -> dict[str, Any]:
         """The options as the manifest records them: never a rater's name or id, only how many."""
@@ -121,7 +123,7 @@ def parse_split(text: str) -> tuple[float, float, float]:
         raise ExportOptionsError("split", "three numbers separated by commas, e.g. 0.8,0.1,0.1") from error
     if len(parts) != 3:
         raise ExportOptionsError("split", "three numbers separated by commas, e.g. 0.8,0.1,0.1")
-    return parts  # type: ignore[return-value]
+    return parts
 
 
 def parse_list(text: str | None) -> list[str]:

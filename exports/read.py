@@ -13,7 +13,7 @@ import io
 import select
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pyarrow as pa
@@ -22,6 +22,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection, transaction
 from psycopg import pq
+from psycopg.pq.abc import PGconn
 
 from annotate.models import Rater, Track
 from exports.aggregate import CHOICES, CRITERIA
@@ -68,13 +69,24 @@ def _is_hex(text: str) -> bool:
     return True
 
 
-def sources_check(options: ExportOptions) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+class TrackSource(TypedDict):
+    id: int
+    name: str
+    kind: str
+
+
+class StudySource(TypedDict):
+    id: int
+    name: str
+
+
+def sources_check(options: ExportOptions) -> tuple[list[TrackSource], list[StudySource]]:
     """The chosen tracks and studies as the manifest lists them; an unknown id is an option error."""
     tracks = list(Track.objects.filter(pk__in=options.tracks).values("id", "name", "kind"))
     missing = sorted(set(options.tracks) - {t["id"] for t in tracks})
     if missing:
         raise ExportOptionsError("tracks", f"no track {missing[0]}")
-    studies: list[dict[str, Any]] = []
+    studies: list[StudySource] = []
     if options.studies:
         studies = list(Study.objects.filter(pk__in=options.studies).values("id", "name"))
         missing = sorted(set(options.studies) - {s["id"] for s in studies})
@@ -144,7 +156,7 @@ def _copy_out(sql: str, params: dict[str, Any], *, format: str = "csv") -> io.By
     return buffer
 
 
-def _drain(pgconn: Any) -> None:
+def _drain(pgconn: PGconn) -> None:
     while pgconn.get_result() is not None:
         pass
 
@@ -197,7 +209,7 @@ def copy_fixed(sql: str, params: dict[str, Any], fields: list[tuple[str, str]]) 
         raise DatabaseError("export COPY: rows of unexpected width (a NULL or a variable-width value)")
     rows = np.frombuffer(data, dtype=row, count=body // row.itemsize, offset=start)
     widths_ok = (rows["_count"] == len(fields)).all() and all(
-        (rows[f"_length{i}"] == row.fields[name][0].itemsize).all() for i, (name, _) in enumerate(fields)
+        (rows[f"_length{i}"] == row[name].itemsize).all() for i, (name, _) in enumerate(fields)
     )
     if not widths_ok:
         raise DatabaseError("export COPY: rows of unexpected width (a NULL or a variable-width value)")

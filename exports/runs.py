@@ -6,10 +6,10 @@ from __future__ import annotations
 import shutil
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from celery import current_app
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -35,7 +35,7 @@ def _run_folder(run_id: int) -> Path:
 EXPORT_TASK = "exports.tasks.export_run"
 
 
-def export_run_start(*, options: ExportOptions, user: Any) -> ExportRun:
+def export_run_start(*, options: ExportOptions, user: User) -> ExportRun:
     """Record the run and queue its task once the row is committed (a worker must be able to see it)."""
     run = ExportRun.objects.create(options=options.to_json(), created_by=user)
     transaction.on_commit(lambda: current_app.send_task(EXPORT_TASK, args=[run.pk]))

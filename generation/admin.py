@@ -1,23 +1,42 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
 from generation.models import Identity, Method, Prompt, Reference, Video
 
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    from django_stubs_ext import WithAnnotations
+
+    class _IdentityRow(TypedDict):
+        """What IdentityAdmin.get_queryset adds to each identity."""
+
+        n_references: int
+        n_videos: int
+        primary: list[Reference]
+
+    class _MethodRow(TypedDict):
+        """What MethodAdmin.get_queryset adds to each method."""
+
+        n_videos: int
+
 
 def _media_url(name: str) -> str:
     return reverse("media", args=[name])
 
 
-def _thumbnail(image_name: str) -> str:
+def _thumbnail(image_name: str | None) -> str:
     if not image_name:
         return "—"
     return format_html('<img class="thumb" src="{}" alt="" loading="lazy">', _media_url(image_name))
 
 
-def _player(video_name: str, poster_name: str) -> str:
+def _player(video_name: str, poster_name: str | None) -> str:
     return format_html(
         '<video class="admin-player" src="{}" poster="{}" controls loop muted playsinline preload="auto">'
         "</video>",
@@ -35,11 +54,12 @@ class MediaAdminMixin:
 
     @admin.display(description="media")
     def media_preview(self, obj: Video | Reference) -> str:
-        if not obj.pk:
+        file_name = obj.file.name
+        if not obj.pk or not file_name:  # unsaved (a saved row always has its file)
             return "—"
         if isinstance(obj, Video) or obj.is_video:
-            return _player(obj.file.name, obj.poster.name)
-        return format_html('<img class="admin-player" src="{}" alt="">', _media_url(obj.file.name))
+            return _player(file_name, obj.poster.name)
+        return format_html('<img class="admin-player" src="{}" alt="">', _media_url(file_name))
 
 
 class ReferenceInline(MediaAdminMixin, admin.TabularInline):
@@ -78,18 +98,18 @@ class IdentityAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="primary reference")
-    def primary_thumbnail(self, obj: Identity) -> str:
+    def primary_thumbnail(self, obj: WithAnnotations[Identity, _IdentityRow]) -> str:
         primary = obj.primary[0] if getattr(obj, "primary", None) else None
         if primary is None:
             return "—"
         return _thumbnail(primary.poster.name or primary.file.name)
 
     @admin.display(description="references", ordering="n_references")
-    def reference_count(self, obj: Identity) -> int:
+    def reference_count(self, obj: WithAnnotations[Identity, _IdentityRow]) -> int:
         return obj.n_references
 
     @admin.display(description="videos", ordering="n_videos")
-    def video_count(self, obj: Identity) -> int:
+    def video_count(self, obj: WithAnnotations[Identity, _IdentityRow]) -> int:
         return obj.n_videos
 
 
@@ -146,7 +166,7 @@ class MethodAdmin(admin.ModelAdmin):
         return super().get_queryset(request).annotate(n_videos=Count("videos"))
 
     @admin.display(description="videos", ordering="n_videos")
-    def video_count(self, obj: Method) -> int:
+    def video_count(self, obj: WithAnnotations[Method, _MethodRow]) -> int:
         return obj.n_videos
 
 

@@ -48,7 +48,9 @@ class JobLaunchForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["extend_track"].choices = [("", "— none —"), *signals.track_choices()]
+        extend_track = self.fields["extend_track"]
+        assert isinstance(extend_track, forms.TypedChoiceField)
+        extend_track.choices = [("", "— none —"), *signals.track_choices()]
 
     def clean_seeds(self) -> int | list[int]:
         text = self.cleaned_data["seeds"].strip()

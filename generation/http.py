@@ -6,7 +6,7 @@ import mimetypes
 import re
 from pathlib import Path
 
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, HttpResponse, HttpResponseBase
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -46,11 +46,11 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     return first, last
 
 
-def ranged_file_response(path: Path, range_header: str | None) -> HttpResponse:
+def ranged_file_response(path: Path, range_header: str | None) -> HttpResponseBase:
     size = path.stat().st_size
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     if not range_header:
-        response: HttpResponse = FileResponse(open(path, "rb"), content_type=content_type)  # noqa: SIM115
+        response: HttpResponseBase = FileResponse(open(path, "rb"), content_type=content_type)  # noqa: SIM115
     else:
         span = _parse_range(range_header, size)
         if span is None:

@@ -215,7 +215,7 @@ def poster_from_video(path: Path, *, at_fraction: float = 0.0) -> Image.Image:
     raise MediaError("has no decodable frame for a poster")
 
 
-def delete_stored(names: Iterable[str]) -> None:
+def delete_stored(names: Iterable[str | None]) -> None:
     """Remove stored files, e.g. those written by an import that was then rolled back."""
     for name in names:
         if name:

@@ -3,9 +3,12 @@ their progress, launching, cancelling, retrying, uploading)."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.contrib.auth.models import User
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -23,7 +26,7 @@ from lib.roles import staff_required
 
 
 @require_safe
-def media_serve(request: HttpRequest, name: str) -> HttpResponse:
+def media_serve(request: HttpRequest, name: str) -> HttpResponseBase:
     owner = selectors.media_owner_get(name=name)
     # One answer for "no such file" and "not yours": a 404 reveals nothing about what exists.
     if owner is None or not may_view_media(request, owner):
@@ -58,7 +61,9 @@ def job_new(request: HttpRequest) -> HttpResponse:
     form = JobLaunchForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            job = services.generation_job_create(**form.job_options(), created_by=request.user)
+            # staff_required lets only signed-in users through.
+            user = cast(User, request.user)
+            job = services.generation_job_create(**form.job_options(), created_by=user)
         except GenerationError as error:
             form.add_error(None, str(error))
         else:

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import backends, get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connections, router
+from django.db.models import Field
+
+
+def _column(field: Field[Any, Any]) -> str:
+    # Concrete fields are those with a column; the stubs type every field's column as optional.
+    return cast(str, field.column)
 
 
 @cache
 def _user_select(model: type[AbstractBaseUser], alias: str) -> tuple[str, list[str]]:
     quote = connections[alias].ops.quote_name
     fields = model._meta.concrete_fields
-    columns = ", ".join(quote(field.column) for field in fields)
-    sql = f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {quote(model._meta.pk.column)} = %s"
+    columns = ", ".join(quote(_column(field)) for field in fields)
+    sql = f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {quote(_column(model._meta.pk))} = %s"
     return sql, [field.attname for field in fields]
 
 
@@ -24,7 +31,7 @@ class ModelBackend(backends.ModelBackend):
     CPU building that one query, more than the rest of the sign-in check; a fixed statement (prepared
     by the database once used twice) read into ``from_db`` gives the same user for a fraction of it."""
 
-    def get_user(self, user_id: Any) -> AbstractBaseUser | None:
+    def get_user(self, user_id: Any) -> User | None:
         model = get_user_model()
         alias = router.db_for_read(model)
         sql, names = _user_select(model, alias)

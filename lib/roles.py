@@ -15,14 +15,15 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponseBase
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 ANNOTATORS_GROUP = "Annotators"
 ML_TEAM_GROUP = "ML team"
 
-View = Callable[..., HttpResponse]
+# HttpResponseBase rather than HttpResponse: a download view answers a FileResponse (streaming).
+View = Callable[..., HttpResponseBase]
 
 
 def is_study_admin(user: Any) -> bool:
@@ -44,7 +45,7 @@ def _required(check: Callable[[Any], bool]) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @wraps(view)
         @login_required
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not check(request.user):
                 raise Http404("No such page.")
             return view(request, *args, **kwargs)

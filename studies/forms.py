@@ -137,7 +137,8 @@ class StudyForm(forms.Form):
                 self.fields[name].disabled = True
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         ours, baselines = data.get("ours"), data.get("baselines")
         if ours is not None and baselines is not None and ours in baselines:
             self.add_error("baselines", "The studied method cannot also be a baseline.")

@@ -14,6 +14,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, QuerySet
 
@@ -22,6 +23,9 @@ from generation.models import Method, Video
 from studies.models import Answer, Matchup, Participant, Study
 from studies.selectors import participant_counts, video_labels
 from studies.services import salted_hash
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 # The 97.5th percentile of the standard normal distribution: a two-sided 95% interval.
 Z_95 = 1.959963984540054
@@ -164,7 +168,8 @@ def _median_participant_minutes(study: Study) -> float | None:
     spans = study.participants.filter(
         status=Participant.Status.COMPLETED, rater__excluded=False, consented_at__isnull=False
     ).values_list("consented_at", "completed_at")
-    values = [(done - start).total_seconds() / 60 for start, done in spans if done]
+    # consented_at is never NULL here (the filter), but the column may be.
+    values = [(done - start).total_seconds() / 60 for start, done in spans if start and done]
     return statistics.median(values) if values else None
 
 
@@ -186,7 +191,7 @@ def results_figure(results: StudyResults, *, fmt: str) -> bytes:
         raise ValueError(f"unknown figure format {fmt!r}")
     questions, baselines = results.questions, results.baselines
     by_key = {(row.question, row.baseline): row for row in results.rows}
-    style = {
+    style: dict[RcKeyType, Any] = {
         "font.size": 8,
         "axes.titlesize": 8,
         "axes.labelsize": 8,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from django.db.models import Count, Q, QuerySet
 
@@ -97,9 +98,17 @@ def questions_phrase(study: Study) -> str:
     return phrase
 
 
+class _FillValues(TypedDict):
+    """The keyword arguments of presets.fill."""
+
+    matchups: int
+    questions: str
+    contact: str
+
+
 def study_texts(*, study: Study) -> dict[str, str]:
     """Instructions and consent with the study's numbers filled in."""
-    values = {
+    values: _FillValues = {
         "matchups": study.matchups_per_participant,
         "questions": questions_phrase(study),
         "contact": study.contact,

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import Count, Field
 from django.utils import timezone
 
 from annotate.models import Comparison, Criterion, Judgment, Rater, Side
@@ -116,6 +116,13 @@ def study_create(
     return study
 
 
+def _verbose_name(name: str) -> str:
+    field = Study._meta.get_field(name)
+    # Design fields are the study's own fields and many-to-many sets, never a relation's reverse side.
+    assert isinstance(field, Field)
+    return str(field.verbose_name)
+
+
 @transaction.atomic
 def study_update(
     *,
@@ -142,7 +149,7 @@ def study_update(
         and {obj.pk for obj in changes[name]} != set(getattr(study, name).values_list("pk", flat=True))
     ]
     if design_changed and study.design_frozen:
-        labels = ", ".join(Study._meta.get_field(name).verbose_name for name in design_changed)
+        labels = ", ".join(_verbose_name(name) for name in design_changed)
         raise StudyFrozen(
             f"This study is {study.get_status_display().lower()}: its design ({labels}) cannot change any "
             "more, or answers given before and after the change could not be compared. Texts may still "

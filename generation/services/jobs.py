@@ -17,7 +17,7 @@ from typing import Any
 from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -55,7 +55,10 @@ RENDER_TASK = "generation.tasks.generation_render"
 
 
 def _seed_list(seeds: int | Sequence[int]) -> list[int]:
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
+    if isinstance(seeds, bool):
+        # An int to Python, but neither a count nor a list of seeds.
+        raise TypeError("seeds must be a count or a list of seeds, not a bool")
+    if isinstance(seeds, int):
         if not 1 <= seeds <= MAX_SEEDS:
             raise GenerationError(f"the number of seeds must be from 1 to {MAX_SEEDS}, got {seeds}")
         return list(range(seeds))
@@ -72,7 +75,7 @@ def generation_job_create(
     prompts: Iterable[Prompt],
     seeds: int | Sequence[int],
     settings_overrides: Mapping[str, Any] | None = None,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     extend_track_id: int | None = None,
 ) -> GenerationJob:
     """Check the request, create one item per identity × prompt × seed, and queue their render tasks.

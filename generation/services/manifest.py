@@ -296,7 +296,8 @@ class _Planner:
                 model_field = instance._meta.get_field(name)
                 for each in errors:
                     key = _manifest_key(name)
-                    if each.code == "invalid_choice":
+                    # Only a model field (not a relation's reverse side) has choices to list.
+                    if each.code == "invalid_choice" and isinstance(model_field, models.Field):
                         allowed = ", ".join(str(value) for value, _ in model_field.choices or [])
                         self.add(where, f'"{key}" is {getattr(instance, name)!r}; expected one of {allowed}')
                     else:
@@ -399,7 +400,7 @@ class _Planner:
     # --- the files ---------------------------------------------------------------------------------
 
     def _check_files(self) -> None:
-        rows: list[_MediaRow] = [*self.plan.references, *self.plan.videos]
+        rows: list[_ReferenceRow | _VideoRow] = [*self.plan.references, *self.plan.videos]
         for row in rows:
             if isinstance(row, _ReferenceRow) and row.kind not in Reference.Kind.values:
                 continue  # reported already; which probe applies is unknown
@@ -469,10 +470,10 @@ class _Planner:
             ("slug", plan.prompts, plan.catalog_prompts),
             ("name", plan.methods, plan.catalog_methods),
         ):
-            for value, row in described.items():
-                row.existing = found.get(value)
-                if row.existing is not None:
-                    self._check_agrees(row, key, value)
+            for value, item in described.items():
+                item.existing = found.get(value)
+                if item.existing is not None:
+                    self._check_agrees(item, key, value)
 
         references = Reference.objects.select_related("identity").in_bulk(
             [row.sha256 for row in plan.references if row.sha256], field_name="sha256"
@@ -488,17 +489,17 @@ class _Planner:
         videos = Video.objects.select_related("method", "identity", "prompt").in_bulk(
             [row.sha256 for row in plan.videos if row.sha256], field_name="sha256"
         )
-        for row in plan.videos:
-            row.present = present = videos.get(row.sha256)
+        for video in plan.videos:
+            video.present = present = videos.get(video.sha256)
             if present is not None and (
                 (present.method.name, present.identity.slug, present.prompt.slug, present.seed)
-                != (row.method, row.identity, row.prompt, row.seed)
+                != (video.method, video.identity, video.prompt, video.seed)
             ):
                 self.add(
-                    row.file,
+                    video.file,
                     f'already in the catalog as the video of method "{present.method.name}", identity '
                     f'"{present.identity.slug}", prompt "{present.prompt.slug}", seed {present.seed}',
-                    row.entry,
+                    video.entry,
                 )
 
     def _check_agrees(self, row: _Described, key: str, value: str) -> None:
@@ -554,7 +555,7 @@ class _Planner:
 
 def _write(plan: _Plan) -> None:
     """Write the checked plan in one transaction; on failure remove every file this import stored."""
-    stored: list[str] = []
+    stored: list[str | None] = []  # a file field's name is None when it holds no file
     entry = MANIFEST_NAME
     try:
         with transaction.atomic():

@@ -80,7 +80,7 @@ class Command(BaseCommand):
             print(f"{fraction:5.0%} {message}", file=sys.stderr)
 
 
-def _ids(text: str | None, model: Any, field: str) -> list[int]:
+def _ids(text: str | None, model: type[Track] | type[Study], field: str) -> list[int]:
     """Ids from a comma-separated list of ids or names."""
     ids = []
     for token in parse_list(text):

@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 import time
 from argparse import ArgumentParser
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 
 from generation.errors import GenerationError
 from generation.models import Identity, Method, Prompt
 from generation.selectors import job_progress_get
 from generation.services import generation_job_create
 
+_BySlug = TypeVar("_BySlug", Identity, Prompt)
 
-def _pick(queryset: QuerySet[Any], spec: str, what: str) -> list[Model]:
+
+def _pick(queryset: QuerySet[_BySlug], spec: str, what: str) -> list[_BySlug]:
     if spec.strip() == "all":
         return list(queryset)
     slugs = [slug.strip() for slug in spec.split(",") if slug.strip()]
