@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import (
     BooleanField,
     Exists,
@@ -32,7 +32,7 @@ def _per_row(queryset: QuerySet, function: str, field: str = "pk") -> Coalesce:
     return Coalesce(Subquery(aggregate, output_field=IntegerField()), Value(0))
 
 
-def annotator_tracks(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Track]:
+def annotator_tracks(*, user: User | AnonymousUser) -> QuerySet[Track]:
     """The tracks the user is seated on, each annotated with progress from the counters (one query,
     nothing counted over items or judgments).
 
@@ -41,7 +41,7 @@ def annotator_tracks(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Trac
     them); ``mine_total``: the first two together. The track's own totals are its fields
     ``items_total`` and ``votes_stored``, and ``votes_total``.
     """
-    if not user.is_authenticated:
+    if isinstance(user, AnonymousUser):  # the home page of someone not signed in
         return Track.objects.none()
     return (
         Track.objects.annotate(my_seat=FilteredRelation("seats", condition=Q(seats__user=user)))
@@ -60,19 +60,17 @@ def annotator_tracks(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Trac
     )
 
 
-def annotator_track_progress_get(*, user: AbstractBaseUser | AnonymousUser, track_id: int) -> Track | None:
+def annotator_track_progress_get(*, user: User | AnonymousUser, track_id: int) -> Track | None:
     """One of the user's tracks with its progress, or None when they are not seated on it."""
     return annotator_tracks(user=user).filter(pk=track_id).first()
 
 
-def annotator_track_get(*, user: AbstractBaseUser | AnonymousUser, track_id: int) -> Track | None:
+def annotator_track_get(*, user: User, track_id: int) -> Track | None:
     """One of the user's tracks, without the counts; None when they are not seated on it."""
     return Track.objects.filter(pk=track_id, seats__user=user).first()
 
 
-def annotator_assignment_get(
-    *, user: AbstractBaseUser | AnonymousUser, track_id: int, assignment_id: int
-) -> Assignment | None:
+def annotator_assignment_get(*, user: User, track_id: int, assignment_id: int) -> Assignment | None:
     """The user's assignment on a track they are still seated on; anything else is None (a 404)."""
     return Assignment.objects.filter(
         pk=assignment_id, item__track_id=track_id, item__track__seats__user=user, rater__user=user
@@ -96,7 +94,7 @@ def track_progress_get(*, track_id: int) -> Track | None:
     return _with_track_progress(Track.objects.filter(pk=track_id)).first()
 
 
-def track_annotator_progress(*, track: Track) -> list[AbstractBaseUser]:
+def track_annotator_progress(*, track: Track) -> list[User]:
     """Everyone seated on the track or with votes on it (former annotators too), seated first."""
     user_model = get_user_model()
     own_judgments = Judgment.objects.filter(track=track, rater__user=OuterRef("pk"))

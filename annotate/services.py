@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import F
 
@@ -49,7 +49,7 @@ def track_create(
     identities: Iterable[Identity],
     prompts: Iterable[Prompt],
     methods: Iterable[Method],
-    annotators: Iterable[AbstractBaseUser] = (),
+    annotators: Iterable[User] = (),
     votes_needed: int = 3,
     allow_tie: bool = False,
     allow_both_bad: bool = False,
@@ -109,7 +109,7 @@ WHERE s.track_id = %(track)s AND s.user_id = ANY(%(users)s)
 
 
 @transaction.atomic
-def track_annotators_set(*, track: Track, users: Iterable[AbstractBaseUser]) -> None:
+def track_annotators_set(*, track: Track, users: Iterable[User]) -> None:
     wanted = {user.pk for user in users}
     # Seat rows locked in id order, as votes take them: an unseating never deadlocks with a vote.
     leaving = list(
@@ -166,7 +166,7 @@ def track_extend(*, track: Track, videos: Iterable[Video]) -> int:
     return added
 
 
-def rater_for_user(user: AbstractBaseUser) -> Rater:
+def rater_for_user(user: User) -> Rater:
     rater, _ = Rater.objects.get_or_create(user=user, defaults={"kind": Rater.Kind.ANNOTATOR})
     return rater
 

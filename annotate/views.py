@@ -6,7 +6,7 @@ import math
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
@@ -31,7 +31,7 @@ class BadInput(ValueError):
     """A malformed form field: a 400 that names the field."""
 
 
-def _track_or_404(request: HttpRequest, track_id: int) -> Track:
+def _track_or_404(request: HtmxHttpRequest, track_id: int) -> Track:
     # Not seated and no such track look the same from outside: a 404 either way.
     track = selectors.annotator_track_get(user=request.user, track_id=track_id)
     if track is None:
@@ -39,7 +39,7 @@ def _track_or_404(request: HttpRequest, track_id: int) -> Track:
     return track
 
 
-def _assignment_or_404(request: HttpRequest, track_id: int, assignment_id: int) -> Assignment:
+def _assignment_or_404(request: HtmxHttpRequest, track_id: int, assignment_id: int) -> Assignment:
     assignment = selectors.annotator_assignment_get(
         user=request.user, track_id=track_id, assignment_id=assignment_id
     )
@@ -48,7 +48,7 @@ def _assignment_or_404(request: HttpRequest, track_id: int, assignment_id: int) 
     return assignment
 
 
-def _fraction(request: HttpRequest, field: str) -> float:
+def _fraction(request: HtmxHttpRequest, field: str) -> float:
     try:
         value = float(request.POST[field])
     except (KeyError, ValueError):
@@ -58,7 +58,7 @@ def _fraction(request: HttpRequest, field: str) -> float:
     return value
 
 
-def _milliseconds(request: HttpRequest, field: str) -> int | None:
+def _milliseconds(request: HtmxHttpRequest, field: str) -> int | None:
     raw = request.POST.get(field, "").strip()
     if not raw:
         return None  # a vote without script or before both videos loaded has no timing
@@ -123,7 +123,7 @@ def _refused(request: HtmxHttpRequest, track_id: int, exc: AnnotationError) -> H
 
 @require_GET
 @login_required
-def track_list(request: HttpRequest) -> HttpResponse:
+def track_list(request: HtmxHttpRequest) -> HttpResponse:
     tracks = selectors.annotator_tracks(user=request.user)
     return render(request, "annotate/track_list.html", {"tracks": tracks})
 
@@ -136,7 +136,7 @@ def track_work(request: HtmxHttpRequest, track_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def assignment_watch(request: HttpRequest, track_id: int, assignment_id: int) -> HttpResponse:
+def assignment_watch(request: HtmxHttpRequest, track_id: int, assignment_id: int) -> HttpResponse:
     assignment = _assignment_or_404(request, track_id, assignment_id)
     try:
         left, right = _fraction(request, "watched_left"), _fraction(request, "watched_right")

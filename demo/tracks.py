@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import Group, User
 from django.db.models import Avg, Sum
 from django.utils import timezone
 
@@ -75,15 +75,15 @@ def seed_demo_tracks(*, annotator_usernames: list[str]) -> list[Track]:
     return tracks
 
 
-def _seat(track: Track, users: Iterable[AbstractBaseUser]) -> None:
+def _seat(track: Track, users: Iterable[User]) -> None:
     # track_annotators_set replaces the team; adding must keep whoever is already seated.
     services.track_annotators_set(track=track, users=[*track.annotators.all(), *users])
 
 
-def _sim_users(count: int) -> list[AbstractBaseUser]:
+def _sim_users(count: int) -> list[User]:
     user_model = get_user_model()
     group, _ = Group.objects.get_or_create(name=ANNOTATORS_GROUP)
-    users: list[AbstractBaseUser] = []
+    users: list[User] = []
     for number in range(1, count + 1):
         user, made = user_model.objects.get_or_create(username=SIM_USERNAME.format(number))
         if made:
@@ -148,9 +148,7 @@ def simulate_votes(
     return created
 
 
-def _simulate_track(
-    *, track: Track, users: Sequence[AbstractBaseUser], target: int, rng: random.Random
-) -> int:
+def _simulate_track(*, track: Track, users: Sequence[User], target: int, rng: random.Random) -> int:
     strength, duration = _strengths(track)
     stored = track.items.aggregate(n=Sum("votes"))["n"] or 0
     budget = max(track.items.count() * min(target, track.votes_needed) - stored, 0)

@@ -5,10 +5,7 @@ For study admins (staff) and the ML team; anyone else signed in gets a 404, as o
 
 from __future__ import annotations
 
-from typing import cast
-
 from django.contrib import messages
-from django.contrib.auth.models import User
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
@@ -23,7 +20,7 @@ from exports.runs import (
     export_run_list,
     export_run_start,
 )
-from lib.http import HtmxHttpRequest
+from lib.http import AuthenticatedHttpRequest, HtmxHttpRequest
 from lib.roles import export_access_required
 
 
@@ -47,12 +44,11 @@ def export_list(request: HttpRequest) -> HttpResponse:
 
 @export_access_required
 @require_POST
-def export_start(request: HttpRequest) -> HttpResponse:
+def export_start(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ExportForm(request.POST)
     if not form.is_valid():
         return _render_list(request, form, status=400)
-    # export_access_required lets only signed-in users through.
-    run = export_run_start(options=form.options, user=cast(User, request.user))
+    run = export_run_start(options=form.options, user=request.user)
     messages.success(request, f"Export {run.pk} queued.")
     return redirect("exports:detail", run_id=run.pk)
 

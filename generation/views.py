@@ -3,11 +3,8 @@ their progress, launching, cancelling, retrying, uploading)."""
 
 from __future__ import annotations
 
-from typing import cast
-
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -19,7 +16,7 @@ from generation.forms import JobLaunchForm, VideoUploadForm
 from generation.http import ranged_file_response
 from generation.media import media_path
 from generation.models import GenerationItem, GenerationJob
-from lib.http import HtmxHttpRequest
+from lib.http import AuthenticatedHttpRequest, HtmxHttpRequest
 from lib.roles import staff_required
 
 # --- media, for whoever may see it ---------------------------------------------------------------------
@@ -57,13 +54,11 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @staff_required
-def job_new(request: HttpRequest) -> HttpResponse:
+def job_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = JobLaunchForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            # staff_required lets only signed-in users through.
-            user = cast(User, request.user)
-            job = services.generation_job_create(**form.job_options(), created_by=user)
+            job = services.generation_job_create(**form.job_options(), created_by=request.user)
         except GenerationError as error:
             form.add_error(None, str(error))
         else:
