@@ -41,6 +41,7 @@ ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
+    "config",  # the database connections' setup (config/database.py)
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
