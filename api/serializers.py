@@ -176,10 +176,15 @@ class ExportOptionsSerializer(serializers.Serializer):
     """The body of POST /api/exports/: the options of ``manage.py export_preferences``."""
 
     name = serializers.CharField(default="preferences", max_length=80)
-    tracks = serializers.ListField(child=serializers.IntegerField(min_value=1), default=list)
-    studies = serializers.ListField(child=serializers.IntegerField(min_value=1), default=list)
+    # Ids within the bigint primary keys: one beyond them would reach the database's lookup.
+    tracks = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), default=list
+    )
+    studies = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), default=list
+    )
     criteria = serializers.ListField(child=serializers.ChoiceField(choices=Criterion.choices), default=list)
-    min_votes = serializers.IntegerField(min_value=1, default=1)
+    min_votes = serializers.IntegerField(min_value=1, max_value=2**31 - 1, default=1)
     min_majority = serializers.FloatField(min_value=0, max_value=1, default=0.0)
     keep_ties = serializers.BooleanField(default=True)
     exclude_raters = serializers.ListField(
@@ -194,7 +199,7 @@ class ExportOptionsSerializer(serializers.Serializer):
         default=lambda: list(DEFAULT_SPLIT),
         help_text="Train, validation and test fractions, adding up to 1.",
     )
-    split_seed = serializers.IntegerField(default=0)
+    split_seed = serializers.IntegerField(min_value=-(2**63), max_value=2**63 - 1, default=0)
     media = serializers.ChoiceField(choices=list(MEDIA_MODES), default="none")
     joint_criteria = serializers.ListField(
         child=serializers.ChoiceField(choices=Criterion.choices), default=list

@@ -36,7 +36,9 @@ class ExportForm(forms.Form):
     criteria = forms.MultipleChoiceField(
         choices=Criterion.choices, required=False, widget=_CHECKS, help_text="None ticked: every judged one."
     )
-    min_votes = forms.IntegerField(min_value=1, initial=1, label="Minimum votes per comparison")
+    min_votes = forms.IntegerField(
+        min_value=1, max_value=2**31 - 1, initial=1, label="Minimum votes per comparison"
+    )
     min_majority = forms.FloatField(
         min_value=0, max_value=1, initial=0.0, label="Minimum majority share", help_text="0 to 1."
     )
@@ -53,7 +55,7 @@ class ExportForm(forms.Form):
     split = forms.CharField(
         initial=",".join(map(str, DEFAULT_SPLIT)), help_text="Train, validation, test fractions."
     )
-    split_seed = forms.IntegerField(initial=0)
+    split_seed = forms.IntegerField(min_value=-(2**63), max_value=2**63 - 1, initial=0)
     # The form's metaclass moves declared fields into base_fields, so this does not replace Form.media;
     # django-stubs types the class body as if it did.
     media = forms.ChoiceField(  # type: ignore[assignment]

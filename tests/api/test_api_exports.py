@@ -46,6 +46,8 @@ def test_the_ml_team_launches_follows_and_downloads_an_export(
         ({"split": [0.5, 0.6, 0.1]}, "split"),
         ({"split": [1.0]}, "split"),
         ({"tracks": [987654]}, "tracks"),
+        ({"tracks": [2**63]}, "tracks"),  # beyond a bigint id: a 400, not a database error
+        ({"min_votes": 2**31}, "min_votes"),
         ({"criteria": ["beauty"]}, "criteria"),
         ({"media": "ftp"}, "media"),
         ({"exclude_raters": ["nobody-at-all"]}, "exclude_raters"),

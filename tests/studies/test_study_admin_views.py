@@ -77,6 +77,13 @@ def test_the_form_refuses_ours_as_its_own_baseline(catalog, admin_client):
     assert b"cannot also be a baseline" in response.content
 
 
+def test_a_target_beyond_what_the_column_holds_is_a_form_error_not_a_stored_wraparound(catalog, admin_client):
+    response = admin_client.post("/studies/new/", design_post(catalog, target_participants="9999999999"))
+    assert response.status_code == 200
+    assert "less than or equal to 2147483647" in response.content.decode()
+    assert not Study.objects.exists()
+
+
 def test_changing_the_kind_of_a_draft_brings_its_questions(catalog, admin_client):
     study = make_study(catalog, status=Study.Status.DRAFT)
     admin_client.post(f"/studies/{study.pk}/edit/", edit_post(study, catalog, preset="personalvideo"))
