@@ -114,6 +114,7 @@ class StudySerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "name",
+            "public_title",
             "status",
             "preset",
             "format",

@@ -12,6 +12,8 @@ from studies.errors import StudyError
 from studies.models import Study
 
 DEMO_STUDY_NAME = "Demo study: ours against the baselines"
+# What participants read: nothing in it may tell which method is the studied one.
+DEMO_STUDY_TITLE = "Video comparison study"
 DEMO_STUDY_SLUG = "demo"
 # Fewer than the protocol's 40, so that a newcomer can finish the demo study in a few minutes.
 DEMO_MATCHUPS = 10
@@ -31,6 +33,7 @@ def seed_demo_study() -> Study | None:
             return None
         study = services.study_create(
             name=DEMO_STUDY_NAME,
+            public_title=DEMO_STUDY_TITLE,
             ours=ours,
             baselines=baselines,
             identities=Identity.objects.all(),
@@ -41,6 +44,8 @@ def seed_demo_study() -> Study | None:
         )
         Study.objects.filter(pk=study.pk).update(public_slug=DEMO_STUDY_SLUG)
         study.refresh_from_db()
+    elif not study.public_title:  # seeded before studies had a title of their own
+        study = services.study_update(study=study, public_title=DEMO_STUDY_TITLE)
     if study.status != Study.Status.OPEN:
         try:
             study = services.study_status_set(study=study, status=Study.Status.OPEN)

@@ -3,6 +3,7 @@ delete it."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,8 @@ from exports.options import ExportOptions, ExportOptionsError
 from exports.write import write_archive
 from lib.hashing import sha256_file
 
+logger = logging.getLogger(__name__)
+
 
 def exports_root() -> Path:
     return Path(getattr(settings, "EXPORT_ROOT", Path(settings.VAR_DIR) / "exports"))
@@ -36,9 +39,23 @@ EXPORT_TASK = "exports.tasks.export_run"
 
 
 def export_run_start(*, options: ExportOptions, user: User) -> ExportRun:
-    """Record the run and queue its task once the row is committed (a worker must be able to see it)."""
+    """Record the run and queue its task once the row is committed (a worker must be able to see it).
+
+    A run the broker would not take is failed at once, with the reason, rather than left queued for a task
+    that will never come; the returned run says so when the caller was not in a transaction.
+    """
     run = ExportRun.objects.create(options=options.to_json(), created_by=user)
-    transaction.on_commit(lambda: current_app.send_task(EXPORT_TASK, args=[run.pk]))
+
+    def send() -> None:
+        try:
+            current_app.send_task(EXPORT_TASK, args=[run.pk])
+        except Exception as error:  # the broker is unreachable: say so on the run, which can be started again
+            logger.exception("could not queue export run %s", run.pk)
+            message = f"could not queue the export ({error.__class__.__name__}: {error}); retry it later"
+            _fail(run.pk, message)
+            run.status, run.error = ExportRun.Status.FAILED, message
+
+    transaction.on_commit(send)
     return run
 
 

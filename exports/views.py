@@ -49,7 +49,10 @@ def export_start(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _render_list(request, form, status=400)
     run = export_run_start(options=form.options, user=request.user)
-    messages.success(request, f"Export {run.pk} queued.")
+    if run.status == ExportRun.Status.FAILED:
+        messages.error(request, f"Export {run.pk} could not be queued: {run.error}")
+    else:
+        messages.success(request, f"Export {run.pk} queued.")
     return redirect("exports:detail", run_id=run.pk)
 
 

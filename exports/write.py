@@ -20,6 +20,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from lib.spreadsheet import FORMULA_PATTERN, NUMBER_PATTERN
+
 ROW_GROUP_SIZE = 128 * 1024
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
@@ -43,9 +45,29 @@ def write_parquet(table: pa.Table, path: Path) -> None:
 
 
 def write_csv(rows: pa.Table, path: Path) -> None:
-    """CSV with a header; pyarrow's writer quotes every string and prints floats in shortest form."""
+    """CSV with a header; pyarrow's writer quotes every string and prints floats in shortest form.
+
+    Text cells that a spreadsheet would run as a formula get a leading single quote (lib.spreadsheet);
+    number columns, and tables without such cells, are written unchanged.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    pacsv.write_csv(rows, path, write_options=pacsv.WriteOptions(quoting_style="needed"))
+    pacsv.write_csv(_formula_safe(rows), path, write_options=pacsv.WriteOptions(quoting_style="needed"))
+
+
+def _formula_safe(rows: pa.Table) -> pa.Table:
+    for index, field in enumerate(rows.schema):
+        if not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
+            continue
+        column = rows.column(index)
+        risky = pc.and_not(
+            pc.match_substring_regex(column, FORMULA_PATTERN),
+            pc.match_substring_regex(column, NUMBER_PATTERN),
+        ).fill_null(False)
+        if not pc.any(risky).as_py():
+            continue
+        quoted = pc.binary_join_element_wise(pa.scalar("'", field.type), column, pa.scalar("", field.type))
+        rows = rows.set_column(index, field, pc.if_else(risky, quoted, column))
+    return rows
 
 
 def write_lines(lines: pa.Array, path: Path) -> None:

@@ -38,7 +38,12 @@ PRESET_CHOICES = [(key, spec.title) for key, spec in presets.PRESETS.items()]
 class StudyForm(forms.Form):
     """The study's design, crowd settings and (when editing) its texts, in the admin's words."""
 
-    name = forms.CharField(max_length=200, help_text="Shown to participants as the study's title.")
+    name = forms.CharField(max_length=200, help_text="Seen by study admins only, in the lists and results.")
+    public_title = forms.CharField(
+        max_length=200, required=False, label="Title for participants",
+        help_text="What participants read as the study's title; leave empty to show the name. "
+        "Say nothing that tells which method is studied.",
+    )  # fmt: skip
     preset = forms.ChoiceField(
         choices=PRESET_CHOICES,
         widget=forms.RadioSelect,

@@ -46,7 +46,11 @@ class Study(models.Model):
         WHERE_APPLIES = "where_applies", "On every matchup where it applies"
         FRACTION = "fraction", "On a share of the matchups where it applies"
 
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, help_text="For study admins: participants see the public title.")
+    # The name may say what the study is for ("ours against the baselines"); participants must not read that.
+    public_title = models.CharField(
+        max_length=200, blank=True, help_text="The title participants see; empty: the name."
+    )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
     preset = models.CharField(max_length=16, choices=Preset.choices, default=Preset.ANYID)
     format = models.CharField(max_length=16, choices=Format.choices, default=Format.PAIRWISE)
@@ -88,6 +92,11 @@ class Study(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def participant_title(self) -> str:
+        """What participants read as the study's title."""
+        return self.public_title or self.name
 
     @property
     def is_open(self) -> bool:

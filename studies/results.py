@@ -20,6 +20,7 @@ from django.db.models import Count, QuerySet
 
 from annotate.models import Criterion, Judgment, Side
 from generation.models import Method, Video
+from lib.spreadsheet import formula_safe
 from studies.models import Answer, Matchup, Participant, Study
 from studies.selectors import participant_counts, video_labels
 from studies.services import salted_hash
@@ -319,5 +320,8 @@ def answers_csv_rows(*, study: Study) -> Iterator[list[str]]:
 
 def answers_csv(*, study: Study) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer).writerows(answers_csv_rows(study=study))
+    # Slugs and method names are chosen by people: none may reach a spreadsheet as a formula.
+    csv.writer(buffer).writerows(
+        [formula_safe(cell) for cell in row] for row in answers_csv_rows(study=study)
+    )
     return buffer.getvalue()

@@ -52,6 +52,7 @@ DESIGN_FIELDS = (
 DESIGN_SETS = ("baselines", "identities", "prompts")
 TEXT_FIELDS = (
     "name",
+    "public_title",
     "instructions",
     "consent_text",
     "contact",

@@ -172,3 +172,52 @@ def test_an_annotator_cannot_delete_an_export(annotator_client: Client) -> None:
     assert annotator_client.post(reverse("exports:delete", args=[run.pk])).status_code == 404
     assert annotator_client.get(reverse("exports:delete", args=[run.pk])).status_code == 404
     assert ExportRun.objects.filter(pk=run.pk).exists()
+
+
+@pytest.fixture
+def broker_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A socket path nobody listens on: the broker is unreachable (a fresh pool, so it is really asked)."""
+    from config.celery import app as celery_app
+
+    monkeypatch.setattr(celery_app.conf, "broker_url", f"redis+socket://{tmp_path}/nothing.sock")
+    monkeypatch.setattr(celery_app, "_pool", None)
+
+
+EXPORT_FORM = {
+    "name": "prefs",
+    "min_votes": "1",
+    "min_majority": "0.5",
+    "ties": "drop",
+    "split": "0.8,0.1,0.1",
+    "split_seed": "0",
+    "media": "none",
+    "joint_rule": "all",
+}
+
+
+# Transactional: the task is sent once the run is committed, as in production.
+@pytest.mark.django_db(transaction=True)
+def test_an_export_started_while_the_broker_is_down_fails_with_a_message(
+    admin_client: Client, broker_down: None
+) -> None:
+    response = admin_client.post(reverse("exports:start"), EXPORT_FORM, follow=True)
+    assert response.status_code == 200
+    run = ExportRun.objects.get()
+    assert run.status == ExportRun.Status.FAILED
+    assert "could not queue the export" in run.error
+    assert "retry it later" in run.error
+    assert b"could not queue the export" in response.content
+
+
+# Transactional: the task is sent once the run is committed, as in production.
+@pytest.mark.django_db(transaction=True)
+def test_the_api_reports_an_export_it_could_not_queue_as_failed(
+    admin_client: Client, broker_down: None
+) -> None:
+    response = admin_client.post("/api/exports/", {"name": "prefs"}, content_type="application/json")
+    assert response.status_code == 202, response.content
+    assert response.json()["status"] == "failed"
+    assert "could not queue the export" in response.json()["error"]
+    run = ExportRun.objects.get()
+    assert run.status == ExportRun.Status.FAILED
+    assert admin_client.get(f"/api/exports/{run.pk}/").json()["status"] == "failed"

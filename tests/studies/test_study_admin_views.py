@@ -213,3 +213,17 @@ def test_an_unknown_study_is_a_404(admin_client, db):
 def test_questions_keep_their_order(catalog):
     study = make_study(catalog)
     assert list(Question.objects.filter(study=study).values_list("position", flat=True)) == [0, 1, 2, 3]
+
+
+def test_an_open_studys_title_for_participants_can_be_set_and_replaces_its_name_on_their_pages(
+    catalog, admin_client, client
+):
+    study = make_study(catalog)
+    response = admin_client.post(
+        f"/studies/{study.pk}/edit/", edit_post(study, catalog, public_title="A short video study")
+    )
+    assert response.status_code == 302
+    study.refresh_from_db()
+    assert (study.name, study.public_title) == ("Spring study", "A short video study")
+    page = client.get(f"/s/{study.public_slug}/").content.decode()
+    assert "A short video study" in page and "Spring study" not in page

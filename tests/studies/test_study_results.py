@@ -7,7 +7,8 @@ import math
 import pytest
 
 from annotate.models import Choice, Comparison, Judgment, Rater
-from studies.models import Participant, Study
+from generation.models import Identity, Method
+from studies.models import Matchup, Participant, Study
 from studies.results import (
     answers_csv,
     binomial_test_two_sided,
@@ -152,3 +153,17 @@ def test_a_draft_study_has_empty_results_not_an_error(catalog):
     results = study_results(study=study)
     assert all(row.n == 0 for row in results.rows)
     assert results_figure(results, fmt="svg").startswith(b"<?xml")
+
+
+def test_names_that_a_spreadsheet_would_run_as_formulas_are_quoted_and_numbers_are_left_alone(catalog):
+    study = make_study(catalog, matchups_per_participant=2)
+    answer_all(take_part(study), pick=0)
+    for method in Method.objects.all():
+        method.name = f'=HYPERLINK("http://evil.example/","{method.name}")'
+        method.save(update_fields=["name"])
+    identity = Matchup.objects.filter(participant__study=study).first().identity
+    Identity.objects.filter(pk=identity.pk).update(slug="-3")
+    rows = list(csv.DictReader(io.StringIO(answers_csv(study=study))))
+    assert rows and all(row["picked_method"].startswith("'=HYPERLINK(") for row in rows)
+    assert all(row["videos_shown"].startswith("'=HYPERLINK(") for row in rows)
+    assert "-3" in {row["identity"] for row in rows}
