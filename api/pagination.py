@@ -20,7 +20,8 @@ class IdCursorPagination(CursorPagination):
         # DRF checks the offset and direction but passes the position through to the query, where a
         # forged one that is not an id fails as a 500.
         cursor = super().decode_cursor(request)
-        position = cursor.position if cursor is not None else None
+        # Typed as an int in the stubs, it is the string read from the cursor.
+        position = None if cursor is None or cursor.position is None else str(cursor.position)
         if position is not None and not (
             position.isascii() and position.isdigit() and int(position) <= BIGINT_MAX
         ):
