@@ -206,3 +206,26 @@ def test_an_unknown_study_is_a_404(admin_client, db):
 def test_questions_keep_their_order(catalog):
     study = make_study(catalog)
     assert list(Question.objects.filter(study=study).values_list("position", flat=True)) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("target", ["99999999999999999999", "9999999999", "4294967297", "2147483648"])
+def test_a_target_beyond_what_the_column_holds_is_a_form_error(catalog, admin_client, target):
+    response = admin_client.post("/studies/new/", design_post(catalog, target_participants=target))
+    assert response.status_code == 200 and not Study.objects.exists()
+    assert "less than or equal to 2147483647" in response.context["form"].errors["target_participants"][0]
+
+
+def test_an_edit_with_a_target_beyond_what_the_column_holds_changes_nothing(catalog, admin_client):
+    study = make_study(catalog)
+    before = study.target_participants
+    response = admin_client.post(
+        f"/studies/{study.pk}/edit/", edit_post(study, catalog, target_participants="99999999999999999999")
+    )
+    assert response.status_code == 400 and "target_participants" in response.context["form"].errors
+    study.refresh_from_db()
+    assert study.target_participants == before
+
+
+def test_the_largest_target_the_column_holds_is_kept(catalog, admin_client):
+    admin_client.post("/studies/new/", design_post(catalog, target_participants="2147483647"))
+    assert Study.objects.get().target_participants == 2147483647
