@@ -12,8 +12,10 @@ from annotate.models import Comparison, Criterion, Judgment, Track
 from exports.models import ExportRun
 from exports.options import DEFAULT_SPLIT, JOINT_RULES, MEDIA_MODES
 from exports.read import rater_public_id
+from generation.errors import GenerationError
 from generation.models import GenerationItem, Identity, Method, Prompt, Video
 from generation.selectors import JobProgress
+from generation.services import settings_overrides_check
 from studies.models import Study
 
 
@@ -256,6 +258,13 @@ class GenerationJobCreateSerializer(serializers.Serializer):
         if isinstance(value, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in value):
             return value
         raise serializers.ValidationError("a number of seeds or a list of integer seeds")
+
+    def validate_settings(self, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            settings_overrides_check(value)
+        except GenerationError as error:
+            raise serializers.ValidationError(str(error)) from error
+        return value
 
 
 class GenerationItemSerializer(serializers.ModelSerializer):

@@ -4,6 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from api import views
+from lib import converters  # noqa: F401  (registers the <id:...> converter)
 
 app_name = "api"
 urlpatterns = [
@@ -17,14 +18,14 @@ urlpatterns = [
     path("studies/", views.StudyListApi.as_view(), name="studies"),
     path("judgments/", views.JudgmentListApi.as_view(), name="judgments"),
     path("exports/", views.ExportRunListApi.as_view(), name="exports"),
-    path("exports/<int:run_id>/", views.ExportRunDetailApi.as_view(), name="export-detail"),
-    path("exports/<int:run_id>/download/", views.ExportRunDownloadApi.as_view(), name="export-download"),
+    path("exports/<id:run_id>/", views.ExportRunDetailApi.as_view(), name="export-detail"),
+    path("exports/<id:run_id>/download/", views.ExportRunDownloadApi.as_view(), name="export-download"),
     path("generation-jobs/", views.GenerationJobListApi.as_view(), name="generation-jobs"),
     path(
-        "generation-jobs/<int:job_id>/", views.GenerationJobDetailApi.as_view(), name="generation-job-detail"
+        "generation-jobs/<id:job_id>/", views.GenerationJobDetailApi.as_view(), name="generation-job-detail"
     ),
     path(
-        "generation-jobs/<int:job_id>/cancel/",
+        "generation-jobs/<id:job_id>/cancel/",
         views.GenerationJobCancelApi.as_view(),
         name="generation-job-cancel",
     ),

@@ -8,8 +8,9 @@ from typing import Any
 from django import forms
 
 from generation import signals
+from generation.errors import GenerationError
 from generation.models import Identity, Method, Prompt
-from generation.services import MAX_SEEDS
+from generation.services import MAX_SEEDS, settings_overrides_check
 
 
 class _MethodField(forms.ModelChoiceField):
@@ -76,6 +77,10 @@ class JobLaunchForm(forms.Form):
             raise forms.ValidationError(f"Not valid JSON: {error}") from error
         if not isinstance(value, dict):
             raise forms.ValidationError('Give a JSON object, e.g. {"num_inference_steps": 30}.')
+        try:
+            settings_overrides_check(value)
+        except GenerationError as error:
+            raise forms.ValidationError(str(error)) from error
         return value
 
     def job_options(self) -> dict[str, Any]:

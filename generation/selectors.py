@@ -29,6 +29,8 @@ Status = GenerationStatus
 
 def media_owner_get(*, name: str) -> Video | Reference | None:
     """The catalog row that stores ``name`` as its file or poster, if any."""
+    if "\x00" in name:
+        return None  # no stored name holds one, and PostgreSQL refuses it in a query
     for model in (Video, Reference):
         owner = model.objects.filter(Q(file=name) | Q(poster=name)).first()
         if owner is not None:

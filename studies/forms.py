@@ -82,6 +82,7 @@ class StudyForm(forms.Form):
         help_text="Used only with “on a share of the matchups where it applies”.",
     )  # fmt: skip
     target_participants = forms.IntegerField(
+        # The most the column (a PositiveIntegerField) holds; a larger value must not reach it.
         min_value=1, max_value=2**31 - 1, required=False, label="Target number of participants",
         help_text="New participants are turned away politely once this many have completed.",
     )  # fmt: skip

@@ -223,4 +223,6 @@ def matchup_page(*, participant: Participant, position: int) -> MatchupPage | No
 
 
 def participant_by_token(*, token: str) -> Participant | None:
+    if "\x00" in token:
+        return None  # no token holds one, and PostgreSQL refuses it in a query
     return Participant.objects.select_related("study").filter(token=token, personal_link=True).first()

@@ -2,18 +2,19 @@
 
 from django.urls import path
 
+from lib import converters  # noqa: F401  (registers the <id:...> converter)
 from studies import views
 
 app_name = "studies"
 urlpatterns = [
     path("", views.study_list, name="study_list"),
     path("new/", views.study_create, name="study_create"),
-    path("<int:pk>/", views.study_detail, name="study_detail"),
-    path("<int:pk>/edit/", views.study_edit, name="study_edit"),
-    path("<int:pk>/status/", views.study_status, name="study_status"),
-    path("<int:pk>/links/", views.invitations_create, name="invitations_create"),
-    path("<int:pk>/links.csv", views.invitations_csv, name="invitations_csv"),
-    path("<int:pk>/results/", views.study_results_page, name="study_results"),
-    path("<int:pk>/results/figure.<str:fmt>", views.results_figure_download, name="results_figure"),
-    path("<int:pk>/results/answers.csv", views.results_csv, name="results_csv"),
+    path("<id:pk>/", views.study_detail, name="study_detail"),
+    path("<id:pk>/edit/", views.study_edit, name="study_edit"),
+    path("<id:pk>/status/", views.study_status, name="study_status"),
+    path("<id:pk>/links/", views.invitations_create, name="invitations_create"),
+    path("<id:pk>/links.csv", views.invitations_csv, name="invitations_csv"),
+    path("<id:pk>/results/", views.study_results_page, name="study_results"),
+    path("<id:pk>/results/figure.<str:fmt>", views.results_figure_download, name="results_figure"),
+    path("<id:pk>/results/answers.csv", views.results_csv, name="results_csv"),
 ]

@@ -16,6 +16,7 @@ from generation.services.jobs import (
     generation_job_cancel,
     generation_job_create,
     generation_render,
+    settings_overrides_check,
 )
 from generation.services.manifest import catalog_import
 from generation.services.uploads import video_upload
@@ -29,6 +30,7 @@ __all__ = [
     "generation_job_create",
     "generation_render",
     "reference_create",
+    "settings_overrides_check",
     "video_create_from_frames",
     "video_import_file",
     "video_upload",

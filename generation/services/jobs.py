@@ -8,6 +8,7 @@ seeds in one call. Workers write progress and results to the rows; the pages onl
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import groupby
@@ -68,6 +69,31 @@ def _seed_list(seeds: int | Sequence[int]) -> list[int]:
     return chosen
 
 
+def settings_overrides_check(overrides: Mapping[str, Any]) -> None:
+    """Raise GenerationError naming the first setting PostgreSQL's jsonb cannot hold: NaN, an infinity
+    (JSON's ``1e400`` reads as one) or a NUL character in a string or a key."""
+
+    def shown(key: str) -> str:
+        return key.encode("unicode_escape").decode("ascii")
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise GenerationError(f"setting {where}: must be a finite number, not {value}")
+        if isinstance(value, str) and "\x00" in value:
+            raise GenerationError(f"setting {where}: a NUL character cannot be stored")
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                name = f"{where}.{shown(str(key))}" if where else shown(str(key))
+                if "\x00" in str(key):
+                    raise GenerationError(f"setting {name}: a NUL character cannot be stored")
+                walk(item, name)
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                walk(item, f"{where}[{index}]")
+
+    walk(overrides, "")
+
+
 def generation_job_create(
     *,
     method: Method,
@@ -89,6 +115,7 @@ def generation_job_create(
         raise GenerationError("choose at least one identity and one prompt")
     seed_list = _seed_list(seeds)
     overrides = dict(settings_overrides or {})
+    settings_overrides_check(overrides)
     backend = backend_for(method.backend)
     resolved = backend.settings_for(method.settings, overrides)
     backend.check(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from rest_framework.test import APIClient
 
 from generation.models import GenerationJob, Method
@@ -45,3 +46,36 @@ def test_a_job_that_cannot_be_made_gets_400(ml_api: APIClient) -> None:
     body["identities"], body["seeds"] = [IdentityFactory().pk], "many"
     response = ml_api.post("/api/generation-jobs/", body, format="json")
     assert response.status_code == 400 and "seeds" in response.json()
+
+
+def _raw_body(overrides: str) -> str:
+    """A launch with the settings given as JSON text, which may hold what json.dumps would not write."""
+    method, identity, prompt = _procedural_method(), IdentityFactory(), PromptFactory()
+    ids = f'"method": {method.pk}, "identities": [{identity.pk}], "prompts": [{prompt.pk}]'
+    return f'{{{ids}, "seeds": 1, "settings": {overrides}}}'
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ('{"fidelity": 1e400}', "fidelity"),
+        ('{"fidelity": -1e400}', "fidelity"),
+        ('{"style": "a\\u0000b"}', "style"),
+        ('{"extra": {"inner": [1, 1e400]}}', "extra.inner[1]"),
+    ],
+)
+def test_a_setting_postgresql_cannot_store_gets_400_naming_it(
+    ml_api: APIClient, overrides: str, named: str
+) -> None:
+    response = ml_api.post("/api/generation-jobs/", _raw_body(overrides), content_type="application/json")
+    assert response.status_code == 400
+    assert named in response.json()["settings"][0]
+    assert not GenerationJob.objects.exists()
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_a_setting_that_is_not_json_gets_400(ml_api: APIClient, constant: str) -> None:
+    body = _raw_body(f'{{"fidelity": {constant}}}')
+    response = ml_api.post("/api/generation-jobs/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert not GenerationJob.objects.exists()

@@ -154,3 +154,34 @@ def test_an_upload_browsers_cannot_play_is_refused_like_an_import(admin_client, 
     assert response.status_code == 400
     assert "is mpeg4 video, which browsers do not play" in response.content.decode()
     assert not Video.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ('{"fidelity": NaN}', "fidelity"),
+        ('{"fidelity": Infinity}', "fidelity"),
+        ('{"fidelity": -Infinity}', "fidelity"),
+        ('{"fidelity": 1e400}', "fidelity"),
+        ('{"style": "a\\u0000b"}', "style"),
+        ('{"extra": {"inner": [1, 1e400]}}', "extra.inner[1]"),
+        ('{"a\\u0000b": 1}', "a\\x00b"),
+    ],
+)
+def test_a_setting_postgresql_cannot_store_is_a_form_error_naming_it(
+    admin_client, demo_method, overrides, named
+):
+    response = admin_client.post(
+        reverse("generation:job_new"),
+        {
+            "method": demo_method.pk,
+            "identities": [IdentityFactory().pk],
+            "prompts": [PromptFactory().pk],
+            "seeds": "1",
+            "settings": overrides,
+        },
+    )
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert list(errors) == ["settings"] and named in errors["settings"][0]
+    assert not GenerationJob.objects.exists()

@@ -87,3 +87,8 @@ def test_behind_nginx_the_file_is_handed_over_with_x_accel_redirect(admin_client
     assert response.status_code == 200
     assert response["X-Accel-Redirect"] == f"/protected-media/{video.file.name}"
     assert response.content == b""
+
+
+def test_a_nul_byte_in_the_media_name_is_not_found(client):
+    assert client.get("/media/%00").status_code == 404
+    assert client.get("/media/m/ab/x%00y.mp4").status_code == 404

@@ -127,3 +127,7 @@ def test_a_returning_participant_continues_where_they_stopped(catalog, client):
     assert client.get(f"{base}consent/")["Location"] == f"{base}m/2/"
     # and cannot skip past the first unanswered page
     assert client.get(f"{base}m/3/")["Location"] == f"{base}m/2/"
+
+
+def test_a_personal_link_with_a_nul_byte_is_not_found(db, client):
+    assert client.get("/s/i/%00/").status_code == 404

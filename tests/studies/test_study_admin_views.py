@@ -77,13 +77,6 @@ def test_the_form_refuses_ours_as_its_own_baseline(catalog, admin_client):
     assert b"cannot also be a baseline" in response.content
 
 
-def test_a_target_beyond_what_the_column_holds_is_a_form_error_not_a_stored_wraparound(catalog, admin_client):
-    response = admin_client.post("/studies/new/", design_post(catalog, target_participants="9999999999"))
-    assert response.status_code == 200
-    assert "less than or equal to 2147483647" in response.content.decode()
-    assert not Study.objects.exists()
-
-
 def test_changing_the_kind_of_a_draft_brings_its_questions(catalog, admin_client):
     study = make_study(catalog, status=Study.Status.DRAFT)
     admin_client.post(f"/studies/{study.pk}/edit/", edit_post(study, catalog, preset="personalvideo"))
@@ -227,3 +220,26 @@ def test_an_open_studys_title_for_participants_can_be_set_and_replaces_its_name_
     assert (study.name, study.public_title) == ("Spring study", "A short video study")
     page = client.get(f"/s/{study.public_slug}/").content.decode()
     assert "A short video study" in page and "Spring study" not in page
+
+
+@pytest.mark.parametrize("target", ["99999999999999999999", "9999999999", "4294967297", "2147483648"])
+def test_a_target_beyond_what_the_column_holds_is_a_form_error(catalog, admin_client, target):
+    response = admin_client.post("/studies/new/", design_post(catalog, target_participants=target))
+    assert response.status_code == 200 and not Study.objects.exists()
+    assert "less than or equal to 2147483647" in response.context["form"].errors["target_participants"][0]
+
+
+def test_an_edit_with_a_target_beyond_what_the_column_holds_changes_nothing(catalog, admin_client):
+    study = make_study(catalog)
+    before = study.target_participants
+    response = admin_client.post(
+        f"/studies/{study.pk}/edit/", edit_post(study, catalog, target_participants="99999999999999999999")
+    )
+    assert response.status_code == 400 and "target_participants" in response.context["form"].errors
+    study.refresh_from_db()
+    assert study.target_participants == before
+
+
+def test_the_largest_target_the_column_holds_is_kept(catalog, admin_client):
+    admin_client.post("/studies/new/", design_post(catalog, target_participants="2147483647"))
+    assert Study.objects.get().target_participants == 2147483647
