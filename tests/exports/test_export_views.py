@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -174,13 +175,28 @@ def test_an_annotator_cannot_delete_an_export(annotator_client: Client) -> None:
     assert ExportRun.objects.filter(pk=run.pk).exists()
 
 
-@pytest.fixture
-def broker_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A socket path nobody listens on: the broker is unreachable (a fresh pool, so it is really asked)."""
+def _celery_pools_dropped() -> None:
+    """Forget the Celery app's connection and producer pools: the next send connects to the broker the
+    app's configuration names now (as Celery itself does after a fork)."""
     from config.celery import app as celery_app
 
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def broker_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A socket path nobody listens on: the broker is unreachable (fresh pools, so it is really asked).
+    Afterwards the pools are dropped again, so that later tests reach the real broker."""
+    from config.celery import app as celery_app
+
+    _celery_pools_dropped()
     monkeypatch.setattr(celery_app.conf, "broker_url", f"redis+socket://{tmp_path}/nothing.sock")
-    monkeypatch.setattr(celery_app, "_pool", None)
+    yield
+    monkeypatch.undo()
+    _celery_pools_dropped()
 
 
 EXPORT_FORM = {
