@@ -101,6 +101,23 @@ def test_a_job_that_cannot_be_rendered_is_refused_on_the_form(admin_client):
     assert not GenerationJob.objects.exists()
 
 
+def test_the_launch_form_states_the_bounds_and_refuses_a_setting_beyond_them(admin_client, demo_method):
+    assert "width ≤ 4096" in admin_client.get(reverse("generation:job_new")).content.decode()
+    response = admin_client.post(
+        reverse("generation:job_new"),
+        {
+            "method": demo_method.pk,
+            "identities": [IdentityFactory().pk],
+            "prompts": [PromptFactory().pk],
+            "seeds": "1",
+            "settings": '{"width": 100000}',
+        },
+    )
+    assert response.status_code == 400
+    assert "setting &#x27;width&#x27; must be at most 4096, got 100000" in response.content.decode()
+    assert not GenerationJob.objects.exists()
+
+
 def test_the_job_page_shows_a_failed_video_with_its_error_and_a_retry_button(admin_client, demo_method):
     job = _job(demo_method, seeds=1)
     demo_method.settings = {"width": 33}
