@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from generation import signals
+from generation.backends.base import setting_bounds_text
 from generation.errors import GenerationError
 from generation.models import Identity, Method, Prompt
 from generation.services import MAX_SEEDS, settings_overrides_check
@@ -37,7 +38,10 @@ class JobLaunchForm(forms.Form):
     settings = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": '{"num_inference_steps": 30}'}),
-        help_text="Optional JSON overrides of the method's sampling settings for this job.",
+        help_text=(
+            "Optional JSON overrides of the method's sampling settings for this job. "
+            f"Upper bounds: {setting_bounds_text()}."
+        ),
     )
     extend_track = forms.TypedChoiceField(
         required=False,

@@ -68,8 +68,9 @@ def probe_image(path: Path) -> ImageInfo:
 
 
 def probe_video(path: Path) -> VideoInfo:
-    """Check that ``path`` is a video whose first frame decodes, and read its shape."""
+    """Check that ``path`` is a video that decodes to its last frame, and read its shape."""
     limit = settings.CATALOG_MAX_VIDEO_SIDE
+    decoded = 0
     try:
         with av.open(str(path)) as container:
             demuxer = container.format.name
@@ -79,10 +80,18 @@ def probe_video(path: Path) -> VideoInfo:
             if not container.streams.video:
                 raise MediaError("has no video stream")
             stream = container.streams.video[0]
-            first_frame = next(container.decode(stream), None)
+            frames = container.decode(stream)
+            first_frame = next(frames, None)
             if first_frame is None:
                 raise MediaError("has a video stream but no decodable frame")
             width, height = first_frame.width, first_frame.height
+            if max(width, height) > limit:
+                raise MediaError(f"video is {width}×{height} pixels, larger than the {limit}-pixel limit")
+            # A truncated file still opens and its first frames decode; only decoding to the end finds
+            # out, and it must be found here rather than when a poster or a participant's player fails.
+            decoded = 1
+            for _ in frames:
+                decoded += 1
             fps = float(stream.average_rate or stream.guessed_rate or 0)
             num_frames = stream.frames
             if stream.duration is not None and stream.time_base is not None:
@@ -93,9 +102,17 @@ def probe_video(path: Path) -> VideoInfo:
                 duration = 0.0
             codec = stream.codec_context.name
     except av.FFmpegError as error:
+        if decoded:
+            raise MediaError(
+                f"breaks off after {decoded} decodable frames: the file is truncated or damaged "
+                f"({error.__class__.__name__})"
+            ) from error
         raise MediaError(f"is not a readable video ({error.__class__.__name__})") from error
-    if max(width, height) > limit:
-        raise MediaError(f"video is {width}×{height} pixels, larger than the {limit}-pixel limit")
+    if num_frames and decoded < num_frames:
+        raise MediaError(
+            f"has {decoded} decodable frames of the {num_frames} its header announces: "
+            "the file is truncated or damaged"
+        )
     if not num_frames and fps and duration:
         num_frames = round(fps * duration)
     if not duration and fps and num_frames:

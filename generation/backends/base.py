@@ -76,8 +76,36 @@ class Backend(ABC):
         """The settings a video was made with, stored on it (call after ``render``)."""
 
 
-def number(settings: Mapping[str, Any], key: str, *, kind: type = int, minimum: float | None = None) -> Any:
-    """``settings[key]`` as ``kind``, or a GenerationError that names the setting."""
+# Upper bounds on the sampling settings every backend checks before a job is queued. Beyond them a render
+# cannot succeed on one GPU (4096×4096 is already past what a 140 GiB H200 holds for a video model; 1025
+# frames is 4k+1 for Wan's temporal factor at about 40 s of 25 fps), players stutter (fps over 120), or
+# the sampler gains nothing (1000 steps is the whole noise schedule; guidance past 100 only saturates).
+SETTING_MAXIMA: dict[str, float] = {
+    "width": 4096,
+    "height": 4096,
+    "num_frames": 1025,
+    "fps": 120,
+    "num_inference_steps": 1000,
+    "guidance_scale": 100,
+}
+
+
+def setting_bounds_text() -> str:
+    return ", ".join(f"{key} ≤ {maximum:g}" for key, maximum in SETTING_MAXIMA.items())
+
+
+def number(
+    settings: Mapping[str, Any],
+    key: str,
+    *,
+    kind: type = int,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> Any:
+    """``settings[key]`` as ``kind``, or a GenerationError that names the setting.
+
+    ``maximum`` defaults to the setting's bound in SETTING_MAXIMA, if it has one.
+    """
     value = settings.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise GenerationError(f"setting {key!r} must be a number, got {value!r}")
@@ -85,6 +113,9 @@ def number(settings: Mapping[str, Any], key: str, *, kind: type = int, minimum: 
         raise GenerationError(f"setting {key!r} must be a whole number, got {value!r}")
     if minimum is not None and value < minimum:
         raise GenerationError(f"setting {key!r} must be at least {minimum:g}, got {value!r}")
+    maximum = SETTING_MAXIMA.get(key) if maximum is None else maximum
+    if maximum is not None and value > maximum:
+        raise GenerationError(f"setting {key!r} must be at most {maximum:g}, got {value!r}")
     return kind(value)
 
 

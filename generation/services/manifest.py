@@ -257,6 +257,10 @@ class _Planner:
         except (UnicodeDecodeError, ValueError) as error:
             self.add(where, f"not valid JSON ({error})")
             return None
+        except RecursionError:
+            # Python's parser recurses once per nested list or object; no manifest needs that depth.
+            self.add(where, "nested too deeply to read (lists or objects within one another)")
+            return None
         if not isinstance(manifest, dict):
             self.add(where, f"expected an object with {', '.join(TOP_KEYS)}, got {_json_type(manifest)}")
             return None

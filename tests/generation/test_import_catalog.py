@@ -241,6 +241,16 @@ def test_it_refuses_a_manifest_that_is_not_json(tmp_path):
     assert problems == ["manifest.json: not valid JSON (line 1, column 17: Expecting value)"]
 
 
+def test_the_command_refuses_a_deeply_nested_manifest_without_a_traceback(tmp_path):
+    write_manifest(tmp_path, "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(CommandError) as raised:
+        call_command("import_catalog", str(tmp_path))
+    assert str(raised.value).splitlines() == [
+        "Import refused, nothing was written (1 problem):",
+        "manifest.json: nested too deeply to read (lists or objects within one another)",
+    ]
+
+
 def test_it_refuses_a_manifest_that_is_not_an_object(tmp_path):
     problems = refused(tmp_path, [1, 2])
     assert problems == [

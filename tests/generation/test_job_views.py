@@ -3,12 +3,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from generation import media
 from generation.models import GenerationJob, Method, Video
 from generation.services import generation_job_create, generation_render
-from tests.factories import IdentityFactory, MethodFactory, PromptFactory
+from tests.factories import IdentityFactory, MethodFactory, PromptFactory, gradient_frames
 from tests.generation.test_import_catalog import write_mp4
 
 pytestmark = pytest.mark.django_db
@@ -99,6 +101,23 @@ def test_a_job_that_cannot_be_rendered_is_refused_on_the_form(admin_client):
     assert not GenerationJob.objects.exists()
 
 
+def test_the_launch_form_states_the_bounds_and_refuses_a_setting_beyond_them(admin_client, demo_method):
+    assert "width ≤ 4096" in admin_client.get(reverse("generation:job_new")).content.decode()
+    response = admin_client.post(
+        reverse("generation:job_new"),
+        {
+            "method": demo_method.pk,
+            "identities": [IdentityFactory().pk],
+            "prompts": [PromptFactory().pk],
+            "seeds": "1",
+            "settings": '{"width": 100000}',
+        },
+    )
+    assert response.status_code == 400
+    assert "setting &#x27;width&#x27; must be at most 4096, got 100000" in response.content.decode()
+    assert not GenerationJob.objects.exists()
+
+
 def test_the_job_page_shows_a_failed_video_with_its_error_and_a_retry_button(admin_client, demo_method):
     job = _job(demo_method, seeds=1)
     demo_method.settings = {"width": 33}
@@ -154,6 +173,26 @@ def test_an_upload_browsers_cannot_play_is_refused_like_an_import(admin_client, 
     assert response.status_code == 400
     assert "is mpeg4 video, which browsers do not play" in response.content.decode()
     assert not Video.objects.exists()
+
+
+def test_a_truncated_upload_whose_first_frames_decode_is_refused_and_nothing_is_stored(
+    admin_client, tmp_path
+):
+    # +faststart puts the index first, so the first half of the file opens and its first frames decode.
+    stored = media.encode_mp4(gradient_frames(count=48, size=64, shade=70), fps=8)
+    whole = media.media_path(stored).read_bytes()
+    media.delete_stored([stored])
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    files_before = sorted(Path(settings.MEDIA_ROOT).rglob("*"))
+
+    response = _upload(admin_client, truncated)
+
+    assert response.status_code == 400
+    assert "truncated.mp4 breaks off after" in response.content.decode()
+    assert "the file is truncated or damaged" in response.content.decode()
+    assert not Video.objects.exists()
+    assert sorted(Path(settings.MEDIA_ROOT).rglob("*")) == files_before
 
 
 @pytest.mark.parametrize(
