@@ -189,6 +189,8 @@ AUTHENTICATION_BACKENDS = ["lib.auth.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -222,7 +224,18 @@ IDENTITY_HASH_SALT = os.environ.get("IDENTITY_HASH_SALT", SECRET_KEY)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", not DEBUG)
-X_FRAME_OPTIONS = "SAMEORIGIN"
+# No page of the app is ever shown in a frame, its own included.
+X_FRAME_OPTIONS = "DENY"
+# HTTPS. All off by default, for the local demo over plain HTTP; the README's production checklist turns
+# them on. Behind a proxy that ends TLS, SECURE_PROXY_SSL_HEADER names the header it sets (for
+# X-Forwarded-Proto: HTTP_X_FORWARDED_PROTO), which the proxy must always overwrite, never pass through.
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # probes of a load balancer or orchestrator come over plain HTTP
+if os.environ.get("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = (os.environ["SECURE_PROXY_SSL_HEADER"], "https")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
