@@ -11,7 +11,9 @@ import pytest
 from django.conf import settings
 
 # Variables the test process may carry that would change what the checked settings are.
-CLEARED = ("DEBUG", "DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "VAR_DIR")
+# The test run's own settings; DJANGO_ALLOW_ASYNC_UNSAFE is set for the browser tests (tests/browser) and
+# is itself a deployment error.
+CLEARED = ("DEBUG", "DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "VAR_DIR", "DJANGO_ALLOW_ASYNC_UNSAFE")
 
 
 def _readme_production_environment() -> dict[str, str]:
