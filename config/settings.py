@@ -176,11 +176,19 @@ def _cache_url() -> str:
 # The cache holds sessions, read on every request: from Redis rather than a database query each time,
 # and written through to the database, so a flushed or restarted Redis signs nobody out. Without a
 # shared Redis they stay in the database only: a cache of one process could keep a session alive there
-# after the person signed out through another.
+# after the person signed out through another. When Redis does not answer, sessions are read from and
+# written to the database alone (lib/sessions.py); the timeouts keep a Redis host that is gone from
+# holding a request for long.
 CACHE_URL = _cache_url()
 if CACHE_URL:
-    CACHES = {"default": {"BACKEND": "lib.cache.RedisCache", "LOCATION": CACHE_URL}}
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    CACHES = {
+        "default": {
+            "BACKEND": "lib.cache.RedisCache",
+            "LOCATION": CACHE_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    SESSION_ENGINE = "lib.sessions"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -6,6 +6,7 @@ participant stands and sends them there, so a resumed session continues where it
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -71,8 +72,13 @@ def join(request: HttpRequest, slug: str) -> HttpResponse:
         try:
             if participant is None:
                 crowd = {name: request.POST.get(name, "")[:200] for name in CROWD_PARAMS}
-                participant = services.participant_join(study=study, crowd_params=crowd)
-                session_bind(request.session, participant)
+                # The session that remembers the participant is saved with it: a join that this
+                # browser cannot come back to would leave a participant nobody can continue, and
+                # refuse the person's next try as "already taken part".
+                with transaction.atomic():
+                    participant = services.participant_join(study=study, crowd_params=crowd)
+                    session_bind(request.session, participant)
+                    request.session.save()
             else:
                 participant = services.invitation_accept(participant=participant)
         except StudyError as error:

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, override_settings
 
 from config import embedded
 
@@ -92,3 +92,38 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
     return TinyModel(
         folder=root / "model", lora=root / "lora" / "pytorch_lora_weights.safetensors", bad_lora=bad
     )
+
+
+@dataclass
+class PrivateRedis:
+    """A Redis server of one test's own, which the test stops and starts (an outage of the cache)."""
+
+    var_dir: Path
+
+    def start(self) -> None:
+        embedded._redis_start(self.var_dir, embedded.redis_socket_path(self.var_dir))
+
+    def stop(self) -> None:
+        embedded.redis_stop(self.var_dir)
+
+
+@pytest.fixture
+def cache_redis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PrivateRedis]:
+    """The session cache on a private Redis, with this process's view of its outages reset."""
+    from lib import sessions
+
+    redis = PrivateRedis(tmp_path)
+    redis.start()
+    cache = {
+        "BACKEND": "lib.cache.RedisCache",
+        "LOCATION": f"{embedded.redis_client_url(tmp_path)}?db=1",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+    monkeypatch.setattr(sessions, "outage", sessions._Outage())
+    monkeypatch.setattr(sessions, "RETRY_AFTER_S", 0.0)  # a restarted Redis is tried at once
+    try:
+        # Changing CACHES makes Django drop its cache connections, before and after.
+        with override_settings(CACHES={"default": cache}, SESSION_ENGINE="lib.sessions"):
+            yield redis
+    finally:
+        redis.stop()

@@ -563,3 +563,25 @@ def test_the_work_page_and_a_vote_keep_their_queries_bounded(
             vote_url(track, assignment), {"choice": "left"}, headers={"HX-Request": "true"}
         )
     assert response.status_code == 200 and "1 done" in response.content.decode()
+
+
+def test_an_annotator_keeps_working_while_the_cache_is_down(cache_redis, annotator_client, identity_track):
+    assignment = open_assignment(annotator_client, identity_track)  # signed in, the session in Redis
+    cache_redis.stop()
+
+    assert annotator_client.get(work_url(identity_track)).status_code == 200
+    watch_plausibly(annotator_client, identity_track, assignment)
+    response = annotator_client.post(
+        vote_url(identity_track, assignment), {"choice": "left"}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    assert Judgment.objects.filter(assignment=assignment).exists()
+
+    cache_redis.start()
+    following = Assignment.objects.get(item__track=identity_track, status=Assignment.Status.OPEN)
+    watch_plausibly(annotator_client, identity_track, following)
+    response = annotator_client.post(
+        vote_url(identity_track, following), {"choice": "right"}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    assert Judgment.objects.filter(assignment=following).exists()

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import pytest
 from django.apps import apps
+from django.contrib.sessions.backends.db import SessionStore as DBSessionStore
 from django.contrib.sessions.models import Session
-from django.db import models
+from django.db import DatabaseError, models
 
+from annotate.models import Rater
 from studies import services
 from studies.errors import AlreadyTookPart, InvitationOnly, StudyFull, StudyNotOpen
 from studies.models import Participant, Study
@@ -131,3 +133,38 @@ def test_a_returning_participant_continues_where_they_stopped(catalog, client):
 
 def test_a_personal_link_with_a_nul_byte_is_not_found(db, client):
     assert client.get("/s/i/%00/").status_code == 404
+
+
+def test_a_join_while_the_cache_is_down_completes_and_records_one_participant(cache_redis, catalog, client):
+    study = make_study(catalog)
+    url = f"/s/{study.public_slug}/"
+    cache_redis.stop()
+
+    response = client.post(url, CROWD)
+    assert response["Location"] == f"{url}consent/"
+    assert study.participants.count() == 1
+    assert client.get(f"{url}consent/").status_code == 200  # the browser's session knows the participant
+
+    cache_redis.start()
+    assert client.post(f"{url}consent/", {"agree": "on"}).status_code == 302
+    assert study.participants.get().has_plan
+    client.cookies.clear()  # another browser, same crowd id: refused, still one participant
+    assert client.post(url, CROWD).status_code == 409
+    assert study.participants.count() == 1
+
+
+def test_a_join_whose_session_cannot_be_saved_leaves_no_participant(catalog, client, monkeypatch):
+    study = make_study(catalog)
+
+    def fail(self, must_create=False):
+        raise DatabaseError("the session table is unavailable")
+
+    monkeypatch.setattr(DBSessionStore, "save", fail)
+    with pytest.raises(DatabaseError):
+        client.post(f"/s/{study.public_slug}/", CROWD)
+    assert not study.participants.exists()
+    assert not Rater.objects.filter(kind=Rater.Kind.PARTICIPANT).exists()
+
+    monkeypatch.undo()
+    assert client.post(f"/s/{study.public_slug}/", CROWD).status_code == 302  # the person may try again
+    assert study.participants.count() == 1
