@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -60,6 +60,18 @@ def look_for(identity_slug: str) -> procedural.CartoonLook:
     )
 
 
+def _frame_hook(request: RenderRequest, *, done: int, total: int) -> Callable[[int], None]:
+    """Progress and the cancel check after each frame: no sampling steps here, a "step" is one frame of
+    the batch, so that a long clip stops soon after a cancel rather than when it is finished."""
+
+    def frame_done(frames: int) -> None:
+        request.progress(done + frames, total)
+        if request.cancelled():
+            raise RenderCancelled
+
+    return frame_done
+
+
 class ProceduralBackend(Backend):
     name: ClassVar[str] = "procedural"
     defaults: ClassVar[Mapping[str, Any]] = DEFAULTS
@@ -88,8 +100,6 @@ class ProceduralBackend(Backend):
         look = look_for(request.identity_slug)
         videos = []
         for index, seed in enumerate(request.seeds):
-            if request.cancelled():
-                raise RenderCancelled
             frames = procedural.render_frames(
                 look=look,
                 aspects=request.aspects,
@@ -100,10 +110,11 @@ class ProceduralBackend(Backend):
                 fps=fps,
                 fidelity=fidelity,
                 control=control,
+                frame_done=_frame_hook(
+                    request, done=index * num_frames, total=len(request.seeds) * num_frames
+                ),
             )
             videos.append(np.stack(frames))
-            # No sampling steps here: a "step" is one finished clip of the batch.
-            request.progress(index + 1, len(request.seeds))
         return videos
 
     def describe(self, request: RenderRequest, seed: int) -> dict[str, Any]:

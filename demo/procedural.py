@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -365,11 +365,13 @@ def render_frames(
     fps: int = 16,
     fidelity: float = 1.0,
     control: float = 1.0,
+    frame_done: Callable[[int], None] | None = None,
 ) -> list[np.ndarray]:
     """Render a clip of ``look`` following the prompt ``aspects`` (aspect name → text).
 
     Returns ``num_frames`` RGB uint8 arrays of ``height``×``width``×3. The same arguments always give the
-    same frames.
+    same frames. ``frame_done`` is called with the number of frames drawn so far after each one; it may
+    raise to stop the clip.
     """
     _check_size(width, height)
     if num_frames < 1:
@@ -396,6 +398,8 @@ def render_frames(
         frames.append(
             np.array(_camera(canvas, pose.zoom, pose.centre, (width, height), table), dtype=np.uint8)
         )
+        if frame_done is not None:
+            frame_done(index + 1)
     return frames
 
 
