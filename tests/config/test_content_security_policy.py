@@ -103,6 +103,16 @@ def test_every_page_a_participant_sees_is_strict(client: Client) -> None:
     assert_strict(client.get(f"{base}withdraw/"))
 
 
+def test_a_best_of_all_matchup_page_is_strict(client: Client) -> None:
+    study = make_study(build_catalog(), preset="personalvideo", matchups_per_participant=2)
+    base = f"/s/{study.public_slug}/"
+    client.post(base)
+    client.post(f"{base}consent/", {"agree": "on"})
+    page = client.get(f"{base}m/1/")
+    assert 'class="study-player many"' in page.content.decode()
+    assert_strict(page)
+
+
 def test_the_study_admin_pages_are_strict(admin_client: Client) -> None:
     study = make_study(build_catalog())
     admin_client.post(reverse("studies:invitations_create", args=[study.pk]), {"count": "2"})
