@@ -1,10 +1,21 @@
 from __future__ import annotations
 
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 from api import views
 from lib import converters  # noqa: F401  (registers the <id:...> converter)
+
+# The API docs keep the site's script policy (Swagger's set-up script is a file of its own: the split
+# view), but Swagger UI and Redoc style themselves with inline <style> and data: icons, and Redoc
+# searches in a worker it makes from a blob.
+docs_csp = csp_update({"style-src": [UNSAFE_INLINE], "img-src": ["data:"], "worker-src": ["blob:"]})
 
 app_name = "api"
 urlpatterns = [
@@ -30,6 +41,6 @@ urlpatterns = [
         name="generation-job-cancel",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("docs/", docs_csp(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),
+    path("redoc/", docs_csp(SpectacularRedocView.as_view(url_name="api:schema")), name="redoc"),
 ]

@@ -49,9 +49,49 @@ def chromium() -> Iterator[object]:
         browser.close()
 
 
+# Chromium logs a Content Security Policy violation to the console itself; the page's own
+# securitypolicyviolation event is logged too, so none can pass unseen. Scripts that Playwright
+# injects are not subject to the page's policy.
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => console.error(
+  `Content Security Policy violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline"}`));
+"""
+
+
+class CspWatch:
+    """Collects, across the browser contexts it watches, every CSP violation and every HTML page
+    of the app sent without a Content-Security-Policy header."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def watch(self, context) -> None:
+        context.add_init_script(REPORT_VIOLATIONS)
+        context.on("console", self._console)
+        context.on("response", self._response)
+
+    def _console(self, message) -> None:
+        if "Content Security Policy" in message.text:
+            self.problems.append(f"{message.page.url if message.page else '?'}: {message.text}")
+
+    def _response(self, response) -> None:
+        html = "text/html" in response.headers.get("content-type", "")
+        if html and "content-security-policy" not in response.headers:
+            self.problems.append(f"{response.url}: sent without a Content-Security-Policy")
+
+
 @pytest.fixture
-def page(chromium):
+def csp_watch() -> Iterator[CspWatch]:
+    """Fails the test when any page it watched broke or lacked the policy (`page` is watched)."""
+    watch = CspWatch()
+    yield watch
+    assert watch.problems == []
+
+
+@pytest.fixture
+def page(chromium, csp_watch):
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    csp_watch.watch(context)
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page

@@ -32,7 +32,7 @@ def wait_for_videos(page) -> None:
 
 
 def test_a_participant_finishes_another_withdraws_and_the_admin_sees_both(
-    page, chromium, live_server, tmp_path
+    page, chromium, csp_watch, live_server, tmp_path
 ):
     catalog = build_catalog(baselines=3, identities=2, prompts=2, real_media=tmp_path)
     study = make_study(
@@ -99,6 +99,7 @@ def test_a_participant_finishes_another_withdraws_and_the_admin_sees_both(
 
     # --- a second participant withdraws midway ---
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    csp_watch.watch(context)
     other = context.new_page()
     other.goto(join_url)
     other.get_by_role("button", name="Continue to consent").click()
@@ -119,6 +120,7 @@ def test_a_participant_finishes_another_withdraws_and_the_admin_sees_both(
     # --- the admin's results ---
     User.objects.create_user("study-admin-b", password="pw-study-admin-b", is_staff=True)
     admin_context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    csp_watch.watch(admin_context)
     admin = admin_context.new_page()
     sign_in(admin, live_server.url, "study-admin-b", "pw-study-admin-b")
     admin.goto(f"{live_server.url}/studies/{study.pk}/results/")
