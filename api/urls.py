@@ -8,7 +8,7 @@ from lib import converters  # noqa: F401  (registers the <id:...> converter)
 
 app_name = "api"
 urlpatterns = [
-    path("token/", views.TokenObtainApi.as_view(), name="token"),
+    path("token/", views.TokenApi.as_view(), name="token"),
     path("identities/", views.IdentityListApi.as_view(), name="identities"),
     path("prompts/", views.PromptListApi.as_view(), name="prompts"),
     path("methods/", views.MethodListApi.as_view(), name="methods"),
