@@ -16,6 +16,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.api.conftest import token_client
+from tests.conftest import PrivateRedis
 
 LIMIT = settings.AXES_FAILURE_LIMIT
 
@@ -114,3 +115,15 @@ def test_staff_revoke_a_token_in_the_admin(ml_user: User, admin_client: Client) 
     response = admin_client.post(f"/admin/authtoken/tokenproxy/{ml_user.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert api.get("/api/tracks/").status_code == 401
+
+
+def test_a_token_is_given_while_the_cache_is_down(
+    ml_user: User, cache_redis: PrivateRedis, anonymous_api: APIClient
+) -> None:
+    # The throttle counts in Redis; the lockout, in the database, still holds without it.
+    cache_redis.stop()
+    response = ask(anonymous_api, "ml-person", "pw-ml-team-1")
+    assert response.status_code == 200 and len(response.json()["token"]) == 40
+    for _ in range(LIMIT):
+        ask(anonymous_api, "ml-person", "wrong")
+    assert ask(anonymous_api, "ml-person", "pw-ml-team-1").status_code == 429
