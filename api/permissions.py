@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
+
+from api.authentication import ExpiringTokenAuthentication
 
 # Token first: its WWW-Authenticate header is what turns an anonymous request into a 401, not a 403.
-AUTHENTICATION_CLASSES = [TokenAuthentication, SessionAuthentication]
+AUTHENTICATION_CLASSES = [ExpiringTokenAuthentication, SessionAuthentication]

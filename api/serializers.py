@@ -304,3 +304,13 @@ class GenerationJobDetailSerializer(GenerationJobSerializer):
         items = GenerationItemSerializer(progress.job.items.order_by("id"), many=True)
         # many=True makes a ListSerializer, whose data is a list; the stubs type it as one item's.
         return cast(list[dict[str, Any]], items.data)
+
+
+class TokenCredentialsSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    expires = serializers.DateTimeField(allow_null=True, help_text="When the token stops being accepted.")

@@ -19,7 +19,7 @@ docs_csp = csp_update({"style-src": [UNSAFE_INLINE], "img-src": ["data:"], "work
 
 app_name = "api"
 urlpatterns = [
-    path("token/", views.TokenObtainApi.as_view(), name="token"),
+    path("token/", views.TokenApi.as_view(), name="token"),
     path("identities/", views.IdentityListApi.as_view(), name="identities"),
     path("prompts/", views.PromptListApi.as_view(), name="prompts"),
     path("methods/", views.MethodListApi.as_view(), name="methods"),

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django.conf import settings
+from django.contrib.auth import authenticate, user_login_failed
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from redis.exceptions import RedisError
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
-from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, Throttled, ValidationError
 from rest_framework.generics import ListAPIView
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from annotate.models import Comparison, Judgment, Track
 from api import filters
 from api import serializers as out
+from api.authentication import token_expires, token_for
 from api.pagination import IdCursorPagination
 from api.permissions import AUTHENTICATION_CLASSES
 from exports.options import ExportOptions, ExportOptionsError
@@ -36,6 +41,7 @@ from generation.errors import GenerationError
 from generation.models import GenerationJob, Identity, Method, Prompt, Video
 from generation.selectors import job_progress_get, job_progress_list
 from generation.services import generation_job_cancel, generation_job_create
+from lib.auth import lockout_message, lockout_minutes
 from lib.roles import IsMlTeamOrStaff, may_export
 from studies.models import Study
 
@@ -280,18 +286,74 @@ class GenerationJobCancelApi(ApiView):
 # --- tokens -------------------------------------------------------------------------------------
 
 
-class TokenObtainApi(ObtainAuthToken):
-    """A token for a username and password: only the ML team and study admins get one."""
+# Wrong credentials and the right ones of a user who may not use the API get this same answer: the
+# endpoint does not tell an annotator's password from a wrong one.
+TOKEN_REFUSED = "Unable to sign in with these credentials, or this user may not use the API."
+TOKEN_REFUSED_SCHEMA = OpenApiResponse(
+    inline_serializer(
+        "TokenRefused",
+        {"non_field_errors": serializers.ListField(child=serializers.CharField(), required=False)},
+    ),
+    description=f"{TOKEN_REFUSED} (A missing or too long field is named instead.)",
+)
+THROTTLED_SCHEMA = OpenApiResponse(
+    inline_serializer("Throttled", {"detail": serializers.CharField()}),
+    description="Too many requests, or too many failed sign-ins for this user from this address; "
+    "the Retry-After header says how many seconds to wait.",
+)
+
+
+class TokenThrottle(ScopedRateThrottle):
+    """``API_TOKEN_RATE`` requests per client address, counted in the cache. While the cache's Redis does
+    not answer, requests pass: the lockout after failed sign-ins, kept in the database, still holds."""
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except RedisError:
+            return True
+
+
+class TokenApi(APIView):
+    """POST: a token for a username and password (only the ML team and study admins get one).
+    DELETE: revoke the token of the caller."""
+
+    authentication_classes = AUTHENTICATION_CLASSES
+    throttle_scope = "token"
+
+    def get_permissions(self) -> list[Any]:
+        return [AllowAny()] if self.request.method == "POST" else [IsAuthenticated()]
+
+    def get_throttles(self) -> list[Any]:
+        return [TokenThrottle()] if self.request.method == "POST" else []
 
     @extend_schema(
-        request=ObtainAuthToken.serializer_class,
-        responses={200: inline_serializer("Token", {"token": serializers.CharField()})},
+        request=out.TokenCredentialsSerializer,
+        responses={200: out.TokenSerializer, 400: TOKEN_REFUSED_SCHEMA, 429: THROTTLED_SCHEMA},
+        auth=[],
+        description=f"A token is refused {settings.API_TOKEN_TTL_DAYS} days (API_TOKEN_TTL_DAYS) after it "
+        "was made, with a 401 saying it expired; asking again then gives a new one.",
     )
-    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        body = self.get_serializer(data=request.data)
+    def post(self, request: Request) -> Response:
+        body = out.TokenCredentialsSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        user = body.validated_data["user"]
-        if not may_export(user):
-            raise PermissionDenied("Only the ML team and study admins may use this API.")
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        # The DRF request, not Django's: a lockout is answered here, not by the sign-in page of axes'
+        # middleware.
+        user = authenticate(request, **body.validated_data)
+        if user is not None and not may_export(user):
+            # Counted as a failure too, or the lockout coming later would tell this password apart.
+            user_login_failed.send(__name__, credentials={"username": user.get_username()}, request=request)
+            user = None
+        if getattr(request, "axes_locked_out", False):
+            raise Throttled(wait=lockout_minutes() * 60, detail=lockout_message())
+        if user is None:
+            raise ValidationError({"non_field_errors": [TOKEN_REFUSED]})
+        token = token_for(user=user)
+        return Response(out.TokenSerializer({"token": token.key, "expires": token_expires(token)}).data)
+
+    @extend_schema(request=None, responses={204: None, 401: OpenApiResponse(description="Not signed in.")})
+    def delete(self, request: Request) -> Response:
+        """Revoke the caller's token: it is refused from now on, and POST /api/token/ makes a new one.
+        Staff revoke anyone's under Auth Token in the admin."""
+        Token.objects.filter(user=cast(User, request.user)).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",  # failed sign-ins and lockouts (below)
     "django_htmx",
     "rest_framework",
     "rest_framework.authtoken",
@@ -72,6 +74,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as its documentation asks: it turns a sign-in refused for a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -194,14 +198,26 @@ if CACHE_URL:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Django's ModelBackend with a cheaper load of the signed-in user (config/auth.py).
-AUTHENTICATION_BACKENDS = ["lib.auth.ModelBackend"]
+# Axes first: it refuses a locked-out sign-in before a password is checked. Then Django's ModelBackend
+# with a cheaper load of the signed-in user (lib/auth.py).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "lib.auth.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in throttling (django-axes), on the sign-in page, the admin's and POST /api/token/: after
+# LOGIN_FAILURE_LIMIT wrong passwords for one username from one address, that pair is locked out for
+# LOGIN_LOCKOUT_MINUTES, and every attempt while locked starts the wait again. Attempts are kept in the
+# database: every web process sees them, and signing in keeps working through a Redis outage.
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # failed attempts are kept; no record of every successful sign-in
+AXES_LOCKOUT_CALLABLE = "lib.auth.lockout_response"  # the sign-in page, saying when to try again
+AXES_CLIENT_IP_CALLABLE = "lib.auth.client_address"  # the address the API's throttle counts too
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -271,19 +287,26 @@ CONTENT_SECURITY_POLICY = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "api.authentication.ExpiringTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # POST /api/token/ per client address, counted in the cache. Behind proxies, TRUSTED_PROXY_COUNT
+    # says how many addresses at the end of X-Forwarded-For they added; without it the header, which
+    # any client can write, is ignored.
+    "DEFAULT_THROTTLE_RATES": {"token": os.environ.get("API_TOKEN_RATE", "10/minute")},
+    "NUM_PROXIES": envint("TRUSTED_PROXY_COUNT", 0),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Preference annotation API",
-    "DESCRIPTION": "Catalog, tracks, studies and judgments for the ML team; exports and generation jobs.",
+    "DESCRIPTION": "Catalog, tracks, studies and judgments for the ML team; exports and generation jobs. "
+    "Send `Authorization: Token <key>` with a token from POST /api/token/; a token expires "
+    "API_TOKEN_TTL_DAYS (default 30) days after it was made, and DELETE /api/token/ revokes it.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["lib.roles.IsMlTeamOrStaff"],
     "SERVE_AUTHENTICATION": [
-        "rest_framework.authentication.TokenAuthentication",
+        "api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "COMPONENT_SPLIT_REQUEST": True,
@@ -296,6 +319,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+# An API token is refused this many days after it was made (0: never); POST /api/token/ then makes another.
+API_TOKEN_TTL_DAYS = envint("API_TOKEN_TTL_DAYS", 30)
 # Export archives; downloads pass the staff / ML-team check, never a static handler.
 EXPORT_ROOT = Path(os.environ.get("EXPORT_ROOT", VAR_DIR / "exports")).resolve()
 

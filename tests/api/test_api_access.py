@@ -62,4 +62,4 @@ def test_the_ml_team_gets_a_token_for_its_password(ml_user: User, anonymous_api:
 
 def test_an_annotator_gets_no_token(annotator: User, anonymous_api: APIClient) -> None:
     response = anonymous_api.post("/api/token/", {"username": "annotator-1", "password": "pw-annotator-1"})
-    assert response.status_code == 403
+    assert response.status_code == 400
