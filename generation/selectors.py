@@ -38,6 +38,23 @@ def media_owner_get(*, name: str) -> Video | Reference | None:
     return None
 
 
+def videos_by_file_sha256(*, digests: list[str]) -> dict[str, Video]:
+    """The catalog's videos whose file, as imported (original) or as stored, has one of these sha256s.
+
+    An imported video is stored re-encoded, so the file an import names is found by its original's sha256;
+    a file that is itself a stored video (one downloaded and imported again) by the stored sha256.
+    """
+    found: dict[str, Video] = {}
+    videos = Video.objects.select_related("method", "identity", "prompt").filter(
+        Q(original_sha256__in=digests) | Q(sha256__in=digests)
+    )
+    for video in videos:
+        for digest in (video.sha256, video.original_sha256):
+            if digest in digests:
+                found[digest] = video
+    return found
+
+
 def catalog_counts() -> dict[str, int]:
     return {
         "identities": Identity.objects.count(),
