@@ -52,6 +52,7 @@ def _render_detail(
         "track": track,
         "annotators": selectors.track_annotator_progress(track=track),
         "annotators_form": annotators_form,
+        "shape_warnings": selectors.track_video_shape_warnings(track=track),
     }
     return render(request, "annotate/manage/track_detail.html", context, status=status)
 

@@ -20,8 +20,10 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Now
 
-from annotate.models import Assignment, Judgment, Track, TrackSeat
+from annotate.models import Assignment, Comparison, Judgment, Track, TrackSeat
 from annotate.vote_path import seat_progress
+from generation.models import Video
+from generation.selectors import video_shape_warnings
 
 # --- the annotator's side -----------------------------------------------------------------------
 
@@ -120,3 +122,12 @@ def track_annotator_progress(*, track: Track) -> list[User]:
 def track_choices() -> list[tuple[int, str]]:
     """The tracks a generation job may extend, as (id, name) for the launch form (generation.signals)."""
     return list(Track.objects.order_by("name").values_list("id", "name"))
+
+
+def track_video_shape_warnings(*, track: Track) -> list[str]:
+    """What a rater could tell the track's methods apart by (size, frame rate, duration)."""
+    comparisons = Comparison.objects.filter(track_items__track=track)
+    videos = Video.objects.filter(
+        Q(pk__in=comparisons.values("video_a_id")) | Q(pk__in=comparisons.values("video_b_id"))
+    )
+    return video_shape_warnings(videos=videos)

@@ -185,7 +185,14 @@ class VideoAdmin(MediaAdminMixin, admin.ModelAdmin):
         "origin",
     )
     list_filter = ("method", "origin", "identity", "prompt__task")
-    search_fields = ("identity__name", "identity__slug", "prompt__slug", "method__name", "sha256")
+    search_fields = (
+        "identity__name",
+        "identity__slug",
+        "prompt__slug",
+        "method__name",
+        "sha256",
+        "original_sha256",
+    )
     list_select_related = ("identity", "prompt", "method")
     list_per_page = 50
     readonly_fields = (
@@ -201,6 +208,8 @@ class VideoAdmin(MediaAdminMixin, admin.ModelAdmin):
         "duration",
         "codec",
         "origin",
+        "original_sha256",
+        "original_metadata",
         "created_at",
     )
     fields = ("media_preview", "method", "identity", "prompt", "seed", "settings", *readonly_fields[1:])

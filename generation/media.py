@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -174,18 +175,28 @@ def store_copy(source: Path, suffix: str) -> str:
     return name
 
 
-def encode_mp4(frames: Iterable[np.ndarray], *, fps: int, crf: int = 23) -> str:
+# The one encoding of every stored video, rendered here or imported: raters must not tell methods apart
+# by their files. The muxer writes no "Lavf…" tag (bitexact), and the SEI NAL units, where x264 writes its
+# version and every option (threads included, which depend on the machine), are filtered out.
+H264_OPTIONS = {"preset": "veryfast"}
+H264_CRF = 23
+_MUXER_OPTIONS = {"movflags": "+faststart", "fflags": "+bitexact"}
+_DROP_SEI = "filter_units=remove_types=6"
+
+
+def encode_mp4(frames: Iterable[np.ndarray], *, fps: int | Fraction, crf: int = H264_CRF) -> str:
     """Encode RGB uint8 frames (H×W×3, even sides) as H.264 yuv420p MP4; return the stored name.
 
     Chromium plays this profile everywhere; ``+faststart`` puts the index first so playback can start
-    before the whole file has arrived.
+    before the whole file has arrived. The file carries no metadata and no encoder string.
     """
     name, final, temporary = _atomic_target(".mp4")
     try:
-        with av.open(str(temporary), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
+        with av.open(str(temporary), mode="w", format="mp4", options=dict(_MUXER_OPTIONS)) as out:
             stream = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
             stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": str(crf), "preset": "veryfast"}
+            stream.options = {"crf": str(crf), **H264_OPTIONS}
+            drop_sei = av.bitstream.BitStreamFilterContext(_DROP_SEI, stream)
             first = True
             for frame_array in frames:
                 if first:
@@ -196,16 +207,67 @@ def encode_mp4(frames: Iterable[np.ndarray], *, fps: int, crf: int = 23) -> str:
                     first = False
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame_array), format="rgb24")
                 for packet in stream.encode(frame):
-                    out.mux(packet)
+                    out.mux(drop_sei.filter(packet))
             if first:
                 raise MediaError("no frames to encode")
             for packet in stream.encode():
-                out.mux(packet)
+                out.mux(drop_sei.filter(packet))
+            out.mux(drop_sei.filter(None))
         os.replace(temporary, final)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
     return name
+
+
+def normalise_video(source: Path) -> tuple[str, VideoInfo]:
+    """Re-encode a probed video exactly as the platform encodes its own; return the stored name and shape.
+
+    Only the picture survives: container and stream metadata, other streams (sound, subtitles) and the
+    source's encoder strings are dropped. Frames are decoded one at a time (never the whole clip in
+    memory) to RGB, as a render hands them over, and take the source's frame rate.
+    """
+    try:
+        with av.open(str(source)) as container:
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate
+            if not rate:
+                raise MediaError("has no frame rate to keep")
+            decoded = (frame.to_ndarray(format="rgb24") for frame in container.decode(stream))
+            name = encode_mp4(decoded, fps=Fraction(rate))
+    except av.FFmpegError as error:
+        raise MediaError(f"could not be re-encoded ({error.__class__.__name__})") from error
+    try:
+        return name, probe_video(_media_path(name))
+    except BaseException:
+        delete_stored([name])
+        raise
+
+
+def original_metadata(source: Path) -> dict[str, Any]:
+    """What the normalisation drops and provenance keeps: the container's and its streams' tags."""
+    with av.open(str(source)) as container:
+        streams = []
+        for stream in container.streams:
+            context = stream.codec_context
+            streams.append(
+                {
+                    "type": stream.type,
+                    "codec": context.name if context else "",
+                    "profile": (getattr(context, "profile", None) or "") if context else "",
+                    "pix_fmt": (getattr(context, "pix_fmt", None) or "") if stream.type == "video" else "",
+                    "tags": _tags(stream.metadata),
+                }
+            )
+        return {"format": container.format.name, "tags": _tags(container.metadata), "streams": streams}
+
+
+def _tags(tags: Mapping[str, str]) -> dict[str, str]:
+    # Kept small, and without NUL characters, which PostgreSQL's jsonb refuses.
+    return {
+        str(key)[:100].replace("\x00", ""): str(value)[:500].replace("\x00", "")
+        for key, value in list(tags.items())[:50]
+    }
 
 
 def save_image(image: Image.Image, *, suffix: str = ".png") -> str:

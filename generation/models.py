@@ -184,11 +184,25 @@ class Video(models.Model):
     codec = models.CharField(max_length=32)
     settings = models.JSONField(default=dict, blank=True, help_text="Every generation setting.")
     origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.GENERATED)
+    # An imported or uploaded video is stored re-encoded (blinding): these describe the file as it came.
+    original_sha256 = models.CharField(
+        max_length=64, blank=True, help_text="sha256 of the imported file, before it was re-encoded."
+    )
+    original_metadata = models.JSONField(
+        default=dict, blank=True, help_text="Container and stream tags of the imported file (not served)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering: ClassVar = ["identity", "prompt", "method", "seed"]
         indexes: ClassVar = [models.Index(fields=["identity", "prompt"], name="video_case_idx")]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["original_sha256"],
+                condition=~Q(original_sha256=""),
+                name="video_original_sha256_unique",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.method} · {self.identity.slug} · {self.prompt.slug} · seed {self.seed}"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from statistics import median
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -36,6 +37,82 @@ def media_owner_get(*, name: str) -> Video | Reference | None:
         if owner is not None:
             return owner
     return None
+
+
+def videos_by_file_sha256(*, digests: list[str]) -> dict[str, Video]:
+    """The catalog's videos whose file, as imported (original) or as stored, has one of these sha256s.
+
+    An imported video is stored re-encoded, so the file an import names is found by its original's sha256;
+    a file that is itself a stored video (one downloaded and imported again) by the stored sha256.
+    """
+    found: dict[str, Video] = {}
+    videos = Video.objects.select_related("method", "identity", "prompt").filter(
+        Q(original_sha256__in=digests) | Q(sha256__in=digests)
+    )
+    for video in videos:
+        for digest in (video.sha256, video.original_sha256):
+            if digest in digests:
+                found[digest] = video
+    return found
+
+
+# Differences smaller than these are not visible to a rater.
+FPS_TOLERANCE = 0.05
+DURATION_TOLERANCE = 0.1  # seconds
+
+
+def video_shape_warnings(*, videos: QuerySet[Video], reference_method_id: int | None = None) -> list[str]:
+    """What a rater could tell methods apart by, among videos that are compared against one another.
+
+    Re-encoding makes every file alike, but not the picture: each method's width × height, frame rate and
+    duration (its median) are compared with those of the reference method (by default the first by name).
+    One sentence per method that differs, naming what differs.
+    """
+    shapes: dict[int, dict[str, Any]] = {}
+    for method_id, name, width, height, fps, duration in videos.values_list(
+        "method_id", "method__name", "width", "height", "fps", "duration"
+    ).order_by():
+        shape = shapes.setdefault(method_id, {"name": name, "sizes": Counter(), "fps": [], "durations": []})
+        shape["sizes"][(width, height)] += 1
+        shape["fps"].append(fps)
+        shape["durations"].append(duration)
+    if len(shapes) < 2:
+        return []
+    if reference_method_id not in shapes:
+        reference_method_id = min(shapes, key=lambda key: (shapes[key]["name"], key))
+    reference = shapes[reference_method_id]
+    warnings = []
+    for method_id, shape in sorted(shapes.items(), key=lambda item: item[1]["name"]):
+        if method_id == reference_method_id:
+            continue
+        theirs, ours = _shape_differences(shape, reference)
+        if theirs:
+            warnings.append(
+                f"Method {shape['name']}'s videos are {', '.join(theirs)} while method {reference['name']}'s "
+                f"are {', '.join(ours)}; a rater can tell them apart by that."
+            )
+    return warnings
+
+
+def _shape_differences(shape: dict[str, Any], reference: dict[str, Any]) -> tuple[list[str], list[str]]:
+    theirs: list[str] = []
+    ours: list[str] = []
+    if set(shape["sizes"]) != set(reference["sizes"]):
+        theirs.append(_sizes_text(shape["sizes"]))
+        ours.append(_sizes_text(reference["sizes"]))
+    fps, reference_fps = median(shape["fps"]), median(reference["fps"])
+    if abs(fps - reference_fps) > FPS_TOLERANCE:
+        theirs.append(f"{fps:g} fps")
+        ours.append(f"{reference_fps:g} fps")
+    duration, reference_duration = median(shape["durations"]), median(reference["durations"])
+    if abs(duration - reference_duration) > DURATION_TOLERANCE:
+        theirs.append(f"{duration:.1f} s long")
+        ours.append(f"{reference_duration:.1f} s long")
+    return theirs, ours
+
+
+def _sizes_text(sizes: Counter[tuple[int, int]]) -> str:
+    return " or ".join(f"{width}×{height}" for (width, height), _ in sizes.most_common())
 
 
 def catalog_counts() -> dict[str, int]:

@@ -9,6 +9,7 @@ from django.db.models import Count, Q, QuerySet
 
 from annotate.models import Criterion
 from generation.models import Method, Reference, Video
+from generation.selectors import video_shape_warnings
 from studies import presets
 from studies.models import Answer, Matchup, Participant, Question, Study
 from studies.plans import Case, case_pools
@@ -68,6 +69,16 @@ def study_case_pool(*, study: Study) -> list[PoolRow]:
         row("All methods" if key is None else f"{study.ours.name} vs {names.get(key, key)}", cases)
         for key, cases in pools.items()
     ]
+
+
+def study_video_shape_warnings(*, study: Study) -> list[str]:
+    """What a participant could tell "ours" from a baseline by (size, frame rate, duration)."""
+    videos = Video.objects.filter(
+        method_id__in=[study.ours_id, *study.baselines.values_list("pk", flat=True)],
+        identity__in=study.identities.all(),
+        prompt__in=study.prompts.all(),
+    )
+    return video_shape_warnings(videos=videos, reference_method_id=study.ours_id)
 
 
 def participant_counts(*, study: Study) -> dict[str, int]:

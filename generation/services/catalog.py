@@ -10,6 +10,7 @@ import numpy as np
 from django.db import transaction
 
 from generation import media
+from generation.errors import MediaError
 from generation.models import Identity, Method, Prompt, Reference, Video
 from lib.hashing import sha256_file
 
@@ -51,16 +52,26 @@ def video_import_file(
     seed: int,
     settings: dict[str, Any] | None = None,
 ) -> Video:
-    """Copy a video made elsewhere into the catalog (the caller has probed it)."""
-    name = media.store_copy(source, ".mp4")
+    """Store a video made elsewhere (the caller has probed it) re-encoded as the platform's own.
+
+    The stored file tells nothing of the method that made it (no tags, no encoder string); the catalog
+    keeps the original's sha256 and tags for provenance. Raises MediaError when the re-encoded frames
+    are those of a video already in the catalog (the same clip with other tags).
+    """
+    provenance = media.original_metadata(source)
+    original_sha256 = sha256_file(source)
+    name, info = media.normalise_video(source)
     return _video_record(
         name=name,
+        info=info,
         method=method,
         identity=identity,
         prompt=prompt,
         seed=seed,
         settings=settings or {},
         origin=Video.Origin.IMPORTED,
+        original_sha256=original_sha256,
+        original_metadata=provenance,
     )
 
 
@@ -73,11 +84,17 @@ def _video_record(
     seed: int,
     settings: dict[str, Any],
     origin: str,
+    info: media.VideoInfo | None = None,
+    original_sha256: str = "",
+    original_metadata: dict[str, Any] | None = None,
 ) -> Video:
     path = media.media_path(name)
     written = [name]
     try:
-        info = media.probe_video(path)
+        info = info or media.probe_video(path)
+        sha256 = sha256_file(path)
+        if original_sha256 and Video.objects.filter(sha256=sha256).exists():
+            raise MediaError("has the same frames as a video already in the catalog (only its tags differ)")
         poster = _poster_for(path)
         written.append(poster)
         with transaction.atomic():
@@ -88,7 +105,7 @@ def _video_record(
                 seed=seed,
                 file=name,
                 poster=poster,
-                sha256=sha256_file(path),
+                sha256=sha256,
                 bytes=path.stat().st_size,
                 width=info.width,
                 height=info.height,
@@ -98,6 +115,8 @@ def _video_record(
                 codec=info.codec,
                 settings=settings,
                 origin=origin,
+                original_sha256=original_sha256,
+                original_metadata=original_metadata or {},
             )
     except BaseException:
         # The row was not written: nothing may stay behind on disk either.

@@ -39,6 +39,7 @@ from django.db import DatabaseError, models, transaction
 from generation import media
 from generation.errors import CatalogImportError, Problem
 from generation.models import ASPECTS, Identity, Method, Prompt, Reference, Video
+from generation.selectors import videos_by_file_sha256
 from generation.services.catalog import reference_create, video_import_file
 from lib.hashing import sha256_file
 
@@ -490,9 +491,7 @@ class _Planner:
                     f'already in the catalog as a reference of identity "{row.present.identity.slug}"',
                     row.entry,
                 )
-        videos = Video.objects.select_related("method", "identity", "prompt").in_bulk(
-            [row.sha256 for row in plan.videos if row.sha256], field_name="sha256"
-        )
+        videos = videos_by_file_sha256(digests=[row.sha256 for row in plan.videos if row.sha256])
         for video in plan.videos:
             video.present = present = videos.get(video.sha256)
             if present is not None and (

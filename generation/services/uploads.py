@@ -9,8 +9,9 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
 from generation import media
-from generation.errors import UploadRefused
+from generation.errors import MediaError, UploadRefused
 from generation.models import Identity, Method, Prompt, Video
+from generation.selectors import videos_by_file_sha256
 from generation.services.catalog import video_import_file
 from lib.hashing import sha256_file
 
@@ -18,7 +19,7 @@ from lib.hashing import sha256_file
 def video_upload(
     *, upload: UploadedFile, method: Method, identity: Identity, prompt: Prompt, seed: int
 ) -> Video:
-    """Probe an uploaded video like an imported one (playable H.264 yuv420p MP4) and store it."""
+    """Probe an uploaded video like an imported one (playable H.264 yuv420p MP4) and store it re-encoded."""
     limit = settings.CATALOG_MAX_FILE_BYTES
     if upload.size is not None and upload.size > limit:
         raise UploadRefused(f"the file is {upload.size} bytes, over the {limit}-byte limit")
@@ -30,13 +31,17 @@ def video_upload(
         problem = media.probe_problem(path, is_video=True)
         if problem:
             raise UploadRefused(f"{upload.name} {problem}")
-        if Video.objects.filter(sha256=sha256_file(path)).exists():
+        digest = sha256_file(path)
+        if videos_by_file_sha256(digests=[digest]):
             raise UploadRefused(f"{upload.name} is already in the catalog")
-        return video_import_file(
-            source=path,
-            method=method,
-            identity=identity,
-            prompt=prompt,
-            seed=seed,
-            settings={"source": "upload", "file_name": upload.name or ""},
-        )
+        try:
+            return video_import_file(
+                source=path,
+                method=method,
+                identity=identity,
+                prompt=prompt,
+                seed=seed,
+                settings={"source": "upload", "file_name": upload.name or ""},
+            )
+        except MediaError as error:
+            raise UploadRefused(f"{upload.name} {error}") from error

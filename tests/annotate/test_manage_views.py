@@ -10,6 +10,7 @@ from django.urls import reverse
 from annotate.models import Comparison, Track, TrackSeat
 from annotate.services import track_pause_set
 from annotate.vote_path import assignment_next_for, judgment_submit
+from generation.models import Video
 from tests.factories import IdentityFactory, MethodFactory, PromptFactory, make_track, make_video
 
 pytestmark = pytest.mark.django_db
@@ -261,3 +262,15 @@ def test_the_manage_pages_keep_their_queries_bounded(
         admin_client.get(reverse("manage_tracks:list"))
     with django_assert_max_num_queries(6):
         admin_client.get(reverse("manage_tracks:detail", args=[tracks[0].pk]))
+
+
+def test_the_track_page_warns_when_compared_videos_differ_in_size(admin_client):
+    track = make_track(methods=2)
+    url = reverse("manage_tracks:detail", args=[track.pk])
+    assert "a rater can tell them apart" not in admin_client.get(url).content.decode()
+    first, second = Video.objects.order_by("method__name").values_list("method__name", flat=True)
+    Video.objects.filter(method__name=second).update(width=48, height=48)
+
+    page = admin_client.get(url).content.decode()
+
+    assert f"Method {second}&#x27;s videos are 48×48 while method {first}&#x27;s are 32×32" in page

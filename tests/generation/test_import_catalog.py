@@ -153,7 +153,9 @@ def test_it_imports_identities_references_prompts_methods_and_videos(tmp_path):
     video = Video.objects.get(method__name="baseline-x")
     assert (video.identity, video.prompt, video.seed, video.origin) == (ada, prompt, 0, "imported")
     assert (video.codec, video.width, video.height, video.num_frames) == ("h264", 64, 64, 8)
-    assert video.sha256 == sha256_file(tmp_path / "videos/baseline-x_ada_p1_0.mp4")
+    # Stored re-encoded: the catalog keeps the imported file's own sha256 for provenance.
+    assert video.original_sha256 == sha256_file(tmp_path / "videos/baseline-x_ada_p1_0.mp4")
+    assert video.sha256 == sha256_file(Path(settings.MEDIA_ROOT) / video.file.name) != video.original_sha256
     assert video.settings == {"steps": 30}
     for row in (face, clip, video):
         assert (Path(settings.MEDIA_ROOT) / row.file.name).is_file()

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
-from generation.models import Method
+from generation.models import Method, Video
 from studies.models import Question, Study
 from tests.studies.conftest import answer_all, make_study, take_part
 
@@ -243,3 +244,19 @@ def test_an_edit_with_a_target_beyond_what_the_column_holds_changes_nothing(cata
 def test_the_largest_target_the_column_holds_is_kept(catalog, admin_client):
     admin_client.post("/studies/new/", design_post(catalog, target_participants="2147483647"))
     assert Study.objects.get().target_participants == 2147483647
+
+
+def test_the_study_page_warns_when_a_baseline_differs_from_ours_in_size(admin_client, catalog):
+    study = make_study(catalog)
+    url = reverse("studies:study_detail", args=[study.pk])
+    assert "a rater can tell them apart" not in admin_client.get(url).content.decode()
+    baseline = catalog.baselines[1]
+    Video.objects.filter(method=baseline).update(width=24, height=24)
+
+    page = admin_client.get(url).content.decode()
+
+    assert (
+        f"Method {baseline.name}&#x27;s videos are 24×24 while method {catalog.ours.name}&#x27;s are 16×16"
+        in page
+    )
+    assert page.count("a rater can tell them apart") == 1
