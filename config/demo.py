@@ -39,6 +39,8 @@ def web_server_command(bind: str) -> list[str]:
         *("--bind", bind, "--worker-class", "gthread"),
         *("--workers", str(WEB_WORKERS), "--threads", str(WEB_THREADS)),
         *("--keep-alive", "10", "--access-logfile", "-"),
+        # gunicorn's control socket has one path per user: a second server (tests, a bench) would take it.
+        "--no-control-socket",
     ]
 
 

@@ -111,7 +111,7 @@ def site(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
     }
     gunicorn = [
         sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{upstream}",
-        "--worker-class", "config.gunicorn_worker.InlineWorker", "--workers", "1",
+        "--worker-class", "config.gunicorn_worker.InlineWorker", "--workers", "1", "--no-control-socket",
     ]  # fmt: skip
     nginx = [NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e", str(folder / "error.log"),
              "-g", f"daemon off; pid {folder}/nginx.pid;"]  # fmt: skip
