@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(PY) -m config.demo
 
 test: lint
-	scripts/ensure-chromium.sh
+	scripts/ensure-system-packages.sh
 	$(VENV)/bin/pytest
 
 # Style, types and the import layers (pyproject.toml: [tool.ruff], [tool.mypy], [tool.importlinter]).

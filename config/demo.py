@@ -1,5 +1,9 @@
 """``make demo``: migrate, seed the synthetic world, run the web server and a Celery worker.
 
+The web server is gunicorn with the production settings (DEBUG off), as the README deploys the app, but
+with gunicorn's stock gthread worker: there is no buffering proxy in front of the demo, and a client
+that sends its request slowly holds one thread of the pool, not the whole worker.
+
 Ctrl-C stops the worker, the web server and then the embedded PostgreSQL and Redis, so nothing is
 left running. The children run in sessions of their own: the terminal's Ctrl-C reaches only this
 supervisor, which then stops them in order.
@@ -16,6 +20,28 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+
+
+# Threads × workers bounds the database connections the web server keeps (one a thread, CONN_MAX_AGE):
+# 40 here, well under the embedded PostgreSQL's max_connections of 100. Each worker has threads to spare
+# for the health check and the other browsers while slow clients hold some.
+WEB_WORKERS = 2
+WEB_THREADS = 20
+
+# The demo runs over plain HTTP on loopback: production settings but for the HTTPS-only cookies.
+DEMO_ENVIRONMENT = {"DEBUG": "0", "SESSION_COOKIE_SECURE": "0", "CSRF_COOKIE_SECURE": "0"}
+
+
+def web_server_command(bind: str) -> list[str]:
+    """The demo's web server, listening on ``bind`` (``host:port``)."""
+    return [
+        *(PYTHON, "-m", "gunicorn", "config.wsgi"),
+        *("--bind", bind, "--worker-class", "gthread"),
+        *("--workers", str(WEB_WORKERS), "--threads", str(WEB_THREADS)),
+        *("--keep-alive", "10", "--access-logfile", "-"),
+        # gunicorn's control socket has one path per user: a second server (tests, a bench) would take it.
+        "--no-control-socket",
+    ]
 
 
 def _run(*args: str) -> None:
@@ -60,6 +86,8 @@ def _banner(port: str) -> str:
 
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    for name, value in DEMO_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
     port = os.environ.get("PORT", "8000")
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     interrupted = False
@@ -75,6 +103,7 @@ def main() -> int:
         # Inside the try: a failed migration or seed still stops the embedded servers it started.
         _run("migrate", "--noinput")
         _run("seed_demo")
+        _run("collectstatic", "--noinput", "--verbosity", "0")  # served by WhiteNoise, DEBUG being off
         children.append(
             (
                 "celery worker",
@@ -102,16 +131,7 @@ def main() -> int:
         children.append(
             (
                 "web server",
-                _start(
-                    "web server",
-                    [
-                        PYTHON,
-                        "manage.py",
-                        "runserver",
-                        "--noreload",
-                        f"127.0.0.1:{port}",
-                    ],
-                ),
+                _start("web server", web_server_command(f"127.0.0.1:{port}")),
             )
         )
         print(_banner(port), flush=True)

@@ -13,18 +13,17 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import av
 import pytest
 from django.conf import settings
-from django.db import connection
 from pytest_django.fixtures import Settings
 
 from generation.media import probe_video
 from generation.models import GenerationItem, GenerationJob, Video
 from generation.services import generation_job_create
 from tests.factories import IdentityFactory, MethodFactory, PromptFactory
+from tests.processes import process_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -76,17 +75,6 @@ class Workers:
         )
 
 
-def _worker_database_url() -> str:
-    # The worker must write where this test reads: the test database, not the development one.
-    # Read after django_db_setup: an embedded server's address is filled in on its first connection.
-    db = connection.settings_dict
-    host, port = str(db["HOST"] or ""), str(db["PORT"] or "")
-    credentials = f"{quote(db['USER'] or '')}:{quote(db['PASSWORD'] or '')}"
-    if host.startswith("/"):  # a unix socket folder
-        return f"postgresql://{credentials}@/{db['NAME']}?host={quote(host)}"
-    return f"postgresql://{credentials}@{host}{':' + port if port else ''}/{db['NAME']}"
-
-
 @pytest.fixture(scope="module")
 def workers(
     django_db_setup: None, django_db_blocker: object, tmp_path_factory: pytest.TempPathFactory
@@ -94,7 +82,7 @@ def workers(
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": _worker_database_url(),
+        "DATABASE_URL": process_database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "GENERATION_QUEUE": QUEUE,
