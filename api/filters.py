@@ -15,6 +15,7 @@ from annotate.models import Choice, Criterion, Rater, Track
 from exports.models import ExportRun
 from exports.read import rater_public_id
 from generation.models import GenerationStatus, Method, Prompt, Video
+from lib.converters import BIGINT_MAX
 from studies.models import Answer, Study
 
 # Parameters of the pagination and of DRF's format negotiation, allowed beside any filter.
@@ -56,18 +57,18 @@ class MethodFilters(Filters):
 
 
 class VideoFilters(Filters):
-    identity = serializers.IntegerField(required=False, min_value=1)
-    prompt = serializers.IntegerField(required=False, min_value=1)
-    method = serializers.IntegerField(required=False, min_value=1)
-    seed = serializers.IntegerField(required=False)
+    identity = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
+    prompt = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
+    method = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
+    seed = serializers.IntegerField(required=False, min_value=-BIGINT_MAX - 1, max_value=BIGINT_MAX)
     origin = serializers.ChoiceField(choices=Video.Origin.choices, required=False)
     lookups = {"identity": "identity_id", "prompt": "prompt_id", "method": "method_id"}
 
 
 class ComparisonFilters(Filters):
-    identity = serializers.IntegerField(required=False, min_value=1)
-    prompt = serializers.IntegerField(required=False, min_value=1)
-    track = serializers.IntegerField(required=False, min_value=1)
+    identity = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
+    prompt = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
+    track = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
     lookups = {"identity": "identity_id", "prompt": "prompt_id", "track": "track_items__track_id"}
 
 
@@ -86,9 +87,9 @@ class StudyFilters(Filters):
 
 
 class JudgmentFilters(Filters):
-    track = serializers.IntegerField(required=False, min_value=1)
-    study = serializers.IntegerField(required=False, min_value=1)
-    comparison = serializers.IntegerField(required=False, min_value=1)
+    track = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
+    study = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
+    comparison = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
     criterion = serializers.ChoiceField(choices=Criterion.choices, required=False)
     choice = serializers.ChoiceField(choices=Choice.choices, required=False)
     # The serializer's metaclass moves declared fields into _declared_fields, so this does not replace
@@ -138,5 +139,5 @@ class ExportRunFilters(Filters):
 
 class GenerationJobFilters(Filters):
     status = serializers.ChoiceField(choices=GenerationStatus.choices, required=False)
-    method = serializers.IntegerField(required=False, min_value=1)
+    method = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
     lookups = {"method": "method_id"}

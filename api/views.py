@@ -46,11 +46,15 @@ class ApiView(APIView):
 
 
 def parse_filters(request: Request, filter_class: type[filters.Filters]) -> dict[str, Any]:
-    """The validated query parameters; an unknown one or a bad value is a 400 naming it."""
+    """The validated query parameters; an unknown or repeated one or a bad value is a 400 naming it."""
     known = set(filter_class().fields) | filters.PAGING_PARAMS
     unknown = sorted(set(request.query_params) - known)
     if unknown:
         raise ValidationError({name: ["Unknown filter."] for name in unknown})
+    repeated = sorted(name for name, values in request.query_params.lists() if len(values) > 1)
+    if repeated:
+        # Each filter takes one value; reading only the last of several would ignore the others.
+        raise ValidationError({name: ["Given more than once."] for name in repeated})
     checked = filter_class(data={k: request.query_params.get(k) for k in request.query_params})
     checked.is_valid(raise_exception=True)
     return dict(checked.validated_data)
@@ -275,6 +279,20 @@ class GenerationJobCancelApi(ApiView):
             raise NotFound("No such generation job.")
         generation_job_cancel(job=job)
         return Response(out.GenerationJobSerializer(job_progress_get(job_id=job_id)).data)
+
+
+# --- any other path -----------------------------------------------------------------------------
+
+
+@extend_schema(exclude=True)
+class UnknownPathApi(ApiView):
+    """A path under /api/ that names nothing (an id beyond what a row can have, a typo): the API's JSON
+    404, as its schema documents, rather than the site's HTML page."""
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raise NotFound()
+
+    post = put = patch = delete = get
 
 
 # --- tokens -------------------------------------------------------------------------------------
