@@ -22,6 +22,17 @@ from studies.models import Answer, Study
 PAGING_PARAMS = {"cursor", "page_size", "format"}
 
 
+class WholeNumberField(serializers.IntegerField):
+    """An integer written as one: DRF's own field also takes "1.0", which the schema's integer does not."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if not (
+            isinstance(data, str) and data.removeprefix("-").isascii() and data.removeprefix("-").isdigit()
+        ):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class Filters(serializers.Serializer):
     """Base: ``apply`` filters a queryset with the validated values; fields map to lookups by default."""
 
@@ -57,29 +68,25 @@ class MethodFilters(Filters):
 
 
 class VideoFilters(Filters):
-    identity = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
-    prompt = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
-    method = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
-    seed = serializers.IntegerField(required=False, min_value=-BIGINT_MAX - 1, max_value=BIGINT_MAX)
+    identity = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
+    prompt = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
+    method = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
+    seed = WholeNumberField(required=False, min_value=-BIGINT_MAX - 1, max_value=BIGINT_MAX)
     origin = serializers.ChoiceField(choices=Video.Origin.choices, required=False)
     lookups = {"identity": "identity_id", "prompt": "prompt_id", "method": "method_id"}
 
 
 class ComparisonFilters(Filters):
-    identity = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
-    prompt = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
-    track = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
+    identity = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
+    prompt = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
+    track = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
     lookups = {"identity": "identity_id", "prompt": "prompt_id", "track": "track_items__track_id"}
 
 
 class TrackFilters(Filters):
     kind = serializers.ChoiceField(choices=Track.Kind.choices, required=False)
-    is_paused = serializers.BooleanField(required=False, allow_null=True, default=None)
-
-    def apply(self, queryset: QuerySet, values: dict[str, Any]) -> QuerySet:
-        if values.get("is_paused") is None:
-            values.pop("is_paused", None)
-        return super().apply(queryset, values)
+    # Not nullable: DRF would read an empty value as null and so not filter at all.
+    is_paused = serializers.BooleanField(required=False)
 
 
 class StudyFilters(Filters):
@@ -87,9 +94,9 @@ class StudyFilters(Filters):
 
 
 class JudgmentFilters(Filters):
-    track = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
-    study = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
-    comparison = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
+    track = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
+    study = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
+    comparison = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
     criterion = serializers.ChoiceField(choices=Criterion.choices, required=False)
     choice = serializers.ChoiceField(choices=Choice.choices, required=False)
     # The serializer's metaclass moves declared fields into _declared_fields, so this does not replace
@@ -139,5 +146,5 @@ class ExportRunFilters(Filters):
 
 class GenerationJobFilters(Filters):
     status = serializers.ChoiceField(choices=GenerationStatus.choices, required=False)
-    method = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
+    method = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
     lookups = {"method": "method_id"}

@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 
-# DRF's bodies: ``{"detail": "..."}`` for a refusal (401, 403, 404, 409, a request it cannot parse), and
+# DRF's bodies: ``{"detail": "..."}`` for a refusal (401, 403, 404, 409, 415, a request it cannot parse), and
 # field names (or ``non_field_errors``) mapped to their messages for invalid input; a list or nested
 # field maps to a list or an object of messages.
 ERROR = ResolvedComponent(
@@ -39,7 +39,7 @@ VALIDATION_ERROR = ResolvedComponent(
 
 
 class ApiAutoSchema(AutoSchema):
-    """Adds 400, 401, 403 and 404 to each operation where the view can answer them."""
+    """Adds 400, 401, 403, 404 and 415 to each operation where the view can answer them."""
 
     def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         operation = super().get_operation(*args, **kwargs)
@@ -58,6 +58,8 @@ class ApiAutoSchema(AutoSchema):
         if "requestBody" in operation or any(where == "query" for where, _ in parameters):
             # Query parameters are checked: a bad value, a repeated or an unknown name is refused.
             add("400", VALIDATION_ERROR, "Invalid input: each field or parameter at fault, with why.")
+        if "requestBody" in operation:
+            add("415", ERROR, "A body in a media type this operation does not read.")
         if self.view.get_authenticators():
             add("401", ERROR, "No credentials, or a token that is not (or no longer) valid.")
             add(

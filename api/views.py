@@ -13,6 +13,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -153,6 +154,8 @@ class JudgmentListApi(FilteredListApi):
 class ExportRunListApi(FilteredListApi):
     serializer_class = out.ExportRunSerializer
     filter_class = filters.ExportRunFilters
+    # JSON only: a form cannot say "no options" apart from a body it failed to read, and has no lists.
+    parser_classes = (JSONParser,)
 
     def base_queryset(self) -> QuerySet:
         return export_run_list()
@@ -228,6 +231,8 @@ class ExportRunDownloadApi(ApiView):
 
 
 class GenerationJobListApi(ApiView):
+    parser_classes = (JSONParser,)  # the settings are a JSON object
+
     @extend_schema(
         parameters=[filters.GenerationJobFilters], responses=out.GenerationJobSerializer(many=True)
     )

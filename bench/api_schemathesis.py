@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["DATABASE_URL"] = urlunsplit(urlsplit(server_url)._replace(path=f"/{BENCH_DB}"))
         # No DEBUG (Django would keep every query), nothing queued for real (exports are started, not run).
         os.environ.update({"DEBUG": "0", "CELERY_BROKER_URL": "memory://", "LOG_LEVEL": "CRITICAL"})
+        os.environ.setdefault("SECRET_KEY", "bench-" + secrets.token_hex(16))
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         import django
 

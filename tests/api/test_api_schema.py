@@ -68,3 +68,10 @@ def test_an_id_beyond_any_row_is_the_documented_json_404(ml_api: APIClient) -> N
 
 def test_a_path_missing_its_slash_is_still_redirected(ml_api: APIClient) -> None:
     assert ml_api.get("/api/identities").status_code == 301
+
+
+def test_an_export_is_started_with_json_only(ml_api: APIClient) -> None:
+    # A form body that could not be read would otherwise start an export with every default.
+    response = ml_api.post("/api/exports/", {"name": "x"}, format="multipart")
+    assert response.status_code == 415
+    assert "detail" in response.json()
