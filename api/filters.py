@@ -15,10 +15,22 @@ from annotate.models import Choice, Criterion, Rater, Track
 from exports.models import ExportRun
 from exports.read import rater_public_id
 from generation.models import GenerationStatus, Method, Prompt, Video
+from lib.converters import BIGINT_MAX
 from studies.models import Answer, Study
 
 # Parameters of the pagination and of DRF's format negotiation, allowed beside any filter.
 PAGING_PARAMS = {"cursor", "page_size", "format"}
+
+
+class WholeNumberField(serializers.IntegerField):
+    """An integer written as one: DRF's own field also takes "1.0", which the schema's integer does not."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if not (
+            isinstance(data, str) and data.removeprefix("-").isascii() and data.removeprefix("-").isdigit()
+        ):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class Filters(serializers.Serializer):
@@ -56,29 +68,25 @@ class MethodFilters(Filters):
 
 
 class VideoFilters(Filters):
-    identity = serializers.IntegerField(required=False, min_value=1)
-    prompt = serializers.IntegerField(required=False, min_value=1)
-    method = serializers.IntegerField(required=False, min_value=1)
-    seed = serializers.IntegerField(required=False)
+    identity = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
+    prompt = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
+    method = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
+    seed = WholeNumberField(required=False, min_value=-BIGINT_MAX - 1, max_value=BIGINT_MAX)
     origin = serializers.ChoiceField(choices=Video.Origin.choices, required=False)
     lookups = {"identity": "identity_id", "prompt": "prompt_id", "method": "method_id"}
 
 
 class ComparisonFilters(Filters):
-    identity = serializers.IntegerField(required=False, min_value=1)
-    prompt = serializers.IntegerField(required=False, min_value=1)
-    track = serializers.IntegerField(required=False, min_value=1)
+    identity = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
+    prompt = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
+    track = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
     lookups = {"identity": "identity_id", "prompt": "prompt_id", "track": "track_items__track_id"}
 
 
 class TrackFilters(Filters):
     kind = serializers.ChoiceField(choices=Track.Kind.choices, required=False)
-    is_paused = serializers.BooleanField(required=False, allow_null=True, default=None)
-
-    def apply(self, queryset: QuerySet, values: dict[str, Any]) -> QuerySet:
-        if values.get("is_paused") is None:
-            values.pop("is_paused", None)
-        return super().apply(queryset, values)
+    # Not nullable: DRF would read an empty value as null and so not filter at all.
+    is_paused = serializers.BooleanField(required=False)
 
 
 class StudyFilters(Filters):
@@ -86,9 +94,9 @@ class StudyFilters(Filters):
 
 
 class JudgmentFilters(Filters):
-    track = serializers.IntegerField(required=False, min_value=1)
-    study = serializers.IntegerField(required=False, min_value=1)
-    comparison = serializers.IntegerField(required=False, min_value=1)
+    track = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
+    study = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
+    comparison = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
     criterion = serializers.ChoiceField(choices=Criterion.choices, required=False)
     choice = serializers.ChoiceField(choices=Choice.choices, required=False)
     # The serializer's metaclass moves declared fields into _declared_fields, so this does not replace
@@ -138,5 +146,5 @@ class ExportRunFilters(Filters):
 
 class GenerationJobFilters(Filters):
     status = serializers.ChoiceField(choices=GenerationStatus.choices, required=False)
-    method = serializers.IntegerField(required=False, min_value=1)
+    method = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
     lookups = {"method": "method_id"}

@@ -15,6 +15,7 @@ from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import NotFound, Throttled, ValidationError
 from rest_framework.generics import ListAPIView
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -52,11 +53,15 @@ class ApiView(APIView):
 
 
 def parse_filters(request: Request, filter_class: type[filters.Filters]) -> dict[str, Any]:
-    """The validated query parameters; an unknown one or a bad value is a 400 naming it."""
+    """The validated query parameters; an unknown or repeated one or a bad value is a 400 naming it."""
     known = set(filter_class().fields) | filters.PAGING_PARAMS
     unknown = sorted(set(request.query_params) - known)
     if unknown:
         raise ValidationError({name: ["Unknown filter."] for name in unknown})
+    repeated = sorted(name for name, values in request.query_params.lists() if len(values) > 1)
+    if repeated:
+        # Each filter takes one value; reading only the last of several would ignore the others.
+        raise ValidationError({name: ["Given more than once."] for name in repeated})
     checked = filter_class(data={k: request.query_params.get(k) for k in request.query_params})
     checked.is_valid(raise_exception=True)
     return dict(checked.validated_data)
@@ -155,6 +160,8 @@ class JudgmentListApi(FilteredListApi):
 class ExportRunListApi(FilteredListApi):
     serializer_class = out.ExportRunSerializer
     filter_class = filters.ExportRunFilters
+    # JSON only: a form cannot say "no options" apart from a body it failed to read, and has no lists.
+    parser_classes = (JSONParser,)
 
     def base_queryset(self) -> QuerySet:
         return export_run_list()
@@ -230,6 +237,8 @@ class ExportRunDownloadApi(ApiView):
 
 
 class GenerationJobListApi(ApiView):
+    parser_classes = (JSONParser,)  # the settings are a JSON object
+
     @extend_schema(
         parameters=[filters.GenerationJobFilters], responses=out.GenerationJobSerializer(many=True)
     )
@@ -281,6 +290,20 @@ class GenerationJobCancelApi(ApiView):
             raise NotFound("No such generation job.")
         generation_job_cancel(job=job)
         return Response(out.GenerationJobSerializer(job_progress_get(job_id=job_id)).data)
+
+
+# --- any other path -----------------------------------------------------------------------------
+
+
+@extend_schema(exclude=True)
+class UnknownPathApi(ApiView):
+    """A path under /api/ that names nothing (an id beyond what a row can have, a typo): the API's JSON
+    404, as its schema documents, rather than the site's HTML page."""
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raise NotFound()
+
+    post = put = patch = delete = get
 
 
 # --- tokens -------------------------------------------------------------------------------------

@@ -315,7 +315,7 @@ REST_FRAMEWORK = {
     # any client can write, is ignored.
     "DEFAULT_THROTTLE_RATES": {"token": os.environ.get("API_TOKEN_RATE", "10/minute")},
     "NUM_PROXIES": envint("TRUSTED_PROXY_COUNT", 0),
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Preference annotation API",

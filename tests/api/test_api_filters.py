@@ -27,6 +27,11 @@ def world(db: None, tmp_path: Path) -> World:
         ("/api/tracks/?is_paused=maybe", "is_paused"),
         ("/api/prompts/?task=everything", "task"),
         ("/api/judgments/?critrion=identity_fidelity", "critrion"),
+        ("/api/videos/?identity=9223372036854775808", "identity"),
+        ("/api/videos/?seed=0.0", "seed"),
+        ("/api/tracks/?is_paused=", "is_paused"),
+        ("/api/judgments/?criterion=beauty&criterion=identity_fidelity", "criterion"),
+        ("/api/identities/?page_size=5&page_size=7", "page_size"),
     ],
 )
 def test_a_bad_filter_gets_400_naming_the_field(ml_api: APIClient, url: str, field: str) -> None:
