@@ -404,12 +404,13 @@ def _mace_spamming_against(votes: pd.DataFrame, probas: pd.DataFrame, iterations
     "knowing" with probability (1 - s) q_l / (s θ_l + (1 - s) q_l); s and θ are the means of the rest.
     """
     labels = list(probas.columns)
-    q = probas.reindex(index=votes["task"]).to_numpy()
-    answer = pd.Categorical(votes["label"], categories=labels).codes
+    # An answer the included raters never gave is a class with posterior 0 (it can only be spam).
+    q = np.column_stack([probas.reindex(index=votes["task"]).to_numpy(), np.zeros(len(votes))])
+    answer = np.array([labels.index(a) if a in labels else len(labels) for a in votes["label"]])
     q_answer = q[np.arange(len(votes)), answer]
     workers, names = pd.factorize(votes["worker"])
     spam = np.full(len(names), 0.5)
-    theta = np.full((len(names), len(labels)), 1.0 / len(labels))
+    theta = np.full((len(names), len(labels) + 1), 1.0 / (len(labels) + 1))
     for _ in range(iterations):
         s = spam[workers]
         spam_part = s * theta[workers, answer]
