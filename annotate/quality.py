@@ -157,7 +157,7 @@ def quality_fit(
     *,
     excluded: Iterable[int] = frozenset(),
     thresholds: Thresholds = THRESHOLDS,
-    mace_restarts: int = 3,
+    mace_iterations: int = 25,
 ) -> QualityFit:
     """Every rater's figures and flags, and the items' posteriors, from one Dawid–Skene fit per criterion."""
     df = _prepare(judgments)
@@ -177,7 +177,7 @@ def quality_fit(
     with warnings.catch_warnings():
         # crowd-kit 1.4 calls pandas with arguments pandas has deprecated; the results are unaffected.
         warnings.filterwarnings("ignore", module=r"crowdkit\.")
-        reliability, spamming, post = _models(real, df[df["is_gold"] & ~df["is_repeat"]], mace_restarts)
+        reliability, spamming, post = _models(real, df[df["is_gold"] & ~df["is_repeat"]], mace_iterations)
     table["ds_reliability"] = reliability.reindex(raters)
     table["mace_spamming"] = spamming.reindex(raters)
     flags, review = _flags(table, thresholds)
@@ -307,7 +307,7 @@ def _contradiction(real: pd.DataFrame, table: pd.DataFrame, th: Thresholds) -> N
 
 
 def _models(
-    real: pd.DataFrame, gold: pd.DataFrame, mace_restarts: int
+    real: pd.DataFrame, gold: pd.DataFrame, mace_iterations: int
 ) -> tuple[pd.Series[Any], pd.Series[Any], pd.DataFrame]:
     """Dawid–Skene and MACE per criterion over the included raters' votes, averaged over criteria.
 
@@ -354,7 +354,11 @@ def _models(
         if not outside.empty:
             errors = pd.concat([errors, DawidSkene._m_step(outside, probas)])
         rel = _reliability(errors, priors)
-        mace = MACE(n_restarts=mace_restarts, n_iter=50, random_state=0).fit(included)
+        # One run: crowd-kit 1.4 starts every restart from the same draw (its random_state is an int), so
+        # further restarts repeat the first and only cost time. MACE has no convergence test; 25 rounds
+        # (not its 50) halve the time of a million votes, and on a simulated track of 60,000 votes 20
+        # rounds already left every spamming figure within 0.05 of the 50-round one.
+        mace = MACE(n_restarts=1, n_iter=mace_iterations, random_state=0).fit(included)
         workers = pd.factorize(included["worker"])[1]
         spam = pd.Series(mace.spamming_[:, 0], index=workers)
         if not outside.empty:
