@@ -14,7 +14,7 @@ Input columns (:data:`JUDGMENT_COLUMNS`), one row per answer, rows in the order 
 - ``is_gold`` bool; ``gold_answer`` str or None (the known answer of a gold row);
 - ``is_repeat`` bool; ``repeat_choice_same`` bool or NA (whether a repeat got its original's answer);
 - optional ``contrast_item`` int: what the crowd-contradiction test compares votes on (a method pair in a
-  study); ``item`` when absent.
+  study); ``item`` when absent. ``A`` must name the same method in every row of one contrast item.
 
 A rater's *votes* are their real answers: neither gold nor repeat. Gold and repeat rows feed only the gold
 and self-consistency figures, position bias, timing and speeders. Excluded raters keep their row, but
@@ -39,13 +39,13 @@ comparisons, 3 votes each, 10 % gold, 10 % repeats, 20 careful raters at 80 % ac
   seeds of the track the careful raters' lowest was 0.67 and the careless raters' highest 0.59; at 600
   comparisons (75 votes a rater) the two met near 0.61, too close to act on.
 - Gold (flag): failed ≥ 2 gold answers and the 95 % Wilson upper bound of gold accuracy below 0.5.
-  A stricter level on about 15 gold answers would be a false alarm (a careful rater's upper bound went
-  down to 0.59), so a failure of ≥ 2 with an upper bound below 0.8 is a review note.
+  A stricter level on 8-15 gold answers would be a false alarm (a careful rater's upper bound went
+  down to 0.69), so a failure of ≥ 2 with an upper bound below 0.8 is a review note.
 - Self-consistency (review note, not a flag): below 0.6 with ≥ 5 repeats. A careful rater who answers
   right 80 % of the time gives the same answer twice only about 68 % of the time; at 8–15 repeats the
   lowest careful figure per seed was 0.25–0.5, so the protocols' "for review, not proof" is kept.
-- MACE spamming (review note): above 0.8 with ≥ 50 votes (careful raters reached 0.72, random ones 0.79
-  and above: it ranks well but does not separate alone).
+- MACE spamming (review note): above 0.8 with ≥ 50 votes (careful raters reached 0.72 and random ones
+  went down to 0.76: it ranks well but does not separate alone).
 - Speeders (flag): more than half of ≥ 10 timed answers faster than the videos' length.
 - Nothing flags a rater below these sizes: a figure on a handful of answers is shown, not judged.
 """
