@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import random
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
 
 from annotate.errors import GoldAnswerError
 from annotate.models import Comparison, GoldAnswer
@@ -278,3 +280,17 @@ def test_degraded_copies_enter_no_track_and_no_study_plan() -> None:
     )
     shown = {video_id for cases in pools.values() for case in cases for video_id in case.video_ids}
     assert shown == {mine.pk, theirs.pk} and not shown & copies
+
+
+def test_the_command_makes_pairs_and_names_a_bad_criterion() -> None:
+    method, prompt = MethodFactory(), PromptFactory()
+    for _ in range(2):
+        make_video(method=method, identity=IdentityFactory(), prompt=prompt)
+    out = io.StringIO()
+    call_command("make_gold", "--criterion", "identity_fidelity", "--limit", "5", stdout=out)
+    assert out.getvalue().endswith("1 gold comparisons\n")  # the second video's pair is the first's
+    assert GoldAnswer.objects.filter(source="made").count() == 1
+    with pytest.raises(CommandError, match="“beauty” is not a criterion here"):
+        call_command("make_gold", "--criterion", "beauty")
+    with pytest.raises(CommandError, match="no such track: 999"):
+        call_command("make_gold", "--track", "999")
