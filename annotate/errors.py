@@ -37,3 +37,7 @@ class NothingToUndo(AnnotationError):
 
 class TrackSetupError(AnnotationError):
     status = 400
+
+
+class GoldAnswerError(AnnotationError):
+    status = 400

@@ -38,7 +38,10 @@ class Choice(models.TextChoices):
 
 
 class Comparison(models.Model):
-    """Two videos of the same identity and prompt, in canonical order (``video_a.pk < video_b.pk``)."""
+    """Two videos of the same identity and prompt, in canonical order (``video_a.pk < video_b.pk``).
+
+    A made gold comparison may pair videos of two identities or two prompts: its identity and prompt are
+    those the question is about, those of the right video (see ``annotate.gold``)."""
 
     video_a = models.ForeignKey(Video, on_delete=models.PROTECT, related_name="+")
     video_b = models.ForeignKey(Video, on_delete=models.PROTECT, related_name="+")
@@ -298,3 +301,36 @@ class Judgment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.criterion}: {self.choice} on comparison {self.comparison_id}"
+
+
+class GoldAnswer(models.Model):
+    """The known answer of a comparison for one criterion: a gold comparison, by which raters are checked.
+
+    An admin marks one after looking at it (``admin``), or the platform makes the pair so that the answer
+    is known by construction (``made``): the right identity, the asked prompt, the undegraded video.
+    The answer is in the comparison's canonical A/B terms, like every judgment.
+    """
+
+    class Source(models.TextChoices):
+        ADMIN = "admin", "Marked by an admin"
+        MADE = "made", "Made by the platform"
+
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="gold_answers")
+    criterion = models.CharField(max_length=40, choices=Criterion.choices)
+    answer = models.CharField(max_length=8, choices=[(Choice.A, "A"), (Choice.B, "B")])
+    source = models.CharField(max_length=8, choices=Source.choices)
+    note = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["id"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["comparison", "criterion"], name="gold_answer_once"),
+            models.CheckConstraint(condition=Q(answer__in=["A", "B"]), name="gold_answer_a_or_b"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.criterion}: {self.answer} on comparison {self.comparison_id} (gold)"

@@ -127,7 +127,7 @@ def track_choices() -> list[tuple[int, str]]:
 def track_video_shape_warnings(*, track: Track) -> list[str]:
     """What a rater could tell the track's methods apart by (size, frame rate, duration)."""
     comparisons = Comparison.objects.filter(track_items__track=track)
-    videos = Video.objects.filter(
+    videos = Video.objects.of_methods().filter(
         Q(pk__in=comparisons.values("video_a_id")) | Q(pk__in=comparisons.values("video_b_id"))
     )
     return video_shape_warnings(videos=videos)

@@ -1,4 +1,5 @@
-"""Writes of annotation: building comparisons and tracks, seating annotators, pausing tracks.
+"""Writes of annotation: building comparisons and tracks, seating annotators, pausing tracks, and gold
+comparisons (``annotate.gold``: known answers marked by an admin or made by the platform).
 
 The annotator's work (handing out comparisons, votes, undo, watch reports) is the vote path, in
 ``annotate.vote_path``."""
@@ -13,6 +14,8 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from annotate.errors import TrackSetupError
+from annotate.gold import make_gold_pairs as make_gold_pairs
+from annotate.gold import mark_gold as mark_gold
 from annotate.models import Comparison, Rater, Track, TrackItem, TrackSeat
 from generation.models import Identity, Method, Prompt, Video
 
@@ -23,6 +26,8 @@ def comparisons_build(*, videos: Iterable[Video]) -> list[Comparison]:
     """Every unordered pair of videos that share identity and prompt, each pair once (idempotent)."""
     by_case: dict[tuple[int, int], list[Video]] = {}
     for video in videos:
+        if video.is_gold_stimulus:
+            continue  # made for gold comparisons only, never a method's entry in a real one
         by_case.setdefault((video.identity_id, video.prompt_id), []).append(video)
     wanted = [
         (first, second)
@@ -64,7 +69,7 @@ def track_create(
             "The watch rule is a fraction of each video, from 0 (no rule) to 1 (all of it)."
         )
     videos = list(
-        Video.objects.filter(
+        Video.objects.of_methods().filter(
             identity__in=list(identities), prompt__in=list(prompts), method__in=list(methods)
         )
     )
@@ -155,7 +160,9 @@ def track_extend(*, track: Track, videos: Iterable[Video]) -> int:
         "comparison__video_a_id", "comparison__video_b_id"
     )
     in_track = {video_id for pair in pairs for video_id in pair}
-    same_cases = [v for v in Video.objects.filter(pk__in=in_track) if (v.identity_id, v.prompt_id) in cases]
+    same_cases = [
+        v for v in Video.objects.of_methods().filter(pk__in=in_track) if (v.identity_id, v.prompt_id) in cases
+    ]
     comparisons = comparisons_build(videos=[*same_cases, *new])
     before = TrackItem.objects.filter(track=track).count()
     TrackItem.objects.bulk_create(

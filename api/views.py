@@ -119,7 +119,7 @@ class VideoListApi(FilteredListApi):
     filter_class = filters.VideoFilters
 
     def base_queryset(self) -> QuerySet:
-        return Video.objects.all()
+        return Video.objects.of_methods()
 
 
 class ComparisonListApi(FilteredListApi):

@@ -163,6 +163,12 @@ class Method(models.Model):
         return self.name
 
 
+class VideoQuerySet(models.QuerySet["Video"]):
+    def of_methods(self) -> VideoQuerySet:
+        """The videos the methods made: without the copies made for gold comparisons."""
+        return self.filter(is_gold_stimulus=False)
+
+
 class Video(models.Model):
     class Origin(models.TextChoices):
         GENERATED = "generated", "Generated here"
@@ -191,7 +197,15 @@ class Video(models.Model):
     original_metadata = models.JSONField(
         default=dict, blank=True, help_text="Container and stream tags of the imported file (not served)."
     )
+    # A copy made for gold comparisons (a known answer), e.g. a degraded one: it keeps its source's method,
+    # identity and prompt, but is no video of that method: tracks, studies, checks and lists leave it out.
+    is_gold_stimulus = models.BooleanField(default=False, editable=False)
+    gold_source = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="gold_copies", editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = VideoQuerySet.as_manager()
 
     class Meta:
         ordering: ClassVar = ["identity", "prompt", "method", "seed"]
@@ -201,7 +215,12 @@ class Video(models.Model):
                 fields=["original_sha256"],
                 condition=~Q(original_sha256=""),
                 name="video_original_sha256_unique",
-            )
+            ),
+            models.UniqueConstraint(fields=["gold_source"], name="video_one_gold_copy_per_source"),
+            models.CheckConstraint(
+                condition=Q(gold_source__isnull=True) | Q(is_gold_stimulus=True),
+                name="video_gold_source_only_for_gold_stimuli",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -121,7 +121,7 @@ def catalog_counts() -> dict[str, int]:
         "references": Reference.objects.count(),
         "prompts": Prompt.objects.count(),
         "methods": Method.objects.count(),
-        "videos": Video.objects.count(),
+        "videos": Video.objects.of_methods().count(),
     }
 
 

@@ -69,7 +69,8 @@ def case_pools(
     """The cases each baseline can be shown in (or, for "best of all", the cases every method has)."""
     by_case: dict[tuple[int, int], dict[int, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
     rows = (
-        Video.objects.filter(
+        Video.objects.of_methods()
+        .filter(
             identity_id__in=list(identity_ids),
             prompt_id__in=list(prompt_ids),
             method_id__in=[ours_id, *baseline_ids],

@@ -73,7 +73,7 @@ def study_case_pool(*, study: Study) -> list[PoolRow]:
 
 def study_video_shape_warnings(*, study: Study) -> list[str]:
     """What a participant could tell "ours" from a baseline by (size, frame rate, duration)."""
-    videos = Video.objects.filter(
+    videos = Video.objects.of_methods().filter(
         method_id__in=[study.ours_id, *study.baselines.values_list("pk", flat=True)],
         identity__in=study.identities.all(),
         prompt__in=study.prompts.all(),

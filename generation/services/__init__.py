@@ -3,12 +3,14 @@
 - ``catalog``: videos and references entering the catalog (every stored media file goes through them);
 - ``manifest``: a catalog made elsewhere, imported from a folder with a ``manifest.json``;
 - ``uploads``: a baseline video uploaded through the browser;
-- ``jobs``: generation jobs: launch, render (the work of the Celery task), retry and cancel.
+- ``jobs``: generation jobs: launch, render (the work of the Celery task), retry and cancel;
+- ``gold``: degraded copies of videos for gold comparisons (comparisons with a known answer).
 """
 
 from __future__ import annotations
 
 from generation.services.catalog import reference_create, video_create_from_frames, video_import_file
+from generation.services.gold import video_degraded_copy, video_shapes_match
 from generation.services.jobs import (
     MAX_SEEDS,
     RENDER_TASK,
@@ -32,6 +34,8 @@ __all__ = [
     "reference_create",
     "settings_overrides_check",
     "video_create_from_frames",
+    "video_degraded_copy",
     "video_import_file",
+    "video_shapes_match",
     "video_upload",
 ]

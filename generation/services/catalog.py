@@ -87,6 +87,7 @@ def _video_record(
     info: media.VideoInfo | None = None,
     original_sha256: str = "",
     original_metadata: dict[str, Any] | None = None,
+    gold_source: Video | None = None,
 ) -> Video:
     path = media.media_path(name)
     written = [name]
@@ -117,6 +118,8 @@ def _video_record(
                 origin=origin,
                 original_sha256=original_sha256,
                 original_metadata=original_metadata or {},
+                is_gold_stimulus=gold_source is not None,
+                gold_source=gold_source,
             )
     except BaseException:
         # The row was not written: nothing may stay behind on disk either.

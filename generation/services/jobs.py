@@ -125,9 +125,9 @@ def generation_job_create(
         settings=resolved,
     )
     existing = set(
-        Video.objects.filter(
-            method=method, identity__in=identity_rows, prompt__in=prompt_rows, seed__in=seed_list
-        ).values_list("identity_id", "prompt_id", "seed")
+        Video.objects.of_methods()
+        .filter(method=method, identity__in=identity_rows, prompt__in=prompt_rows, seed__in=seed_list)
+        .values_list("identity_id", "prompt_id", "seed")
     )
     wanted = [
         (identity, prompt, seed)

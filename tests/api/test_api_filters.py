@@ -8,6 +8,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from exports.read import rater_public_id
+from generation.models import Video
+from generation.services import video_degraded_copy
 from tests.exports.export_world import World, build_world
 
 
@@ -69,3 +71,10 @@ def test_videos_filter_by_identity(world: World, ml_api: APIClient) -> None:
     ada = world.identities["ada"]
     videos = ml_api.get(f"/api/videos/?identity={ada.pk}").json()["results"]
     assert len(videos) == 3 and {v["identity"] for v in videos} == {ada.pk}
+
+
+def test_videos_leave_out_the_copies_made_for_gold_comparisons(world: World, ml_api: APIClient) -> None:
+    ada = world.identities["ada"]
+    copy = video_degraded_copy(video=Video.objects.filter(identity=ada).first())
+    videos = ml_api.get(f"/api/videos/?identity={ada.pk}").json()["results"]
+    assert len(videos) == 3 and copy.pk not in {v["id"] for v in videos}
