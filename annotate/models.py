@@ -88,6 +88,8 @@ class Rater(models.Model):
         return f"{self.get_kind_display()} {self.pk}"
 
 
+QUALITY_RATE_MAX = 0.5
+
 # Browsers stop a hair before the last frame; "played through" means this close to the end.
 WATCH_TOLERANCE = 0.97
 
@@ -115,6 +117,19 @@ class Track(models.Model):
     lease_seconds = models.PositiveIntegerField(
         default=600, help_text="An assignment not answered within this time goes back to the pool."
     )
+    # Rater quality (../README "Rater quality"): shares of the comparisons handed out that are gold
+    # (known answer) and repeats (one already answered by this rater, shown again with sides swapped).
+    # Neither is a vote of the dataset. Above half, more checks than real work would be asked.
+    gold_rate = models.FloatField(
+        default=0.05,
+        validators=[MinValueValidator(0.0), MaxValueValidator(QUALITY_RATE_MAX)],
+        help_text="Share of comparisons handed out that are gold, 0 to 0.5 (0 = none).",
+    )
+    repeat_rate = models.FloatField(
+        default=0.05,
+        validators=[MinValueValidator(0.0), MaxValueValidator(QUALITY_RATE_MAX)],
+        help_text="Share of comparisons shown again later with sides swapped, 0 to 0.5 (0 = none).",
+    )
     is_paused = models.BooleanField(default=False)
     annotators = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="TrackSeat", blank=True, related_name="tracks"
@@ -133,6 +148,14 @@ class Track(models.Model):
             models.CheckConstraint(
                 condition=Q(min_watch_fraction__gte=0) & Q(min_watch_fraction__lte=1),
                 name="track_watch_fraction_0_to_1",
+            ),
+            models.CheckConstraint(
+                condition=Q(gold_rate__gte=0) & Q(gold_rate__lte=QUALITY_RATE_MAX),
+                name="track_gold_rate_0_to_half",
+            ),
+            models.CheckConstraint(
+                condition=Q(repeat_rate__gte=0) & Q(repeat_rate__lte=QUALITY_RATE_MAX),
+                name="track_repeat_rate_0_to_half",
             ),
         ]
 
@@ -193,6 +216,9 @@ class TrackSeat(models.Model):
     undoable = models.ForeignKey(
         "Judgment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
+    # Set by a study admin from the quality page (never automatically in tracks): the annotator's votes
+    # on this track then count nowhere. The history of these decisions is in TrackRaterDecision.
+    excluded = models.BooleanField(default=False, db_default=False, editable=False)
 
     class Meta:
         constraints: ClassVar = [
@@ -288,6 +314,15 @@ class Judgment(models.Model):
     response_ms = models.PositiveIntegerField(null=True, blank=True)
     watched_a = models.FloatField(null=True, blank=True)
     watched_b = models.FloatField(null=True, blank=True)
+    # Quality checks, not votes of the dataset: they count in no pair, statistic, result, progress or
+    # adapter, only in the raters' quality figures. db_default: the vote path inserts rows in SQL.
+    is_gold = models.BooleanField(default=False, db_default=False)
+    is_repeat = models.BooleanField(default=False, db_default=False)
+    # The judgment a repeat shows again (same rater, comparison and criterion, sides swapped). Not
+    # indexed: read with the whole track's judgments by the quality computation, never looked up alone.
+    repeat_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     selection_policy = models.CharField(max_length=40, default="fewest_votes_first")
     selection_probability = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -297,6 +332,14 @@ class Judgment(models.Model):
         indexes: ClassVar = [
             models.Index(fields=["comparison", "criterion"], name="judgment_comparison_idx"),
             models.Index(fields=["track", "rater"], name="judgment_track_rater_idx"),
+        ]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=Q(repeat_of__isnull=True) | Q(is_repeat=True), name="judgment_repeat_of_a_repeat"
+            ),
+            models.CheckConstraint(
+                condition=~(Q(is_gold=True) & Q(is_repeat=True)), name="judgment_gold_or_repeat"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -334,3 +377,63 @@ class GoldAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.criterion}: {self.answer} on comparison {self.comparison_id} (gold)"
+
+
+class RaterDecision(models.Model):
+    """One change of a rater's standing (excluded or included again), with who made it and why.
+
+    The current standing lives on the seat or participant; these rows are its history, shown on the
+    quality page and never edited.
+    """
+
+    class Action(models.TextChoices):
+        EXCLUDE = "exclude", "Excluded"
+        INCLUDE = "include", "Included again"
+        SCREEN_OUT = "screen_out", "Screened out automatically"
+
+    action = models.CharField(max_length=16, choices=Action.choices)
+    reason = models.CharField(max_length=500)
+    # Null for the automatic screen-out rule of studies.
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering: ClassVar = ["-decided_at", "-id"]
+
+
+class TrackRaterDecision(RaterDecision):
+    seat = models.ForeignKey(TrackSeat, on_delete=models.CASCADE, related_name="decisions")
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.seat}"
+
+
+class QualityReport(models.Model):
+    """The last computed quality table of a track or study, kept so that the page shows it at once.
+
+    Computing it fits crowd models over every judgment (seconds to a minute), so a Celery task does it
+    and the page shows this row's table with the time it was computed.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Computing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    # "track:<id>" or "study:<id>": one report per scope, replaced by each computation.
+    scope = models.CharField(max_length=40, unique=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0.0)
+    error = models.TextField(blank=True)
+    requested_at = models.DateTimeField(auto_now=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    # The rater rows (annotate.quality's columns, JSON-safe) of the last finished computation.
+    raters = models.JSONField(default=list)
+    judgments = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"Quality of {self.scope}"
