@@ -31,12 +31,26 @@ def wait_for_videos(page) -> None:
     )
 
 
+def play_through(page) -> None:
+    """Play both videos until the server has recorded them watched and Next / Finish unlock."""
+    # The player enables ▶ once both videos can play (a locator wait: no script evaluated under the CSP).
+    play = page.locator('.ab-player [data-action="play"]')
+    play.and_(page.locator(":enabled")).wait_for()
+    play.click()
+    page.locator("button[data-vote]:enabled").wait_for()
+    assert page.locator('[data-role="lock-hint"]').is_hidden()
+
+
 def test_a_participant_finishes_another_withdraws_and_the_admin_sees_both(
     page, chromium, csp_watch, live_server, tmp_path
 ):
     catalog = build_catalog(baselines=3, identities=2, prompts=2, real_media=tmp_path)
     study = make_study(
-        catalog, name="Portrait video study", matchups_per_participant=3, completion_code="THANKS-3F9A"
+        catalog,
+        name="Portrait video study",
+        matchups_per_participant=3,
+        completion_code="THANKS-3F9A",
+        min_watch_fraction=1.0,
     )
     join_url = f"{live_server.url}/s/{study.public_slug}/"
 
@@ -56,6 +70,9 @@ def test_a_participant_finishes_another_withdraws_and_the_admin_sees_both(
 
     page.wait_for_url("**/m/1/")
     wait_for_videos(page)
+    # The watch rule: nothing has played yet, so Next waits and the page says what is missing.
+    page.get_by_text("Play the left and right videos to the end before answering.").wait_for()
+    assert page.get_by_role("button", name="Next").is_disabled()
     # The shared synchronized player drives both videos from one control bar.
     play = page.locator('.ab-player [data-action="play"]')
     play.and_(page.locator(":enabled")).wait_for()
@@ -63,6 +80,7 @@ def test_a_participant_finishes_another_withdraws_and_the_admin_sees_both(
     page.wait_for_function(
         "Array.from(document.querySelectorAll('.ab-videos video')).every(v => !v.paused && v.currentTime > 0)"
     )
+    page.locator("button[data-vote]:enabled").wait_for()  # the server recorded both played through
     play.click()
     page.get_by_text("Matchup 1 of 3").wait_for()
     asked_first = answer_every_question(page, "Left Video")
@@ -70,6 +88,7 @@ def test_a_participant_finishes_another_withdraws_and_the_admin_sees_both(
     page.get_by_role("button", name="Next").click()
 
     page.wait_for_url("**/m/2/")
+    play_through(page)
     asked_second = answer_every_question(page, "Right Video")
     page.get_by_role("button", name="Previous").click()
 
@@ -84,6 +103,7 @@ def test_a_participant_finishes_another_withdraws_and_the_admin_sees_both(
     assert page.locator("fieldset.study-q").first.get_by_label("Right Video").is_checked()
     page.get_by_role("button", name="Next").click()
     page.wait_for_url("**/m/3/")
+    play_through(page)
     asked_third = answer_every_question(page, "Left Video")
     page.get_by_role("button", name="Finish").click()
 
@@ -94,6 +114,9 @@ def test_a_participant_finishes_another_withdraws_and_the_admin_sees_both(
     finisher = Participant.objects.get(status=Participant.Status.COMPLETED)
     assert Judgment.objects.filter(rater=finisher.rater).count() == asked_first + asked_second + asked_third
     first_matchup = finisher.matchups.get(position=0)
+    # Every answer waited for both videos, by the server's record and clock.
+    for matchup in finisher.matchups.all():
+        assert min(matchup.watched) > 0.96 and matchup.response_ms > 0
     first_criterion = study.questions.order_by("position").first().criterion
     assert Answer.objects.get(matchup=first_matchup, criterion=first_criterion).picked == 1
 
@@ -106,6 +129,7 @@ def test_a_participant_finishes_another_withdraws_and_the_admin_sees_both(
     other.get_by_label("I have read the information above and agree").check()
     other.get_by_role("button", name="I agree — start the study").click()
     other.wait_for_url("**/m/1/")
+    play_through(other)
     answer_every_question(other, "Left Video")
     other.get_by_role("button", name="Next").click()
     other.wait_for_url("**/m/2/")
