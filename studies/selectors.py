@@ -218,10 +218,11 @@ def watch_missing(*, study: Study, matchup: Matchup) -> str:
     if needed <= 0 or not short:
         return ""
     if len(matchup.video_ids) == 2:
-        names = " and ".join(("left", "right")[k] for k in short)
-        videos = f"the {names} video{'s' if len(short) > 1 else ''}"
+        sides = " and ".join(("left", "right")[k] for k in short)
+        videos = f"the {sides} video{'s' if len(short) > 1 else ''}"
     else:
-        videos = " and ".join(f"Video {k + 1}" for k in short)
+        names = [f"Video {k + 1}" for k in short]
+        videos = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     if study.min_watch_fraction >= 1:
         return f"Play {videos} to the end before answering."
     return f"Play at least {study.min_watch_fraction:.0%} of {videos} before answering."

@@ -163,3 +163,29 @@ def test_a_participant_finishes_another_withdraws_and_the_admin_sees_both(
     admin.goto(f"{live_server.url}/studies/{study.pk}/edit/")
     admin.screenshot(path=SHOTS / "study_edit.png", full_page=True)
     admin_context.close()
+
+
+def test_a_best_of_all_page_unlocks_next_once_every_video_has_played(page, live_server, tmp_path):
+    catalog = build_catalog(baselines=3, identities=1, prompts=1, real_media=tmp_path)
+    study = make_study(catalog, preset="personalvideo", matchups_per_participant=2, min_watch_fraction=1.0)
+    page.goto(f"{live_server.url}/s/{study.public_slug}/")
+    page.get_by_role("button", name="Continue to consent").click()
+    page.get_by_label("I have read the information above and agree").check()
+    page.get_by_role("button", name="I agree — start the study").click()
+    page.wait_for_url("**/m/1/")
+    page.get_by_text("Play Video 1, Video 2, Video 3 and Video 4 to the end before answering.").wait_for()
+    next_button = page.get_by_role("button", name="Next")
+    assert next_button.is_disabled()
+
+    videos = page.locator(".study-player.many video")
+    for k in range(3):
+        videos.nth(k).evaluate("video => { video.loop = false; return video.play(); }")
+    page.get_by_text("Play Video 4 to the end before answering.").wait_for()
+    assert next_button.is_disabled()
+    videos.nth(3).evaluate("video => { video.loop = false; return video.play(); }")
+    page.locator("button[data-vote]:enabled").wait_for()
+    answer_every_question(page, "Video 2")
+    next_button.click()
+    page.wait_for_url("**/m/2/")
+    first = Participant.objects.get().matchups.get(position=0)
+    assert min(first.watched) > 0.96 and first.answered_at is not None
