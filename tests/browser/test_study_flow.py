@@ -25,12 +25,6 @@ def answer_every_question(page, side: str) -> int:
     return groups.count()
 
 
-def wait_for_videos(page) -> None:
-    page.wait_for_function(
-        "Array.from(document.querySelectorAll('.ab-videos video')).every(v => v.readyState >= 2)"
-    )
-
-
 def play_through(page) -> None:
     """Play both videos until the server has recorded them watched and Next / Finish unlock."""
     # The player enables ▶ once both videos can play (a locator wait: no script evaluated under the CSP).
@@ -69,7 +63,6 @@ def test_a_participant_finishes_another_withdraws_and_the_admin_sees_both(
     page.get_by_role("button", name="I agree — start the study").click()
 
     page.wait_for_url("**/m/1/")
-    wait_for_videos(page)
     # The watch rule: nothing has played yet, so Next waits and the page says what is missing.
     page.get_by_text("Play the left and right videos to the end before answering.").wait_for()
     assert page.get_by_role("button", name="Next").is_disabled()
@@ -77,9 +70,8 @@ def test_a_participant_finishes_another_withdraws_and_the_admin_sees_both(
     play = page.locator('.ab-player [data-action="play"]')
     play.and_(page.locator(":enabled")).wait_for()
     play.click()
-    page.wait_for_function(
-        "Array.from(document.querySelectorAll('.ab-videos video')).every(v => !v.paused && v.currentTime > 0)"
-    )
+    # Locator waits only: a string predicate polled in the page would be eval, which the CSP refuses.
+    page.locator('.ab-player [data-action="play"][data-playing]').wait_for()
     page.locator("button[data-vote]:enabled").wait_for()  # the server recorded both played through
     play.click()
     page.get_by_text("Matchup 1 of 3").wait_for()
