@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from annotate.watch import watch_needed
 from generation.models import Identity, Prompt, Video
 
 
@@ -90,9 +91,6 @@ class Rater(models.Model):
 
 QUALITY_RATE_MAX = 0.5
 
-# Browsers stop a hair before the last frame; "played through" means this close to the end.
-WATCH_TOLERANCE = 0.97
-
 
 class Track(models.Model):
     """A pairwise annotation track: one criterion, a pool of comparisons, a team of annotators."""
@@ -169,7 +167,7 @@ class Track(models.Model):
     @property
     def watch_needed(self) -> float:
         """The fraction of each video, as the server recorded it, that a vote needs."""
-        return self.min_watch_fraction * WATCH_TOLERANCE
+        return watch_needed(self.min_watch_fraction)
 
     @property
     def votes_total(self) -> int:

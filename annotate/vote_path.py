@@ -46,14 +46,12 @@ from annotate.errors import (
 )
 from annotate.models import Assignment, Choice, Comparison, Judgment, Side, Track, TrackItem, TrackSeat
 from annotate.services import rater_for_user
+from annotate.watch import watched_plausible
 from generation.models import Prompt, Reference
 from lib.routing import routes
 
 # How _PICK_SQL chooses, recorded with each judgment.
 SELECTION_POLICY = "fewest_votes_first"
-
-# The player offers speeds up to 2×: no honest report can have seen more than this per second.
-MAX_PLAYBACK_SPEED = 2.0
 
 # Two-key advisory locks have a key space of their own; this class marks "one annotator's requests".
 _ANNOTATOR_LOCK_CLASS = 0x5EA7
@@ -842,12 +840,11 @@ def assignment_watch_record(
     assignment = _assignment_locked(assignment_id=assignment_id, user=user)
     if assignment.status != Assignment.Status.OPEN:
         return assignment
-    elapsed = max((now - assignment.issued_at).total_seconds(), 0.0)
+    elapsed = (now - assignment.issued_at).total_seconds()
     comparison = assignment.item.comparison
 
     def plausible(reported: float, duration: float) -> float:
-        ceiling = (elapsed * MAX_PLAYBACK_SPEED + 0.5) / max(duration, 0.01)
-        return min(max(reported, 0.0), ceiling, 1.0)
+        return watched_plausible(reported=reported, duration=duration, elapsed_seconds=elapsed)
 
     assignment.watched_a = max(assignment.watched_a, plausible(watched_a, comparison.video_a.duration))
     assignment.watched_b = max(assignment.watched_b, plausible(watched_b, comparison.video_b.duration))

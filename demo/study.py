@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
 from generation.models import Identity, Method, Prompt
 from studies import services
@@ -68,6 +70,8 @@ def simulate_participants(*, study: Study, completed: int, withdrawn: int, seed:
     """
     rng = random.Random(seed)
     answered = 0
+    # Simulated time runs forward from a past hour per participant, so that no answer lies in the future.
+    clock = timezone.now() - timedelta(hours=completed + withdrawn)
     for index in range(completed + withdrawn):
         participant = services.participant_join(study=study)
         participant = services.participant_consent(participant=participant, confirmed=True, rng=rng)
@@ -84,11 +88,22 @@ def simulate_participants(*, study: Study, completed: int, withdrawn: int, seed:
                     continue
                 others = [i for i in range(len(matchup.video_ids)) if i != ours_position]
                 picks[question.criterion] = ours_position if rng.random() < 0.7 else rng.choice(others)
+            # The page is shown, both videos play through (the watch rule), then the answers come.
+            elapsed_ms = rng.randint(8000, 40000)
+            services.matchup_shown(matchup=matchup, now=clock)
+            services.matchup_watch_record(
+                participant=participant,
+                matchup_id=matchup.pk,
+                watched=dict.fromkeys(range(len(matchup.video_ids)), 1.0),
+                now=clock + timedelta(milliseconds=elapsed_ms * 0.9),
+            )
+            clock += timedelta(milliseconds=elapsed_ms)
             services.answers_save(
                 participant=participant,
                 matchup_id=matchup.pk,
                 picks=picks,
-                elapsed_ms=rng.randint(8000, 40000),
+                elapsed_ms=elapsed_ms,
+                now=clock,
             )
             answered += len(picks)
         if index >= completed:

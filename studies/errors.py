@@ -59,3 +59,7 @@ class IncompleteAnswers(StudyError):
 
 class InvalidAnswer(StudyError):
     pass
+
+
+class WatchRuleNotMet(StudyError):
+    """An answer to a matchup whose videos have not played as much as the study asks."""

@@ -81,6 +81,18 @@ class StudyForm(forms.Form):
         min_value=0, max_value=100, initial=50, label="Share of those matchups (%)",
         help_text="Used only with “on a share of the matchups where it applies”.",
     )  # fmt: skip
+    # A fraction of each video, as on tracks: the server records at most one full play of each, so a
+    # rule above 1 could never be met and would lock the answer buttons for good.
+    min_watch_fraction = forms.FloatField(
+        min_value=0.0, max_value=1.0, initial=1.0, label="Watch before answering",
+        help_text="How much of each video must have played before a matchup can be answered: "
+        "1 = all of it, 0.5 = half, 0 = no rule.",
+        error_messages={
+            "min_value": "The watch rule cannot be below 0: use 0 for no rule.",
+            "max_value": "The watch rule cannot be above 1: it is the fraction of each video that must "
+            "have played, and 1 already means all of it.",
+        },
+    )  # fmt: skip
     target_participants = forms.IntegerField(
         # The most the column (a PositiveIntegerField) holds; a larger value must not reach it.
         min_value=1, max_value=2**31 - 1, required=False, label="Target number of participants",
@@ -104,7 +116,7 @@ class StudyForm(forms.Form):
 
     design_fields = (
         "preset", "ours", "baselines", "identities", "prompts", "matchups_per_participant",
-        "element_policy", "element_percent",
+        "element_policy", "element_percent", "min_watch_fraction",
     )  # fmt: skip
 
     def __init__(self, *args: Any, study: Study | None = None, **kwargs: Any) -> None:

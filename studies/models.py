@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import Q
 
 from annotate.models import Comparison, Criterion, Judgment, Rater
+from annotate.watch import watch_needed
 from generation.models import Identity, Method, Prompt, Video
 
 
@@ -73,6 +74,14 @@ class Study(models.Model):
     element_fraction = models.FloatField(
         default=1.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
     )
+    # As in tracks: the server records at most one full play of each video, so a rule above 1 could
+    # never be met.
+    min_watch_fraction = models.FloatField(
+        default=1.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        verbose_name="watch rule",
+        help_text="How much of each video must have played before answering (1 = all of it, 0 = no rule).",
+    )
 
     # Texts and crowd settings: may be fixed while the study runs.
     instructions = models.TextField()
@@ -89,6 +98,12 @@ class Study(models.Model):
     class Meta:
         ordering: ClassVar = ["-created_at", "-id"]
         verbose_name_plural = "studies"
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=Q(min_watch_fraction__gte=0) & Q(min_watch_fraction__lte=1),
+                name="study_watch_fraction_0_to_1",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -118,6 +133,11 @@ class Study(models.Model):
     @property
     def is_pairwise(self) -> bool:
         return self.format == self.Format.PAIRWISE
+
+    @property
+    def watch_needed(self) -> float:
+        """The fraction of each video, as the server recorded it, that an answer needs."""
+        return watch_needed(self.min_watch_fraction)
 
 
 class Question(models.Model):
@@ -211,6 +231,13 @@ class Matchup(models.Model):
     answered_at = models.DateTimeField(null=True, blank=True)
     # Time spent answering, summed over visits (a change later adds the time it took).
     time_ms = models.PositiveIntegerField(default=0)
+    # Server clocks: when the page was first shown, and from then to the first full answer. Speed
+    # figures read these, not the page's own timer.
+    shown_at = models.DateTimeField(null=True, blank=True)
+    response_ms = models.PositiveIntegerField(null=True, blank=True)
+    # The fraction of each video (display order) that the player reported and the server believed.
+    watched = models.JSONField(default=list, blank=True)
+    watch_reported_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering: ClassVar = ["participant", "position"]
@@ -225,6 +252,9 @@ class Matchup(models.Model):
     def number(self) -> int:
         return self.position + 1
 
+    def watched_of(self, index: int) -> float:
+        return float(self.watched[index]) if index < len(self.watched) else 0.0
+
 
 class Answer(models.Model):
     """What a participant picked for one question of one matchup; changing it updates this row."""
@@ -235,6 +265,8 @@ class Answer(models.Model):
     picked = models.PositiveSmallIntegerField()
     picked_video = models.ForeignKey(Video, on_delete=models.PROTECT, related_name="+")
     response_ms = models.PositiveIntegerField(null=True, blank=True)
+    # The matchup's watched fractions (display order) when this answer was stored.
+    watched = models.JSONField(default=list, blank=True)
     # One judgment for a pairwise matchup; one per other shown video for "best of all".
     judgments = models.ManyToManyField(Judgment, related_name="study_answers")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("<slug:slug>/", views.join, name="join"),
     path("<slug:slug>/consent/", views.consent, name="consent"),
     path("<slug:slug>/m/<int:number>/", views.matchup, name="matchup"),
+    path("<slug:slug>/m/<int:number>/watch", views.matchup_watch, name="watch"),
     path("<slug:slug>/done/", views.done, name="done"),
     path("<slug:slug>/withdraw/", views.withdraw, name="withdraw"),
 ]

@@ -7,14 +7,14 @@ participant stands and sends them there, so a resumed session continues where it
 from __future__ import annotations
 
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from studies import selectors, services
 from studies.access import session_bind, session_participant
-from studies.errors import IncompleteAnswers, NotYours, StudyError, StudyNotOpen
+from studies.errors import IncompleteAnswers, NotYours, StudyError, StudyNotOpen, WatchRuleNotMet
 from studies.forms import ConsentForm, MatchupForm
 from studies.models import Participant, Study
 
@@ -138,6 +138,7 @@ def matchup(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     criteria = [view.question.criterion for view in page.questions]
     form = MatchupForm(request.POST or None, criteria=criteria, choices=len(page.videos))
     if request.method == "GET":
+        services.matchup_shown(matchup=page.matchup)
         return _matchup_render(request, study, participant, page, None)
     if not form.is_valid():
         return _matchup_render(
@@ -147,15 +148,73 @@ def matchup(request: HttpRequest, slug: str, number: int) -> HttpResponse:
         return _matchup_submit(study, participant, page, form)
     except NotYours as error:
         raise Http404(error.message) from error
+    except WatchRuleNotMet as error:
+        if form.cleaned_data["go"] == "previous":
+            # Going back is always allowed; picks made before the videos played are not kept.
+            target = max(page.number - 1, 1)
+            services.participant_go_to(participant=participant, position=target - 1)
+            return redirect("study_participant:matchup", slug=slug, number=target)
+        return _matchup_render(
+            request, study, participant, _with_picks(page, form), error.message, status=400
+        )
     except IncompleteAnswers as error:
         if error.position is not None and error.position != page.matchup.position:
             return redirect("study_participant:matchup", slug=slug, number=error.position + 1)
         page = selectors.matchup_page(participant=participant, position=number - 1) or page
-        for view in page.questions:  # show what was just picked, beside what was stored before
-            view.picked = form.picks().get(view.question.criterion, view.picked)
-        return _matchup_render(request, study, participant, page, error.message, status=400)
+        return _matchup_render(
+            request, study, participant, _with_picks(page, form), error.message, status=400
+        )
     except StudyError as error:
         return _notice(request, study, error, participant)
+
+
+def _with_picks(page: selectors.MatchupPage, form: MatchupForm) -> selectors.MatchupPage:
+    for view in page.questions:  # show what was just picked, beside what was stored before
+        view.picked = form.picks().get(view.question.criterion, view.picked)
+    return page
+
+
+def _fraction(value: str) -> float:
+    number = float(value)  # ValueError for text; "nan" and "inf" are refused below
+    if not 0.0 <= number <= 1.0:
+        raise ValueError(value)
+    return number
+
+
+@require_POST
+def matchup_watch(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    """The player's report of how much of each video has played; answers are checked against it."""
+    study = _study_or_404(slug)
+    participant = session_participant(request.session, study)
+    if participant is None or participant.status != Participant.Status.ACTIVE:
+        raise Http404("No such matchup in your study session.")
+    matchup = participant.matchups.filter(position=number - 1).first()
+    if matchup is None:
+        raise Http404("No such matchup in your study session.")
+    aliases = {"watched_left": 0, "watched_right": 1}
+    reported: dict[int, float] = {}
+    for name in request.POST:
+        value = request.POST.get(name, "")
+        index = aliases.get(name)
+        if index is None and name.startswith("watched_") and name[8:].isdigit():
+            index = int(name[8:])
+        if index is None:
+            continue
+        try:
+            reported[index] = _fraction(value)
+        except ValueError:
+            return JsonResponse({"error": f"{name} must be a fraction from 0 to 1."}, status=400)
+    recorded = services.matchup_watch_record(participant=participant, matchup_id=matchup.pk, watched=reported)
+    watched = [recorded.watched_of(k) for k in range(len(recorded.video_ids))]
+    # The server's view: the page unlocks its answer buttons from this, not from its own.
+    return JsonResponse(
+        {
+            "watched": watched,
+            "watched_left": watched[0],
+            "watched_right": watched[1],
+            "missing": selectors.watch_missing(study=study, matchup=recorded),
+        }
+    )
 
 
 def _matchup_submit(

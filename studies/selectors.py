@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from typing import TypedDict
 
@@ -176,6 +177,12 @@ class MatchupPage:
     reference: Reference | None
     prompt_text: str
     questions: list[QuestionView]
+    watch_needed: float  # the recorded fraction of each video an answer needs, tolerance included
+    watch_missing: str  # what must still play, in the page's words; empty when nothing
+
+    @property
+    def watched(self) -> list[float]:
+        return [self.matchup.watched_of(k) for k in range(len(self.videos))]
 
     @property
     def number(self) -> int:
@@ -204,6 +211,23 @@ def video_labels(count: int) -> list[str]:
     return [f"Video {k + 1}" for k in range(count)]
 
 
+def watch_missing(*, study: Study, matchup: Matchup) -> str:
+    """What must still play before the matchup may be answered, in the page's words; empty when nothing."""
+    needed = study.watch_needed
+    short = [k for k in range(len(matchup.video_ids)) if matchup.watched_of(k) < needed]
+    if needed <= 0 or not short:
+        return ""
+    if len(matchup.video_ids) == 2:
+        sides = " and ".join(("left", "right")[k] for k in short)
+        videos = f"the {sides} video{'s' if len(short) > 1 else ''}"
+    else:
+        names = [f"Video {k + 1}" for k in short]
+        videos = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    if study.min_watch_fraction >= 1:
+        return f"Play {videos} to the end before answering."
+    return f"Play at least {study.min_watch_fraction:.0%} of {videos} before answering."
+
+
 def matchup_page(*, participant: Participant, position: int) -> MatchupPage | None:
     """Everything one matchup page shows, or None when the participant has no such matchup."""
     matchup = (
@@ -230,6 +254,8 @@ def matchup_page(*, participant: Participant, position: int) -> MatchupPage | No
         reference=Reference.objects.filter(identity_id=matchup.identity_id, is_primary=True).first(),
         prompt_text=matchup.prompt.shown_text,
         questions=questions,
+        watch_needed=study.watch_needed,
+        watch_missing=watch_missing(study=study, matchup=matchup),
     )
 
 
@@ -237,3 +263,61 @@ def participant_by_token(*, token: str) -> Participant | None:
     if "\x00" in token:
         return None  # no token holds one, and PostgreSQL refuses it in a query
     return Participant.objects.select_related("study").filter(token=token, personal_link=True).first()
+
+
+# --- quality figures --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpeedFigures:
+    """How one participant answered, by the server's clocks: the evidence for speeders and
+    straight-lining."""
+
+    participant_id: int
+    status: str
+    matchups_answered: int
+    median_seconds: float | None  # first display to first full answer, per matchup
+    faster_than_videos: float | None  # share of timed matchups answered before the longest video could end
+    same_side: float | None  # share of matchups with two or more questions, all given the same video
+
+
+def participant_speed_figures(*, study: Study) -> list[SpeedFigures]:
+    """One row per participant who consented, in the order they joined."""
+    matchups = list(
+        Matchup.objects.filter(participant__study=study, answered_at__isnull=False).values_list(
+            "pk", "participant_id", "response_ms", "video_ids"
+        )
+    )
+    video_ids = {video_id for *_, ids in matchups for video_id in ids}
+    durations = dict(Video.objects.filter(pk__in=video_ids).values_list("pk", "duration"))
+    picks: dict[int, list[int]] = {}
+    for matchup_id, picked in Answer.objects.filter(matchup__participant__study=study).values_list(
+        "matchup_id", "picked"
+    ):
+        picks.setdefault(matchup_id, []).append(picked)
+    by_participant: dict[int, list[tuple[int, int | None, list[int]]]] = {}
+    for matchup_id, participant_id, response_ms, ids in matchups:
+        by_participant.setdefault(participant_id, []).append((matchup_id, response_ms, ids))
+
+    rows = []
+    participants = study.participants.filter(consented_at__isnull=False).order_by("pk")
+    for participant_id, status in participants.values_list("pk", "status"):
+        answered = by_participant.get(participant_id, [])
+        timed = [(ms / 1000, max(durations[v] for v in ids)) for _, ms, ids in answered if ms is not None]
+        seconds = sorted(spent for spent, _ in timed)
+        asked_many = [picks[pk] for pk, _, _ in answered if len(picks.get(pk, [])) >= 2]
+        rows.append(
+            SpeedFigures(
+                participant_id=participant_id,
+                status=status,
+                matchups_answered=len(answered),
+                median_seconds=statistics.median(seconds) if seconds else None,
+                faster_than_videos=(
+                    sum(spent < length for spent, length in timed) / len(timed) if timed else None
+                ),
+                same_side=(
+                    sum(len(set(p)) == 1 for p in asked_many) / len(asked_many) if asked_many else None
+                ),
+            )
+        )
+    return rows

@@ -17,6 +17,7 @@ from django.utils import timezone
 from annotate.models import Comparison, Criterion, Judgment, Rater, Side
 from annotate.services import comparisons_build
 from annotate.vote_path import canonical_choice
+from annotate.watch import watched_plausible
 from generation.models import Identity, Method, Prompt, Video
 from studies import presets
 from studies.errors import (
@@ -31,9 +32,11 @@ from studies.errors import (
     StudyFull,
     StudyNotOpen,
     StudySetupError,
+    WatchRuleNotMet,
 )
 from studies.models import Answer, Matchup, Participant, Question, Study
 from studies.plans import case_pools, plan_draw
+from studies.selectors import watch_missing
 
 # Crowd platforms append these to the study link. Only salted hashes of them are kept.
 CROWD_ID_PARAMS = ("PROLIFIC_PID",)
@@ -48,6 +51,7 @@ DESIGN_FIELDS = (
     "matchups_per_participant",
     "element_policy",
     "element_fraction",
+    "min_watch_fraction",
 )
 DESIGN_SETS = ("baselines", "identities", "prompts")
 TEXT_FIELDS = (
@@ -97,9 +101,10 @@ def study_create(
     """A draft study with the preset's questions and format and the platform's default texts."""
     if preset not in presets.PRESETS:
         raise StudySetupError(f"Unknown preset {preset!r}.")
-    unknown = set(options) - set(TEXT_FIELDS) - {"element_policy", "element_fraction"}
+    unknown = set(options) - set(TEXT_FIELDS) - {"element_policy", "element_fraction", "min_watch_fraction"}
     if unknown:
         raise TypeError(f"study_create() got unexpected options: {sorted(unknown)}")
+    _check_watch_fraction(options.get("min_watch_fraction", 1.0))
     options.setdefault("instructions", presets.DEFAULT_INSTRUCTIONS)
     options.setdefault("consent_text", presets.DEFAULT_CONSENT)
     study = Study.objects.create(
@@ -115,6 +120,13 @@ def study_create(
     study.prompts.set(list(prompts))
     _questions_reset(study=study, preset=preset)
     return study
+
+
+def _check_watch_fraction(value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise StudySetupError(
+            "The watch rule is a fraction of each video, from 0 (no rule) to 1 (played through once)."
+        )
 
 
 def _verbose_name(name: str) -> str:
@@ -149,6 +161,8 @@ def study_update(
         if name in changes
         and {obj.pk for obj in changes[name]} != set(getattr(study, name).values_list("pk", flat=True))
     ]
+    if "min_watch_fraction" in changes:
+        _check_watch_fraction(changes["min_watch_fraction"])
     if design_changed and study.design_frozen:
         labels = ", ".join(_verbose_name(name) for name in design_changed)
         raise StudyFrozen(
@@ -417,6 +431,46 @@ def participant_go_to(*, participant: Participant, position: int) -> Participant
     return participant
 
 
+# --- the watch rule ---------------------------------------------------------------------------------
+
+
+def matchup_shown(*, matchup: Matchup, now: datetime | None = None) -> Matchup:
+    """Remember when the page was first shown: the watch record and response time count from then."""
+    if matchup.shown_at is None:
+        now = now or timezone.now()
+        Matchup.objects.filter(pk=matchup.pk, shown_at__isnull=True).update(shown_at=now)
+        matchup.shown_at = Matchup.objects.values_list("shown_at", flat=True).get(pk=matchup.pk)
+    return matchup
+
+
+@transaction.atomic
+def matchup_watch_record(
+    *, participant: Participant, matchup_id: int, watched: Mapping[int, float], now: datetime | None = None
+) -> Matchup:
+    """Record how much of each video (by display position) the player says it has shown, never more
+    than the time since the page was first shown allows. Answers check this record."""
+    now = now or timezone.now()
+    matchup = Matchup.objects.select_for_update().filter(pk=matchup_id, participant_id=participant.pk).first()
+    if matchup is None:
+        raise NotYours("No such matchup in your study session.")
+    if matchup.shown_at is None:
+        return matchup  # never shown: nothing can have played
+    elapsed = (now - matchup.shown_at).total_seconds()
+    durations = dict(Video.objects.filter(pk__in=matchup.video_ids).values_list("pk", "duration"))
+    matchup.watched = [
+        max(
+            matchup.watched_of(index),
+            watched_plausible(
+                reported=watched.get(index, 0.0), duration=durations[video_id], elapsed_seconds=elapsed
+            ),
+        )
+        for index, video_id in enumerate(matchup.video_ids)
+    ]
+    matchup.watch_reported_at = now
+    matchup.save(update_fields=["watched", "watch_reported_at"])
+    return matchup
+
+
 def _side_of(comparison: Comparison, video_id: int) -> str:
     return Side.A if comparison.video_a_id == video_id else Side.B
 
@@ -465,6 +519,11 @@ def answers_save(
         raise InvalidAnswer("Please choose one of the videos shown.")
     existing = {answer.criterion: answer for answer in matchup.answers.all()}
     missing = [c for c in asked if c not in picks and c not in existing]
+    if picks:
+        # The record of the watch reports decides, never the answer request itself.
+        missing_watch = watch_missing(study=study, matchup=matchup)
+        if missing_watch:
+            raise WatchRuleNotMet(missing_watch)
     if require_all and missing:
         raise IncompleteAnswers("Please answer every question on this page before you go on.")
 
@@ -486,6 +545,10 @@ def answers_save(
     if matchup.answered_at is None and not missing:
         matchup.answered_at = now
         changed.add("answered_at")
+        if matchup.shown_at is not None:
+            seconds = (now - matchup.shown_at).total_seconds()
+            matchup.response_ms = min(max(round(seconds * 1000), 0), 2**31 - 1)
+            changed.add("response_ms")
     matchup.save(update_fields=sorted(changed))
     return matchup
 
@@ -504,7 +567,12 @@ def _answer_store(
         comparison = matchup.comparison
         shown_left = _side_of(comparison, matchup.video_ids[0])
         choice = canonical_choice(side_choice="left" if pick == 0 else "right", shown_left=shown_left)
-        fields = {"choice": choice, "shown_left": shown_left, "response_ms": elapsed}
+        fields = {
+            "choice": choice,
+            "shown_left": shown_left,
+            "response_ms": elapsed,
+            **_watched_ab(matchup, comparison),
+        }
         judgment = answer.judgments.first() if answer is not None else None
         if judgment is not None:
             # Previous / Next changed the pick: the same judgment now says the other thing.
@@ -533,6 +601,7 @@ def _answer_store(
                     choice=_side_of(comparison, picked_video_id),
                     shown_left=_side_of(comparison, left_of_pair),
                     response_ms=elapsed,
+                    **_watched_ab(matchup, comparison),
                 )
             )
     if answer is None:
@@ -542,11 +611,22 @@ def _answer_store(
             picked=pick,
             picked_video_id=picked_video_id,
             response_ms=elapsed,
+            watched=matchup.watched,
         )
     else:
         answer.picked, answer.picked_video_id, answer.response_ms = pick, picked_video_id, elapsed
-        answer.save(update_fields=["picked", "picked_video", "response_ms", "updated_at"])
+        answer.watched = matchup.watched
+        answer.save(update_fields=["picked", "picked_video", "response_ms", "watched", "updated_at"])
     answer.judgments.add(*judgments)
+
+
+def _watched_ab(matchup: Matchup, comparison: Comparison) -> dict[str, float]:
+    """The matchup's watch record of the comparison's two videos, in its canonical A/B terms."""
+    position = {video_id: k for k, video_id in enumerate(matchup.video_ids)}
+    return {
+        "watched_a": matchup.watched_of(position[comparison.video_a_id]),
+        "watched_b": matchup.watched_of(position[comparison.video_b_id]),
+    }
 
 
 def _judgment_create(

@@ -120,7 +120,7 @@
         this.ui.speed.blur();
       });
       this.form.addEventListener("click", (event) => {
-        if (event.target.closest("[data-vote]")) {
+        if (event.target.closest("[data-vote]") && this.responseInput) {
           this.responseInput.value = this.readyAt === null ? "" : String(Math.round(performance.now() - this.readyAt));
         }
       });
@@ -297,6 +297,7 @@
           const recorded = await response.json();
           this.sent = seen;
           this.server = { left: recorded.watched_left, right: recorded.watched_right };
+          if (typeof recorded.missing === "string") this.missing = recorded.missing;
           // The server caps what can have been seen by the time since the comparison was handed out;
           // when it recorded less than was sent, send again a little later.
           if (recorded.watched_left < seen.left - 0.001 || recorded.watched_right < seen.right - 0.001) {
@@ -325,10 +326,14 @@
       if (this.voting) return; // htmx holds the buttons disabled while the vote is on its way
       const unlocked = this.unlocked;
       for (const button of this.voteButtons) button.disabled = !unlocked;
-      if (this.ui.hint) this.ui.hint.hidden = unlocked;
+      if (this.ui.hint) {
+        // A study's hint names what is still missing, as the server worded it in its last answer.
+        if (this.missing !== undefined && this.ui.hint.hasAttribute("data-live")) this.ui.hint.textContent = this.missing;
+        this.ui.hint.hidden = unlocked;
+      }
       if (unlocked && this.needed > 0 && !this.announcedUnlock) {
         this.announcedUnlock = true;
-        this.setStatus("Both videos have been watched: you can vote now.");
+        this.setStatus(this.root.dataset.unlockedText || "Both videos have been watched: you can vote now.");
       }
     }
 

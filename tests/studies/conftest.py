@@ -81,6 +81,8 @@ def build_catalog(
 
 def make_study(catalog: Catalog, *, status: str = Study.Status.OPEN, **options: object) -> Study:
     options.setdefault("matchups_per_participant", 12)
+    # Tests of the watch rule set it; the others are about answers, given straight away.
+    options.setdefault("min_watch_fraction", 0.0)
     study = services.study_create(
         name=options.pop("name", "A study"),  # type: ignore[arg-type]
         ours=catalog.ours,

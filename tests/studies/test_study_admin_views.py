@@ -20,6 +20,7 @@ def design_post(catalog, **overrides) -> dict:
         "matchups_per_participant": 40,
         "element_policy": "where_applies",
         "element_percent": 50,
+        "min_watch_fraction": 1,
         "public_join": "on",
         "completion_code": "",
         "redirect_url": "",
@@ -260,3 +261,25 @@ def test_the_study_page_warns_when_a_baseline_differs_from_ours_in_size(admin_cl
         in page
     )
     assert page.count("a rater can tell them apart") == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1.5", "cannot be above 1"),
+        ("-0.2", "cannot be below 0: use 0 for no rule"),
+        ("nan", "Enter a number"),
+    ],
+)
+def test_a_watch_rule_outside_zero_to_one_is_a_form_error(catalog, admin_client, value, message):
+    response = admin_client.post("/studies/new/", design_post(catalog, min_watch_fraction=value))
+    assert response.status_code == 200 and not Study.objects.exists()
+    assert message in response.context["form"].errors["min_watch_fraction"][0]
+
+
+def test_the_watch_rule_is_set_on_the_form_and_shown_on_the_study_page(catalog, admin_client):
+    admin_client.post("/studies/new/", design_post(catalog, min_watch_fraction="0.5"))
+    study = Study.objects.get()
+    assert study.min_watch_fraction == 0.5
+    page = admin_client.get(f"/studies/{study.pk}/").content.decode()
+    assert "Watch before answering" in page and "50% of each video" in page
