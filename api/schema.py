@@ -45,6 +45,12 @@ class ApiAutoSchema(AutoSchema):
         operation = super().get_operation(*args, **kwargs)
         if operation is None:
             return None
+        for parameter in operation.get("parameters", []):
+            schema = parameter.get("schema", {})
+            if schema.get("type") == "string" and not ({"enum", "format", "pattern"} & set(schema)):
+                # DRF's CharField refuses NUL characters ("Null characters are not allowed."): say so,
+                # or a client reading the schema would send one and get a 400 it was not promised.
+                schema["pattern"] = "^[^\\x00]*$"
         parameters = {(p["in"], p["name"]) for p in operation.get("parameters", [])}
         responses = operation["responses"]
 
