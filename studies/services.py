@@ -755,6 +755,14 @@ def _answer_store(
                     **_check_flags(matchup, comparison, criterion),
                 )
             )
+        if answer is not None and matchup.purpose == Matchup.Purpose.REAL:
+            # A changed original: its repeats' judgments point at the judgments that replaced it.
+            for judgment in judgments:
+                Judgment.objects.filter(
+                    study_answers__matchup__repeat_of=matchup,
+                    criterion=criterion,
+                    comparison_id=judgment.comparison_id,
+                ).update(repeat_of=judgment)
     if answer is None:
         answer = Answer.objects.create(
             matchup=matchup,

@@ -310,3 +310,24 @@ def test_a_short_study_gets_checks_within_a_quarter_by_default(catalog):
     assert study.name == "Short"
     assert (study.gold_matchups_per_participant, study.repeat_matchups_per_participant) == (1, 1)
     assert study.screen_out_after_failed_gold == 2
+
+
+def test_a_best_of_all_repeat_stays_linked_when_its_original_is_answered_again(catalog):
+    study = checked_study(catalog, preset="personalvideo")
+    participant = take_part(study, seed=2)
+    repeat = participant.matchups.filter(purpose=Matchup.Purpose.REPEAT).order_by("position").first()
+    original = repeat.repeat_of
+    for matchup in participant.matchups.filter(position__lte=repeat.position).order_by("position"):
+        answer(participant, matchup, dict.fromkeys(asked(matchup), 0))
+    # Sides swapped and the same display position: the repeat picked the video the original did not.
+    criterion = asked(original)[0]
+    answer(participant, original, {criterion: len(original.video_ids) - 1})  # now the repeat's pick
+
+    originals = Judgment.objects.filter(study_answers__matchup=original, criterion=criterion)
+    linked = Judgment.objects.filter(
+        study_answers__matchup=repeat, criterion=criterion, repeat_of__isnull=False
+    )
+    assert linked.exists()
+    for judgment in linked:
+        assert judgment.is_repeat and judgment.repeat_of in originals
+        assert judgment.repeat_of.comparison_id == judgment.comparison_id
