@@ -63,3 +63,9 @@ class InvalidAnswer(StudyError):
 
 class WatchRuleNotMet(StudyError):
     """An answer to a matchup whose videos have not played as much as the study asks."""
+
+
+class ParticipantScreenedOut(StudyError):
+    """A crowd participant the study's screen-out rule has ended; the message never says why."""
+
+    status = 409

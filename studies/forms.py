@@ -93,6 +93,26 @@ class StudyForm(forms.Form):
             "have played, and 1 already means all of it.",
         },
     )  # fmt: skip
+    gold_matchups_per_participant = forms.IntegerField(
+        min_value=0, max_value=125, initial=2, label="Gold matchups per participant",
+        help_text="Matchups whose answer is known on one of the questions, shown like any other: at most a "
+        "quarter of the matchups; 0 = none.",
+        error_messages={"min_value": "Use 0 for no gold matchups; a negative number means nothing."},
+    )  # fmt: skip
+    repeat_matchups_per_participant = forms.IntegerField(
+        min_value=0, max_value=125, initial=2, label="Repeated matchups per participant",
+        help_text="Earlier matchups shown again later with the sides swapped, to measure self-consistency: "
+        "at most a quarter of the matchups; 0 = none.",
+        error_messages={"min_value": "Use 0 for no repeated matchups; a negative number means nothing."},
+    )  # fmt: skip
+    screen_out_after_failed_gold = forms.IntegerField(
+        min_value=0, max_value=125, initial=2, label="Screen out after failed gold matchups",
+        help_text="Crowd participants (joined with a crowd id) who fail this many gold matchups are thanked "
+        "and shown no more; their answers count nowhere. 0 = never.",
+        error_messages={
+            "min_value": "Use 0 to turn the screen-out rule off; a negative number means nothing.",
+        },
+    )  # fmt: skip
     target_participants = forms.IntegerField(
         # The most the column (a PositiveIntegerField) holds; a larger value must not reach it.
         min_value=1, max_value=2**31 - 1, required=False, label="Target number of participants",
@@ -105,6 +125,10 @@ class StudyForm(forms.Form):
     completion_code = forms.CharField(
         max_length=100, required=False, help_text="Shown on the thank-you page, e.g. for Prolific."
     )
+    screened_out_code = forms.CharField(
+        max_length=100, required=False, label="Screened-out completion code",
+        help_text="Shown instead to a screened-out crowd participant, so the platform can tell them apart.",
+    )  # fmt: skip
     redirect_url = forms.URLField(
         max_length=500, required=False, label="Redirect after finishing", assume_scheme="https",
         help_text="Where the thank-you page sends participants, e.g. the crowd platform's completion URL.",
@@ -116,7 +140,8 @@ class StudyForm(forms.Form):
 
     design_fields = (
         "preset", "ours", "baselines", "identities", "prompts", "matchups_per_participant",
-        "element_policy", "element_percent", "min_watch_fraction",
+        "element_policy", "element_percent", "min_watch_fraction", "gold_matchups_per_participant",
+        "repeat_matchups_per_participant", "screen_out_after_failed_gold",
     )  # fmt: skip
 
     def __init__(self, *args: Any, study: Study | None = None, **kwargs: Any) -> None:
@@ -160,6 +185,18 @@ class StudyForm(forms.Form):
         ours, baselines = data.get("ours"), data.get("baselines")
         if ours is not None and baselines is not None and ours in baselines:
             self.add_error("baselines", "The studied method cannot also be a baseline.")
+        matchups = data.get("matchups_per_participant")
+        for name, what in (
+            ("gold_matchups_per_participant", "gold matchups"),
+            ("repeat_matchups_per_participant", "repeated matchups"),
+        ):
+            count = data.get(name)
+            if matchups is not None and count is not None and count * 4 > matchups:
+                self.add_error(
+                    name,
+                    f"{count} {what} are more than a quarter of the {matchups} matchups per participant "
+                    f"(at most {matchups // 4}): use fewer, or 0 to turn them off.",
+                )
         return data
 
     @property
@@ -176,6 +213,7 @@ class StudyForm(forms.Form):
         if "element_percent" in data:
             data["element_fraction"] = data.pop("element_percent") / 100
         data["completion_code"] = data["completion_code"].strip()
+        data["screened_out_code"] = data["screened_out_code"].strip()
         return data
 
     def question_texts(self) -> dict[str, tuple[str, str]]:

@@ -12,9 +12,9 @@ from typing import ClassVar
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
-from annotate.models import Comparison, Criterion, Judgment, Rater
+from annotate.models import Comparison, Criterion, Judgment, Rater, RaterDecision
 from annotate.watch import watch_needed
 from generation.models import Identity, Method, Prompt, Video
 
@@ -83,11 +83,28 @@ class Study(models.Model):
         help_text="How much of each video must have played before answering (1 = all of it, 0 = no rule).",
     )
 
+    # Quality checks, part of the design: a gold matchup has a known answer on at least one question, a
+    # repeat shows a matchup answered earlier again with the sides swapped. Each at most a quarter of
+    # the matchups; 0 turns it off. Participants cannot tell either from a real matchup.
+    gold_matchups_per_participant = models.PositiveSmallIntegerField(
+        default=2, verbose_name="gold matchups per participant"
+    )
+    repeat_matchups_per_participant = models.PositiveSmallIntegerField(
+        default=2, verbose_name="repeated matchups per participant"
+    )
+    # Crowd participants only (joined with a crowd id): after this many failed gold matchups they are
+    # screened out politely. Prolific expects at least two failures before a rejection; 0 turns it off.
+    screen_out_after_failed_gold = models.PositiveSmallIntegerField(
+        default=2, verbose_name="screen out after failed gold matchups"
+    )
+
     # Texts and crowd settings: may be fixed while the study runs.
     instructions = models.TextField()
     consent_text = models.TextField()
     contact = models.CharField(max_length=300, blank=True)
     completion_code = models.CharField(max_length=100, blank=True)
+    # Given to crowd participants who were screened out, so the platform can tell them apart.
+    screened_out_code = models.CharField(max_length=100, blank=True)
     redirect_url = models.URLField(max_length=500, blank=True)
     target_participants = models.PositiveIntegerField(null=True, blank=True)
 
@@ -102,6 +119,12 @@ class Study(models.Model):
             models.CheckConstraint(
                 condition=Q(min_watch_fraction__gte=0) & Q(min_watch_fraction__lte=1),
                 name="study_watch_fraction_0_to_1",
+            ),
+            # Integer division: g <= n // 4 is the same as g <= n / 4 for whole numbers.
+            models.CheckConstraint(
+                condition=Q(gold_matchups_per_participant__lte=F("matchups_per_participant") / 4)
+                & Q(repeat_matchups_per_participant__lte=F("matchups_per_participant") / 4),
+                name="study_checks_at_most_a_quarter",
             ),
         ]
 
@@ -177,11 +200,14 @@ class Participant(models.Model):
         ACTIVE = "active", "Consented, answering"
         COMPLETED = "completed", "Completed"
         WITHDRAWN = "withdrawn", "Withdrawn"
+        SCREENED_OUT = "screened_out", "Screened out"
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
     rater = models.OneToOneField(Rater, on_delete=models.PROTECT, related_name="study_participant")
     token = models.CharField(max_length=64, unique=True, default=new_token)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.JOINED)
+    # When the automatic screen-out rule ended the participation; its reason is in ``decisions``.
+    screened_out_at = models.DateTimeField(null=True, blank=True)
     personal_link = models.BooleanField(default=False)
     crowd_hash = models.CharField(max_length=64, blank=True)
     crowd_session_hash = models.CharField(max_length=64, blank=True)
@@ -212,9 +238,36 @@ class Participant(models.Model):
     def is_withdrawn(self) -> bool:
         return self.status == self.Status.WITHDRAWN
 
+    @property
+    def is_screened_out(self) -> bool:
+        return self.status == self.Status.SCREENED_OUT
+
+    @property
+    def is_crowd(self) -> bool:
+        """Joined with a crowd-platform id: the screen-out rule applies only to these participants."""
+        return bool(self.crowd_hash)
+
+
+class ParticipantDecision(RaterDecision):
+    """One change of a participant's standing: the automatic screen-out, or a study admin's decision."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="decisions")
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.participant}"
+
 
 class Matchup(models.Model):
-    """One page of a participant's plan: one case (identity, prompt) and the videos shown, left to right."""
+    """One page of a participant's plan: one case (identity, prompt) and the videos shown, left to right.
+
+    Gold and repeated matchups are quality checks: their pages look exactly like a real one, and their
+    judgments are flagged (``is_gold``, ``is_repeat``) so that they count only in the quality figures.
+    """
+
+    class Purpose(models.TextChoices):
+        REAL = "real", "Real matchup"
+        GOLD = "gold", "Gold matchup (known answer)"
+        REPEAT = "repeat", "Repeat of an earlier matchup, sides swapped"
 
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="matchups")
     position = models.PositiveSmallIntegerField()
@@ -228,6 +281,10 @@ class Matchup(models.Model):
     # Video ids in display order, left to right; the media policy checks membership here.
     video_ids = models.JSONField()
     asks_element_consistency = models.BooleanField(default=False)
+    purpose = models.CharField(max_length=8, choices=Purpose.choices, default=Purpose.REAL)
+    repeat_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="repeats"
+    )
     answered_at = models.DateTimeField(null=True, blank=True)
     # Time spent answering, summed over visits (a change later adds the time it took).
     time_ms = models.PositiveIntegerField(default=0)
@@ -243,6 +300,14 @@ class Matchup(models.Model):
         ordering: ClassVar = ["participant", "position"]
         constraints: ClassVar = [
             models.UniqueConstraint(fields=["participant", "position"], name="matchup_position_once"),
+            models.CheckConstraint(
+                condition=Q(purpose="repeat", repeat_of__isnull=False)
+                | (~Q(purpose="repeat") & Q(repeat_of__isnull=True)),
+                name="matchup_repeat_has_original",
+            ),
+            models.UniqueConstraint(
+                fields=["repeat_of"], condition=Q(repeat_of__isnull=False), name="matchup_repeated_once"
+            ),
         ]
 
     def __str__(self) -> str:

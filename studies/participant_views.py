@@ -37,7 +37,7 @@ def _where(study: Study, participant: Participant | None) -> str:
     if participant.status == Participant.Status.ACTIVE:
         number = selectors.participant_resume_position(participant=participant) + 1
         return reverse("study_participant:matchup", args=[slug, number])
-    if participant.status == Participant.Status.COMPLETED:
+    if participant.status in (Participant.Status.COMPLETED, Participant.Status.SCREENED_OUT):
         return reverse("study_participant:done", args=[slug])
     return reverse("study_participant:withdraw", args=[slug])
 
@@ -232,6 +232,9 @@ def _matchup_submit(
         elapsed_ms=form.cleaned_data.get("elapsed_ms"),
         require_all=go != "previous",
     )
+    participant.refresh_from_db(fields=["status"])
+    if participant.is_screened_out:
+        return redirect("study_participant:done", slug=study.public_slug)
     if go == "finish":
         services.participant_finish(participant=participant)
         return redirect("study_participant:done", slug=study.public_slug)
@@ -256,9 +259,14 @@ def _matchup_render(
 def done(request: HttpRequest, slug: str) -> HttpResponse:
     study = _study_or_404(slug)
     participant = session_participant(request.session, study)
-    if participant is None or participant.status != Participant.Status.COMPLETED:
+    if participant is None or participant.status not in (
+        Participant.Status.COMPLETED,
+        Participant.Status.SCREENED_OUT,
+    ):
         return redirect(_where(study, participant))
-    return render(request, "studies/participant/done.html", {"study": study, "participant": participant})
+    # The same address either way; a screened-out participant reads a polite end, never why.
+    template = "screened_out.html" if participant.is_screened_out else "done.html"
+    return render(request, f"studies/participant/{template}", {"study": study, "participant": participant})
 
 
 @require_http_methods(["GET", "POST"])

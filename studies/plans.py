@@ -12,7 +12,10 @@ Kept apart from the services so that the rules can be read (and tested) in one p
 - sides are counterbalanced: ours is left on half the matchups (±1) and on half of each baseline's
   matchups (±1);
 - element consistency is asked where the prompt leaves hairstyle, clothing or accessories unmentioned
-  (or on a drawn share of those matchups).
+  (or on a drawn share of those matchups);
+- quality checks take some of the pages (``checks_insert``): gold matchups (a comparison with a known
+  answer) at random positions, and repeats, each showing one earlier real matchup again at a random
+  later position with the sides swapped. They are drawn like the rest and shown the same way.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from generation.models import Prompt, Video
 
@@ -42,6 +45,8 @@ class PlannedMatchup:
     case: Case
     video_ids: tuple[int, ...]  # display order, left to right
     asks_element_consistency: bool
+    purpose: str = "real"  # "real", "gold" or "repeat", as Matchup.Purpose
+    repeat_of: int | None = None  # a repeat: the position of the matchup it shows again
 
 
 def _pairings(ours: dict[int, int], others: list[dict[int, int]]) -> list[tuple[tuple[int, ...], bool]]:
@@ -216,4 +221,64 @@ def plan_draw(
             asks_element_consistency=asks[k],
         )
         for k in range(len(chosen))
+    ]
+
+
+@dataclass(frozen=True)
+class GoldCase:
+    """A gold comparison that can be shown as a matchup: its two videos and what it asks about."""
+
+    comparison_id: int
+    identity_id: int
+    prompt_id: int
+    video_ids: tuple[int, int]
+    keeps_elements: bool
+
+
+def checks_insert(
+    *,
+    plan: Sequence[PlannedMatchup],
+    gold: Sequence[GoldCase],
+    repeats: int,
+    ask_element_consistency: bool,
+    rng: random.Random,
+) -> list[PlannedMatchup]:
+    """The real ``plan`` with the gold matchups and ``repeats`` repeats inserted, renumbered.
+
+    Gold matchups go to random positions with random sides. Each repeat shows a different real matchup
+    again, sides swapped, at a random later position, not right after its original where the plan
+    leaves room: a page seen a moment ago is too easy to recognise.
+    """
+    if repeats > len(plan):
+        raise ValueError(f"{repeats} repeats need as many real matchups; the plan has {len(plan)}.")
+    sequence: list[PlannedMatchup] = list(plan)
+    for case in gold:
+        video_ids = case.video_ids if rng.random() < 0.5 else case.video_ids[::-1]
+        matchup = PlannedMatchup(
+            position=-1,
+            baseline_id=None,
+            case=Case(case.identity_id, case.prompt_id, tuple(case.video_ids), same_seed=False),
+            video_ids=tuple(video_ids),
+            asks_element_consistency=ask_element_consistency and case.keeps_elements,
+            purpose="gold",
+        )
+        sequence.insert(rng.randrange(len(sequence) + 1), matchup)
+    originals = rng.sample(list(plan), repeats)
+    for original in originals:
+        after = sequence.index(original) + 1
+        spaced = after + 1 if after + 1 <= len(sequence) else after
+        repeat = replace(
+            original, video_ids=original.video_ids[::-1], purpose="repeat", repeat_of=original.position
+        )
+        sequence.insert(rng.randint(spaced, len(sequence)), repeat)
+    # Positions: renumber, and point each repeat at its original's new position.
+    new_position = {id(item): k for k, item in enumerate(sequence)}
+    by_old = {item.position: new_position[id(item)] for item in plan}
+    return [
+        replace(
+            item,
+            position=k,
+            repeat_of=by_old[item.repeat_of] if item.repeat_of is not None else None,
+        )
+        for k, item in enumerate(sequence)
     ]

@@ -8,12 +8,12 @@ from typing import TypedDict
 
 from django.db.models import Count, Q, QuerySet
 
-from annotate.models import Criterion
+from annotate.models import Comparison, Criterion
 from generation.models import Method, Reference, Video
 from generation.selectors import video_shape_warnings
 from studies import presets
 from studies.models import Answer, Matchup, Participant, Question, Study
-from studies.plans import Case, case_pools
+from studies.plans import Case, GoldCase, case_pools
 
 # --- study admins -----------------------------------------------------------------------------------
 
@@ -92,7 +92,41 @@ def participant_counts(*, study: Study) -> dict[str, int]:
         "active": rows.get(Participant.Status.ACTIVE, 0),
         "completed": rows.get(Participant.Status.COMPLETED, 0),
         "withdrawn": rows.get(Participant.Status.WITHDRAWN, 0),
+        "screened_out": rows.get(Participant.Status.SCREENED_OUT, 0),
     }
+
+
+def study_gold_cases(*, study: Study) -> list[GoldCase]:
+    """The gold comparisons a participant of ``study`` can be shown: a known answer on one of its
+    questions, about one of its identities and prompts. Pairwise studies only: a gold pair among the
+    several videos of a "best of all" page would stand out."""
+    if not study.is_pairwise:
+        return []
+    comparisons = (
+        Comparison.objects.filter(
+            gold_answers__criterion__in=study.questions.values("criterion"),
+            identity__in=study.identities.all(),
+            prompt__in=study.prompts.all(),
+        )
+        .distinct()
+        .select_related("prompt")
+        .order_by("pk")
+    )
+    return [
+        GoldCase(
+            comparison_id=c.pk,
+            identity_id=c.identity_id,
+            prompt_id=c.prompt_id,
+            video_ids=(c.video_a_id, c.video_b_id),
+            keeps_elements=c.prompt.keeps_elements,
+        )
+        for c in comparisons
+    ]
+
+
+def study_gold_missing(*, study: Study) -> bool:
+    """The study asks for gold matchups but has no gold comparison to show: plans get none."""
+    return study.gold_matchups_per_participant > 0 and study.is_pairwise and not study_gold_cases(study=study)
 
 
 def invitations_list(*, study: Study) -> QuerySet[Participant]:

@@ -14,12 +14,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Field
 from django.utils import timezone
 
-from annotate.models import Comparison, Criterion, Judgment, Rater, Side
+from annotate.models import Choice, Comparison, Criterion, Judgment, Rater, Side
 from annotate.services import comparisons_build
 from annotate.vote_path import canonical_choice
 from annotate.watch import watched_plausible
 from generation.models import Identity, Method, Prompt, Video
-from studies import presets
+from studies import presets, selectors
 from studies.errors import (
     AlreadyTookPart,
     ConsentRequired,
@@ -27,6 +27,7 @@ from studies.errors import (
     InvalidAnswer,
     InvitationOnly,
     NotYours,
+    ParticipantScreenedOut,
     ParticipantWithdrawn,
     StudyFrozen,
     StudyFull,
@@ -34,13 +35,15 @@ from studies.errors import (
     StudySetupError,
     WatchRuleNotMet,
 )
-from studies.models import Answer, Matchup, Participant, Question, Study
-from studies.plans import case_pools, plan_draw
+from studies.models import Answer, Matchup, Participant, ParticipantDecision, Question, Study
+from studies.plans import GoldCase, case_pools, checks_insert, plan_draw
 from studies.selectors import watch_missing
 
 # Crowd platforms append these to the study link. Only salted hashes of them are kept.
 CROWD_ID_PARAMS = ("PROLIFIC_PID",)
 CROWD_SESSION_PARAMS = ("STUDY_ID", "SESSION_ID")
+# What a screened-out participant reads: polite, and silent about why.
+SCREENED_OUT_MESSAGE = "Thank you — this study has no more matchups for you."
 # A page left open over lunch says nothing about the time it took to answer: clamp what the page reports.
 MAX_RESPONSE_MS = 30 * 60 * 1000
 
@@ -52,7 +55,11 @@ DESIGN_FIELDS = (
     "element_policy",
     "element_fraction",
     "min_watch_fraction",
+    "gold_matchups_per_participant",
+    "repeat_matchups_per_participant",
+    "screen_out_after_failed_gold",
 )
+CHECK_FIELDS = DESIGN_FIELDS[-3:]
 DESIGN_SETS = ("baselines", "identities", "prompts")
 TEXT_FIELDS = (
     "name",
@@ -61,6 +68,7 @@ TEXT_FIELDS = (
     "consent_text",
     "contact",
     "completion_code",
+    "screened_out_code",
     "redirect_url",
     "target_participants",
     "public_join",
@@ -101,10 +109,24 @@ def study_create(
     """A draft study with the preset's questions and format and the platform's default texts."""
     if preset not in presets.PRESETS:
         raise StudySetupError(f"Unknown preset {preset!r}.")
-    unknown = set(options) - set(TEXT_FIELDS) - {"element_policy", "element_fraction", "min_watch_fraction"}
+    unknown = (
+        set(options)
+        - set(TEXT_FIELDS)
+        - set(CHECK_FIELDS)
+        - {"element_policy", "element_fraction", "min_watch_fraction"}
+    )
     if unknown:
         raise TypeError(f"study_create() got unexpected options: {sorted(unknown)}")
     _check_watch_fraction(options.get("min_watch_fraction", 1.0))
+    # The defaults (2 gold, 2 repeats) shrink to fit a short study; values asked for are checked.
+    for field in CHECK_FIELDS[:2]:
+        options.setdefault(field, min(2, matchups_per_participant // 4))
+    _check_quality_checks(
+        matchups=matchups_per_participant,
+        gold=options["gold_matchups_per_participant"],
+        repeats=options["repeat_matchups_per_participant"],
+        screen_out=options.get("screen_out_after_failed_gold", 2),
+    )
     options.setdefault("instructions", presets.DEFAULT_INSTRUCTIONS)
     options.setdefault("consent_text", presets.DEFAULT_CONSENT)
     study = Study.objects.create(
@@ -127,6 +149,23 @@ def _check_watch_fraction(value: float) -> None:
         raise StudySetupError(
             "The watch rule is a fraction of each video, from 0 (no rule) to 1 (played through once)."
         )
+
+
+def _check_quality_checks(*, matchups: int, gold: int, repeats: int, screen_out: int) -> None:
+    """Gold and repeated matchups take at most a quarter of a participant's matchups each."""
+    problems = []
+    for count, what in ((gold, "gold matchups"), (repeats, "repeated matchups")):
+        if count < 0:
+            problems.append(f"The number of {what} cannot be negative: use 0 to turn them off.")
+        elif count * 4 > matchups:
+            problems.append(
+                f"{count} {what} per participant are more than a quarter of the {matchups} matchups "
+                f"(at most {matchups // 4}): use fewer, or 0 to turn them off."
+            )
+    if screen_out < 0:
+        problems.append("The screen-out rule cannot be negative: use 0 to turn it off.")
+    if problems:
+        raise StudySetupError(" ".join(problems))
 
 
 def _verbose_name(name: str) -> str:
@@ -163,6 +202,13 @@ def study_update(
     ]
     if "min_watch_fraction" in changes:
         _check_watch_fraction(changes["min_watch_fraction"])
+    if {"matchups_per_participant", *CHECK_FIELDS} & set(changes):
+        _check_quality_checks(
+            matchups=changes.get("matchups_per_participant", study.matchups_per_participant),
+            gold=changes.get("gold_matchups_per_participant", study.gold_matchups_per_participant),
+            repeats=changes.get("repeat_matchups_per_participant", study.repeat_matchups_per_participant),
+            screen_out=changes.get("screen_out_after_failed_gold", study.screen_out_after_failed_gold),
+        )
     if design_changed and study.design_frozen:
         labels = ", ".join(_verbose_name(name) for name in design_changed)
         raise StudyFrozen(
@@ -347,6 +393,8 @@ def _participant_locked(participant: Participant) -> Participant:
         raise ParticipantWithdrawn(
             "You have withdrawn from this study; your answers are left out and no more can be given."
         )
+    if locked.is_screened_out:
+        raise ParticipantScreenedOut(SCREENED_OUT_MESSAGE)
     return locked
 
 
@@ -371,17 +419,20 @@ def participant_consent(
     if not pools or any(not cases for cases in pools.values()):
         raise StudySetupError("This study has no videos to show yet. Please contact the researchers.")
 
-    earlier = Matchup.objects.filter(participant__study=study).exclude(
-        participant__status=Participant.Status.WITHDRAWN
+    earlier = Matchup.objects.filter(participant__study=study, purpose=Matchup.Purpose.REAL).exclude(
+        participant__status__in=[Participant.Status.WITHDRAWN, Participant.Status.SCREENED_OUT]
     )
     shown_so_far = Counter(tuple(sorted(ids)) for ids in earlier.values_list("video_ids", flat=True))
     baselines_so_far = Counter(
         {row["baseline_id"]: row["n"] for row in earlier.values("baseline_id").annotate(n=Count("id"))}
     )
     has_element_question = study.questions.filter(criterion=Criterion.ELEMENT_CONSISTENCY).exists()
+    rng = rng or random.Random()
+    gold = _gold_draw(study=study, rng=rng)
+    repeats = study.repeat_matchups_per_participant
     plan = plan_draw(
         pools=pools,
-        matchups=study.matchups_per_participant,
+        matchups=study.matchups_per_participant - len(gold) - repeats,
         prompts=Prompt.objects.in_bulk(study.prompts.values_list("pk", flat=True)),
         ask_element_consistency=has_element_question,
         element_fraction=study.element_fraction
@@ -389,10 +440,16 @@ def participant_consent(
         else None,
         shown_so_far=shown_so_far,
         baselines_so_far=baselines_so_far,
-        rng=rng or random.Random(),
+        rng=rng,
     )
-    comparisons = _comparisons_for(planned.video_ids for planned in plan)
-    Matchup.objects.bulk_create(
+    plan = checks_insert(
+        plan=plan, gold=gold, repeats=repeats, ask_element_consistency=has_element_question, rng=rng
+    )
+    # Gold pairs may show two people or two prompts: they have their comparison already.
+    comparisons = _comparisons_for(planned.video_ids for planned in plan if planned.purpose == "real")
+    gold_comparisons = Comparison.objects.in_bulk([case.comparison_id for case in gold])
+    comparisons.update({frozenset((c.video_a_id, c.video_b_id)): c for c in gold_comparisons.values()})
+    matchups = Matchup.objects.bulk_create(
         [
             Matchup(
                 participant=participant,
@@ -403,8 +460,30 @@ def participant_consent(
                 comparison=comparisons[frozenset(planned.video_ids)] if study.is_pairwise else None,
                 video_ids=list(planned.video_ids),
                 asks_element_consistency=planned.asks_element_consistency,
+                purpose=planned.purpose,
             )
             for planned in plan
+            if planned.repeat_of is None
+        ]
+    )
+    # A repeat points at its original, which has a primary key only now.
+    by_position = {matchup.position: matchup for matchup in matchups}
+    Matchup.objects.bulk_create(
+        [
+            Matchup(
+                participant=participant,
+                position=planned.position,
+                identity_id=planned.case.identity_id,
+                prompt_id=planned.case.prompt_id,
+                baseline_id=planned.baseline_id,
+                comparison=by_position[planned.repeat_of].comparison,
+                video_ids=list(planned.video_ids),
+                asks_element_consistency=planned.asks_element_consistency,
+                purpose=planned.purpose,
+                repeat_of=by_position[planned.repeat_of],
+            )
+            for planned in plan
+            if planned.repeat_of is not None
         ]
     )
     participant.status = Participant.Status.ACTIVE
@@ -412,6 +491,23 @@ def participant_consent(
     participant.position = 0
     participant.save(update_fields=["status", "consented_at", "position"])
     return participant
+
+
+def _gold_draw(*, study: Study, rng: random.Random) -> list[GoldCase]:
+    """Distinct gold comparisons for one participant, those the study has shown least first; fewer
+    (or none) when the study has fewer than it asks for."""
+    wanted = study.gold_matchups_per_participant
+    if wanted == 0:
+        return []
+    cases = selectors.study_gold_cases(study=study)
+    shown = Counter(
+        tuple(sorted(ids))
+        for ids in Matchup.objects.filter(participant__study=study, purpose=Matchup.Purpose.GOLD).values_list(
+            "video_ids", flat=True
+        )
+    )
+    ranked = sorted(cases, key=lambda case: (shown[tuple(sorted(case.video_ids))], rng.random()))
+    return ranked[:wanted]
 
 
 def _comparisons_for(video_sets: Iterable[Iterable[int]]) -> dict[frozenset[int], Comparison]:
@@ -550,7 +646,53 @@ def answers_save(
             matchup.response_ms = min(max(round(seconds * 1000), 0), 2**31 - 1)
             changed.add("response_ms")
     matchup.save(update_fields=sorted(changed))
+    if matchup.purpose == Matchup.Purpose.GOLD:
+        _screen_out_rule(participant=participant, now=now)
     return matchup
+
+
+def _gold_failures(participant: Participant) -> tuple[int, int]:
+    """(failed, answered) gold matchups: failed when an answer on a criterion with a known answer picked
+    the other video. Criteria without a known answer do not count."""
+    failed, answered = 0, 0
+    gold_matchups = participant.matchups.filter(purpose=Matchup.Purpose.GOLD).select_related("comparison")
+    for matchup in gold_matchups.prefetch_related("answers", "comparison__gold_answers"):
+        if matchup.comparison is None:
+            continue
+        known = {gold.criterion: gold.answer for gold in matchup.comparison.gold_answers.all()}
+        checked = [answer for answer in matchup.answers.all() if answer.criterion in known]
+        if not checked:
+            continue
+        answered += 1
+        right_video = {
+            criterion: matchup.comparison.video_a_id if answer == Choice.A else matchup.comparison.video_b_id
+            for criterion, answer in known.items()
+        }
+        if any(answer.picked_video_id != right_video[answer.criterion] for answer in checked):
+            failed += 1
+    return failed, answered
+
+
+def _screen_out_rule(*, participant: Participant, now: datetime) -> None:
+    """The study's automatic rule for crowd participants: enough failed gold matchups end the
+    participation. Their answers then count nowhere, as after a withdrawal."""
+    limit = participant.study.screen_out_after_failed_gold
+    if limit == 0 or not participant.is_crowd or participant.status != Participant.Status.ACTIVE:
+        return
+    failed, answered = _gold_failures(participant)
+    if failed < limit:
+        return
+    participant.status = Participant.Status.SCREENED_OUT
+    participant.screened_out_at = now
+    participant.save(update_fields=["status", "screened_out_at"])
+    Rater.objects.filter(pk=participant.rater_id).update(excluded=True)
+    participant.rater.excluded = True
+    ParticipantDecision.objects.create(
+        participant=participant,
+        action=ParticipantDecision.Action.SCREEN_OUT,
+        reason=f"failed {failed} of {answered} gold matchups",
+        decided_by=None,
+    )
 
 
 def _answer_store(
@@ -579,7 +721,15 @@ def _answer_store(
             Judgment.objects.filter(pk=judgment.pk).update(**fields)
             judgments = [judgment]
         else:
-            judgments = [_judgment_create(participant, comparison, criterion, **fields)]
+            judgments = [
+                _judgment_create(
+                    participant,
+                    comparison,
+                    criterion,
+                    **fields,
+                    **_check_flags(matchup, comparison, criterion),
+                )
+            ]
     else:
         # "Best of all": the pick wins over every other video shown; those judgments are replaced whole.
         if answer is not None:
@@ -602,8 +752,17 @@ def _answer_store(
                     shown_left=_side_of(comparison, left_of_pair),
                     response_ms=elapsed,
                     **_watched_ab(matchup, comparison),
+                    **_check_flags(matchup, comparison, criterion),
                 )
             )
+        if answer is not None and matchup.purpose == Matchup.Purpose.REAL:
+            # A changed original: its repeats' judgments point at the judgments that replaced it.
+            for judgment in judgments:
+                Judgment.objects.filter(
+                    study_answers__matchup__repeat_of=matchup,
+                    criterion=criterion,
+                    comparison_id=judgment.comparison_id,
+                ).update(repeat_of=judgment)
     if answer is None:
         answer = Answer.objects.create(
             matchup=matchup,
@@ -618,6 +777,22 @@ def _answer_store(
         answer.watched = matchup.watched
         answer.save(update_fields=["picked", "picked_video", "response_ms", "watched", "updated_at"])
     answer.judgments.add(*judgments)
+
+
+def _check_flags(matchup: Matchup, comparison: Comparison, criterion: str) -> dict[str, Any]:
+    """A gold or repeated matchup's judgments are quality checks, not votes: flag them (a repeat also
+    links the judgment it repeats, the original's for the same comparison and criterion)."""
+    if matchup.purpose == Matchup.Purpose.GOLD:
+        return {"is_gold": True}
+    if matchup.purpose == Matchup.Purpose.REPEAT:
+        assert matchup.repeat_of_id is not None  # the matchup_repeat_has_original constraint
+        original = Judgment.objects.filter(
+            study_answers__matchup_id=matchup.repeat_of_id,
+            study_answers__criterion=criterion,
+            comparison=comparison,
+        ).first()
+        return {"is_repeat": True, "repeat_of": original}
+    return {}
 
 
 def _watched_ab(matchup: Matchup, comparison: Comparison) -> dict[str, float]:

@@ -78,6 +78,7 @@ def study_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "counts": selectors.participant_counts(study=study),
         "pool": selectors.study_case_pool(study=study),
         "shape_warnings": selectors.study_video_shape_warnings(study=study),
+        "gold_missing": selectors.study_gold_missing(study=study),
         "problems": services.study_setup_problems(study=study) if study.status == Study.Status.DRAFT else [],
         "join_url": request.build_absolute_uri(reverse("study_participant:join", args=[study.public_slug])),
         "invitations": selectors.invitations_list(study=study),

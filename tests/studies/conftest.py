@@ -83,6 +83,9 @@ def make_study(catalog: Catalog, *, status: str = Study.Status.OPEN, **options: 
     options.setdefault("matchups_per_participant", 12)
     # Tests of the watch rule set it; the others are about answers, given straight away.
     options.setdefault("min_watch_fraction", 0.0)
+    # Likewise the quality checks: tests of gold and repeated matchups turn them on.
+    options.setdefault("gold_matchups_per_participant", 0)
+    options.setdefault("repeat_matchups_per_participant", 0)
     study = services.study_create(
         name=options.pop("name", "A study"),  # type: ignore[arg-type]
         ours=catalog.ours,
