@@ -9,8 +9,8 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from annotate import selectors, services
 from annotate.errors import TrackSetupError
-from annotate.forms import TrackAnnotatorsForm, TrackCreateForm, TrackPauseForm
-from annotate.models import Track
+from annotate.forms import TrackAnnotatorsForm, TrackChecksForm, TrackCreateForm, TrackPauseForm
+from annotate.models import GoldAnswer, Track
 from lib.http import HtmxHttpRequest
 from lib.roles import staff_required
 
@@ -46,12 +46,21 @@ def track_new(request: HttpRequest) -> HttpResponse:
 
 
 def _render_detail(
-    request: HttpRequest, track: Track, annotators_form: TrackAnnotatorsForm, status: int = 200
+    request: HttpRequest,
+    track: Track,
+    annotators_form: TrackAnnotatorsForm,
+    status: int = 200,
+    checks_form: TrackChecksForm | None = None,
 ) -> HttpResponse:
+    if checks_form is None:
+        rates = {"gold_rate": track.gold_rate * 100, "repeat_rate": track.repeat_rate * 100}
+        checks_form = TrackChecksForm(initial=rates)
     context = {
         "track": track,
         "annotators": selectors.track_annotator_progress(track=track),
         "annotators_form": annotators_form,
+        "checks_form": checks_form,
+        "gold_available": GoldAnswer.objects.filter(criterion=track.criterion).count(),
         "shape_warnings": selectors.track_video_shape_warnings(track=track),
     }
     return render(request, "annotate/manage/track_detail.html", context, status=status)
@@ -87,4 +96,16 @@ def track_annotators(request: HttpRequest, track_id: int) -> HttpResponse:
         return _render_detail(request, track, form, status=400)
     services.track_annotators_set(track=track, users=form.cleaned_data["annotators"])
     messages.success(request, f"{len(form.cleaned_data['annotators'])} annotators on this track.")
+    return redirect("manage_tracks:detail", track_id=track.pk)
+
+
+@require_POST
+@staff_required
+def track_checks(request: HttpRequest, track_id: int) -> HttpResponse:
+    track = _track_or_404(track_id)
+    form = TrackChecksForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, track, TrackAnnotatorsForm(track=track), status=400, checks_form=form)
+    services.track_checks_set(track=track, **form.rates())
+    messages.success(request, "Quality checks saved.")
     return redirect("manage_tracks:detail", track_id=track.pk)

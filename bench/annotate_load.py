@@ -232,6 +232,7 @@ def catalog_build(*, tag: str, identities: int, prompts: int, methods: int, refe
         rows,
         seed=0, file=SHARED_FILE, poster="", bytes=1000, width=64, height=64, num_frames=16, fps=8.0,
         duration=2.0, codec="h264", settings="{}", origin="generated", created_at=STAMP,
+        original_sha256="", original_metadata="{}", is_gold_stimulus="false",
     )  # fmt: skip
     _reset_sequences("generation_reference", "generation_video")
     return catalog

@@ -5,6 +5,7 @@ import itertools
 import pytest
 from django.contrib.auth.models import User
 from django.db.models import Sum
+from django.urls import reverse
 
 from annotate.gold import mark_gold
 from annotate.models import Assignment, Comparison, Judgment, Track, TrackItem, TrackSeat
@@ -177,3 +178,40 @@ def test_undoing_a_gold_answer_hands_the_gold_comparison_back_and_changes_no_cou
     assert after.assignment is not None
     assert Assignment.objects.get(pk=after.assignment.pk).status == "expired"
     assert_counters_count_only_work(track)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("gold_rate", "60", "Gold rate must be between 0 and 50 %."),
+        ("repeat_rate", "-1", "Repeat rate must be between 0 and 50 %."),
+        ("gold_rate", "lots", "Gold rate must be between 0 and 50 %."),
+    ],
+)
+def test_a_rate_outside_0_to_50_percent_is_a_400_naming_it_and_changes_nothing(
+    admin_client, field, value, message
+):
+    track = make_track(methods=2)
+    data = {"gold_rate": "10", "repeat_rate": "10", field: value}
+
+    response = admin_client.post(reverse("manage_tracks:checks", args=[track.pk]), data)
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    track.refresh_from_db()
+    assert (track.gold_rate, track.repeat_rate) == (0.05, 0.05)
+
+
+def test_a_study_admin_sets_the_rates_in_percent_and_sees_the_gold_available(admin_client):
+    track = make_track(methods=2)
+    gold_comparisons(track, 2)
+
+    response = admin_client.post(
+        reverse("manage_tracks:checks", args=[track.pk]),
+        {"gold_rate": "12.5", "repeat_rate": "0"},
+        follow=True,
+    )
+
+    track.refresh_from_db()
+    assert (track.gold_rate, track.repeat_rate) == (0.125, 0)
+    assert response.context["gold_available"] == 1
