@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
 
-from annotate.models import QUALITY_RATE_MAX, Track
+from annotate.models import QUALITY_RATE_MAX, Comparison, Track
 from generation.models import Identity, Method, Prompt
 from lib.roles import ANNOTATORS_GROUP
 
@@ -176,3 +176,29 @@ class TrackAnnotatorsForm(forms.Form):
 
 class TrackPauseForm(forms.Form):
     paused = forms.TypedChoiceField(choices=[("1", "Pause"), ("0", "Resume")], coerce=lambda v: v == "1")
+
+
+class GoldMarkForm(forms.Form):
+    """Mark a comparison gold for the track's criterion: its known answer, in its own A/B order."""
+
+    comparison = forms.IntegerField(
+        min_value=1,
+        label="Comparison id",
+        error_messages={
+            "invalid": "The comparison id is a whole number.",
+            "min_value": "No such comparison.",
+        },
+    )
+    answer = forms.ChoiceField(
+        choices=[("A", "A (the video with the smaller id)"), ("B", "B")],
+        error_messages={
+            "invalid_choice": "The known answer is A or B: a tie or both bad is no known answer."
+        },
+    )
+    note = forms.CharField(required=False, max_length=300, help_text="Why this is the answer (optional).")
+
+    def clean_comparison(self) -> Comparison:
+        comparison = Comparison.objects.filter(pk=self.cleaned_data["comparison"]).first()
+        if comparison is None:
+            raise forms.ValidationError(f"No comparison {self.cleaned_data['comparison']}.")
+        return comparison

@@ -8,7 +8,7 @@ from django.db.models import Sum
 from django.urls import reverse
 
 from annotate.gold import mark_gold
-from annotate.models import Assignment, Comparison, Judgment, Track, TrackItem, TrackSeat
+from annotate.models import Assignment, Comparison, GoldAnswer, Judgment, Track, TrackItem, TrackSeat
 from annotate.vote_path import REPEAT_AFTER, judgment_submit_and_next, judgment_undo_last, work_for
 from tests.factories import MethodFactory, make_track, make_video
 
@@ -215,3 +215,47 @@ def test_a_study_admin_sets_the_rates_in_percent_and_sees_the_gold_available(adm
     track.refresh_from_db()
     assert (track.gold_rate, track.repeat_rate) == (0.125, 0)
     assert response.context["gold_available"] == 1
+
+
+def test_a_study_admin_marks_a_comparison_gold_from_the_track_page(admin_client):
+    track = make_track(methods=2)
+    comparison = track.items.get().comparison
+    url = reverse("manage_tracks:gold_mark", args=[track.pk])
+
+    response = admin_client.post(url, {"comparison": comparison.pk, "answer": "B", "note": "looked"})
+
+    assert response.status_code == 302
+    answer = GoldAnswer.objects.get(comparison=comparison, criterion=track.criterion)
+    assert (answer.answer, answer.note, answer.source) == ("B", "looked", "admin")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"comparison": "999999", "answer": "A"}, "No comparison 999999."),
+        ({"comparison": "{pk}", "answer": "tie"}, "The known answer is A or B"),
+        ({"comparison": "x", "answer": "A"}, "The comparison id is a whole number."),
+        ({"comparison": "{pk}", "answer": "A", "note": "n" * 301}, "at most 300 characters"),
+    ],
+)
+def test_marking_gold_with_bad_input_is_a_400_naming_it_and_stores_nothing(admin_client, data, message):
+    track = make_track(methods=2)
+    pk = track.items.get().comparison_id
+    data = {key: value.format(pk=pk) for key, value in data.items()}
+
+    response = admin_client.post(reverse("manage_tracks:gold_mark", args=[track.pk]), data)
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not GoldAnswer.objects.exists()
+
+
+def test_the_make_gold_pairs_button_makes_pairs_of_the_tracks_videos(admin_client):
+    track = make_track(methods=2, identities=2)
+
+    response = admin_client.post(reverse("manage_tracks:gold_make", args=[track.pk]), follow=True)
+
+    made = GoldAnswer.objects.filter(criterion=track.criterion, source="made")
+    assert made.exists()
+    assert response.context["gold_available"] == made.count()
+    assert f"{made.count()} gold comparisons" in response.content.decode()
