@@ -532,33 +532,38 @@ _PANEL_SQL = f"SELECT {_PANEL.sql} FROM annotate_comparison AS c {_PANEL_JOINS} 
 # Handouts between an original and its repeat, at least.
 REPEAT_AFTER = 10
 
+# Whether the gold comparison aliased {gold} is of an identity and prompt that the track's work has.
+_IN_POOL = """EXISTS (
+    SELECT 1 FROM annotate_comparison AS tc
+    JOIN annotate_trackitem AS ti ON ti.comparison_id = tc.id AND ti.track_id = %(track)s AND NOT ti.is_check
+    WHERE tc.identity_id = {gold}.identity_id AND tc.prompt_id = {gold}.prompt_id
+)"""
+
 # A gold comparison of the track's criterion this rater was never handed in this track, from the
 # track's own identities and prompts when it has any there (else from all of the criterion's). Its
 # item in the track is made on first use (a check item); a comparison already in the track is handed
-# as gold through its own item, and is then never handed to this rater as work. Nothing here waits:
-# an item that a concurrent handout is inserting right now makes this one find nothing.
+# as gold through its own item, and is then never handed to this rater as work. The candidates are
+# shuffled, then tested in that order, so that the first fit ends the search; the second branch (any
+# gold of the criterion, when the track's identities and prompts have none at all) runs only when the
+# first found nothing. Nothing here waits: an item that a concurrent handout is inserting right now
+# makes this one find nothing.
 _GOLD_SQL = f"""
-WITH pool AS (
-    SELECT DISTINCT c.identity_id, c.prompt_id FROM annotate_trackitem AS i
-    JOIN annotate_comparison AS c ON c.id = i.comparison_id
-    WHERE i.track_id = %(track)s AND NOT i.is_check
-), candidates AS (
-    SELECT g.comparison_id,
-           EXISTS (SELECT 1 FROM pool WHERE pool.identity_id = c.identity_id AND pool.prompt_id = c.prompt_id)
-               AS in_pool
+WITH shuffled AS (
+    SELECT g.comparison_id, c.identity_id, c.prompt_id
     FROM annotate_goldanswer AS g JOIN annotate_comparison AS c ON c.id = g.comparison_id
     WHERE g.criterion = %(criterion)s AND NOT EXISTS (
         SELECT 1 FROM annotate_trackitem AS i JOIN annotate_assignment AS a ON a.item_id = i.id
         WHERE i.track_id = %(track)s AND i.comparison_id = g.comparison_id AND a.rater_id = %(rater)s
     )
+    ORDER BY random() OFFSET 0
 ), gold AS (
-    SELECT comparison_id FROM candidates
-    WHERE in_pool OR NOT EXISTS (
-        SELECT 1 FROM annotate_goldanswer AS g JOIN annotate_comparison AS c ON c.id = g.comparison_id
-        JOIN pool ON pool.identity_id = c.identity_id AND pool.prompt_id = c.prompt_id
-        WHERE g.criterion = %(criterion)s
-    )
-    ORDER BY random() LIMIT 1
+    (SELECT comparison_id FROM shuffled AS s WHERE {_IN_POOL.format(gold="s")} LIMIT 1)
+    UNION ALL
+    (SELECT comparison_id FROM shuffled WHERE NOT EXISTS (
+        SELECT 1 FROM annotate_goldanswer AS g JOIN annotate_comparison AS s ON s.id = g.comparison_id
+        WHERE g.criterion = %(criterion)s AND {_IN_POOL.format(gold="s")}
+    ) LIMIT 1)
+    LIMIT 1
 ), existing AS (
     SELECT i.id, i.comparison_id FROM annotate_trackitem AS i JOIN gold USING (comparison_id)
     WHERE i.track_id = %(track)s

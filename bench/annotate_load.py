@@ -518,7 +518,7 @@ def load_part(args: argparse.Namespace, bench_url: str) -> dict[str, Any]:
     from django.db import connections
     from django.db.models import F
 
-    from annotate.models import Judgment, Track, TrackItem
+    from annotate.models import GoldAnswer, Judgment, Track, TrackItem
     from annotate.services import track_annotators_set, track_create
     from generation.models import Identity, Method, Prompt
 
@@ -536,6 +536,13 @@ def load_part(args: argparse.Namespace, bench_url: str) -> dict[str, Any]:
         votes_needed=3,
         min_watch_fraction=0.0,
         lease_seconds=600,
+        gold_rate=args.gold_rate,
+        repeat_rate=args.repeat_rate,
+    )
+    # Known answers for some of the track's comparisons, so that gold draws find some to hand out.
+    GoldAnswer.objects.bulk_create(
+        GoldAnswer(comparison_id=pk, criterion=track.criterion, answer="A", source=GoldAnswer.Source.ADMIN)
+        for pk in track.items.order_by("?").values_list("comparison_id", flat=True)[: args.gold]
     )
     user_ids = users_build(prefix="bench-annotator", count=args.annotators)
     from django.contrib.auth.models import User
@@ -980,6 +987,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pick-judgments", type=int, default=1_000_000)
     parser.add_argument("--pick-raters", type=int, default=1_000)
     parser.add_argument("--picks", type=int, default=50)
+    parser.add_argument(
+        "--gold-rate", type=float, default=0.05, help="the load track's share of gold handouts (0 to 0.5)"
+    )
+    parser.add_argument(
+        "--repeat-rate", type=float, default=0.05, help="the load track's share of repeats (0 to 0.5)"
+    )
+    parser.add_argument(
+        "--gold", type=int, default=200, help="comparisons of the load track with a known answer"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--profile", type=int, default=0, metavar="N", help="after the load part, profile N votes in-process"

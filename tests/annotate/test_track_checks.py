@@ -259,3 +259,23 @@ def test_the_make_gold_pairs_button_makes_pairs_of_the_tracks_videos(admin_clien
     assert made.exists()
     assert response.context["gold_available"] == made.count()
     assert f"{made.count()} gold comparisons" in response.content.decode()
+
+
+def test_gold_of_other_identities_is_handed_out_only_when_the_track_has_none_of_its_own(annotator):
+    track = make_track(annotators=[annotator], methods=8, min_watch_fraction=0, votes_needed=1)
+    Track.objects.filter(pk=track.pk).update(gold_rate=0.5, repeat_rate=0)
+    track.refresh_from_db()
+    elsewhere = make_track(methods=4)
+    foreign = gold_comparisons(elsewhere, 3)  # three gold comparisons of another identity
+
+    vote_through(track, annotator, 6)
+    assert set(Judgment.objects.filter(is_gold=True).values_list("comparison", flat=True)) <= {
+        c.pk for c in foreign
+    }
+    assert Judgment.objects.filter(is_gold=True).exists()
+    own = gold_comparisons(track, 4)  # six of the track's own
+
+    vote_through(track, annotator, 14)
+    later = Assignment.objects.filter(purpose="gold", position__gte=7)
+    assert later.exists()
+    assert set(later.values_list("item__comparison", flat=True)) <= {c.pk for c in own}
