@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
 
-from annotate.models import Track
+from annotate.models import QUALITY_RATE_MAX, Comparison, Track
 from generation.models import Identity, Method, Prompt
 from lib.roles import ANNOTATORS_GROUP
 
@@ -44,7 +44,41 @@ class _PromptChoiceField(forms.ModelMultipleChoiceField):
         return f"{obj.slug} · {obj.task}"
 
 
-class TrackCreateForm(forms.Form):
+def _rate_percent_field(what: str, help_text: str) -> forms.FloatField:
+    """A share of handouts, entered in percent (0 to 50)."""
+    most = round(QUALITY_RATE_MAX * 100)
+    message = f"{what} rate must be between 0 and {most} %."
+    # The range's messages are formatted with the limit: their % is written %%.
+    bounded = message.replace("%", "%%")
+    return forms.FloatField(
+        min_value=0,
+        max_value=most,
+        initial=5,
+        label=f"{what} rate (%)",
+        help_text=help_text,
+        error_messages={"min_value": bounded, "max_value": bounded, "invalid": message},
+    )
+
+
+class TrackChecksForm(forms.Form):
+    """The track's quality checks, in percent of the comparisons handed out to each annotator."""
+
+    gold_rate = _rate_percent_field(
+        "Gold", "Share of comparisons that are gold (known answer), 0 to 50 % (0 = none)."
+    )
+    repeat_rate = _rate_percent_field(
+        "Repeat", "Share of comparisons shown again later with sides swapped, 0 to 50 % (0 = none)."
+    )
+
+    def rates(self) -> dict[str, float]:
+        """The cleaned rates as the track stores them: fractions (an empty one on a new track: 5 %)."""
+        return {
+            name: (5 if self.cleaned_data[name] is None else self.cleaned_data[name]) / 100
+            for name in ("gold_rate", "repeat_rate")
+        }
+
+
+class TrackCreateForm(TrackChecksForm):
     name = forms.CharField(max_length=120)
     kind = forms.ChoiceField(choices=Track.Kind.choices, widget=forms.RadioSelect)
     identities = forms.ModelMultipleChoiceField(
@@ -100,6 +134,8 @@ class TrackCreateForm(forms.Form):
             assert isinstance(field, forms.ModelMultipleChoiceField) and field.queryset is not None
             self.initial.setdefault(name, list(field.queryset.values_list("pk", flat=True)))
         self.initial.setdefault("kind", Track.Kind.IDENTITY_FIDELITY)
+        for name in ("gold_rate", "repeat_rate"):
+            self.fields[name].required = False
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
@@ -123,6 +159,7 @@ class TrackCreateForm(forms.Form):
             "min_watch_fraction": data["min_watch_fraction"],
             "lease_seconds": data["lease_minutes"] * 60,
             "instructions": data["instructions"],
+            **self.rates(),
         }
 
 
@@ -139,3 +176,29 @@ class TrackAnnotatorsForm(forms.Form):
 
 class TrackPauseForm(forms.Form):
     paused = forms.TypedChoiceField(choices=[("1", "Pause"), ("0", "Resume")], coerce=lambda v: v == "1")
+
+
+class GoldMarkForm(forms.Form):
+    """Mark a comparison gold for the track's criterion: its known answer, in its own A/B order."""
+
+    comparison = forms.IntegerField(
+        min_value=1,
+        label="Comparison id",
+        error_messages={
+            "invalid": "The comparison id is a whole number.",
+            "min_value": "No such comparison.",
+        },
+    )
+    answer = forms.ChoiceField(
+        choices=[("A", "A (the video with the smaller id)"), ("B", "B")],
+        error_messages={
+            "invalid_choice": "The known answer is A or B: a tie or both bad is no known answer."
+        },
+    )
+    note = forms.CharField(required=False, max_length=300, help_text="Why this is the answer (optional).")
+
+    def clean_comparison(self) -> Comparison:
+        comparison = Comparison.objects.filter(pk=self.cleaned_data["comparison"]).first()
+        if comparison is None:
+            raise forms.ValidationError(f"No comparison {self.cleaned_data['comparison']}.")
+        return comparison

@@ -242,6 +242,11 @@ class TrackItem(models.Model):
     comparison = models.ForeignKey(Comparison, on_delete=models.PROTECT, related_name="track_items")
     claimed = models.PositiveIntegerField(default=0)
     votes = models.PositiveIntegerField(default=0)
+    # A gold comparison put in the track only to be handed out as a check (``vote_path``): never picked
+    # as work, never counted in the track's progress. It is an item, rather than a comparison the
+    # assignment names on its own, so that the vote path, the page and the media permission treat it
+    # exactly like the others (one join, one URL shape), with nothing extra on the hot statements.
+    is_check = models.BooleanField(default=False, db_default=False, editable=False)
 
     class Meta:
         ordering: ClassVar = ["id"]
@@ -249,7 +254,12 @@ class TrackItem(models.Model):
             models.UniqueConstraint(fields=["track", "comparison"], name="track_item_once"),
         ]
         # The next pick walks this index in order: fewest claimed first, and stops at the first fit.
-        indexes: ClassVar = [models.Index(fields=["track", "claimed", "id"], name="track_item_pick_idx")]
+        # Check items are not in it: they are never picked.
+        indexes: ClassVar = [
+            models.Index(
+                fields=["track", "claimed", "id"], condition=Q(is_check=False), name="track_item_pick_idx"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.comparison} in {self.track}"
@@ -263,6 +273,11 @@ class Assignment(models.Model):
         ANSWERED = "answered", "Answered"
         EXPIRED = "expired", "Expired"
 
+    class Purpose(models.TextChoices):
+        VOTE = "vote", "Vote of the dataset"
+        GOLD = "gold", "Gold comparison"
+        REPEAT = "repeat", "Repeat of an answered comparison, sides swapped"
+
     # Served by assignment_once_per_rater (item, rater) and assignment_rater_status_idx (rater, …).
     item = models.ForeignKey(TrackItem, on_delete=models.CASCADE, related_name="assignments", db_index=False)
     rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="assignments", db_index=False)
@@ -275,11 +290,22 @@ class Assignment(models.Model):
     watched_a = models.FloatField(default=0.0)
     watched_b = models.FloatField(default=0.0)
     watch_reported_at = models.DateTimeField(null=True, blank=True)
+    # Gold and repeat assignments are quality checks: they claim nothing and their judgments count in
+    # no progress (see ``vote_path``). db_default: the vote path inserts rows in SQL.
+    purpose = models.CharField(max_length=8, choices=Purpose.choices, default=Purpose.VOTE, db_default="vote")
+    # The rater's handout number on the track (their seat's ``assigned`` then): a repeat shows only
+    # comparisons answered at least ten handouts earlier.
+    position = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints: ClassVar = [
-            # An annotator never gets the same comparison of a track twice.
-            models.UniqueConstraint(fields=["item", "rater"], name="assignment_once_per_rater"),
+            # An annotator never gets the same comparison of a track twice, but for the one repeat of it.
+            models.UniqueConstraint(
+                fields=["item", "rater"], condition=~Q(purpose="repeat"), name="assignment_once_per_rater"
+            ),
+            models.UniqueConstraint(
+                fields=["item", "rater"], condition=Q(purpose="repeat"), name="assignment_repeat_once"
+            ),
         ]
         indexes: ClassVar = [
             models.Index(

@@ -16,7 +16,7 @@ from django.db.models import F
 from annotate.errors import TrackSetupError
 from annotate.gold import make_gold_pairs as make_gold_pairs
 from annotate.gold import mark_gold as mark_gold
-from annotate.models import Comparison, Rater, Track, TrackItem, TrackSeat
+from annotate.models import QUALITY_RATE_MAX, Comparison, Rater, Track, TrackItem, TrackSeat
 from generation.models import Identity, Method, Prompt, Video
 
 # --- comparisons and tracks ---------------------------------------------------------------------
@@ -61,8 +61,11 @@ def track_create(
     min_watch_fraction: float = 1.0,
     lease_seconds: int = 600,
     instructions: str = "",
+    gold_rate: float = 0.05,
+    repeat_rate: float = 0.05,
 ) -> Track:
     """Create a track over the catalog slice and build its comparisons."""
+    _rates_checked(gold_rate=gold_rate, repeat_rate=repeat_rate)
     if not 0.0 <= min_watch_fraction <= 1.0:
         # The server records at most one full play of each video: a larger rule could never be met.
         raise TrackSetupError(
@@ -89,10 +92,27 @@ def track_create(
         lease_seconds=lease_seconds,
         instructions=instructions,
         items_total=len(comparisons),
+        gold_rate=gold_rate,
+        repeat_rate=repeat_rate,
     )
     TrackItem.objects.bulk_create([TrackItem(track=track, comparison=c) for c in comparisons])
     track_annotators_set(track=track, users=annotators)
     return track
+
+
+def _rates_checked(*, gold_rate: float, repeat_rate: float) -> None:
+    most = QUALITY_RATE_MAX
+    for what, rate in (("Gold", gold_rate), ("Repeat", repeat_rate)):
+        if not 0.0 <= rate <= most:
+            raise TrackSetupError(f"{what} rate must be between 0 and {most:.0%}; {rate:.0%} was given.")
+
+
+def track_checks_set(*, track: Track, gold_rate: float, repeat_rate: float) -> None:
+    """Set the shares of handouts that are gold comparisons and repeats (fractions, 0 to 0.5). The
+    next handouts draw with them; nothing handed out already changes."""
+    _rates_checked(gold_rate=gold_rate, repeat_rate=repeat_rate)
+    track.gold_rate, track.repeat_rate = gold_rate, repeat_rate
+    track.save(update_fields=["gold_rate", "repeat_rate"])
 
 
 # A seat's counters from the rows, for seats created for people who may have voted on the track before
@@ -100,14 +120,15 @@ def track_create(
 _SEAT_COUNTERS_SQL = """
 UPDATE annotate_trackseat AS s SET
     votes_given = (
-        SELECT count(*) FROM annotate_judgment AS j WHERE j.track_id = s.track_id AND j.rater_id = s.rater_id
+        SELECT count(*) FROM annotate_judgment AS j
+        WHERE j.track_id = s.track_id AND j.rater_id = s.rater_id AND NOT j.is_gold AND NOT j.is_repeat
     ),
     votes_on_open = (
         SELECT count(*) FROM annotate_assignment AS a
         JOIN annotate_trackitem AS i ON i.id = a.item_id
         JOIN annotate_track AS t ON t.id = i.track_id
         WHERE i.track_id = s.track_id AND a.rater_id = s.rater_id AND a.status = 'answered'
-          AND i.votes < t.votes_needed
+          AND a.purpose = 'vote' AND i.votes < t.votes_needed
     )
 WHERE s.track_id = %(track)s AND s.user_id = ANY(%(users)s)
 """

@@ -221,6 +221,7 @@ class _Vote(NamedTuple):
     watched_a: Annotated[float, "a.watched_a"]
     watched_b: Annotated[float, "a.watched_b"]
     item_id: Annotated[int, "a.item_id"]
+    purpose: Annotated[str, "a.purpose"]
     comparison_id: Annotated[int, "i.comparison_id"]
     item_votes: Annotated[int, "i.votes"]
 
@@ -239,6 +240,7 @@ class _Lease(NamedTuple):
     expires_at: Annotated[datetime, "h.expires_at"]
     watched_a: Annotated[float, "h.watched_a"]
     watched_b: Annotated[float, "h.watched_b"]
+    purpose: Annotated[str, "h.purpose"]
 
 
 _LEASE = columns(_Lease)
@@ -334,6 +336,7 @@ class _UndoAssignment(NamedTuple):
     id: Annotated[int, "a.id"]
     item_id: Annotated[int, "a.item_id"]
     status: Annotated[str, "a.status"]
+    purpose: Annotated[str, "a.purpose"]
 
 
 _UNDO_ASSIGNMENT = columns(_UndoAssignment)
@@ -383,13 +386,16 @@ LIMIT 1
 # earlier is reopened rather than duplicated. The OFFSET 0 keeps NOT EXISTS a probe of
 # assignment_once_per_rater for each candidate (usually one): turned into an anti-join, the planner may
 # read all of the annotator's assignments on every pick instead, a cost that grows with their history.
+# Check items (gold) are never picked; a repeat never exists without its original, so the probe leaves
+# repeats out to match assignment_once_per_rater's condition.
 _PICK_CTES = f"""
 free AS (
     SELECT i.id FROM annotate_trackitem AS i
-    WHERE i.track_id = %(track)s AND i.claimed < %(needed)s
+    WHERE i.track_id = %(track)s AND i.claimed < %(needed)s AND NOT i.is_check
       AND NOT EXISTS (
           SELECT 1 FROM annotate_assignment AS a
           WHERE a.item_id = i.id AND a.rater_id = %(rater)s AND a.status <> 'expired'
+            AND NOT a.purpose = 'repeat'
           OFFSET 0
       )
     ORDER BY i.claimed, i.id
@@ -401,13 +407,14 @@ free AS (
 ), handed AS (
     INSERT INTO annotate_assignment AS h (
         item_id, rater_id, shown_left, status, issued_at, expires_at, answered_at, watched_a, watched_b,
-        watch_reported_at
+        watch_reported_at, position
     )
-    SELECT picked.id, %(rater)s, %(side)s, 'open', %(now)s, %(expires)s, NULL, 0, 0, NULL FROM picked
-    ON CONFLICT (item_id, rater_id) DO UPDATE SET
+    SELECT picked.id, %(rater)s, %(side)s, 'open', %(now)s, %(expires)s, NULL, 0, 0, NULL, %(position)s
+    FROM picked
+    ON CONFLICT (item_id, rater_id) WHERE NOT purpose = 'repeat' DO UPDATE SET
         shown_left = EXCLUDED.shown_left, status = 'open', issued_at = EXCLUDED.issued_at,
         expires_at = EXCLUDED.expires_at, answered_at = NULL, watched_a = 0, watched_b = 0,
-        watch_reported_at = NULL
+        watch_reported_at = NULL, position = EXCLUDED.position, purpose = 'vote'
     RETURNING {_LEASE.sql}
 )"""
 
@@ -420,7 +427,8 @@ JOIN annotate_comparison AS c ON c.id = picked.comparison_id
 """
 
 # Only when a pick finds nothing: leases past their time go back to the pool. SKIP LOCKED: a row that
-# someone holds right now is theirs to finish, and the release never waits for anyone.
+# someone holds right now is theirs to finish, and the release never waits for anyone. Checks (gold,
+# repeats) expire too, but they never claimed their item.
 _RELEASE_EXPIRED_SQL = """
 WITH stale AS (
     SELECT a.id FROM annotate_assignment AS a
@@ -429,9 +437,9 @@ WITH stale AS (
     FOR UPDATE OF a, i SKIP LOCKED
 ), expired AS (
     UPDATE annotate_assignment AS a SET status = 'expired' FROM stale WHERE a.id = stale.id
-    RETURNING a.item_id
+    RETURNING a.item_id, a.purpose
 ), released AS (
-    SELECT item_id, count(*) AS n FROM expired GROUP BY item_id
+    SELECT item_id, count(*) AS n FROM expired WHERE purpose = 'vote' GROUP BY item_id
 )
 UPDATE annotate_trackitem AS t SET claimed = t.claimed - released.n
 FROM released WHERE t.id = released.item_id
@@ -510,6 +518,131 @@ LEFT JOIN annotate_comparison AS c ON c.id = picked.comparison_id
 
 _PANEL_SQL = f"SELECT {_PANEL.sql} FROM annotate_comparison AS c {_PANEL_JOINS} WHERE c.id = %s"
 
+# --- checks: gold comparisons and repeats -----------------------------------------------------------
+#
+# A share of handouts (the track's gold_rate and repeat_rate) is a check of the rater rather than work:
+# a gold comparison (known answer, ``GoldAnswer``) they have never been given, or a comparison they
+# answered at least ten handouts earlier, shown again with the sides swapped. A check's assignment
+# claims nothing and its judgment (is_gold / is_repeat) changes no counter: the dataset's progress
+# never sees it. Checks take their own statements, on the few handouts that draw one; the vote
+# button's single statement stays as it is for all the others.
+
+# Handouts between an original and its repeat, at least.
+REPEAT_AFTER = 10
+
+# Whether the gold comparison aliased {gold} is of an identity and prompt that the track's work has.
+_IN_POOL = """EXISTS (
+    SELECT 1 FROM annotate_comparison AS tc
+    JOIN annotate_trackitem AS ti ON ti.comparison_id = tc.id AND ti.track_id = %(track)s AND NOT ti.is_check
+    WHERE tc.identity_id = {gold}.identity_id AND tc.prompt_id = {gold}.prompt_id
+)"""
+
+# A gold comparison of the track's criterion this rater was never handed in this track, from the
+# track's own identities and prompts when it has any there (else from all of the criterion's). Its
+# item in the track is made on first use (a check item); a comparison already in the track is handed
+# as gold through its own item, and is then never handed to this rater as work. The candidates are
+# shuffled, then tested in that order, so that the first fit ends the search; the second branch (any
+# gold of the criterion, when the track's identities and prompts have none at all) runs only when the
+# first found nothing. Nothing here waits: an item that a concurrent handout is inserting right now
+# makes this one find nothing.
+_GOLD_SQL = f"""
+WITH shuffled AS (
+    SELECT g.comparison_id, c.identity_id, c.prompt_id
+    FROM annotate_goldanswer AS g JOIN annotate_comparison AS c ON c.id = g.comparison_id
+    WHERE g.criterion = %(criterion)s AND NOT EXISTS (
+        SELECT 1 FROM annotate_trackitem AS i JOIN annotate_assignment AS a ON a.item_id = i.id
+        WHERE i.track_id = %(track)s AND i.comparison_id = g.comparison_id AND a.rater_id = %(rater)s
+    )
+    ORDER BY random() OFFSET 0
+), gold AS (
+    (SELECT comparison_id FROM shuffled AS s WHERE {_IN_POOL.format(gold="s")} LIMIT 1)
+    UNION ALL
+    (SELECT comparison_id FROM shuffled WHERE NOT EXISTS (
+        SELECT 1 FROM annotate_goldanswer AS g JOIN annotate_comparison AS s ON s.id = g.comparison_id
+        WHERE g.criterion = %(criterion)s AND {_IN_POOL.format(gold="s")}
+    ) LIMIT 1)
+    LIMIT 1
+), existing AS (
+    SELECT i.id, i.comparison_id FROM annotate_trackitem AS i JOIN gold USING (comparison_id)
+    WHERE i.track_id = %(track)s
+), added AS (
+    INSERT INTO annotate_trackitem (track_id, comparison_id, claimed, votes, is_check)
+    SELECT %(track)s, comparison_id, 0, 0, true FROM gold WHERE NOT EXISTS (SELECT 1 FROM existing)
+    ON CONFLICT (track_id, comparison_id) DO NOTHING
+    RETURNING id, comparison_id
+), item AS (
+    SELECT id, comparison_id FROM existing UNION ALL SELECT id, comparison_id FROM added
+), handed AS (
+    INSERT INTO annotate_assignment AS h (
+        item_id, rater_id, shown_left, status, issued_at, expires_at, watched_a, watched_b, purpose, position
+    )
+    SELECT item.id, %(rater)s, %(side)s, 'open', %(now)s, %(expires)s, 0, 0, 'gold', %(position)s FROM item
+    ON CONFLICT DO NOTHING
+    RETURNING {_LEASE.sql}
+)
+SELECT {_HANDED.sql}
+FROM handed AS h JOIN item ON item.id = h.item_id JOIN annotate_comparison AS c ON c.id = item.comparison_id
+"""
+
+# A comparison the rater answered as work at least REPEAT_AFTER handouts before this one and never had
+# repeated, handed again with the other side on the left.
+_REPEAT_SQL = f"""
+WITH original AS (
+    SELECT a.item_id, a.shown_left FROM annotate_assignment AS a
+    JOIN annotate_trackitem AS i ON i.id = a.item_id
+    WHERE a.rater_id = %(rater)s AND a.status = 'answered' AND a.purpose = 'vote'
+      AND i.track_id = %(track)s AND a.position < %(position)s - {REPEAT_AFTER}
+      AND NOT EXISTS (
+          SELECT 1 FROM annotate_assignment AS r
+          WHERE r.item_id = a.item_id AND r.rater_id = a.rater_id AND r.purpose = 'repeat'
+      )
+    ORDER BY random() LIMIT 1
+), handed AS (
+    INSERT INTO annotate_assignment AS h (
+        item_id, rater_id, shown_left, status, issued_at, expires_at, watched_a, watched_b, purpose, position
+    )
+    SELECT item_id, %(rater)s, CASE WHEN shown_left = 'A' THEN 'B' ELSE 'A' END, 'open', %(now)s,
+           %(expires)s, 0, 0, 'repeat', %(position)s
+    FROM original
+    ON CONFLICT DO NOTHING
+    RETURNING {_LEASE.sql}
+)
+SELECT {_HANDED.sql}
+FROM handed AS h JOIN annotate_trackitem AS i ON i.id = h.item_id
+JOIN annotate_comparison AS c ON c.id = i.comparison_id
+"""
+
+# A check's answer: the judgment (a repeat linked to the rater's judgment of the original), the
+# answered assignment, and the seat's undoable judgment. No counter of the item, seat or track moves.
+_CHECK_WRITE_SQL = f"""
+WITH judgment AS (
+    INSERT INTO annotate_judgment (
+        comparison_id, criterion, choice, shown_left, rater_id, track_id, assignment_id, response_ms,
+        watched_a, watched_b, selection_policy, selection_probability, created_at, is_gold, is_repeat,
+        repeat_of_id
+    )
+    VALUES (
+        %(comparison)s, %(criterion)s, %(choice)s, %(shown_left)s, %(rater)s, %(track)s, %(assignment)s,
+        %(response_ms)s, %(watched_a)s, %(watched_b)s, %(policy)s, NULL, %(created_at)s,
+        %(purpose)s = 'gold', %(purpose)s = 'repeat',
+        CASE WHEN %(purpose)s = 'repeat' THEN (
+            SELECT j.id FROM annotate_judgment AS j JOIN annotate_assignment AS o ON o.id = j.assignment_id
+            WHERE o.item_id = %(item)s AND o.rater_id = %(rater)s AND o.purpose = 'vote'
+        ) END
+    )
+    RETURNING id
+), answered AS (
+    UPDATE annotate_assignment SET status = 'answered', answered_at = %(now)s WHERE id = %(assignment)s
+), seated AS (
+    UPDATE annotate_trackseat AS s SET undoable_id = (SELECT id FROM judgment)
+    WHERE s.id = %(seat)s
+    RETURNING s.id, s.votes_given, s.votes_on_open
+), tracked AS (
+    SELECT items_total, items_complete FROM annotate_track WHERE id = %(track)s
+)
+SELECT {_VOTED.sql} FROM seated, tracked
+"""
+
 # Undo, in the lock order above: the annotator's assignments on the track (the one voted and any
 # handed out since), then their items in id order, then seats in id order, then the track.
 _UNDO_READ_SQL = f"""
@@ -525,8 +658,8 @@ _UNDO_ITEMS_SQL = f"""
 SELECT {_ITEM_VOTES.sql} FROM annotate_trackitem WHERE id = ANY(%(items)s) ORDER BY id FOR NO KEY UPDATE
 """
 
-_UNDO_WRITE_SQL = """
-WITH dropped AS (
+_UNDO_HAND_BACK = """
+dropped AS (
     DELETE FROM annotate_judgment WHERE id = %(judgment)s
 ), handed_back AS (
     UPDATE annotate_assignment SET status = 'expired' WHERE id = ANY(%(others)s)
@@ -535,7 +668,17 @@ WITH dropped AS (
 ), reopened AS (
     UPDATE annotate_assignment SET status = 'open', answered_at = NULL, expires_at = %(expires)s
     WHERE id = %(redo)s
-), uncounted AS (
+)"""
+
+# Undoing a check's answer: the judgment goes and the check is handed back, as a vote's would be (the
+# page must not tell them apart); no counter moves.
+_UNDO_CHECK_WRITE_SQL = f"""
+WITH {_UNDO_HAND_BACK}
+UPDATE annotate_trackseat SET undoable_id = NULL WHERE id = %(seat)s
+"""
+
+_UNDO_WRITE_SQL = f"""
+WITH {_UNDO_HAND_BACK}, uncounted AS (
     UPDATE annotate_trackitem SET votes = votes - 1 WHERE id = %(item)s
 ), seats AS (
     SELECT s.id FROM annotate_trackseat AS s
@@ -729,6 +872,7 @@ def _assignment_from(row: _Handed, *, track_id: int, rater_id: int) -> Assignmen
             "expires_at": lease.expires_at,
             "watched_a": lease.watched_a,
             "watched_b": lease.watched_b,
+            "purpose": lease.purpose,
         },
     )
     assignment.item = _loaded(
@@ -755,14 +899,51 @@ def _pick_params(seat: _Seat, now: datetime) -> Params:
         "needed": track.votes_needed,
         "rater": seat.rater_id,
         "side": _side_for(track_id=track.pk, rater_id=seat.rater_id, position=seat.assigned),
+        "position": seat.assigned,
         "now": now,
         "expires": now + timedelta(seconds=track.lease_seconds),
     }
 
 
+def _check_drawn(seat: _Seat) -> str:
+    """Whether the seat's next handout is a check: ``"gold"``, ``"repeat"``, or ``""`` for work.
+
+    Drawn from the track, the rater and the handout's number, so that the same handout draws the same
+    way however often it is asked (a vote's retry, a test), and over many handouts each check comes out
+    at its rate. A rater with no work left gets none: checks are mixed into work, never shown alone."""
+    track = seat.track
+    if track.gold_rate <= 0 and track.repeat_rate <= 0:
+        return ""
+    if track.items_total - track.items_complete - seat.votes_on_open <= 0:
+        return ""
+    draw = random.Random(f"{track.pk}:{seat.rater_id}:{seat.assigned}:check").random()
+    if draw < track.gold_rate:
+        return str(Assignment.Purpose.GOLD)
+    if draw < track.gold_rate + track.repeat_rate:
+        return str(Assignment.Purpose.REPEAT)
+    return ""
+
+
+def _hand_out_check(cursor: CursorWrapper, *, seat: _Seat, now: datetime, check: str) -> Assignment | None:
+    """Hand out a check of the kind drawn; None when there is none for this rater yet."""
+    statement = _GOLD_SQL if check == Assignment.Purpose.GOLD else _REPEAT_SQL
+    cursor.execute(statement, {**_pick_params(seat, now), "criterion": seat.track.criterion})
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    assert seat.rater_id is not None
+    return _assignment_from(_HANDED.decode(row), track_id=seat.track.pk, rater_id=seat.rater_id)
+
+
 def _hand_out(cursor: CursorWrapper, *, seat: _Seat, now: datetime, tried: bool = False) -> Assignment | None:
-    """Claim the next comparison for the seat (its counter is the caller's to update). ``tried``: a
-    pick in this transaction already found nothing free."""
+    """Hand out the next comparison for the seat: a check when one is drawn and there is one, else a
+    claimed comparison of work (the seat's counter is the caller's to update). ``tried``: a pick in
+    this transaction already found nothing free."""
+    check = _check_drawn(seat)
+    if check:
+        assignment = _hand_out_check(cursor, seat=seat, now=now, check=check)
+        if assignment is not None:
+            return assignment
     params = _pick_params(seat, now)
     row = None
     if not tried:
@@ -917,6 +1098,7 @@ def _vote_checked(
     if response_ms is not None:
         response_ms = max(0, min(response_ms, 24 * 3600 * 1000))
     return seat, {
+        "purpose": vote.purpose,
         "comparison": vote.comparison_id,
         "criterion": track.criterion,
         "choice": choice,
@@ -934,6 +1116,11 @@ def _vote_checked(
         "seat": seat.id,
         "completes": vote.item_votes + 1 == track.votes_needed,
     }
+
+
+def _write_sql(params: Params) -> str:
+    """The statement that stores the checked vote: a vote of the dataset's, or a check's answer."""
+    return _VOTE_WRITE_SQL if params["purpose"] == Assignment.Purpose.VOTE else _CHECK_WRITE_SQL
 
 
 def _voted(seat: _Seat, voted: _Voted) -> None:
@@ -997,7 +1184,7 @@ def judgment_submit(
         )
         if params is None:
             return VoteResult(judgment=Judgment.objects.get(assignment_id=assignment_id), created=False)
-        cursor.execute(_VOTE_WRITE_SQL, params)
+        cursor.execute(_write_sql(params), params)
         voted = _VOTED.decode(cursor.fetchone())
     _voted(seat, voted)
     judgment = _loaded(
@@ -1017,6 +1204,8 @@ def judgment_submit(
             "selection_policy": SELECTION_POLICY,
             "selection_probability": None,
             "created_at": params["created_at"],
+            "is_gold": params["purpose"] == Assignment.Purpose.GOLD,
+            "is_repeat": params["purpose"] == Assignment.Purpose.REPEAT,
         },
     )
     return VoteResult(judgment=judgment, created=True)
@@ -1040,7 +1229,8 @@ def judgment_submit_and_next(
     locks, is never held while this process waits for its turn to run Python.
     """
     now = now or timezone.now()
-    current: Assignment | None = None  # a repeated vote's comparison
+    current: Assignment | None = None  # the next comparison, when not handed out by the vote's statement
+    single = False  # the vote and the next comparison in one statement (nearly every vote)
     with connection.cursor() as cursor:
         with _pipelined_transaction():
             seat, params = _vote_checked(
@@ -1054,9 +1244,15 @@ def judgment_submit_and_next(
             )
             if params is None:  # already stored: the current comparison, or a next one
                 current = _current_or_next(cursor, seat=seat, now=now)
-            else:
+            elif params["purpose"] == Assignment.Purpose.VOTE and not _check_drawn(seat):
+                single = True
                 cursor.execute(_VOTE_AND_NEXT_SQL, {**params, **_pick_params(seat, now)})
-        if params is None:
+            else:
+                # A check answered, or one drawn next: the vote, then the handout, in their own statements.
+                cursor.execute(_write_sql(params), params)
+                _voted(seat, _VOTED.decode(cursor.fetchone()))
+                current = _current_or_next(cursor, seat=seat, now=now)
+        if not single:
             return _work(seat.progress(), current)  # its panel read after the commit
         row = _VOTED_AND_NEXT.decode(cursor.fetchone())
     _voted(seat, row.voted)
@@ -1093,18 +1289,25 @@ def judgment_undo_last(*, track: Track, user: User, now: datetime | None = None)
         if redo is None:
             raise nothing  # the judgment lost its assignment
         others = [row for row in rows if row.status == Assignment.Status.OPEN]
+        handed_back: Params = {
+            "judgment": seat.undoable_id,
+            "others": [row.id for row in others],
+            # Checks never claimed their item: only work goes back to the pool.
+            "other_items": [row.item_id for row in others if row.purpose == Assignment.Purpose.VOTE],
+            "redo": redo.id,
+            "expires": now + timedelta(seconds=seat.track.lease_seconds),
+            "seat": seat.id,
+        }
+        if redo.purpose != Assignment.Purpose.VOTE:
+            cursor.execute(_UNDO_CHECK_WRITE_SQL, handed_back)
+            return Assignment.objects.select_related("item__comparison").get(pk=redo.id)
         cursor.execute(_UNDO_ITEMS_SQL, {"items": sorted({row.item_id for row in rows})})
         votes = {item.id: item.votes for item in map(_ITEM_VOTES.decode, cursor.fetchall())}
         cursor.execute(
             _UNDO_WRITE_SQL,
             {
-                "judgment": seat.undoable_id,
-                "others": [row.id for row in others],
-                "other_items": [row.item_id for row in others],
-                "redo": redo.id,
+                **handed_back,
                 "item": redo.item_id,
-                "expires": now + timedelta(seconds=seat.track.lease_seconds),
-                "seat": seat.id,
                 "track": track.pk,
                 "was_complete": votes[redo.item_id] >= seat.track.votes_needed,
             },

@@ -232,6 +232,7 @@ def catalog_build(*, tag: str, identities: int, prompts: int, methods: int, refe
         rows,
         seed=0, file=SHARED_FILE, poster="", bytes=1000, width=64, height=64, num_frames=16, fps=8.0,
         duration=2.0, codec="h264", settings="{}", origin="generated", created_at=STAMP,
+        original_sha256="", original_metadata="{}", is_gold_stimulus="false",
     )  # fmt: skip
     _reset_sequences("generation_reference", "generation_video")
     return catalog
@@ -319,7 +320,8 @@ def sessions_create(user_ids: list[int]) -> list[str]:
     for user in User.objects.filter(pk__in=user_ids).order_by("pk"):
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+        # The backend that signs people in (the last: those before it only refuse, as axes does).
+        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
         keys.append(session.session_key)
@@ -516,7 +518,7 @@ def load_part(args: argparse.Namespace, bench_url: str) -> dict[str, Any]:
     from django.db import connections
     from django.db.models import F
 
-    from annotate.models import Judgment, Track, TrackItem
+    from annotate.models import GoldAnswer, Judgment, Track, TrackItem
     from annotate.services import track_annotators_set, track_create
     from generation.models import Identity, Method, Prompt
 
@@ -534,6 +536,13 @@ def load_part(args: argparse.Namespace, bench_url: str) -> dict[str, Any]:
         votes_needed=3,
         min_watch_fraction=0.0,
         lease_seconds=600,
+        gold_rate=args.gold_rate,
+        repeat_rate=args.repeat_rate,
+    )
+    # Known answers for some of the track's comparisons, so that gold draws find some to hand out.
+    GoldAnswer.objects.bulk_create(
+        GoldAnswer(comparison_id=pk, criterion=track.criterion, answer="A", source=GoldAnswer.Source.ADMIN)
+        for pk in track.items.order_by("?").values_list("comparison_id", flat=True)[: args.gold]
     )
     user_ids = users_build(prefix="bench-annotator", count=args.annotators)
     from django.contrib.auth.models import User
@@ -978,6 +987,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pick-judgments", type=int, default=1_000_000)
     parser.add_argument("--pick-raters", type=int, default=1_000)
     parser.add_argument("--picks", type=int, default=50)
+    parser.add_argument(
+        "--gold-rate", type=float, default=0.05, help="the load track's share of gold handouts (0 to 0.5)"
+    )
+    parser.add_argument(
+        "--repeat-rate", type=float, default=0.05, help="the load track's share of repeats (0 to 0.5)"
+    )
+    parser.add_argument(
+        "--gold", type=int, default=200, help="comparisons of the load track with a known answer"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--profile", type=int, default=0, metavar="N", help="after the load part, profile N votes in-process"
