@@ -99,7 +99,9 @@ def track_progress_get(*, track_id: int) -> Track | None:
 def track_annotator_progress(*, track: Track) -> list[User]:
     """Everyone seated on the track or with votes on it (former annotators too), seated first."""
     user_model = get_user_model()
-    own_judgments = Judgment.objects.filter(track=track, rater__user=OuterRef("pk"))
+    # Votes of the dataset: gold and repeat checks are not progress, and an excluded seat's votes count
+    # nowhere on this track.
+    own_judgments = Judgment.objects.dataset().filter(track=track, rater__user=OuterRef("pk"))
     users = user_model.objects.filter(
         Q(pk__in=TrackSeat.objects.filter(track=track).values("user_id"))
         | Q(pk__in=Judgment.objects.filter(track=track).values("rater__user_id"))

@@ -2,7 +2,8 @@
 tests, participation numbers and timings, the paper figure, and the raw answers as CSV.
 
 Everything here reads judgments and answers of participants who have not withdrawn
-(``rater__excluded=False``), the same filter the export module uses.
+(``rater__excluded=False``), the same filter the export module uses; the judgments are the dataset's
+(``Judgment.objects.dataset()``: gold and repeat checks left out).
 """
 
 from __future__ import annotations
@@ -99,8 +100,9 @@ class StudyResults:
 
 
 def study_judgments(*, study: Study) -> QuerySet[Judgment]:
-    """The judgments that count for this study: its participants', withdrawn ones left out."""
-    return Judgment.objects.filter(rater__study_participant__study=study, rater__excluded=False)
+    """The judgments that count for this study: its participants' votes, withdrawn ones and quality checks
+    (gold, repeats) left out."""
+    return Judgment.objects.dataset().filter(rater__study_participant__study=study)
 
 
 def study_results(*, study: Study) -> StudyResults:
