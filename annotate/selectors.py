@@ -20,7 +20,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Now
 
-from annotate.models import Assignment, Comparison, Judgment, Track, TrackSeat
+from annotate.models import Assignment, Comparison, Judgment, QualityReport, Track, TrackSeat
 from annotate.vote_path import seat_progress
 from generation.models import Video
 from generation.selectors import video_shape_warnings
@@ -133,3 +133,8 @@ def track_video_shape_warnings(*, track: Track) -> list[str]:
         Q(pk__in=comparisons.values("video_a_id")) | Q(pk__in=comparisons.values("video_b_id"))
     )
     return video_shape_warnings(videos=videos)
+
+
+def quality_report_get(*, scope: str) -> QualityReport | None:
+    """The stored quality report of ``"track:<id>"`` or ``"study:<id>"``; None before the first request."""
+    return QualityReport.objects.filter(scope=scope).first()

@@ -127,8 +127,8 @@ def test_an_export_with_quality_checks_is_byte_identical_when_repeated(
 def test_study_results_and_track_progress_read_the_datasets_votes_only(world: World) -> None:
     from annotate.models import Judgment
     from annotate.selectors import track_annotator_progress
-    from studies.models import Study
-    from studies.results import study_judgments
+    from studies.models import Answer, Matchup, Participant, Study
+    from studies.results import answers_csv_rows, study_judgments, study_results
 
     study = Study.objects.get(pk=world.study_id)
     p1 = world.raters["p1"]
@@ -152,8 +152,24 @@ def test_study_results_and_track_progress_read_the_datasets_votes_only(world: Wo
             repeat_of=original,
         ),
     ]
+    # The gold judgment answers a matchup of its own, as a gold matchup of a study would.
+    comparison = world.comparisons["ben1"]
+    matchup = Matchup.objects.create(
+        participant=Participant.objects.get(rater=p1),
+        position=9,
+        identity=comparison.identity,
+        prompt=comparison.prompt,
+        comparison=comparison,
+        video_ids=[comparison.video_a_id, comparison.video_b_id],
+    )
+    answer = Answer.objects.create(
+        matchup=matchup, criterion="visual_quality", picked=0, picked_video=comparison.video_a
+    )
+    answer.judgments.add(extra[0])
     assert set(study_judgments(study=study).values_list("pk", flat=True)).isdisjoint(j.pk for j in extra)
     assert study_judgments(study=study).count() == 2
+    assert study_results(study=study).answers == 2
+    assert len(list(answers_csv_rows(study=study))) == 1 + 2
 
     checks = add_quality_checks(world)
     votes = {user.username: user.votes for user in track_annotator_progress(track=world.tracks["fidelity"])}
