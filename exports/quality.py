@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from annotate.models import Comparison, GoldAnswer, Rater, TrackRaterDecision
+from annotate.models import GoldAnswer, Rater, TrackRaterDecision
 from annotate.quality import quality_fit
 from exports import aggregate, read, tables
 
@@ -36,15 +36,11 @@ def judgments_frame(votes: pa.Table) -> pd.DataFrame:
     is_gold = votes["is_gold"].to_numpy(zero_copy_only=False)
     is_repeat = votes["is_repeat"].to_numpy(zero_copy_only=False)
 
-    gold = {
-        (c, k): a
-        for c, k, a in GoldAnswer.objects.filter(comparison_id__in=np.unique(comparison[is_gold]).tolist())
-        .values_list("comparison_id", "criterion", "answer")
-        .iterator()
-    }
-    gold_answer = [
-        gold.get((int(c), k)) if g else None for c, k, g in zip(comparison, criteria, is_gold, strict=True)
-    ]
+    known = GoldAnswer.objects.filter(comparison_id__in=np.unique(comparison[is_gold]).tolist())
+    gold = {(c, k): a for c, k, a in known.values_list("comparison_id", "criterion", "answer")}
+    gold_answer = np.full(len(ids), None, dtype=object)
+    at = np.flatnonzero(is_gold)  # a few percent of the rows
+    gold_answer[at] = [gold.get((int(comparison[i]), criteria[i])) for i in at]
 
     # A repeat's original is read with it (same rater, track and criterion); NA where it was not.
     choice_of = pd.Series(choices, index=ids)
@@ -53,7 +49,7 @@ def judgments_frame(votes: pa.Table) -> pd.DataFrame:
     same = pd.array(np.where(pd.isna(original_choice), None, original_choice == choices), dtype="boolean")
     same[~is_repeat] = pd.NA
 
-    durations = dict(_durations_ms(np.unique(comparison)))
+    durations = _durations_ms(np.unique(comparison))
     return pd.DataFrame(
         {
             "rater": votes["rater_pk"].to_numpy(),
@@ -63,20 +59,29 @@ def judgments_frame(votes: pa.Table) -> pd.DataFrame:
             "shown_left": SIDES[votes["shown_left_a"].to_numpy(zero_copy_only=False).astype(int)],
             "response_ms": votes["response_ms"].to_numpy(zero_copy_only=False).astype(float),
             "is_gold": is_gold,
-            "gold_answer": pd.Series(gold_answer, dtype=object),
+            "gold_answer": gold_answer,
             "is_repeat": is_repeat,
             "repeat_choice_same": same,
-            "duration_ms": [durations.get(int(c), np.nan) for c in comparison],
+            "duration_ms": durations.reindex(comparison).to_numpy(dtype=np.float64, na_value=np.nan),
         }
     )
 
 
-def _durations_ms(comparison_ids: np.ndarray) -> list[tuple[int, float]]:
-    """The videos' length of each comparison: the longer of the two, played side by side."""
-    rows = Comparison.objects.filter(pk__in=comparison_ids.tolist()).values_list(
-        "pk", "video_a__duration", "video_b__duration"
-    )
-    return [(pk, max(a or 0.0, b or 0.0) * 1000 if (a or b) else np.nan) for pk, a, b in rows.iterator()]
+DURATION_SCHEMA = pa.schema([("comparison_id", pa.int64()), ("duration_ms", pa.float64())])
+
+
+def _durations_ms(comparison_ids: np.ndarray) -> pd.Series[float]:
+    """The videos' length of each comparison in ms: the longer of the two, played side by side."""
+    sql = """
+        SELECT c.id, GREATEST(va.duration, vb.duration) * 1000
+        FROM annotate_comparison AS c
+        JOIN unnest(%(ids)s::bigint[]) AS wanted(id) ON wanted.id = c.id
+        JOIN generation_video AS va ON va.id = c.video_a_id
+        JOIN generation_video AS vb ON vb.id = c.video_b_id
+    """
+    rows = read.copy_table(sql, {"ids": read.int_array_literal(comparison_ids)}, DURATION_SCHEMA)
+    durations = rows["duration_ms"].to_numpy(zero_copy_only=False)
+    return pd.Series(durations, index=rows["comparison_id"].to_numpy())
 
 
 def export_quality(

@@ -220,7 +220,7 @@ def copy_fixed(sql: str, params: dict[str, Any], fields: list[tuple[str, str]]) 
     return columns
 
 
-def _int_array_literal(values: np.ndarray) -> str:
+def int_array_literal(values: np.ndarray) -> str:
     # One text parameter rather than one bound value per id: 200,000 ids stay a single cheap literal.
     return "{" + ",".join(map(str, values.tolist())) + "}"
 
@@ -395,7 +395,7 @@ def comparisons_read(*, comparison_ids: np.ndarray) -> pa.Table:
         FROM annotate_comparison AS c
         JOIN unnest(%(ids)s::bigint[]) AS wanted(id) ON wanted.id = c.id
     """
-    return copy_table(sql, {"ids": _int_array_literal(comparison_ids)}, COMPARISON_SCHEMA).sort_by(
+    return copy_table(sql, {"ids": int_array_literal(comparison_ids)}, COMPARISON_SCHEMA).sort_by(
         "comparison_id"
     )
 
@@ -457,7 +457,7 @@ def videos_read(*, video_ids: np.ndarray) -> pa.Table:
         JOIN generation_method AS m ON m.id = v.method_id
         CROSS JOIN LATERAL (SELECT m.settings::jsonb || v.settings::jsonb AS merged) AS s
     """
-    return copy_table(sql, {"ids": _int_array_literal(video_ids)}, VIDEO_SCHEMA, free_text=True).sort_by("id")
+    return copy_table(sql, {"ids": int_array_literal(video_ids)}, VIDEO_SCHEMA, free_text=True).sort_by("id")
 
 
 PROMPT_SCHEMA = pa.schema(
@@ -474,7 +474,7 @@ PROMPT_SCHEMA = pa.schema(
 def prompts_read(*, prompt_ids: np.ndarray) -> pa.Table:
     sql = """SELECT id, slug, task, full_text, differential_text FROM generation_prompt
              WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id"""
-    return copy_table(sql, {"ids": _int_array_literal(prompt_ids)}, PROMPT_SCHEMA, free_text=True)
+    return copy_table(sql, {"ids": int_array_literal(prompt_ids)}, PROMPT_SCHEMA, free_text=True)
 
 
 IDENTITY_SCHEMA = pa.schema([("identity_id", pa.int64()), ("slug", pa.string())])
@@ -482,7 +482,7 @@ IDENTITY_SCHEMA = pa.schema([("identity_id", pa.int64()), ("slug", pa.string())]
 
 def identities_read(*, identity_ids: np.ndarray) -> pa.Table:
     sql = """SELECT id, slug FROM generation_identity WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id"""
-    return copy_table(sql, {"ids": _int_array_literal(identity_ids)}, IDENTITY_SCHEMA)
+    return copy_table(sql, {"ids": int_array_literal(identity_ids)}, IDENTITY_SCHEMA)
 
 
 REFERENCE_SCHEMA = pa.schema(
@@ -515,4 +515,4 @@ def references_read(*, identity_ids: np.ndarray) -> pa.Table:
         WHERE r.identity_id = ANY(%(ids)s::bigint[])
         ORDER BY r.identity_id, r.is_primary DESC, r.position, r.id
     """
-    return copy_table(sql, {"ids": _int_array_literal(identity_ids)}, REFERENCE_SCHEMA, free_text=True)
+    return copy_table(sql, {"ids": int_array_literal(identity_ids)}, REFERENCE_SCHEMA, free_text=True)

@@ -92,6 +92,8 @@ def test_the_raters_table_holds_the_quality_figures_and_the_exclusion(
     assert (raters.loc[u1, "repeats_n"], raters.loc[u1, "repeats_same"]) == (1, 0)
     assert raters.loc[u4, "excluded"] and raters.loc[u4, "excluded_reason"] == "track fidelity: always Left"
     assert raters.loc[u4, "votes"] == 3
+    # The videos' length is read: u1's answers (1.5 s, 0.9 s) came after these short videos had played.
+    assert raters.loc[u1, "speeder_share"] == 0.0
     assert not raters.loc[u1, "excluded"] and pd.isna(raters.loc[u1, "excluded_reason"])
     assert raters.loc[rater_public_id(world.raters["p1"].pk), "kind"] == "participant"
     assert raters.loc[u1, "kind"] == "annotator"
