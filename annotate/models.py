@@ -7,7 +7,7 @@ from typing import ClassVar
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 
 from annotate.watch import watch_needed
 from generation.models import Identity, Prompt, Video
@@ -318,6 +318,22 @@ class Assignment(models.Model):
         return f"Assignment {self.pk}"
 
 
+class JudgmentQuerySet(models.QuerySet["Judgment"]):
+    def dataset(self) -> JudgmentQuerySet:
+        """The votes of the dataset: what every pair, count, statistic, result and adapter reads.
+
+        Left out: gold and repeat judgments (quality checks, read only by the raters' quality figures),
+        the judgments of withdrawn or excluded raters (``Rater.excluded``), and those an annotator gave
+        on a track where their seat is excluded (they still count on the other tracks).
+        """
+        excluded_seat = TrackSeat.objects.filter(
+            track_id=OuterRef("track_id"), rater_id=OuterRef("rater_id"), excluded=True
+        )
+        return self.filter(is_gold=False, is_repeat=False, rater__excluded=False).exclude(
+            Exists(excluded_seat)
+        )
+
+
 class Judgment(models.Model):
     """One answer to one criterion about one comparison, in the comparison's canonical A/B terms."""
 
@@ -350,6 +366,8 @@ class Judgment(models.Model):
     selection_policy = models.CharField(max_length=40, default="fewest_votes_first")
     selection_probability = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = JudgmentQuerySet.as_manager()
 
     class Meta:
         ordering: ClassVar = ["id"]

@@ -20,7 +20,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Now
 
-from annotate.models import Assignment, Comparison, Judgment, Track, TrackSeat
+from annotate.models import Assignment, Comparison, Judgment, QualityReport, Track, TrackSeat
 from annotate.vote_path import seat_progress
 from generation.models import Video
 from generation.selectors import video_shape_warnings
@@ -99,7 +99,9 @@ def track_progress_get(*, track_id: int) -> Track | None:
 def track_annotator_progress(*, track: Track) -> list[User]:
     """Everyone seated on the track or with votes on it (former annotators too), seated first."""
     user_model = get_user_model()
-    own_judgments = Judgment.objects.filter(track=track, rater__user=OuterRef("pk"))
+    # Votes of the dataset: gold and repeat checks are not progress, and an excluded seat's votes count
+    # nowhere on this track.
+    own_judgments = Judgment.objects.dataset().filter(track=track, rater__user=OuterRef("pk"))
     users = user_model.objects.filter(
         Q(pk__in=TrackSeat.objects.filter(track=track).values("user_id"))
         | Q(pk__in=Judgment.objects.filter(track=track).values("rater__user_id"))
@@ -131,3 +133,8 @@ def track_video_shape_warnings(*, track: Track) -> list[str]:
         Q(pk__in=comparisons.values("video_a_id")) | Q(pk__in=comparisons.values("video_b_id"))
     )
     return video_shape_warnings(videos=videos)
+
+
+def quality_report_get(*, scope: str) -> QualityReport | None:
+    """The stored quality report of ``"track:<id>"`` or ``"study:<id>"``; None before the first request."""
+    return QualityReport.objects.filter(scope=scope).first()

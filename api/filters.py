@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from rest_framework import serializers
 
-from annotate.models import Choice, Criterion, Rater, Track
+from annotate.models import Choice, Criterion, JudgmentQuerySet, Rater, Track
 from exports.models import ExportRun
 from exports.read import rater_public_id
 from generation.models import GenerationStatus, Method, Prompt, Video
@@ -129,12 +129,13 @@ class JudgmentFilters(Filters):
         return super().apply(queryset, values)
 
 
-def judgments_visible(queryset: QuerySet) -> QuerySet:
-    """Judgments that count: never an excluded rater's or a withdrawn participant's, and study answers only
+def judgments_visible(queryset: JudgmentQuerySet) -> JudgmentQuerySet:
+    """Judgments that count: the dataset's votes (``Judgment.objects.dataset()``: no gold or repeat check,
+    never an excluded rater's, an excluded seat's or a withdrawn participant's), and study answers only
     while an answer links them (the same rule as the export)."""
     linked = Exists(Answer.judgments.through.objects.filter(judgment_id=OuterRef("pk")))
     return (
-        queryset.filter(rater__excluded=False)
+        queryset.dataset()
         .exclude(rater__study_participant__status="withdrawn")
         .filter(Q(track__isnull=False) | linked)
     )

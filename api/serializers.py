@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, cast
 
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from annotate.models import Comparison, Criterion, Judgment, Track
+from annotate.models import Comparison, Criterion, Judgment, QualityReport, Rater, Track
 from exports.models import ExportRun
 from exports.options import DEFAULT_SPLIT, JOINT_RULES, MEDIA_MODES
 from exports.read import rater_public_id
@@ -170,6 +171,99 @@ class JudgmentSerializer(serializers.ModelSerializer):
             return judgment.track_id
         participant = getattr(judgment.rater, "study_participant", None)
         return participant.study_id if participant else None
+
+
+# --- rater quality ------------------------------------------------------------------------------
+
+
+class FiniteFloatField(serializers.FloatField):
+    """A figure that may be undefined (no gold answered, too few votes): null rather than NaN."""
+
+    def to_representation(self, value: Any) -> Any:  # float or None
+        number = float(value) if value is not None else None
+        return number if number is not None and math.isfinite(number) else None
+
+
+def _figure() -> FiniteFloatField:
+    return FiniteFloatField(allow_null=True, read_only=True)
+
+
+def _count() -> serializers.IntegerField:
+    return serializers.IntegerField(allow_null=True, read_only=True)
+
+
+class QualityRaterSerializer(serializers.Serializer):
+    """One row of a quality report (annotate.quality's figures); the rater only as a salted id."""
+
+    rater_id = serializers.SerializerMethodField(help_text="Salted id of the rater, the same as in exports.")
+    excluded = serializers.BooleanField(allow_null=True, read_only=True)
+    excluded_reason = serializers.CharField(allow_null=True, read_only=True)
+    votes = _count()
+    gold_n = _count()
+    gold_correct = _count()
+    gold_accuracy = _figure()
+    gold_low = _figure()
+    gold_high = _figure()
+    repeats_n = _count()
+    repeats_same = _count()
+    self_consistency = _figure()
+    decisive_n = _count()
+    left_n = _count()
+    left_share = _figure()
+    left_p = _figure()
+    left_p_holm = _figure()
+    contradiction_votes = _count()
+    contradiction_e = _figure()
+    ds_reliability = _figure()
+    mace_spamming = _figure()
+    median_ms = _figure()
+    speeder_share = _figure()
+    flags = serializers.ListField(child=serializers.CharField(), allow_null=True, read_only=True)
+    review = serializers.ListField(child=serializers.CharField(), allow_null=True, read_only=True)
+
+    def get_rater_id(self, row: dict[str, Any]) -> str:
+        return rater_public_id(int(row["rater"]))
+
+
+QUALITY_STATUSES = [*QualityReport.Status.values, "none"]
+
+
+class QualityReportSerializer(serializers.Serializer):
+    """The last stored quality report of a track or study. ``status`` "none": never computed (no rows)."""
+
+    scope = serializers.CharField(read_only=True, help_text='"track:<id>" or "study:<id>"')
+    kind = serializers.ChoiceField(
+        choices=[c.value for c in Rater.Kind], read_only=True, help_text="What the raters are."
+    )
+    status = serializers.ChoiceField(
+        choices=QUALITY_STATUSES,
+        read_only=True,
+        help_text="queued or running: a computation is under way (the rows are the last finished one's); "
+        "failed: the last computation failed; none: never computed, and the rows are empty.",
+    )
+    progress = serializers.FloatField(read_only=True)
+    computed_at = serializers.DateTimeField(
+        allow_null=True, read_only=True, help_text="When the rows were computed."
+    )
+    judgments = serializers.IntegerField(read_only=True, help_text="Judgments the rows were computed from.")
+    raters = QualityRaterSerializer(many=True, read_only=True)
+
+    @classmethod
+    def of(cls, *, scope: str, kind: str, report: QualityReport | None) -> QualityReportSerializer:
+        if report is None:
+            data = {"scope": scope, "kind": kind, "status": "none", "progress": 0.0, "computed_at": None}
+            return cls({**data, "judgments": 0, "raters": []})
+        return cls(
+            {
+                "scope": scope,
+                "kind": kind,
+                "status": report.status,
+                "progress": report.progress,
+                "computed_at": report.computed_at,
+                "judgments": report.judgments,
+                "raters": report.raters,
+            }
+        )
 
 
 # --- exports ------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from annotate.models import Comparison, Judgment, Track
+from annotate.selectors import quality_report_get
 from api import filters
 from api import serializers as out
 from api.authentication import token_expires, token_for
@@ -152,6 +153,31 @@ class JudgmentListApi(FilteredListApi):
 
     def base_queryset(self) -> QuerySet:
         return filters.judgments_visible(Judgment.objects.select_related("rater__study_participant"))
+
+
+# --- rater quality ------------------------------------------------------------------------------
+
+
+class TrackQualityApi(ApiView):
+    @extend_schema(responses=out.QualityReportSerializer)
+    def get(self, request: Request, track_id: int) -> Response:
+        """The track's last computed rater quality table (the quality page's), raters as salted ids."""
+        if not Track.objects.filter(pk=track_id).exists():
+            raise NotFound("No such track.")
+        scope = f"track:{track_id}"
+        report = quality_report_get(scope=scope)
+        return Response(out.QualityReportSerializer.of(scope=scope, kind="annotator", report=report).data)
+
+
+class StudyQualityApi(ApiView):
+    @extend_schema(responses=out.QualityReportSerializer)
+    def get(self, request: Request, study_id: int) -> Response:
+        """The study's last computed rater quality table (the quality page's), raters as salted ids."""
+        if not Study.objects.filter(pk=study_id).exists():
+            raise NotFound("No such study.")
+        scope = f"study:{study_id}"
+        report = quality_report_get(scope=scope)
+        return Response(out.QualityReportSerializer.of(scope=scope, kind="participant", report=report).data)
 
 
 # --- exports ------------------------------------------------------------------------------------

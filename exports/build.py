@@ -20,10 +20,23 @@ from annotate.models import Track
 from annotate.stats_agreement import agreement
 from exports import adapters, aggregate, card, read, tables, write
 from exports.options import SPLITS, ExportOptions
+from exports.quality import export_quality
 from lib.hashing import sha256_file
 from studies.models import Study
 
 SCHEMA_VERSION = 1
+# Schema 1 with the quality columns and file of schema 2 (shared/export-spec.md): readers of schema 1
+# that select columns by name read it unchanged; one that recounts the raw votes must leave out the rows
+# with is_gold or is_repeat set, as the pairs do.
+SCHEMA_ADDITIONS = {
+    "from_schema": 2,
+    "files": ["data/raters.parquet"],
+    "columns": {
+        "data/votes.parquet": ["is_gold", "is_repeat", "repeat_of"],
+        "data/pairs/<split>.parquet": ["<c>_p_a_ds", "<c>_p_b_ds", "<c>_p_tie_ds"],
+    },
+    "votes_rule": "rows with is_gold or is_repeat are quality checks: in no pair, count, statistic, adapter",
+}
 ProgressFn = Callable[[float, str], None]
 
 
@@ -92,7 +105,8 @@ def export_build(
 
 @dataclass
 class _Data:
-    votes: pa.Table
+    judgments: pa.Table  # every judgment read: the votes, gold and repeat checks, excluded seats' votes
+    votes: pa.Table  # the dataset's votes
     criteria: tuple[str, ...]
     comparison_ids: np.ndarray
     counts: np.ndarray
@@ -106,7 +120,9 @@ class _Data:
 
 
 def _read_all(*, options: ExportOptions, excluded: set[int]) -> _Data:
-    votes = read.votes_read(options=options, excluded_raters=excluded)
+    judgments = read.votes_read(options=options, excluded_raters=excluded)
+    # The dataset's votes: every pair, count, statistic and adapter is made of these alone.
+    votes = judgments.filter(pa.array(read.dataset_mask(judgments)))
     criterion_codes = votes["criterion_code"].to_numpy()
     # Joint criteria always get their columns, even without a vote: the joint label reads them.
     criteria = options.criteria or aggregate.criteria_ordered(
@@ -125,6 +141,7 @@ def _read_all(*, options: ExportOptions, excluded: set[int]) -> _Data:
     video_ids = np.unique(np.concatenate([comparisons["video_a_id"], comparisons["video_b_id"]]))
     identity_ids = np.unique(comparisons["identity_id"].to_numpy())
     return _Data(
+        judgments=judgments,
         votes=votes,
         criteria=criteria,
         comparison_ids=comparison_ids,
@@ -155,7 +172,14 @@ def _write_all(
     *, work: Path, data: _Data, options: ExportOptions, excluded: set[int], report: ProgressFn
 ) -> dict[str, Any]:
     report(0.35, "Writing votes")
-    write.write_parquet(tables.votes_table(data.votes), work / "data/votes.parquet")
+    # Raw votes with the quality checks flagged; an excluded seat's judgments count nowhere, not even here.
+    on_excluded_seats = data.judgments["seat_excluded"].to_numpy(zero_copy_only=False)
+    written = data.judgments.filter(pa.array(~on_excluded_seats))
+    write.write_parquet(tables.votes_table(written), work / "data/votes.parquet")
+
+    report(0.4, "Fitting rater quality")
+    quality = export_quality(votes=data.judgments, comparison_ids=data.comparison_ids, criteria=data.criteria)
+    write.write_parquet(quality.raters, work / "data/raters.parquet")
 
     report(0.45, "Aggregating comparisons")
     labels = {
@@ -190,7 +214,7 @@ def _write_all(
         galleries=galleries,
         split_of_pair=split_of_pair,
     )
-    pairs_table = tables.pairs_table(pairs, data.criteria, labels, joint)
+    pairs_table = tables.pairs_table(pairs, data.criteria, labels, joint, quality.posteriors)
     for index, split in enumerate(SPLITS):
         rows = pa.array(np.flatnonzero(split_of_pair == index), type=pa.int64())
         write.write_parquet(pairs_table.take(rows), work / f"data/pairs/{split}.parquet")
@@ -247,8 +271,14 @@ def _write_all(
             else None,
         },
         "split": split_summary | {"seed": options.split_seed},
+        "schema_additions": SCHEMA_ADDITIONS,
         "counts": {
             "votes": data.votes.num_rows,
+            "quality_checks": {
+                "gold": int(pc.sum(written["is_gold"]).as_py() or 0),
+                "repeat": int(pc.sum(written["is_repeat"]).as_py() or 0),
+            },
+            "raters_table": quality.raters.num_rows,
             "raters": len(pc.unique(data.votes["rater_pk"])),
             "pairs": len(pairs),
             "pairs_passing": passing,

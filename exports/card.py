@@ -42,6 +42,7 @@ def _configs(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     configs: list[tuple[str, list[tuple[str, str]]]] = [
         ("pairs", _split_files("data/pairs/{split}.parquet", manifest["split"]["pairs"])),
         ("votes", [("train", "data/votes.parquet")]),
+        ("raters", [("train", "data/raters.parquet")]),
         ("videos", [("train", "data/videos.parquet")]),
         ("references", [("train", "data/references.parquet")]),
     ]

@@ -24,7 +24,7 @@ from django.db import DatabaseError, connection, transaction
 from psycopg import pq
 from psycopg.pq.abc import PGconn
 
-from annotate.models import Rater, Track
+from annotate.models import Rater, Track, TrackSeat
 from exports.aggregate import CHOICES, CRITERIA
 from exports.options import ExportOptions, ExportOptionsError
 from studies.models import Answer, Participant, Study
@@ -220,7 +220,7 @@ def copy_fixed(sql: str, params: dict[str, Any], fields: list[tuple[str, str]]) 
     return columns
 
 
-def _int_array_literal(values: np.ndarray) -> str:
+def int_array_literal(values: np.ndarray) -> str:
     # One text parameter rather than one bound value per id: 200,000 ids stay a single cheap literal.
     return "{" + ",".join(map(str, values.tolist())) + "}"
 
@@ -241,6 +241,9 @@ VOTE_FIELDS = [
     ("watched_b", ">f8"),
     ("policy_code", ">i2"),
     ("selection_probability", ">f8"),
+    ("is_gold", "?"),
+    ("is_repeat", "?"),
+    ("repeat_of", ">i8"),
 ]
 
 
@@ -255,6 +258,11 @@ def _withdrawn_and_study_raters(options: ExportOptions) -> tuple[set[int], dict[
 
 def votes_read(*, options: ExportOptions, excluded_raters: set[int]) -> pa.Table:
     """Selected judgments, sorted by id. Excluded raters and withdrawn participants are never read.
+
+    Gold and repeat judgments are read, flagged (``is_gold``, ``is_repeat``, ``repeat_of``), and so are
+    the judgments of excluded track seats (``seat_excluded``): the raters' quality figures need them all;
+    the dataset's votes are the rows with none of the three (see ``dataset_mask``), the same rule as
+    ``Judgment.objects.dataset()``.
 
     One scan of the judgments without a join: who is left out is decided first (a few thousand raters at
     most) and sent as a list, and a study answer's study is looked up from its participant afterwards.
@@ -302,7 +310,8 @@ def votes_read(*, options: ExportOptions, excluded_raters: set[int]) -> pa.Table
                j.shown_left = 'A', j.created_at, COALESCE(j.response_ms, -1)::bigint,
                COALESCE(j.watched_a, 'NaN'), COALESCE(j.watched_b, 'NaN'),
                (array_position(%(policies)s::text[], j.selection_policy::text) - 1)::smallint,
-               COALESCE(j.selection_probability, 'NaN')
+               COALESCE(j.selection_probability, 'NaN'),
+               j.is_gold, j.is_repeat, COALESCE(j.repeat_of_id, -1)
         FROM annotate_judgment AS j
         WHERE NOT (j.rater_id = ANY(%(excluded)s::bigint[]))
           AND j.criterion = ANY(%(criteria)s::text[])
@@ -321,6 +330,8 @@ def votes_read(*, options: ExportOptions, excluded_raters: set[int]) -> pa.Table
         study = np.where(is_study, studies[at], -1)
     else:
         study = np.full(len(raters), -1, dtype=np.int64)
+    seat_excluded = _on_excluded_seats(track, raters)
+    repeat_of = columns["repeat_of"]
     return pa.table(
         {
             "judgment_id": columns["judgment_id"],
@@ -337,8 +348,32 @@ def votes_read(*, options: ExportOptions, excluded_raters: set[int]) -> pa.Table
             "watched_b": pa.array(columns["watched_b"], from_pandas=True),
             "selection_policy": pa.array(policies, type=pa.string()).take(pa.array(columns["policy_code"])),
             "selection_probability": pa.array(columns["selection_probability"], from_pandas=True),
+            "is_gold": columns["is_gold"],
+            "is_repeat": columns["is_repeat"],
+            "repeat_of": pa.array(repeat_of, mask=repeat_of < 0),
+            "seat_excluded": seat_excluded,
         }
     )
+
+
+def _on_excluded_seats(track: np.ndarray, raters: np.ndarray) -> np.ndarray:
+    """Whether each judgment was given on a track where its rater's seat is excluded (a few seats)."""
+    seats = list(
+        TrackSeat.objects.filter(excluded=True, rater__isnull=False).values_list("track_id", "rater_id")
+    )
+    if not seats:
+        return np.zeros(len(raters), dtype=bool)
+    # One int per (track, rater): rater keys stay far below 2**32.
+    keys = np.array(sorted(t << 32 | r for t, r in seats), dtype=np.int64)
+    return np.isin((track << 32) | raters, keys) & (track >= 0)
+
+
+def dataset_mask(votes: pa.Table) -> np.ndarray:
+    """The rows that are votes of the dataset: no gold, no repeat, no excluded seat."""
+    checks = np.zeros(votes.num_rows, dtype=bool)
+    for column in ("is_gold", "is_repeat", "seat_excluded"):
+        checks |= votes[column].to_numpy(zero_copy_only=False).astype(bool)
+    return ~checks
 
 
 # --- the catalog around the judgments -----------------------------------------------------------
@@ -360,7 +395,7 @@ def comparisons_read(*, comparison_ids: np.ndarray) -> pa.Table:
         FROM annotate_comparison AS c
         JOIN unnest(%(ids)s::bigint[]) AS wanted(id) ON wanted.id = c.id
     """
-    return copy_table(sql, {"ids": _int_array_literal(comparison_ids)}, COMPARISON_SCHEMA).sort_by(
+    return copy_table(sql, {"ids": int_array_literal(comparison_ids)}, COMPARISON_SCHEMA).sort_by(
         "comparison_id"
     )
 
@@ -422,7 +457,7 @@ def videos_read(*, video_ids: np.ndarray) -> pa.Table:
         JOIN generation_method AS m ON m.id = v.method_id
         CROSS JOIN LATERAL (SELECT m.settings::jsonb || v.settings::jsonb AS merged) AS s
     """
-    return copy_table(sql, {"ids": _int_array_literal(video_ids)}, VIDEO_SCHEMA, free_text=True).sort_by("id")
+    return copy_table(sql, {"ids": int_array_literal(video_ids)}, VIDEO_SCHEMA, free_text=True).sort_by("id")
 
 
 PROMPT_SCHEMA = pa.schema(
@@ -439,7 +474,7 @@ PROMPT_SCHEMA = pa.schema(
 def prompts_read(*, prompt_ids: np.ndarray) -> pa.Table:
     sql = """SELECT id, slug, task, full_text, differential_text FROM generation_prompt
              WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id"""
-    return copy_table(sql, {"ids": _int_array_literal(prompt_ids)}, PROMPT_SCHEMA, free_text=True)
+    return copy_table(sql, {"ids": int_array_literal(prompt_ids)}, PROMPT_SCHEMA, free_text=True)
 
 
 IDENTITY_SCHEMA = pa.schema([("identity_id", pa.int64()), ("slug", pa.string())])
@@ -447,7 +482,7 @@ IDENTITY_SCHEMA = pa.schema([("identity_id", pa.int64()), ("slug", pa.string())]
 
 def identities_read(*, identity_ids: np.ndarray) -> pa.Table:
     sql = """SELECT id, slug FROM generation_identity WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id"""
-    return copy_table(sql, {"ids": _int_array_literal(identity_ids)}, IDENTITY_SCHEMA)
+    return copy_table(sql, {"ids": int_array_literal(identity_ids)}, IDENTITY_SCHEMA)
 
 
 REFERENCE_SCHEMA = pa.schema(
@@ -480,4 +515,4 @@ def references_read(*, identity_ids: np.ndarray) -> pa.Table:
         WHERE r.identity_id = ANY(%(ids)s::bigint[])
         ORDER BY r.identity_id, r.is_primary DESC, r.position, r.id
     """
-    return copy_table(sql, {"ids": _int_array_literal(identity_ids)}, REFERENCE_SCHEMA, free_text=True)
+    return copy_table(sql, {"ids": int_array_literal(identity_ids)}, REFERENCE_SCHEMA, free_text=True)

@@ -68,6 +68,10 @@ def votes_table(votes: pa.Table) -> pa.Table:
             ("watched_b", pa.float64(), votes["watched_b"]),
             ("selection_policy", pa.string(), votes["selection_policy"]),
             ("selection_probability", pa.float64(), votes["selection_probability"]),
+            # Quality checks (annotate.models.Judgment): in the raters table only, never in a pair.
+            ("is_gold", pa.bool_(), votes["is_gold"]),
+            ("is_repeat", pa.bool_(), votes["is_repeat"]),
+            ("repeat_of", pa.int64(), votes["repeat_of"]),
         ]
     )
 
@@ -196,10 +200,12 @@ def pairs_table(
     criteria: tuple[str, ...],
     labels: dict[str, aggregate.Labels],
     joint: aggregate.Labels | None,
+    posteriors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
 ) -> pa.Table:
     columns: list[Column] = [(name, kind, pairs.columns[name]) for name, kind in PAIR_COLUMNS]
     for criterion in criteria:
         lab = labels[criterion]
+        p_a, p_b, p_tie = posteriors[criterion]
         columns += [
             (f"{criterion}_n_a", pa.int64(), lab.n_a),
             (f"{criterion}_n_b", pa.int64(), lab.n_b),
@@ -208,6 +214,10 @@ def pairs_table(
             (f"{criterion}_p_a", pa.float64(), lab.p_a),
             (f"{criterion}_majority_share", pa.float64(), lab.majority_share),
             (f"{criterion}_passes_filter", pa.bool_(), lab.passes_filter),
+            # Dawid–Skene posterior of the true answer (annotate.quality); null without an included vote.
+            (f"{criterion}_p_a_ds", pa.float64(), p_a),
+            (f"{criterion}_p_b_ds", pa.float64(), p_b),
+            (f"{criterion}_p_tie_ds", pa.float64(), p_tie),
         ]
     if joint is not None:
         columns += [

@@ -2,7 +2,8 @@
 tests, participation numbers and timings, the paper figure, and the raw answers as CSV.
 
 Everything here reads judgments and answers of participants who have not withdrawn
-(``rater__excluded=False``), the same filter the export module uses.
+(``rater__excluded=False``), the same filter the export module uses; the judgments are the dataset's
+(``Judgment.objects.dataset()``: gold and repeat checks left out).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from annotate.models import Criterion, Judgment, Side
 from generation.models import Method, Video
@@ -99,8 +100,18 @@ class StudyResults:
 
 
 def study_judgments(*, study: Study) -> QuerySet[Judgment]:
-    """The judgments that count for this study: its participants', withdrawn ones left out."""
-    return Judgment.objects.filter(rater__study_participant__study=study, rater__excluded=False)
+    """The judgments that count for this study: its participants' votes, withdrawn ones and quality checks
+    (gold, repeats) left out."""
+    return Judgment.objects.dataset().filter(rater__study_participant__study=study)
+
+
+def study_answers(*, study: Study) -> QuerySet[Answer]:
+    """The answers that count: withdrawn participants' and those given to gold or repeated matchups (their
+    judgments are quality checks) left out."""
+    checks = Judgment.objects.filter(Q(is_gold=True) | Q(is_repeat=True), study_answers=OuterRef("pk"))
+    return Answer.objects.filter(
+        matchup__participant__study=study, matchup__participant__rater__excluded=False
+    ).exclude(Exists(checks))
 
 
 def study_results(*, study: Study) -> StudyResults:
@@ -149,9 +160,7 @@ def study_results(*, study: Study) -> StudyResults:
         ours=study.ours.name,
         rows=result_rows,
         participants=participant_counts(study=study),
-        answers=Answer.objects.filter(
-            matchup__participant__study=study, matchup__participant__rater__excluded=False
-        ).count(),
+        answers=study_answers(study=study).count(),
         median_matchup_seconds=_median_matchup_seconds(study),
         median_participant_minutes=_median_participant_minutes(study),
     )
@@ -291,7 +300,7 @@ def answers_csv_rows(*, study: Study) -> Iterator[list[str]]:
     ``videos_shown`` names the methods left to right."""
     yield list(CSV_HEADER)
     answers = (
-        Answer.objects.filter(matchup__participant__study=study, matchup__participant__rater__excluded=False)
+        study_answers(study=study)
         .select_related("matchup__identity", "matchup__prompt", "picked_video__method")
         .order_by("matchup__participant_id", "matchup__position", "id")
     )

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from exports.read import rater_public_id
 from generation.models import Video
 from generation.services import video_degraded_copy
-from tests.exports.export_world import World, build_world
+from tests.exports.export_world import World, add_quality_checks, build_world
 
 
 @pytest.fixture
@@ -54,6 +54,14 @@ def test_judgments_never_list_excluded_raters_or_withdrawn_participants(
     assert len(ids) == 23 == len(set(ids))  # five pages by cursor, every judgment once
     assert set(ids).isdisjoint(world.excluded_judgments)
     assert raters == {rater_public_id(world.raters[name].pk) for name in ("u1", "u2", "u3", "p1")}
+
+
+def test_judgments_list_no_gold_repeat_or_excluded_seat_judgment(world: World, ml_api: APIClient) -> None:
+    checks = add_quality_checks(world)
+    listed = {j["id"] for j in ml_api.get("/api/judgments/?page_size=100").json()["results"]}
+    assert len(listed) == 23
+    assert listed.isdisjoint([*checks.gold, checks.repeat, *checks.excluded_seat])
+    assert checks.repeat_of in listed  # the original is a vote; only its repeat is a check
 
 
 def test_judgments_filter_by_study_source_and_salted_rater(world: World, ml_api: APIClient) -> None:

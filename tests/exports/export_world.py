@@ -177,3 +177,62 @@ def build_world(tmp_path: Path) -> World:
         identities=identities,
         excluded_judgments=excluded_judgments,
     )
+
+
+@dataclass
+class Checks:
+    """What add_quality_checks stored: none of it may count in a pair, count, statistic or adapter."""
+
+    gold: list[int]
+    repeat: int
+    repeat_of: int
+    excluded_seat: list[int]
+    excluded_rater: Rater
+
+
+def add_quality_checks(world: World) -> Checks:
+    """Gold and repeat judgments, and the votes of an annotator excluded on the fidelity track.
+
+    Counted as votes, each would change a pair of export_world's hand-computed table:
+    gold: u1 A and u2 B on eve1 (known answer A; eve has no vote of the dataset), u2 B on ada3 (known A);
+    repeat: u1 B on ada1 (their vote was A, sides swapped);
+    excluded seat u4 ("always Left"): A on cid1, B on dee1, A on eve1.
+    """
+    from annotate.models import GoldAnswer, TrackRaterDecision, TrackSeat
+
+    fidelity = world.tracks["fidelity"]
+    criterion = fidelity.criterion
+    for key in ("eve1", "ada3"):
+        GoldAnswer.objects.create(
+            comparison=world.comparisons[key], criterion=criterion, answer="A", source=GoldAnswer.Source.ADMIN
+        )
+
+    def judge(key: str, rater: Rater, choice: str, **fields: object) -> Judgment:
+        return Judgment.objects.create(
+            comparison=world.comparisons[key],
+            criterion=criterion,
+            choice=choice,
+            shown_left="B",
+            rater=rater,
+            track=fidelity,
+            response_ms=900,
+            **fields,
+        )
+
+    u1, u2 = world.raters["u1"], world.raters["u2"]
+    gold = [
+        judge("eve1", u1, "A", is_gold=True).pk,
+        judge("eve1", u2, "B", is_gold=True).pk,
+        judge("ada3", u2, "B", is_gold=True).pk,
+    ]
+    original = Judgment.objects.get(track=fidelity, rater=u1, comparison=world.comparisons["ada1"])
+    repeat = judge("ada1", u1, "B", is_repeat=True, repeat_of=original)
+
+    user = User.objects.create_user("u4")
+    rater = Rater.objects.create(kind=Rater.Kind.ANNOTATOR, user=user)
+    seat = TrackSeat.objects.create(track=fidelity, user=user, rater=rater, excluded=True)
+    TrackRaterDecision.objects.create(seat=seat, action="exclude", reason="always Left")
+    excluded = [judge(key, rater, choice).pk for key, choice in (("cid1", "A"), ("dee1", "B"), ("eve1", "A"))]
+    return Checks(
+        gold=gold, repeat=repeat.pk, repeat_of=original.pk, excluded_seat=excluded, excluded_rater=rater
+    )

@@ -199,6 +199,9 @@ def test_votes_hold_one_row_per_judgment_with_the_specified_columns(world: World
         "watched_b",
         "selection_policy",
         "selection_probability",
+        "is_gold",
+        "is_repeat",
+        "repeat_of",
     ]
     assert len(votes) == 16 + 5 + 2  # fidelity, control, study: every kept judgment once
     assert list(votes["judgment_id"]) == sorted(votes["judgment_id"])

@@ -169,6 +169,8 @@ def test_the_snapshot_loads_with_datasets(
     # The dataset card's YAML configs, as the Hub reads them.
     by_config = datasets.load_dataset(str(out), "pairs", cache_dir=cache)
     assert sum(len(by_config[s]) for s in by_config) == 7
+    raters = datasets.load_dataset(str(out), "raters", cache_dir=cache)
+    assert len(raters["train"]) == 4 and raters["train"].column_names[:2] == ["rater_id", "kind"]
     dpo = datasets.load_dataset(str(out), "dpo_identity_fidelity", cache_dir=cache)
     assert dpo["train"].column_names == ["caption", "video_0", "video_1", "label_0", "label_1"]
     trl_file = str(out / "adapters/trl/train.jsonl")

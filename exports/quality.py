@@ -1,0 +1,179 @@
+"""The raters table and the Dawid–Skene posteriors of an export, from annotate.quality over its judgments.
+
+The fit reads every judgment the export read: the dataset's votes, the gold and repeat checks, and the
+votes of excluded track seats (whose raters keep their row, flagged excluded, and are left out of the
+crowd models). Withdrawn participants and raters excluded by the export's options were never read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from annotate.models import GoldAnswer, Rater, TrackRaterDecision
+from annotate.quality import quality_fit
+from exports import aggregate, read, tables
+
+SIDES = np.array(["B", "A"], dtype=object)  # indexed by shown_left_a
+
+
+@dataclass(frozen=True)
+class ExportQuality:
+    raters: pa.Table
+    # Per criterion: P(A), P(B), P(tie) of each pair row (NaN where no included rater voted).
+    posteriors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def judgments_frame(votes: pa.Table) -> pd.DataFrame:
+    """annotate.quality's input columns from the export's votes, in judgment-id (chronological) order."""
+    ids = votes["judgment_id"].to_numpy()
+    comparison = votes["comparison_id"].to_numpy()
+    criteria = np.array(aggregate.CRITERIA, dtype=object)[votes["criterion_code"].to_numpy()]
+    choices = np.array(aggregate.CHOICES, dtype=object)[votes["choice_code"].to_numpy()]
+    is_gold = votes["is_gold"].to_numpy(zero_copy_only=False)
+    is_repeat = votes["is_repeat"].to_numpy(zero_copy_only=False)
+
+    known = GoldAnswer.objects.filter(comparison_id__in=np.unique(comparison[is_gold]).tolist())
+    gold = {(c, k): a for c, k, a in known.values_list("comparison_id", "criterion", "answer")}
+    gold_answer = np.full(len(ids), None, dtype=object)
+    at = np.flatnonzero(is_gold)  # a few percent of the rows
+    gold_answer[at] = [gold.get((int(comparison[i]), criteria[i])) for i in at]
+
+    # A repeat's original is read with it (same rater, track and criterion); NA where it was not.
+    choice_of = pd.Series(choices, index=ids)
+    original = votes["repeat_of"].to_numpy(zero_copy_only=False)
+    original_choice = choice_of.reindex(pd.Series(original).fillna(-1).astype(np.int64)).to_numpy()
+    same = pd.array(np.where(pd.isna(original_choice), None, original_choice == choices), dtype="boolean")
+    same[~is_repeat] = pd.NA
+
+    durations = _durations_ms(np.unique(comparison))
+    return pd.DataFrame(
+        {
+            "rater": votes["rater_pk"].to_numpy(),
+            "item": comparison,
+            "criterion": criteria,
+            "choice": choices,
+            "shown_left": SIDES[votes["shown_left_a"].to_numpy(zero_copy_only=False).astype(int)],
+            "response_ms": votes["response_ms"].to_numpy(zero_copy_only=False).astype(float),
+            "is_gold": is_gold,
+            "gold_answer": gold_answer,
+            "is_repeat": is_repeat,
+            "repeat_choice_same": same,
+            "duration_ms": durations.reindex(comparison).to_numpy(dtype=np.float64, na_value=np.nan),
+        }
+    )
+
+
+DURATION_SCHEMA = pa.schema([("comparison_id", pa.int64()), ("duration_ms", pa.float64())])
+
+
+def _durations_ms(comparison_ids: np.ndarray) -> pd.Series[float]:
+    """The videos' length of each comparison in ms: the longer of the two, played side by side."""
+    sql = """
+        SELECT c.id, GREATEST(va.duration, vb.duration) * 1000
+        FROM annotate_comparison AS c
+        JOIN unnest(%(ids)s::bigint[]) AS wanted(id) ON wanted.id = c.id
+        JOIN generation_video AS va ON va.id = c.video_a_id
+        JOIN generation_video AS vb ON vb.id = c.video_b_id
+    """
+    rows = read.copy_table(sql, {"ids": read.int_array_literal(comparison_ids)}, DURATION_SCHEMA)
+    durations = rows["duration_ms"].to_numpy(zero_copy_only=False)
+    return pd.Series(durations, index=rows["comparison_id"].to_numpy())
+
+
+def export_quality(
+    *, votes: pa.Table, comparison_ids: np.ndarray, criteria: tuple[str, ...]
+) -> ExportQuality:
+    """The raters table and, per criterion, each pair's Dawid–Skene posterior (pairs in ``comparison_ids``
+    order)."""
+    seat_excluded = votes["seat_excluded"].to_numpy(zero_copy_only=False)
+    raters_pk = votes["rater_pk"].to_numpy()
+    excluded = {int(r) for r in np.unique(raters_pk[seat_excluded])}
+    frame = judgments_frame(votes)
+    if frame.empty:
+        fit_raters = pd.DataFrame(columns=["rater"])
+        post = pd.DataFrame(columns=["item", "criterion", "p_a", "p_b", "p_tie"])
+    else:
+        fit = quality_fit(frame, excluded=excluded)
+        fit_raters, post = fit.raters, fit.posteriors
+    posteriors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for criterion in criteria:
+        at = post[post["criterion"] == criterion].set_index("item").reindex(comparison_ids)
+        p_a, p_b, p_tie = (at[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in ("p_a", "p_b", "p_tie"))
+        posteriors[criterion] = (p_a, p_b, p_tie)
+    return ExportQuality(raters=raters_table(fit_raters, excluded=excluded), posteriors=posteriors)
+
+
+def _exclusion_reasons(raters: set[int]) -> dict[int, str]:
+    """The latest exclusion reason of each rater's excluded seats, per track, in track order."""
+    reasons: dict[int, dict[str, str]] = {}
+    decisions = (
+        TrackRaterDecision.objects.filter(
+            seat__rater_id__in=raters, seat__excluded=True, action=TrackRaterDecision.Action.EXCLUDE
+        )
+        .order_by("seat__track__name", "decided_at", "id")
+        .values_list("seat__rater_id", "seat__track__name", "reason")
+    )
+    for rater, track, reason in decisions:
+        reasons.setdefault(rater, {})[track] = reason  # the latest decision of a seat wins
+    return {
+        r: "; ".join(f"track {t}: {why}" for t, why in by_track.items()) for r, by_track in reasons.items()
+    }
+
+
+RATERS_COLUMNS: list[tuple[str, pa.DataType]] = [
+    ("rater_id", pa.string()),
+    ("kind", pa.string()),
+    ("votes", pa.int64()),
+    ("gold_n", pa.int64()),
+    ("gold_correct", pa.int64()),
+    ("gold_accuracy", pa.float64()),
+    ("gold_low", pa.float64()),
+    ("gold_high", pa.float64()),
+    ("repeats_n", pa.int64()),
+    ("repeats_same", pa.int64()),
+    ("self_consistency", pa.float64()),
+    ("decisive_n", pa.int64()),
+    ("left_n", pa.int64()),
+    ("left_share", pa.float64()),
+    ("left_p", pa.float64()),
+    ("left_p_holm", pa.float64()),
+    ("contradiction_votes", pa.int64()),
+    ("contradiction_e", pa.float64()),
+    ("ds_reliability", pa.float64()),
+    ("mace_spamming", pa.float64()),
+    ("median_ms", pa.float64()),
+    ("speeder_share", pa.float64()),
+    ("flags", pa.list_(pa.string())),
+    ("review", pa.list_(pa.string())),
+    ("excluded", pa.bool_()),
+    ("excluded_reason", pa.string()),
+]
+
+
+TEXT_KINDS = (pa.string(), pa.list_(pa.string()))
+
+
+def raters_table(fit: pd.DataFrame, *, excluded: set[int]) -> pa.Table:
+    """One row per rater, sorted by salted id; keys and names never leave the database."""
+    if fit.empty:
+        return pa.schema(RATERS_COLUMNS).empty_table()
+    rows = fit.copy()
+    rows["rater_id"] = [read.rater_public_id(int(pk)) for pk in rows["rater"]]
+    kinds = dict(Rater.objects.filter(pk__in=rows["rater"].tolist()).values_list("pk", "kind"))
+    reasons = _exclusion_reasons(excluded)
+    rows["kind"] = [kinds[int(pk)] for pk in rows["rater"]]
+    rows["excluded_reason"] = [
+        reasons.get(int(pk), "") if int(pk) in excluded else None for pk in rows["rater"]
+    ]
+    rows = rows.sort_values("rater_id", kind="stable")
+    # Text and lists as Python objects (tables.arrow turns a float NaN into null); numbers as they are.
+    return tables.table(
+        [
+            (name, kind, rows[name].to_numpy(dtype=object if kind in TEXT_KINDS else None))
+            for name, kind in RATERS_COLUMNS
+        ]
+    )
