@@ -139,3 +139,16 @@ class TrackAnnotatorsForm(forms.Form):
 
 class TrackPauseForm(forms.Form):
     paused = forms.TypedChoiceField(choices=[("1", "Pause"), ("0", "Resume")], coerce=lambda v: v == "1")
+
+
+class RaterExcludeForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        strip=True,
+        error_messages={"required": "Give a reason for excluding this annotator."},
+        help_text="Why, in a sentence: shown on the quality page with your name and the time.",
+    )
+
+
+class RaterIncludeForm(forms.Form):
+    reason = forms.CharField(max_length=500, strip=True, required=False)

@@ -12,4 +12,14 @@ urlpatterns = [
     path("<id:track_id>/", manage_views.track_detail, name="detail"),
     path("<id:track_id>/pause", manage_views.track_pause, name="pause"),
     path("<id:track_id>/annotators", manage_views.track_annotators, name="annotators"),
+    path("<id:track_id>/quality/", manage_views.track_quality, name="quality"),
+    path("<id:track_id>/quality/recompute", manage_views.track_quality_recompute, name="quality_recompute"),
+    path("<id:track_id>/quality/progress", manage_views.track_quality_progress, name="quality_progress"),
+    path("<id:track_id>/quality/figure.svg", manage_views.track_quality_figure, name="quality_figure"),
+    path(
+        "<id:track_id>/quality/<id:seat_id>/exclude", manage_views.track_rater_exclude, name="rater_exclude"
+    ),
+    path(
+        "<id:track_id>/quality/<id:seat_id>/include", manage_views.track_rater_include, name="rater_include"
+    ),
 ]
