@@ -14,6 +14,9 @@ concurrent votes, undos and lease releases never wait on each other in a circle:
 3. seat rows, in id order (a vote that completes a comparison updates its other raters' seats);
 4. the track row last, since every vote on the track takes it: it is held only until the commit.
 
+Excluding an annotator from a track (and including them again) takes the same locks in the same order as
+undo: their advisory lock, their assignments, those items in id order, the seats, the track.
+
 Every SELECT list is declared once, as a row class whose fields carry their SQL expressions
 (``id: Annotated[int, "h.id"]``); ``columns()`` makes from it both the list and the decoder of its rows,
 so that a row is read by field name, never cut by position.
