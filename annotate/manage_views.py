@@ -62,7 +62,6 @@ def _render_detail(
         "annotators": selectors.track_annotator_progress(track=track),
         "annotators_form": annotators_form,
         "shape_warnings": selectors.track_video_shape_warnings(track=track),
-        "over_needed": selectors.track_items_over_needed(track=track),
     }
     return render(request, "annotate/manage/track_detail.html", context, status=status)
 

@@ -28,6 +28,7 @@ from annotate.models import (
     Judgment,
     QualityReport,
     Track,
+    TrackItem,
     TrackRaterDecision,
     TrackSeat,
 )
@@ -104,7 +105,11 @@ def track_progress_list() -> QuerySet[Track]:
 
 
 def track_progress_get(*, track_id: int) -> Track | None:
-    return _with_track_progress(Track.objects.filter(pk=track_id)).first()
+    """One track with its progress and ``over_needed``: comparisons with more stored votes than needed
+    (an annotator was included again after others had completed them), in the same query."""
+    over = TrackItem.objects.filter(track=OuterRef("pk"), votes__gt=OuterRef("votes_needed"))
+    tracks = _with_track_progress(Track.objects.filter(pk=track_id))
+    return tracks.annotate(over_needed=_per_row(over, "COUNT")).first()
 
 
 def track_annotator_progress(*, track: Track) -> list[User]:
@@ -184,7 +189,8 @@ def track_quality_judgments(*, track: Track) -> pd.DataFrame:
 
 
 def track_excluded_raters(*, track: Track) -> list[int]:
-    return list(TrackSeat.objects.filter(track=track, excluded=True).values_list("rater_id", flat=True))
+    seats = TrackSeat.objects.filter(track=track, excluded=True, rater__isnull=False)
+    return [rater_id for rater_id in seats.values_list("rater_id", flat=True) if rater_id is not None]
 
 
 def quality_report_get(*, scope: str) -> QualityReport | None:
@@ -201,9 +207,3 @@ def track_seats_with_decisions(*, track: Track) -> dict[int, TrackSeat]:
     for seat in seats.values():
         seat.last_decision = latest.get(seat.pk)  # type: ignore[attr-defined]
     return seats  # type: ignore[return-value]
-
-
-def track_items_over_needed(*, track: Track) -> int:
-    """Comparisons with more stored votes than needed: an annotator was included again after others had
-    completed them."""
-    return track.items.filter(votes__gt=track.votes_needed).count()

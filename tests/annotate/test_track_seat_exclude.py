@@ -151,7 +151,7 @@ def test_including_again_counts_their_votes_but_never_hands_a_comparison_beyond_
     assert decision.action == "include" and not _seat(track, cat).excluded
     assert _counted(track) == _recounted(track)
     assert TrackItem.objects.get(pk=items[0]).votes == 3  # more than needed, said on the track's page
-    assert selectors.track_items_over_needed(track=track) == 1
+    assert selectors.track_progress_get(track_id=track.pk).over_needed == 1
     while _vote(track, amy) or _vote(track, ben) or _vote(track, cat):
         pass
     assert not TrackItem.objects.filter(track=track).filter(~Q(pk=items[0]), ~Q(votes=2)).exists()
