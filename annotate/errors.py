@@ -41,3 +41,13 @@ class TrackSetupError(AnnotationError):
 
 class GoldAnswerError(AnnotationError):
     status = 400
+
+
+class NotTakingPart(AnnotationError):
+    """An annotator excluded from a track asks for work on it (the page says no more than that)."""
+
+    status = 403
+
+
+class RaterDecisionError(AnnotationError):
+    status = 400

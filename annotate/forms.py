@@ -202,3 +202,16 @@ class GoldMarkForm(forms.Form):
         if comparison is None:
             raise forms.ValidationError(f"No comparison {self.cleaned_data['comparison']}.")
         return comparison
+
+
+class RaterExcludeForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        strip=True,
+        error_messages={"required": "Give a reason for excluding this annotator."},
+        help_text="Why, in a sentence: shown on the quality page with your name and the time.",
+    )
+
+
+class RaterIncludeForm(forms.Form):
+    reason = forms.CharField(max_length=500, strip=True, required=False)

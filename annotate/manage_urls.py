@@ -15,4 +15,14 @@ urlpatterns = [
     path("<id:track_id>/gold/mark", manage_views.track_gold_mark, name="gold_mark"),
     path("<id:track_id>/gold/make", manage_views.track_gold_make, name="gold_make"),
     path("<id:track_id>/annotators", manage_views.track_annotators, name="annotators"),
+    path("<id:track_id>/quality/", manage_views.track_quality, name="quality"),
+    path("<id:track_id>/quality/recompute", manage_views.track_quality_recompute, name="quality_recompute"),
+    path("<id:track_id>/quality/progress", manage_views.track_quality_progress, name="quality_progress"),
+    path("<id:track_id>/quality/figure.svg", manage_views.track_quality_figure, name="quality_figure"),
+    path(
+        "<id:track_id>/quality/<id:seat_id>/exclude", manage_views.track_rater_exclude, name="rater_exclude"
+    ),
+    path(
+        "<id:track_id>/quality/<id:seat_id>/include", manage_views.track_rater_include, name="rater_include"
+    ),
 ]

@@ -1,17 +1,28 @@
-"""Study-admin pages: create tracks, follow their progress, pause them, seat annotators."""
+"""Study-admin pages: create tracks, follow their progress, pause them, seat annotators, and the quality
+page of each track (its raters' figures, Exclude and Include again)."""
 
 from __future__ import annotations
 
+from csp.constants import SELF
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from annotate import gold, selectors, services
-from annotate.errors import GoldAnswerError, TrackSetupError
-from annotate.forms import GoldMarkForm, TrackAnnotatorsForm, TrackChecksForm, TrackCreateForm, TrackPauseForm
-from annotate.models import GoldAnswer, Track
-from lib.http import HtmxHttpRequest
+from annotate import gold, quality_reports, selectors, services, vote_path
+from annotate.errors import GoldAnswerError, RaterDecisionError, TrackSetupError
+from annotate.forms import (
+    GoldMarkForm,
+    RaterExcludeForm,
+    RaterIncludeForm,
+    TrackAnnotatorsForm,
+    TrackChecksForm,
+    TrackCreateForm,
+    TrackPauseForm,
+)
+from annotate.models import GoldAnswer, QualityReport, Track, TrackSeat
+from annotate.quality_page import quality_figure_svg, quality_rows, sort_headers, sort_param
+from lib.http import AuthenticatedHttpRequest, HtmxHttpRequest
 from lib.roles import staff_required
 
 
@@ -113,6 +124,85 @@ def track_checks(request: HttpRequest, track_id: int) -> HttpResponse:
     return redirect("manage_tracks:detail", track_id=track.pk)
 
 
+# --- the quality page -----------------------------------------------------------------------------
+
+
+def _report(track: Track) -> QualityReport | None:
+    return selectors.quality_report_get(scope=quality_reports.track_scope(track))
+
+
+def _render_quality(
+    request: HttpRequest, track: Track, *, error: str = "", failed_seat: int | None = None, status: int = 200
+) -> HttpResponse:
+    sort = sort_param(request.GET.get("sort"))
+    report = _report(track)
+    seats = selectors.track_seats_with_decisions(track=track)
+    context = {
+        "track": track,
+        "report": report,
+        "rows": quality_rows(report=report, seats=seats, sort=sort),
+        "sort": sort,
+        "headers": sort_headers(sort),
+        "error": error,
+        "failed_seat": failed_seat,
+    }
+    return render(request, "annotate/manage/track_quality.html", context, status=status)
+
+
+@require_safe
+@staff_required
+def track_quality(request: HttpRequest, track_id: int) -> HttpResponse:
+    return _render_quality(request, _track_or_404(track_id))
+
+
+@require_POST
+@staff_required
+def track_quality_recompute(request: HttpRequest, track_id: int) -> HttpResponse:
+    report = quality_reports.quality_report_start(track=_track_or_404(track_id))
+    if report.status == QualityReport.Status.FAILED:
+        messages.error(request, f"The quality table could not be recomputed: {report.error}")
+    else:
+        messages.success(request, "The quality table is being recomputed; the last one stays until then.")
+    return redirect("manage_tracks:quality", track_id=track_id)
+
+
+@require_safe
+@staff_required
+def track_quality_progress(request: HtmxHttpRequest, track_id: int) -> HttpResponse:
+    """The progress panel alone: htmx swaps it in every second while a computation runs."""
+    track = _track_or_404(track_id)
+    if not request.htmx:
+        return redirect("manage_tracks:quality", track_id=track.pk)
+    return render(
+        request, "annotate/manage/quality_progress_panel.html", {"track": track, "report": _report(track)}
+    )
+
+
+# The figure is an image of its own (matplotlib's SVG styles its marks with style attributes, which the
+# pages' policy forbids); loaded by <img>, it runs nothing.
+@require_safe
+@staff_required
+def track_quality_figure(request: HttpRequest, track_id: int) -> HttpResponse:
+    track = _track_or_404(track_id)
+    svg = quality_figure_svg(report=_report(track), seats=selectors.track_seats_with_decisions(track=track))
+    response = HttpResponse(svg, content_type="image/svg+xml")
+    # What csp_replace sets (its decorator is typed for views without URL arguments): opened on its own,
+    # the SVG may use its style attributes, and nothing else changes.
+    response._csp_replace = {"style-src": [SELF, "'unsafe-inline'"]}  # type: ignore[attr-defined]
+    return response
+
+
+def _form_error(form: RaterExcludeForm | RaterIncludeForm) -> str:
+    return " ".join(str(error) for errors in form.errors.values() for error in errors)
+
+
+def _seat_or_404(track: Track, seat_id: int) -> TrackSeat:
+    seat = TrackSeat.objects.select_related("user").filter(track=track, pk=seat_id).first()
+    if seat is None:
+        raise Http404("No such annotator on this track.")
+    return seat
+
+
 @require_POST
 @staff_required
 def track_gold_mark(request: HttpRequest, track_id: int) -> HttpResponse:
@@ -148,3 +238,33 @@ def track_gold_make(request: HttpRequest, track_id: int) -> HttpResponse:
         return _render_detail(request, track, TrackAnnotatorsForm(track=track), status=400, gold_form=form)
     messages.success(request, f"{len(made)} gold comparisons of this track's videos.")
     return redirect("manage_tracks:detail", track_id=track.pk)
+
+
+def track_rater_exclude(request: AuthenticatedHttpRequest, track_id: int, seat_id: int) -> HttpResponse:
+    track = _track_or_404(track_id)
+    seat = _seat_or_404(track, seat_id)
+    form = RaterExcludeForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise RaterDecisionError(_form_error(form))
+        vote_path.track_seat_exclude(seat=seat, by=request.user, reason=form.cleaned_data["reason"])
+    except RaterDecisionError as error:
+        return _render_quality(request, track, error=error.message, failed_seat=seat.pk, status=error.status)
+    messages.success(request, f"{seat.user.get_username()} is excluded: their votes count nowhere now.")
+    return redirect("manage_tracks:quality", track_id=track.pk)
+
+
+@require_POST
+@staff_required
+def track_rater_include(request: AuthenticatedHttpRequest, track_id: int, seat_id: int) -> HttpResponse:
+    track = _track_or_404(track_id)
+    seat = _seat_or_404(track, seat_id)
+    form = RaterIncludeForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise RaterDecisionError(_form_error(form))
+        vote_path.track_seat_include(seat=seat, by=request.user, reason=form.cleaned_data["reason"])
+    except RaterDecisionError as error:
+        return _render_quality(request, track, error=error.message, failed_seat=seat.pk, status=error.status)
+    messages.success(request, f"{seat.user.get_username()} is included again: their votes count again.")
+    return redirect("manage_tracks:quality", track_id=track.pk)

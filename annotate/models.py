@@ -470,6 +470,7 @@ class QualityReport(models.Model):
     scope = models.CharField(max_length=40, unique=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
     progress = models.FloatField(default=0.0)
+    step = models.CharField(max_length=200, blank=True)  # what the computation is doing now
     error = models.TextField(blank=True)
     requested_at = models.DateTimeField(auto_now=True)
     computed_at = models.DateTimeField(null=True, blank=True)
@@ -479,3 +480,11 @@ class QualityReport(models.Model):
 
     def __str__(self) -> str:
         return f"Quality of {self.scope}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        return round(self.progress * 100)

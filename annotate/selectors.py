@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import (
@@ -18,9 +19,20 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce, Now
+from django.db.models.functions import Coalesce, Greatest, Now
 
-from annotate.models import Assignment, Comparison, Judgment, QualityReport, Track, TrackSeat
+from annotate.models import (
+    Assignment,
+    Comparison,
+    GoldAnswer,
+    Judgment,
+    QualityReport,
+    Track,
+    TrackItem,
+    TrackRaterDecision,
+    TrackSeat,
+)
+from annotate.quality import JUDGMENT_COLUMNS
 from annotate.vote_path import seat_progress
 from generation.models import Video
 from generation.selectors import video_shape_warnings
@@ -93,7 +105,11 @@ def track_progress_list() -> QuerySet[Track]:
 
 
 def track_progress_get(*, track_id: int) -> Track | None:
-    return _with_track_progress(Track.objects.filter(pk=track_id)).first()
+    """One track with its progress and ``over_needed``: comparisons with more stored votes than needed
+    (an annotator was included again after others had completed them), in the same query."""
+    over = TrackItem.objects.filter(track=OuterRef("pk"), votes__gt=OuterRef("votes_needed"))
+    tracks = _with_track_progress(Track.objects.filter(pk=track_id))
+    return tracks.annotate(over_needed=_per_row(over, "COUNT")).first()
 
 
 def track_annotator_progress(*, track: Track) -> list[User]:
@@ -135,6 +151,62 @@ def track_video_shape_warnings(*, track: Track) -> list[str]:
     return video_shape_warnings(videos=videos)
 
 
+# --- rater quality --------------------------------------------------------------------------------
+
+
+def track_quality_judgments(*, track: Track) -> pd.DataFrame:
+    """Every judgment of the track as annotate.quality reads it (:data:`JUDGMENT_COLUMNS`), oldest
+    first, in one query: ``rater`` the rater's id, ``item`` the comparison's. Excluded raters' rows are
+    included: ``track_excluded_raters`` names them, for ``quality_fit(..., excluded=...)``."""
+    gold = GoldAnswer.objects.filter(comparison=OuterRef("comparison_id"), criterion=track.criterion)
+    rows = (
+        Judgment.objects.filter(track=track)
+        .annotate(
+            gold_answer=Subquery(gold.values("answer")[:1]),
+            duration_ms=Greatest("comparison__video_a__duration", "comparison__video_b__duration") * 1000.0,
+        )
+        .order_by("created_at", "id")
+        .values_list(
+            "rater_id",
+            "comparison_id",
+            "criterion",
+            "choice",
+            "shown_left",
+            "response_ms",
+            "is_gold",
+            "gold_answer",
+            "is_repeat",
+            "repeat_of__choice",
+            "duration_ms",
+        )
+    )
+    frame = pd.DataFrame.from_records(list(rows), columns=[*JUDGMENT_COLUMNS])
+    frame["response_ms"] = frame["response_ms"].astype(float)
+    frame["duration_ms"] = frame["duration_ms"].astype(float)
+    original = frame.pop("repeat_choice_same")  # the original's choice, read in the same query
+    same = (original == frame["choice"]).astype("boolean")
+    frame["repeat_choice_same"] = same.where(frame["is_repeat"] & original.notna(), pd.NA)
+    frame["gold_answer"] = frame["gold_answer"].where(frame["is_gold"], None)
+    return frame[[*JUDGMENT_COLUMNS]]
+
+
+def track_excluded_raters(*, track: Track) -> list[int]:
+    seats = TrackSeat.objects.filter(track=track, excluded=True, rater__isnull=False)
+    return [rater_id for rater_id in seats.values_list("rater_id", flat=True) if rater_id is not None]
+
+
 def quality_report_get(*, scope: str) -> QualityReport | None:
     """The stored quality report of ``"track:<id>"`` or ``"study:<id>"``; None before the first request."""
     return QualityReport.objects.filter(scope=scope).first()
+
+
+def track_seats_with_decisions(*, track: Track) -> dict[int, TrackSeat]:
+    """The track's seats by rater id, each with ``last_decision`` (its latest exclusion or inclusion, or
+    None), in two queries."""
+    seats = {seat.rater_id: seat for seat in TrackSeat.objects.filter(track=track).select_related("user")}
+    latest: dict[int, TrackRaterDecision] = {}
+    for decision in TrackRaterDecision.objects.filter(seat__track=track).select_related("decided_by"):
+        latest.setdefault(decision.seat_id, decision)  # newest first (the model's ordering)
+    for seat in seats.values():
+        seat.last_decision = latest.get(seat.pk)  # type: ignore[attr-defined]
+    return seats  # type: ignore[return-value]

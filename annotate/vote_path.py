@@ -14,6 +14,9 @@ concurrent votes, undos and lease releases never wait on each other in a circle:
 3. seat rows, in id order (a vote that completes a comparison updates its other raters' seats);
 4. the track row last, since every vote on the track takes it: it is held only until the commit.
 
+Excluding an annotator from a track (and including them again) takes the same locks in the same order as
+undo: their advisory lock, their assignments, those items in id order, the seats, the track.
+
 Every SELECT list is declared once, as a row class whose fields carry their SQL expressions
 (``id: Annotated[int, "h.id"]``); ``columns()`` makes from it both the list and the decoder of its rows,
 so that a row is read by field name, never cut by position.
@@ -40,11 +43,23 @@ from annotate.errors import (
     AssignmentExpired,
     InvalidChoice,
     NothingToUndo,
+    NotTakingPart,
     NotYours,
+    RaterDecisionError,
     TrackPaused,
     WatchRuleNotMet,
 )
-from annotate.models import Assignment, Choice, Comparison, Judgment, Side, Track, TrackItem, TrackSeat
+from annotate.models import (
+    Assignment,
+    Choice,
+    Comparison,
+    Judgment,
+    Side,
+    Track,
+    TrackItem,
+    TrackRaterDecision,
+    TrackSeat,
+)
 from annotate.services import rater_for_user
 from annotate.watch import watched_plausible
 from generation.models import Prompt, Reference
@@ -52,6 +67,9 @@ from lib.routing import routes
 
 # How _PICK_SQL chooses, recorded with each judgment.
 SELECTION_POLICY = "fewest_votes_first"
+
+# What an excluded annotator's work page says: that they are not taking part, never why.
+NOT_TAKING_PART = "You are not taking part in this track now."
 
 # Two-key advisory locks have a key space of their own; this class marks "one annotator's requests".
 _ANNOTATOR_LOCK_CLASS = 0x5EA7
@@ -189,6 +207,7 @@ class _Seat:
     votes_given: Annotated[int, "s.votes_given"]
     votes_on_open: Annotated[int, "s.votes_on_open"]
     undoable_id: Annotated[int | None, "s.undoable_id"]
+    excluded: Annotated[bool, "s.excluded"]
     # django-stubs reads Annotated[<a model>, X] as its WithAnnotations form, X a type: here X is columns.
     track: Annotated[Track, model_columns(Track, "t")]  # type: ignore[valid-type]
 
@@ -482,7 +501,7 @@ judgment AS (
     UPDATE annotate_trackseat AS s SET
         votes_given = s.votes_given + CASE WHEN s.id = %(seat)s THEN 1 ELSE 0 END,
         votes_on_open = s.votes_on_open
-            + CASE WHEN s.id <> %(seat)s THEN -1 WHEN %(completes)s THEN 0 ELSE 1 END,
+            + CASE WHEN s.id <> %(seat)s THEN -1 WHEN %(stays_open)s THEN 1 ELSE 0 END,
         undoable_id = CASE WHEN s.id = %(seat)s THEN (SELECT id FROM judgment) ELSE s.undoable_id END,
         assigned = s.assigned + CASE WHEN s.id = %(seat)s THEN {handed} ELSE 0 END
     FROM seats WHERE s.id = seats.id
@@ -694,7 +713,7 @@ WITH {_UNDO_HAND_BACK}, uncounted AS (
     UPDATE annotate_trackseat AS s SET
         votes_given = s.votes_given - CASE WHEN s.id = %(seat)s THEN 1 ELSE 0 END,
         votes_on_open = s.votes_on_open
-            + CASE WHEN s.id <> %(seat)s THEN 1 WHEN %(was_complete)s THEN 0 ELSE -1 END,
+            + CASE WHEN s.id <> %(seat)s THEN 1 WHEN %(was_open)s THEN -1 ELSE 0 END,
         undoable_id = CASE WHEN s.id = %(seat)s THEN NULL ELSE s.undoable_id END
     FROM seats WHERE s.id = seats.id
     RETURNING s.id
@@ -980,6 +999,8 @@ def assignment_next_for(*, track: Track, user: User, now: datetime | None = None
     now = now or timezone.now()
     with connection.cursor() as cursor:
         seat = _seat_locked(cursor, track_id=track.pk, user=user)
+        if seat.excluded:
+            raise NotTakingPart(NOT_TAKING_PART)
         if seat.track.is_paused:
             raise TrackPaused("This track is paused; please come back later.")
         return _current_or_next(cursor, seat=seat, now=now)
@@ -1078,6 +1099,8 @@ def _vote_checked(
     if vote.status == Assignment.Status.ANSWERED:
         # A double click, a resent form or a network retry: the first vote stands, nothing is added.
         return seat, None
+    if seat.excluded:
+        raise NotTakingPart(NOT_TAKING_PART)
     if track.is_paused:
         raise TrackPaused("This track is paused; your vote was not stored.")
     if vote.status == Assignment.Status.EXPIRED or vote.expires_at <= now:
@@ -1115,6 +1138,9 @@ def _vote_checked(
         "item": vote.item_id,
         "seat": seat.id,
         "completes": vote.item_votes + 1 == track.votes_needed,
+        # False also on a comparison that already had its votes (an annotator included again brought
+        # theirs back while this lease was open): it is not open, so no seat counts it as open.
+        "stays_open": vote.item_votes + 1 < track.votes_needed,
     }
 
 
@@ -1276,6 +1302,8 @@ def judgment_undo_last(*, track: Track, user: User, now: datetime | None = None)
     now = now or timezone.now()
     with connection.cursor() as cursor:
         seat = _seat_locked(cursor, track_id=track.pk, user=user)
+        if seat.excluded:
+            raise NotTakingPart(NOT_TAKING_PART)
         if seat.track.is_paused:
             raise TrackPaused("This track is paused.")
         nothing = NothingToUndo("There is no vote to undo: only the last vote can be taken back, once.")
@@ -1309,7 +1337,128 @@ def judgment_undo_last(*, track: Track, user: User, now: datetime | None = None)
                 **handed_back,
                 "item": redo.item_id,
                 "track": track.pk,
-                "was_complete": votes[redo.item_id] >= seat.track.votes_needed,
+                # Reopened only from exactly its needed votes: above them (an annotator was included
+                # again) it stays complete, and open (below them) it was counted as open already.
+                "was_complete": votes[redo.item_id] == seat.track.votes_needed,
+                "was_open": votes[redo.item_id] < seat.track.votes_needed,
             },
         )
     return Assignment.objects.select_related("item__comparison").get(pk=redo.id)
+
+
+# --- excluding an annotator and including them again ----------------------------------------------
+
+# The seat's assignments on the track that count (answered, with a real vote: not gold, not a repeat)
+# or hold a claim (open), in the lock order of undo: assignments first, then their items.
+_SEAT_ASSIGNMENTS_SQL = """
+SELECT a.id, a.item_id, a.status FROM annotate_assignment AS a
+JOIN annotate_trackitem AS i ON i.id = a.item_id
+WHERE i.track_id = %(track)s AND a.rater_id = %(rater)s AND (
+    a.status = 'open' OR (a.status = 'answered' AND EXISTS (
+        SELECT 1 FROM annotate_judgment AS j
+        WHERE j.assignment_id = a.id AND NOT j.is_gold AND NOT j.is_repeat
+    ))
+)
+ORDER BY a.id
+FOR UPDATE OF a
+"""
+
+# The votes leave (``sign`` -1) or come back (+1); a comparison that crosses its needed votes changes
+# the "still open" count of every seat that answered it, as a completing vote or an undo does.
+_STANDING_WRITE_SQL = """
+WITH handed_back AS (
+    UPDATE annotate_assignment SET status = 'expired' WHERE id = ANY(%(open)s)
+), unclaimed AS (
+    UPDATE annotate_trackitem SET claimed = claimed - 1 WHERE id = ANY(%(open_items)s)
+), counted AS (
+    UPDATE annotate_trackitem SET votes = votes + %(sign)s, claimed = claimed + %(sign)s
+    WHERE id = ANY(%(items)s)
+), crossing AS (
+    SELECT s.id, count(*) AS n FROM annotate_assignment AS a
+    JOIN annotate_trackseat AS s ON s.track_id = %(track)s AND s.rater_id = a.rater_id
+    WHERE a.item_id = ANY(%(crossed)s) AND a.status = 'answered'
+    GROUP BY s.id
+), seats AS (
+    SELECT s.id FROM annotate_trackseat AS s
+    WHERE s.id = %(seat)s OR s.id IN (SELECT id FROM crossing)
+    ORDER BY s.id
+    FOR NO KEY UPDATE
+), seated AS (
+    UPDATE annotate_trackseat AS s SET
+        votes_on_open = s.votes_on_open - %(sign)s * coalesce(crossing.n, 0),
+        excluded = CASE WHEN s.id = %(seat)s THEN %(excluded)s ELSE s.excluded END
+    FROM seats LEFT JOIN crossing ON crossing.id = seats.id
+    WHERE s.id = seats.id
+    RETURNING s.id
+)
+UPDATE annotate_track SET
+    votes_stored = votes_stored + %(sign)s * cardinality(%(items)s::bigint[]),
+    items_complete = items_complete + %(sign)s * cardinality(%(crossed)s::bigint[])
+WHERE id = %(track)s AND (SELECT count(*) FROM seated) > 0
+"""
+
+
+def _standing_set(*, seat: TrackSeat, by: User, reason: str, exclude: bool) -> TrackRaterDecision:
+    action = TrackRaterDecision.Action.EXCLUDE if exclude else TrackRaterDecision.Action.INCLUDE
+    if len(reason) > 500:
+        raise RaterDecisionError("The reason is too long: 500 characters at most.")
+    track_id = seat.track_id
+    with connection.cursor() as cursor:
+        _lock_annotator(cursor, seat.user)  # their own votes and undos wait, then see the new standing
+        cursor.execute(
+            "SELECT excluded, rater_id FROM annotate_trackseat WHERE id = %s AND track_id = %s",
+            [seat.pk, track_id],
+        )
+        row = cursor.fetchone()
+        if row is None:
+            raise NotYours("No such annotator on this track.")
+        excluded, rater_id = row
+        if excluded == exclude:
+            state = "already excluded from" if exclude else "not excluded from"
+            raise RaterDecisionError(f"{seat.user.get_username()} is {state} this track.")
+        cursor.execute(_SEAT_ASSIGNMENTS_SQL, {"track": track_id, "rater": rater_id})
+        rows = [(a_id, item_id, status) for a_id, item_id, status in cursor.fetchall()]
+        held = [(a_id, item_id) for a_id, item_id, status in rows if status == Assignment.Status.OPEN]
+        voted = sorted(item_id for _, item_id, status in rows if status == Assignment.Status.ANSWERED)
+        cursor.execute(_UNDO_ITEMS_SQL, {"items": sorted({item_id for _, item_id, _ in rows})})
+        votes = {item.id: item.votes for item in map(_ITEM_VOTES.decode, cursor.fetchall())}
+        needed = Track.objects.values_list("votes_needed", flat=True).get(pk=track_id)
+        sign = -1 if exclude else 1
+        # Leaving, a comparison at exactly its needed votes opens again; coming back, one a vote short
+        # completes. Above its needed votes a comparison stays complete either way.
+        crossed = [item for item in voted if votes[item] == (needed if exclude else needed - 1)]
+        cursor.execute(
+            _STANDING_WRITE_SQL,
+            {
+                "open": [a_id for a_id, _ in held],
+                "open_items": [item_id for _, item_id in held],
+                "items": voted,
+                "crossed": crossed,
+                "sign": sign,
+                "seat": seat.pk,
+                "track": track_id,
+                "excluded": exclude,
+            },
+        )
+    seat.excluded = exclude
+    return TrackRaterDecision.objects.create(seat=seat, action=action, reason=reason, decided_by=by)
+
+
+@transaction.atomic
+def track_seat_exclude(*, seat: TrackSeat, by: User, reason: str) -> TrackRaterDecision:
+    """Exclude an annotator from a track: their real votes leave every count (the comparisons' votes and
+    claims, the track's progress, the other seats' "still open"), their open lease goes back to the pool,
+    and comparisons whose needed votes counted theirs open again for the included annotators. They get
+    no more work on the track. Their judgments are kept (the quality page still shows their figures)."""
+    reason = reason.strip()
+    if not reason:
+        raise RaterDecisionError("Give a reason for excluding this annotator.")
+    return _standing_set(seat=seat, by=by, reason=reason, exclude=True)
+
+
+@transaction.atomic
+def track_seat_include(*, seat: TrackSeat, by: User, reason: str = "") -> TrackRaterDecision:
+    """Include an excluded annotator again: their votes count again. Their claims come back too, so a
+    comparison is never handed out beyond its needed votes; one that others completed meanwhile keeps
+    more votes than needed (the track's page says how many)."""
+    return _standing_set(seat=seat, by=by, reason=reason.strip(), exclude=False)

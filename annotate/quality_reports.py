@@ -1,0 +1,126 @@
+"""The stored quality report of a track: queue its computation (a Celery task does the work), compute it.
+
+The page always shows the last finished table with its time; a computation running meanwhile shows its
+progress beside it and replaces the table when it is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from celery import current_app
+from django.db import transaction
+from django.utils import timezone
+
+from annotate import selectors
+from annotate.models import QualityReport, Track
+from annotate.quality import quality_fit
+
+logger = logging.getLogger(__name__)
+
+# Sent by name, as the other tasks are: annotate.tasks imports this module, not the other way round.
+QUALITY_TASK = "annotate.tasks.quality_report_compute"
+
+
+def track_scope(track: Track) -> str:
+    return f"track:{track.pk}"
+
+
+def quality_report_start(*, track: Track) -> QualityReport:
+    """Mark the track's report as queued and send its task once that is committed. A computation that
+    the broker would not take fails at once with the reason (the last finished table stays)."""
+    report, _ = QualityReport.objects.get_or_create(scope=track_scope(track))
+    QualityReport.objects.filter(pk=report.pk).update(
+        status=QualityReport.Status.QUEUED,
+        progress=0.0,
+        step="Waiting for a worker",
+        error="",
+        requested_at=timezone.now(),
+    )
+    report.refresh_from_db()
+
+    def send() -> None:
+        try:
+            current_app.send_task(QUALITY_TASK, args=[report.scope])
+        except Exception as error:  # the broker is unreachable: say so, it can be started again
+            logger.exception("could not queue the quality report of %s", report.scope)
+            message = f"could not queue the computation ({error.__class__.__name__}: {error}); retry it later"
+            _fail(report.scope, message)
+            report.status, report.error = QualityReport.Status.FAILED, message
+
+    transaction.on_commit(send)
+    return report
+
+
+def _step(scope: str, fraction: float, step: str) -> None:
+    QualityReport.objects.filter(scope=scope).update(progress=fraction, step=step)
+
+
+def _fail(scope: str, message: str) -> None:
+    QualityReport.objects.filter(scope=scope).update(status=QualityReport.Status.FAILED, error=message)
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN, NA and infinities (no figure) become null; numpy numbers plain numbers; lists stay lists."""
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def quality_report_compute(*, track: Track) -> QualityReport:
+    """Read the track's judgments, fit the quality figures (annotate.quality) and store the rater rows.
+
+    Claimed whatever its status (a page may ask again while an old computation's task is late): the
+    last writer wins, and each run writes a whole table."""
+    scope = track_scope(track)
+    QualityReport.objects.get_or_create(scope=scope)
+    QualityReport.objects.filter(scope=scope).update(
+        status=QualityReport.Status.RUNNING, progress=0.05, step="Reading the judgments", error=""
+    )
+    try:
+        judgments = selectors.track_quality_judgments(track=track)
+        excluded = selectors.track_excluded_raters(track=track)
+        _step(scope, 0.3, f"Fitting the quality figures over {len(judgments)} judgments")
+        raters = quality_fit(judgments, excluded=excluded).raters if len(judgments) else None
+        _step(scope, 0.9, "Storing the table")
+        rows = (
+            []
+            if raters is None
+            else [
+                {name: _json_safe(value) for name, value in row.items()} for row in raters.to_dict("records")
+            ]
+        )
+    except Exception as error:
+        _fail(scope, f"Unexpected error: {error.__class__.__name__}: {error}")
+        raise
+    QualityReport.objects.filter(scope=scope).update(
+        status=QualityReport.Status.DONE,
+        progress=1.0,
+        step="Done",
+        raters=rows,
+        judgments=len(judgments),
+        computed_at=timezone.now(),
+    )
+    return QualityReport.objects.get(scope=scope)
+
+
+def quality_report_compute_scope(*, scope: str) -> QualityReport | None:
+    """The task's entry: ``track:<id>``; None when the track is gone (nothing to compute)."""
+    kind, _, ident = scope.partition(":")
+    if kind != "track" or not ident.isdigit():
+        raise ValueError(f"unknown quality scope {scope!r}")
+    track = Track.objects.filter(pk=int(ident)).first()
+    if track is None:
+        QualityReport.objects.filter(scope=scope).delete()
+        return None
+    return quality_report_compute(track=track)
