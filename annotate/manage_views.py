@@ -240,6 +240,8 @@ def track_gold_make(request: HttpRequest, track_id: int) -> HttpResponse:
     return redirect("manage_tracks:detail", track_id=track.pk)
 
 
+@require_POST
+@staff_required
 def track_rater_exclude(request: AuthenticatedHttpRequest, track_id: int, seat_id: int) -> HttpResponse:
     track = _track_or_404(track_id)
     seat = _seat_or_404(track, seat_id)
