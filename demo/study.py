@@ -8,10 +8,12 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from generation.models import Identity, Method, Prompt
+from annotate.gold import make_gold_pairs
+from annotate.models import Choice, Criterion
+from generation.models import Identity, Method, Prompt, Video
 from studies import services
 from studies.errors import StudyError
-from studies.models import Study
+from studies.models import Matchup, Study
 
 DEMO_STUDY_NAME = "Demo study: ours against the baselines"
 # What participants read: nothing in it may tell which method is the studied one.
@@ -19,6 +21,11 @@ DEMO_STUDY_TITLE = "Video comparison study"
 DEMO_STUDY_SLUG = "demo"
 # Fewer than the protocol's 40, so that a newcomer can finish the demo study in a few minutes.
 DEMO_MATCHUPS = 10
+# Quality checks per participant: a quarter of the matchups at most, so 2 of the demo's 10 each.
+DEMO_GOLD_MATCHUPS = 2
+DEMO_REPEAT_MATCHUPS = 2
+# Gold pairs of visual quality (a video against its degraded copy) made for the study's question.
+DEMO_VISUAL_GOLD = 3
 
 
 @transaction.atomic
@@ -42,6 +49,9 @@ def seed_demo_study() -> Study | None:
             prompts=Prompt.objects.all(),
             matchups_per_participant=DEMO_MATCHUPS,
             completion_code="DEMO-THANKS",
+            gold_matchups_per_participant=DEMO_GOLD_MATCHUPS,
+            repeat_matchups_per_participant=DEMO_REPEAT_MATCHUPS,
+            screened_out_code="DEMO-SCREENED",
             contact="the platform's maintainers (this is a demo: answers are not used)",
         )
         Study.objects.filter(pk=study.pk).update(public_slug=DEMO_STUDY_SLUG)
@@ -56,38 +66,80 @@ def seed_demo_study() -> Study | None:
     return study
 
 
+def seed_demo_study_gold(*, seed: int = 0) -> int:
+    """Gold pairs of visual quality for the demo study (identity and prompt gold comes with the demo
+    tracks' and serves the study's questions too); returns how many there are. Idempotent."""
+    videos = Video.objects.of_methods().filter(method__role=Method.Role.OURS)
+    return len(
+        make_gold_pairs(criterion=Criterion.VISUAL_QUALITY, videos=videos, limit=DEMO_VISUAL_GOLD, seed=seed)
+    )
+
+
 def demo_study_join_path() -> str | None:
     """The demo study's public join path, or None when there is no open demo study."""
     study = Study.objects.filter(public_slug=DEMO_STUDY_SLUG, status=Study.Status.OPEN).first()
     return f"/s/{study.public_slug}/" if study else None
 
 
-def simulate_participants(*, study: Study, completed: int, withdrawn: int, seed: int) -> int:
+def _picks(
+    *, study: Study, matchup: Matchup, ours_videos: set[int], careless: bool, rng: random.Random
+) -> dict[str, int]:
+    """One participant's picks on a page. A careful one picks "ours" about 70% of the time and a gold
+    pair's right video 80% of the time; a careless one picks at random."""
+    known = {}
+    if matchup.purpose == Matchup.Purpose.GOLD and matchup.comparison is not None:
+        comparison = matchup.comparison
+        known = {
+            gold.criterion: comparison.video_a_id if gold.answer == Choice.A else comparison.video_b_id
+            for gold in comparison.gold_answers.all()
+        }
+    ours_position = next((i for i, video_id in enumerate(matchup.video_ids) if video_id in ours_videos), 0)
+    picks = {}
+    for question in study.questions.all():
+        if question.is_element_consistency and not matchup.asks_element_consistency:
+            continue
+        positions = range(len(matchup.video_ids))
+        if careless:
+            picks[question.criterion] = rng.choice(positions)
+            continue
+        best = ours_position
+        if question.criterion in known:
+            best = matchup.video_ids.index(known[question.criterion])
+        others = [i for i in positions if i != best]
+        accuracy = 0.8 if question.criterion in known else 0.7
+        picks[question.criterion] = best if rng.random() < accuracy else rng.choice(others)
+    return picks
+
+
+def simulate_participants(
+    *, study: Study, completed: int, withdrawn: int, seed: int, careless: int = 0
+) -> int:
     """Simulated participants take the study through the real services; returns the answers stored.
 
-    "Ours" is picked about 70% of the time on every question, so the results page shows real intervals.
-    Each participant in ``withdrawn`` stops halfway and withdraws, so their answers count nowhere.
+    "Ours" is picked about 70% of the time on every question, so the results page shows real intervals;
+    a gold matchup's right video 80% of the time. Each participant in ``withdrawn`` stops halfway and
+    withdraws, so their answers count nowhere. The ``careless`` ones join from a crowd platform (with a
+    crowd id) and pick at random: failing gold matchups, they may be screened out on the way.
     """
     rng = random.Random(seed)
     answered = 0
+    total = completed + withdrawn + careless
     # Simulated time runs forward from a past hour per participant, so that no answer lies in the future.
-    clock = timezone.now() - timedelta(hours=completed + withdrawn)
-    for index in range(completed + withdrawn):
-        participant = services.participant_join(study=study)
+    clock = timezone.now() - timedelta(hours=total)
+    ours_videos = set(study.ours.videos.values_list("pk", flat=True))
+    for index in range(total):
+        sloppy = index >= completed + withdrawn
+        crowd = {"PROLIFIC_PID": f"demo-careless-{index}", "STUDY_ID": "demo", "SESSION_ID": f"s{index}"}
+        participant = services.participant_join(study=study, crowd_params=crowd if sloppy else None)
         participant = services.participant_consent(participant=participant, confirmed=True, rng=rng)
-        matchups = list(participant.matchups.prefetch_related(None).order_by("position"))
-        stop_at = len(matchups) // 2 if index >= completed else len(matchups)
-        ours_videos = set(study.ours.videos.values_list("pk", flat=True))
+        matchups = list(
+            participant.matchups.select_related("comparison")
+            .prefetch_related("comparison__gold_answers")
+            .order_by("position")
+        )
+        stop_at = len(matchups) // 2 if completed <= index < completed + withdrawn else len(matchups)
         for matchup in matchups[:stop_at]:
-            ours_position = next(
-                (i for i, video_id in enumerate(matchup.video_ids) if video_id in ours_videos), 0
-            )
-            picks = {}
-            for question in study.questions.all():
-                if question.is_element_consistency and not matchup.asks_element_consistency:
-                    continue
-                others = [i for i in range(len(matchup.video_ids)) if i != ours_position]
-                picks[question.criterion] = ours_position if rng.random() < 0.7 else rng.choice(others)
+            picks = _picks(study=study, matchup=matchup, ours_videos=ours_videos, careless=sloppy, rng=rng)
             # The page is shown, both videos play through (the watch rule), then the answers come.
             elapsed_ms = rng.randint(8000, 40000)
             services.matchup_shown(matchup=matchup, now=clock)
@@ -106,7 +158,12 @@ def simulate_participants(*, study: Study, completed: int, withdrawn: int, seed:
                 now=clock,
             )
             answered += len(picks)
-        if index >= completed:
+            participant.refresh_from_db(fields=["status"])
+            if participant.is_screened_out:
+                break  # the rule ended the participation: the page thanks them and asks no more
+        if participant.is_screened_out:
+            continue
+        if completed <= index < completed + withdrawn:
             services.participant_withdraw(participant=participant)
         else:
             services.participant_finish(participant=participant)

@@ -17,7 +17,8 @@ from django.db.models import Avg, Sum
 from django.utils import timezone
 
 from annotate import services, vote_path
-from annotate.models import Assignment, Side, Track
+from annotate.gold import make_gold_pairs
+from annotate.models import Assignment, GoldAnswer, Side, Track
 from generation.models import Identity, Method, Prompt, Video
 from lib.roles import ANNOTATORS_GROUP
 
@@ -38,6 +39,13 @@ DEMO_TRACKS: dict[str, tuple[str, str]] = {
 }
 
 SIM_USERNAME = "sim-annotator-{}"
+# Careless simulated annotators, by how they click: always the left video, or either at random.
+CARELESS_USERNAME = "sim-careless-{}"
+CARELESS_STYLES = ("left", "random")
+# How often a careful simulated annotator chooses the better video (or a gold pair's right one).
+CAREFUL_ACCURACY = 0.8
+# Gold comparisons the platform makes per demo track, from the catalog (see annotate.gold).
+DEMO_GOLD_PAIRS = 12
 
 # Bradley–Terry strengths: 7/3 against 1 makes "ours" win 70% of its matchups against a baseline.
 _ROLE_STRENGTH: dict[str, float] = {Method.Role.OURS: 7 / 3, Method.Role.BASELINE: 1.0}
@@ -75,17 +83,23 @@ def seed_demo_tracks(*, annotator_usernames: list[str]) -> list[Track]:
     return tracks
 
 
+def seed_demo_gold(*, tracks: Sequence[Track], seed: int = 0) -> int:
+    """Gold comparisons for each demo track's criterion, made from the catalog; returns how many the
+    tracks have (idempotent: a second run makes nothing new). Tracks hand them out at their gold rate."""
+    return sum(len(make_gold_pairs(track=track, limit=DEMO_GOLD_PAIRS, seed=seed)) for track in tracks)
+
+
 def _seat(track: Track, users: Iterable[User]) -> None:
     # track_annotators_set replaces the team; adding must keep whoever is already seated.
     services.track_annotators_set(track=track, users=[*track.annotators.all(), *users])
 
 
-def _sim_users(count: int) -> list[User]:
+def _sim_users(names: Iterable[str]) -> list[User]:
     user_model = get_user_model()
     group, _ = Group.objects.get_or_create(name=ANNOTATORS_GROUP)
     users: list[User] = []
-    for number in range(1, count + 1):
-        user, made = user_model.objects.get_or_create(username=SIM_USERNAME.format(number))
+    for name in names:
+        user, made = user_model.objects.get_or_create(username=name)
         if made:
             user.set_unusable_password()  # nobody signs in as a simulation
             user.save(update_fields=["password"])
@@ -113,43 +127,81 @@ def _strengths(track: Track) -> tuple[dict[int, float], dict[int, float]]:
 
 
 def _side_choice(
-    *, track: Track, assignment: Assignment, strength: dict[int, float], rng: random.Random
+    *,
+    track: Track,
+    assignment: Assignment,
+    strength: dict[int, float],
+    gold: dict[int, str],
+    style: str,
+    rng: random.Random,
 ) -> str:
+    """A simulated annotator's click. Careful ones (``style`` "careful") choose the truth with
+    probability CAREFUL_ACCURACY: a gold comparison's known answer, else the video of the stronger
+    method, a latent quality fixed per video so that careful annotators agree with one another."""
+    if style == "left":
+        return "left"
+    if style == "random":
+        return rng.choice(("left", "right"))
     comparison = assignment.item.comparison
     roll = rng.random()
     if track.allow_tie and roll < _TIE_RATE:
         return "tie"
     if track.allow_both_bad and roll > 1 - _BOTH_BAD_RATE:
         return "both_bad"
-    a, b = strength[comparison.video_a_id], strength[comparison.video_b_id]
-    winner = Side.A if rng.random() < a / (a + b) else Side.B
-    return "left" if winner == assignment.shown_left else "right"
+    truth = gold.get(comparison.pk)
+    if truth is None:
+        a, b = strength.get(comparison.video_a_id, 1.0), strength.get(comparison.video_b_id, 1.0)
+        truth = Side.A if a >= b else Side.B
+    other = Side.B if truth == Side.A else Side.A
+    chosen = truth if rng.random() < CAREFUL_ACCURACY else other
+    return "left" if chosen == assignment.shown_left else "right"
 
 
 def simulate_votes(
-    *, tracks: Sequence[Track], raters: int, seed: int, votes_per_comparison: int | None = None
+    *,
+    tracks: Sequence[Track],
+    raters: int,
+    seed: int,
+    votes_per_comparison: int | None = None,
+    careless: Sequence[str] = (),
 ) -> int:
-    """Simulated annotators ``sim-annotator-1..raters`` vote on the tracks; returns the votes stored.
+    """Simulated annotators vote on the tracks; returns the votes of work stored (checks not counted).
 
-    Choices follow each method's strength ("ours" beats a baseline about 70% of the time), and the
-    same seed gives the same choices. By default the simulation fills each comparison to one vote short
-    of ``votes_needed``, so a person trying the demo still finds work on every comparison.
+    ``sim-annotator-1..raters`` are careful: each chooses the better video with probability 0.8 (the
+    stronger method's, so "ours" wins about 80% against a baseline; a gold pair's right video). Each
+    style in ``careless`` ("left", "random") adds ``sim-careless-N``, who always clicks Left or clicks
+    at random. Gold comparisons and repeats are handed out to all of them at the tracks' rates and
+    answered like any other. The same seed gives the same choices. By default the simulation fills each
+    comparison to one vote short of ``votes_needed``, so a person trying the demo still finds work on
+    every comparison.
 
     The clock is simulated: each annotator works through a plausible timeline (watch both videos,
     think, click) that ends about now, so leases and the watch rule are checked as in real use.
     """
+    unknown = set(careless) - set(CARELESS_STYLES)
+    if unknown:
+        raise ValueError(f"Unknown careless styles {sorted(unknown)}; expected some of {CARELESS_STYLES}.")
     rng = random.Random(seed)
-    users = _sim_users(raters)
+    users = _sim_users(SIM_USERNAME.format(number) for number in range(1, raters + 1))
+    sloppy = _sim_users(CARELESS_USERNAME.format(number) for number in range(1, len(careless) + 1))
+    styles = {user.pk: "careful" for user in users} | {
+        user.pk: style for user, style in zip(sloppy, careless, strict=True)
+    }
     created = 0
     for track in tracks:
-        _seat(track, users)
+        _seat(track, [*users, *sloppy])
         target = votes_per_comparison or max(track.votes_needed - 1, 1)
-        created += _simulate_track(track=track, users=users, target=target, rng=rng)
+        created += _simulate_track(
+            track=track, users=[*users, *sloppy], styles=styles, target=target, rng=rng
+        )
     return created
 
 
-def _simulate_track(*, track: Track, users: Sequence[User], target: int, rng: random.Random) -> int:
+def _simulate_track(
+    *, track: Track, users: Sequence[User], styles: dict[int, str], target: int, rng: random.Random
+) -> int:
     strength, duration = _strengths(track)
+    gold = dict(GoldAnswer.objects.filter(criterion=track.criterion).values_list("comparison_id", "answer"))
     stored = track.items.aggregate(n=Sum("votes"))["n"] or 0
     budget = max(track.items.count() * min(target, track.votes_needed) - stored, 0)
     watch = max(track.min_watch_fraction, 0.0)
@@ -169,7 +221,10 @@ def _simulate_track(*, track: Track, users: Sequence[User], target: int, rng: ra
                 active.remove(user)  # this annotator has judged everything still open
                 continue
             comparison = assignment.item.comparison
-            longest = max(duration[comparison.video_a_id], duration[comparison.video_b_id])
+            longest = max(
+                duration.get(comparison.video_a_id) or comparison.video_a.duration,
+                duration.get(comparison.video_b_id) or comparison.video_b.duration,
+            )
             watched_at = assignment.issued_at + timedelta(seconds=longest * watch + rng.uniform(1.0, 6.0))
             if watch > 0:
                 vote_path.assignment_watch_record(
@@ -181,7 +236,14 @@ def _simulate_track(*, track: Track, users: Sequence[User], target: int, rng: ra
                     now=watched_at,
                 )
             voted_at = watched_at + timedelta(seconds=rng.uniform(1.0, 4.0))
-            side_choice = _side_choice(track=track, assignment=assignment, strength=strength, rng=rng)
+            side_choice = _side_choice(
+                track=track,
+                assignment=assignment,
+                strength=strength,
+                gold=gold,
+                style=styles[user.pk],
+                rng=rng,
+            )
             result = vote_path.judgment_submit(
                 assignment_id=assignment.pk,
                 user=user,
@@ -189,6 +251,7 @@ def _simulate_track(*, track: Track, users: Sequence[User], target: int, rng: ra
                 response_ms=int((voted_at - assignment.issued_at).total_seconds() * 1000),
                 now=voted_at,
             )
-            created += result.created
+            # Checks (gold, repeats) are answered like work but fill no comparison.
+            created += result.created and assignment.purpose == Assignment.Purpose.VOTE
             clocks[user.pk] = voted_at + timedelta(seconds=rng.uniform(0.5, 3.0))
     return created

@@ -39,7 +39,9 @@ def test_it_creates_the_small_world_it_was_asked_for():
     assert Identity.objects.count() == 2
     assert Prompt.objects.count() == 2
     assert set(Method.objects.values_list("name", flat=True)) == {"ours", "baseline-drift", "baseline-rigid"}
-    assert Video.objects.count() == 2 * 2 * 3
+    assert Video.objects.filter(is_gold_stimulus=False).count() == 2 * 2 * 3
+    # and one degraded copy per "ours" video at most, the study's gold of visual quality
+    assert Video.objects.filter(is_gold_stimulus=True).count() <= 2 * 2
     for identity in Identity.objects.all():
         references = list(identity.references.all())
         assert 3 <= len(references) <= 5
@@ -63,7 +65,7 @@ def test_every_case_gets_one_video_per_method_and_seed():
         "--seed",
         "5",
     )
-    rows = set(Video.objects.values_list("method__name", "seed"))
+    rows = set(Video.objects.filter(is_gold_stimulus=False).values_list("method__name", "seed"))
     assert rows == {(name, seed) for name in ("ours", "baseline-drift", "baseline-rigid") for seed in (5, 6)}
 
 
@@ -72,7 +74,7 @@ def test_its_videos_are_h264_yuv420p_with_posters_and_their_settings():
     ours = Method.objects.get(name="ours")
     assert ours.role == Method.Role.OURS and ours.backend == Method.Backend.PROCEDURAL
     assert ours.settings == {"fidelity": 0.95, "control": 0.9}
-    for video in Video.objects.select_related("method"):
+    for video in Video.objects.filter(is_gold_stimulus=False).select_related("method"):
         assert (video.codec, video.width, video.height, video.num_frames) == ("h264", 64, 64, 9)
         assert media(video.poster.name).is_file()
         with av.open(str(media(video.file.name))) as container:
@@ -143,6 +145,39 @@ def test_with_votes_it_adds_simulated_judgments_and_leaves_work_for_a_person():
     assert Participant.objects.filter(status=Participant.Status.WITHDRAWN).count() == 1
     for item in TrackItem.objects.select_related("track"):
         assert item.votes < item.track.votes_needed
+
+
+def test_with_votes_the_demo_has_gold_and_repeats_answered_and_careless_raters():
+    # The whole world at a tiny size: enough comparisons that each simulated annotator passes the ten
+    # handouts a repeat waits for.
+    output = seed("--size", "16", "--frames", "2", "--with-votes")
+    from annotate.models import GoldAnswer, Judgment, Track
+    from studies.models import Matchup, Participant, Study
+
+    assert "Gold comparisons (known answer):" in output
+    criteria = set(GoldAnswer.objects.values_list("criterion", flat=True))
+    assert {"identity_fidelity", "prompt_controllability", "visual_quality"} <= criteria
+    for track in Track.objects.all():
+        assert track.gold_rate > 0 and track.repeat_rate > 0
+        on_track = Judgment.objects.filter(track=track)
+        assert on_track.filter(is_gold=True).exists()
+        assert on_track.filter(is_repeat=True, repeat_of__isnull=False).exists()
+        raters = set(on_track.values_list("rater__user__username", flat=True))
+        assert {"sim-careless-1", "sim-careless-2"} <= raters
+    left = Judgment.objects.filter(rater__user__username="sim-careless-1", is_gold=False, is_repeat=False)
+    assert left.exists() and all(j.choice == j.shown_left for j in left)  # always the left video
+    study = Study.objects.get(public_slug="demo")
+    assert study.gold_matchups_per_participant == 2 and study.repeat_matchups_per_participant == 2
+    answered = Matchup.objects.filter(participant__study=study, answered_at__isnull=False)
+    assert answered.filter(purpose=Matchup.Purpose.GOLD).exists()
+    assert answered.filter(purpose=Matchup.Purpose.REPEAT).exists()
+    assert Judgment.objects.filter(track__isnull=True, is_gold=True).exists()
+    careless = Participant.objects.filter(study=study).exclude(crowd_hash="")
+    assert careless.count() == 1
+
+    seed("--size", "16", "--frames", "2", "--with-votes")  # a second run adds no second careless one
+    assert Participant.objects.filter(study=study).exclude(crowd_hash="").count() == 1
+    assert set(GoldAnswer.objects.values_list("criterion", flat=True)) == criteria
 
 
 def test_the_world_has_distinct_people_half_men_half_women():

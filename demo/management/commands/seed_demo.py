@@ -8,8 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from demo.study import seed_demo_study, simulate_participants
-from demo.tracks import seed_demo_tracks, simulate_votes
+from demo.study import seed_demo_study, seed_demo_study_gold, simulate_participants
+from demo.tracks import seed_demo_gold, seed_demo_tracks, simulate_votes
 from demo.world import DEFAULT_FRAMES, DEFAULT_SIZE, seed_demo_world
 
 
@@ -68,14 +68,21 @@ class Command(BaseCommand):
         tracks = seed_demo_tracks(annotator_usernames=["annotator"])
         self.stdout.write(f"Tracks: {', '.join(track.name for track in tracks)}")
         study = seed_demo_study()
+        gold = seed_demo_gold(tracks=tracks, seed=options["seed"])
+        if study is not None:
+            gold += seed_demo_study_gold(seed=options["seed"])
+        self.stdout.write(f"Gold comparisons (known answer): {gold}")
         if study is not None:
             self.stdout.write(
                 f"Study: {study.name} ({study.get_status_display()}), join at /s/{study.public_slug}/"
             )
         if options["with_votes"]:
-            votes = simulate_votes(tracks=tracks, raters=4, seed=options["seed"])
+            # Six careful annotators, one who always clicks Left and one who clicks at random.
+            votes = simulate_votes(tracks=tracks, raters=6, careless=("left", "random"), seed=options["seed"])
             answers = 0
             if study is not None and not study.participants.exists():
                 # Once only: a second run would add participants beyond the demo's few.
-                answers = simulate_participants(study=study, completed=6, withdrawn=1, seed=options["seed"])
+                answers = simulate_participants(
+                    study=study, completed=6, withdrawn=1, careless=1, seed=options["seed"]
+                )
             self.stdout.write(f"Simulated: {votes} track votes, {answers} study answers")
