@@ -207,6 +207,9 @@ class TrackSeat(models.Model):
     # what is left for me is (items_total - items_complete) - votes_on_open, without counting anything.
     votes_given = models.PositiveIntegerField(default=0, editable=False)
     votes_on_open = models.PositiveIntegerField(default=0, editable=False)
+    # My answers to checks (gold comparisons and repeats), kept apart from the dataset's counters above:
+    # the annotator's own progress line counts them as done, so that a check never shows as one.
+    checks_given = models.PositiveIntegerField(default=0, editable=False)
     # The judgment that "Undo last vote" may take back; cleared once used, so only the last one can.
     # Not indexed: every vote sets it, and without an index on it that update stays in place (a "HOT"
     # update, which writes no index at all). It is looked up only when judgments are deleted, in a

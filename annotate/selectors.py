@@ -50,9 +50,10 @@ def annotator_tracks(*, user: User | AnonymousUser) -> QuerySet[Track]:
     """The tracks the user is seated on, each annotated with progress from the counters (one query,
     nothing counted over items or judgments).
 
-    ``done_by_me``: my stored votes; ``left_for_me``: comparisons I have not answered that still need
-    votes; ``can_undo``: my last vote may be taken back (the three as ``vote_path.seat_progress`` defines
-    them); ``mine_total``: the first two together. The track's own totals are its fields
+    ``done_by_me``: my answers (votes and checks); ``left_for_me``: comparisons I have not answered that
+    still need votes; ``left_shown``: what my progress line says is left; ``can_undo``: my last answer may
+    be taken back (all as ``vote_path.seat_progress`` defines them); ``mine_total``: done and left shown
+    together. The track's own totals are its fields
     ``items_total`` and ``votes_stored``, and ``votes_total``.
     """
     if isinstance(user, AnonymousUser):  # the home page of someone not signed in
@@ -66,10 +67,11 @@ def annotator_tracks(*, user: User | AnonymousUser) -> QuerySet[Track]:
                 items_complete=F("items_complete"),
                 votes_given=F("my_seat__votes_given"),
                 votes_on_open=F("my_seat__votes_on_open"),
+                checks_given=F("my_seat__checks_given"),
                 can_undo=ExpressionWrapper(Q(my_seat__undoable__isnull=False), output_field=BooleanField()),
             )
         )
-        .annotate(mine_total=F("done_by_me") + F("left_for_me"))
+        .annotate(mine_total=F("done_by_me") + F("left_shown"))
         .order_by("name")
     )
 

@@ -129,6 +129,10 @@ UPDATE annotate_trackseat AS s SET
         JOIN annotate_track AS t ON t.id = i.track_id
         WHERE i.track_id = s.track_id AND a.rater_id = s.rater_id AND a.status = 'answered'
           AND a.purpose = 'vote' AND i.votes < t.votes_needed
+    ),
+    checks_given = (
+        SELECT count(*) FROM annotate_judgment AS j
+        WHERE j.track_id = s.track_id AND j.rater_id = s.rater_id AND (j.is_gold OR j.is_repeat)
     )
 WHERE s.track_id = %(track)s AND s.user_id = ANY(%(users)s)
 """

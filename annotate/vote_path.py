@@ -34,8 +34,9 @@ from typing import Annotated, Generic, NamedTuple, TypeVar, get_type_hints
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
-from django.db.models import Model
+from django.db.models import Model, Value
 from django.db.models.expressions import Combinable
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from psycopg import pq
 
@@ -176,20 +177,41 @@ Count = TypeVar("Count", int, Combinable)
 Flag = TypeVar("Flag", bool, Combinable)
 
 
+def _at_least_zero(value: Count) -> Count:
+    return max(0, value) if isinstance(value, int) else Greatest(value, Value(0))
+
+
 def seat_progress(
-    *, items_total: Count, items_complete: Count, votes_given: Count, votes_on_open: Count, can_undo: Flag
+    *,
+    items_total: Count,
+    items_complete: Count,
+    votes_given: Count,
+    votes_on_open: Count,
+    checks_given: Count,
+    can_undo: Flag,
 ) -> dict[str, Count | Flag]:
     """An annotator's progress on a track, from the counters of the track and of their seat: the one
-    definition of it. ``done_by_me``: their stored votes; ``left_for_me``: the comparisons that still
-    need votes, less those of them they answered (the seat's ``votes_on_open``); ``can_undo``: their last
-    vote may be taken back (the seat holds an undoable judgment: the caller says so in its own terms).
+    definition of it. ``done_by_me``: their answers, votes and checks alike; ``left_for_me``: the
+    comparisons that still need votes, less those of them they answered (the seat's ``votes_on_open``):
+    whether there is work left for them, never shown as a number; ``left_shown``: what their progress
+    line says is left; ``can_undo``: their last answer may be taken back (the seat holds an undoable
+    judgment: the caller says so in its own terms).
+
+    What the annotator sees must move the same after a check (gold or repeat) as after a vote. "Done"
+    counts both. ``left_for_me`` would not do as "left": a vote takes one off it (on a comparison that
+    stays open through ``votes_on_open``, on one it completes through ``items_complete``) while a check's
+    answer leaves it as it was, so the number would tell a check. ``left_shown`` takes the checks
+    answered off it too: an estimate, low by about the share of checks, that goes down by one for each
+    answer of either kind (and up by one for each undo), other annotators' votes apart. It stays at zero
+    once there, whichever kind of answer follows.
 
     Written once for both of its forms: with numbers for the seat a vote has just updated
     (``_Seat.progress``), and with ORM expressions for many tracks in one query
     (``selectors.annotator_tracks``), so that the two cannot drift apart."""
     return {
-        "done_by_me": votes_given,
+        "done_by_me": votes_given + checks_given,
         "left_for_me": items_total - items_complete - votes_on_open,
+        "left_shown": _at_least_zero(items_total - items_complete - votes_on_open - checks_given),
         "can_undo": can_undo,
     }
 
@@ -206,6 +228,7 @@ class _Seat:
     assigned: Annotated[int, "s.assigned"]
     votes_given: Annotated[int, "s.votes_given"]
     votes_on_open: Annotated[int, "s.votes_on_open"]
+    checks_given: Annotated[int, "s.checks_given"]
     undoable_id: Annotated[int | None, "s.undoable_id"]
     excluded: Annotated[bool, "s.excluded"]
     # django-stubs reads Annotated[<a model>, X] as its WithAnnotations form, X a type: here X is columns.
@@ -221,6 +244,7 @@ class _Seat:
                 items_complete=track.items_complete,
                 votes_given=self.votes_given,
                 votes_on_open=self.votes_on_open,
+                checks_given=self.checks_given,
                 can_undo=self.undoable_id is not None,
             )
         )
@@ -327,6 +351,7 @@ class _Voted(NamedTuple):
     judgment_id: Annotated[int, "(SELECT id FROM judgment)"]
     votes_given: Annotated[int, "seated.votes_given"]
     votes_on_open: Annotated[int, "seated.votes_on_open"]
+    checks_given: Annotated[int, "seated.checks_given"]
     items_total: Annotated[int, "tracked.items_total"]
     items_complete: Annotated[int, "tracked.items_complete"]
 
@@ -505,7 +530,7 @@ judgment AS (
         undoable_id = CASE WHEN s.id = %(seat)s THEN (SELECT id FROM judgment) ELSE s.undoable_id END,
         assigned = s.assigned + CASE WHEN s.id = %(seat)s THEN {handed} ELSE 0 END
     FROM seats WHERE s.id = seats.id
-    RETURNING s.id, s.votes_given, s.votes_on_open
+    RETURNING s.id, s.votes_given, s.votes_on_open, s.checks_given
 ), tracked AS (
     UPDATE annotate_track SET
         votes_stored = votes_stored + 1,
@@ -632,7 +657,8 @@ JOIN annotate_comparison AS c ON c.id = i.comparison_id
 """
 
 # A check's answer: the judgment (a repeat linked to the rater's judgment of the original), the
-# answered assignment, and the seat's undoable judgment. No counter of the item, seat or track moves.
+# answered assignment, the seat's undoable judgment and its count of checks answered (which only the
+# annotator's own progress line reads). No counter of the item or track moves, nor the seat's votes.
 _CHECK_WRITE_SQL = f"""
 WITH judgment AS (
     INSERT INTO annotate_judgment (
@@ -653,9 +679,10 @@ WITH judgment AS (
 ), answered AS (
     UPDATE annotate_assignment SET status = 'answered', answered_at = %(now)s WHERE id = %(assignment)s
 ), seated AS (
-    UPDATE annotate_trackseat AS s SET undoable_id = (SELECT id FROM judgment)
+    UPDATE annotate_trackseat AS s SET
+        undoable_id = (SELECT id FROM judgment), checks_given = s.checks_given + 1
     WHERE s.id = %(seat)s
-    RETURNING s.id, s.votes_given, s.votes_on_open
+    RETURNING s.id, s.votes_given, s.votes_on_open, s.checks_given
 ), tracked AS (
     SELECT items_total, items_complete FROM annotate_track WHERE id = %(track)s
 )
@@ -690,10 +717,10 @@ dropped AS (
 )"""
 
 # Undoing a check's answer: the judgment goes and the check is handed back, as a vote's would be (the
-# page must not tell them apart); no counter moves.
+# page must not tell them apart); of the counters only the seat's checks answered moves.
 _UNDO_CHECK_WRITE_SQL = f"""
 WITH {_UNDO_HAND_BACK}
-UPDATE annotate_trackseat SET undoable_id = NULL WHERE id = %(seat)s
+UPDATE annotate_trackseat SET undoable_id = NULL, checks_given = checks_given - 1 WHERE id = %(seat)s
 """
 
 _UNDO_WRITE_SQL = f"""
@@ -1153,6 +1180,7 @@ def _voted(seat: _Seat, voted: _Voted) -> None:
     """Take the counters a vote's statement returned into the seat and its track."""
     seat.votes_given = voted.votes_given
     seat.votes_on_open = voted.votes_on_open
+    seat.checks_given = voted.checks_given
     seat.undoable_id = voted.judgment_id
     seat.track.items_total = voted.items_total
     seat.track.items_complete = voted.items_complete
