@@ -56,8 +56,9 @@ def _shape(value: str) -> str:
     """Opaque names (long tokens, two-character shard folders) and numbers replaced: what is left is
     the shape of a value."""
     value = re.sub(r"[A-Za-z0-9_-]{16,}", "<token>", value)
-    value = re.sub(r"\d+", "0", value)
-    return re.sub(r"/[A-Za-z0-9_-]{2}/", "/<shard>/", value)
+    # A media URL's shard before numbers: a shard of two digits would otherwise become "0" instead.
+    value = re.sub(r"/m/[A-Za-z0-9_-]{2}/", "/m/<shard>/", value)
+    return re.sub(r"\d+", "0", value)
 
 
 def _dom(page) -> list[Any]:
