@@ -46,6 +46,8 @@ class QualityRow:
     name: str
     last_decision: RaterDecision | None
     excluded: bool = False
+    state: str = ""  # a study's: included / excluded / screened out / withdrawn
+    no_figures_reason: str = ""  # why a row without figures has none
 
     def __getattr__(self, name: str) -> Any:  # the template reads figures as attributes
         try:
