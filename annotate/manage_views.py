@@ -7,6 +7,7 @@ from csp.constants import SELF
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from annotate import gold, quality_reports, selectors, services, vote_path
@@ -131,6 +132,14 @@ def _report(track: Track) -> QualityReport | None:
     return selectors.quality_report_get(scope=quality_reports.track_scope(track))
 
 
+def _quality_urls(track: Track) -> dict[str, str]:
+    return {
+        "progress_url": reverse("manage_tracks:quality_progress", args=[track.pk]),
+        "recompute_url": reverse("manage_tracks:quality_recompute", args=[track.pk]),
+        "figure_url": reverse("manage_tracks:quality_figure", args=[track.pk]),
+    }
+
+
 def _render_quality(
     request: HttpRequest, track: Track, *, error: str = "", failed_seat: int | None = None, status: int = 200
 ) -> HttpResponse:
@@ -145,6 +154,7 @@ def _render_quality(
         "headers": sort_headers(sort),
         "error": error,
         "failed_seat": failed_seat,
+        **_quality_urls(track),
     }
     return render(request, "annotate/manage/track_quality.html", context, status=status)
 
@@ -158,7 +168,7 @@ def track_quality(request: HttpRequest, track_id: int) -> HttpResponse:
 @require_POST
 @staff_required
 def track_quality_recompute(request: HttpRequest, track_id: int) -> HttpResponse:
-    report = quality_reports.quality_report_start(track=_track_or_404(track_id))
+    report = quality_reports.quality_report_start(scope=quality_reports.track_scope(_track_or_404(track_id)))
     if report.status == QualityReport.Status.FAILED:
         messages.error(request, f"The quality table could not be recomputed: {report.error}")
     else:
@@ -174,7 +184,9 @@ def track_quality_progress(request: HtmxHttpRequest, track_id: int) -> HttpRespo
     if not request.htmx:
         return redirect("manage_tracks:quality", track_id=track.pk)
     return render(
-        request, "annotate/manage/quality_progress_panel.html", {"track": track, "report": _report(track)}
+        request,
+        "annotate/manage/quality_progress_panel.html",
+        {"track": track, "report": _report(track), **_quality_urls(track)},
     )
 
 
@@ -184,10 +196,15 @@ def track_quality_progress(request: HtmxHttpRequest, track_id: int) -> HttpRespo
 @staff_required
 def track_quality_figure(request: HttpRequest, track_id: int) -> HttpResponse:
     track = _track_or_404(track_id)
-    svg = quality_figure_svg(report=_report(track), seats=selectors.track_seats_with_decisions(track=track))
+    seats = selectors.track_seats_with_decisions(track=track)
+    names = {rater: seat.user.get_username() for rater, seat in seats.items()}
+    return svg_response(quality_figure_svg(report=_report(track), names=names))
+
+
+def svg_response(svg: bytes) -> HttpResponse:
+    """A quality figure on its own: it may use the style attributes matplotlib writes, nothing else."""
     response = HttpResponse(svg, content_type="image/svg+xml")
-    # What csp_replace sets (its decorator is typed for views without URL arguments): opened on its own,
-    # the SVG may use its style attributes, and nothing else changes.
+    # What csp_replace sets (its decorator is typed for views without URL arguments).
     response._csp_replace = {"style-src": [SELF, "'unsafe-inline'"]}  # type: ignore[attr-defined]
     return response
 

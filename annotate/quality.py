@@ -206,7 +206,9 @@ def _prepare(judgments: pd.DataFrame) -> pd.DataFrame:
 
 
 def _gold(df: pd.DataFrame, table: pd.DataFrame) -> None:
-    gold = df[df["is_gold"]]
+    # A gold row without a known answer (a study's gold matchup on a question it has none for) checks
+    # nothing: it counts for position bias and timing only.
+    gold = df[df["is_gold"] & df["gold_answer"].notna()]
     correct = (gold["choice"] == gold["gold_answer"]).groupby(gold["rater"]).agg(["size", "sum"])
     n = correct["size"].reindex(table.index, fill_value=0).astype(int)
     k = correct["sum"].reindex(table.index, fill_value=0).astype(int)
@@ -335,7 +337,7 @@ def _models(
         included = data[~rows["excluded"].to_numpy()]
         if included.empty:
             continue
-        known = gold[(gold["criterion"] == criterion) & ~gold["excluded"]]
+        known = gold[(gold["criterion"] == criterion) & ~gold["excluded"] & gold["gold_answer"].notna()]
         known_data = pd.DataFrame(
             {
                 "task": -1 - known["item"].to_numpy(),

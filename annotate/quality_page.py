@@ -1,5 +1,5 @@
-"""What the quality page of a track shows: the stored report's rows with each seat's standing, sorted,
-and the scatter figure drawn as SVG."""
+"""What a quality page shows (a track's, a study's): the stored report's rows with each rater's standing,
+sorted, and the scatter figure drawn as SVG."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from typing import Any
 # A Figure of its own, without pyplot: no global state, no display backend, safe in threads.
 from matplotlib.figure import Figure
 
-from annotate.models import QualityReport, TrackRaterDecision, TrackSeat
+from annotate.models import QualityReport, RaterDecision, TrackSeat
 
 # ?sort= values: a column of the table, "-" in front for descending.
 SORT_KEYS = {
-    "rater": "username",
+    "rater": "name",
     "votes": "votes",
     "gold": "gold_accuracy",
     "consistency": "self_consistency",
@@ -26,17 +26,28 @@ SORT_KEYS = {
     "time": "median_ms",
     "flags": "flag_count",
 }
+# A study's page: speed figures per matchup instead of the median time per answer.
+STUDY_SORT_KEYS = {
+    **{key: column for key, column in SORT_KEYS.items() if key != "time"},
+    "seconds": "median_seconds",
+    "faster": "faster_than_videos",
+    "same_side": "same_side",
+}
 DEFAULT_SORT = "-flags"
 
 
 @dataclass
 class QualityRow:
-    """One rater's stored figures (``figures``: annotate.quality's columns) with their seat's standing."""
+    """One rater's stored figures (``figures``: annotate.quality's columns and the scope's own) with
+    their standing: ``subject`` is the track's seat or the study's participant (None when unknown)."""
 
     figures: dict[str, Any]
-    seat: TrackSeat | None
-    username: str
-    last_decision: TrackRaterDecision | None
+    subject: Any
+    name: str
+    last_decision: RaterDecision | None
+    excluded: bool = False
+    state: str = ""  # a study's: included / excluded / screened out / withdrawn
+    no_figures_reason: str = ""  # why a row without figures has none
 
     def __getattr__(self, name: str) -> Any:  # the template reads figures as attributes
         try:
@@ -49,47 +60,49 @@ class QualityRow:
         return len(self.figures.get("flags") or [])
 
     @property
-    def excluded(self) -> bool:
-        return bool(self.seat and self.seat.excluded)
-
-    @property
-    def median_seconds(self) -> float | None:
+    def median_time_seconds(self) -> float | None:
         ms = self.figures.get("median_ms")
         return None if ms is None else ms / 1000
 
 
-def sort_param(value: str | None) -> str:
+def sort_param(value: str | None, keys: dict[str, str] = SORT_KEYS) -> str:
     """The asked sort if the whitelist knows it, else the default (most flags first)."""
-    if value and value.lstrip("-") in SORT_KEYS:
+    if value and value.lstrip("-") in keys:
         return value
     return DEFAULT_SORT
 
 
 def quality_rows(*, report: QualityReport | None, seats: dict[int, TrackSeat], sort: str) -> list[QualityRow]:
+    """A track's rows: each with its seat, named by the annotator's user name."""
     rows = []
     for figures in report.raters if report else []:
         seat = seats.get(figures["rater"])
         rows.append(
             QualityRow(
                 figures=figures,
-                seat=seat,
-                username=seat.user.get_username() if seat else f"rater {figures['rater']}",
+                subject=seat,
+                name=seat.user.get_username() if seat else f"rater {figures['rater']}",
                 last_decision=getattr(seat, "last_decision", None),
+                excluded=bool(seat and seat.excluded),
             )
         )
-    key, descending = SORT_KEYS[sort.lstrip("-")], sort.startswith("-")
+    return rows_sorted(rows, sort)
+
+
+def rows_sorted(rows: list[QualityRow], sort: str, keys: dict[str, str] = SORT_KEYS) -> list[QualityRow]:
+    key, descending = keys[sort.lstrip("-")], sort.startswith("-")
 
     def value(row: QualityRow) -> Any:
-        return getattr(row, key) if key in ("username", "flag_count") else row.figures.get(key)
+        return getattr(row, key) if key in ("name", "flag_count") else row.figures.get(key)
 
     present = sorted((r for r in rows if value(r) is not None), key=value, reverse=descending)
     return present + [r for r in rows if value(r) is None]  # no figure: last either way
 
 
-def quality_figure_svg(*, report: QualityReport | None, seats: dict[int, TrackSeat]) -> bytes:
+def quality_figure_svg(*, report: QualityReport | None, names: dict[int, str]) -> bytes:
     """Gold accuracy (or, where no rater answered gold, Dawid–Skene reliability) against left share, one
     point per rater: careful raters gather high and near the middle; always-Left raters sit at the right,
-    random ones low."""
+    random ones low. Flagged points carry their rater's name from ``names`` (by rater id)."""
     rows = report.raters if report else []
     use_gold = any(r.get("gold_accuracy") is not None for r in rows)
     y_key, y_label = ("gold_accuracy", "gold accuracy") if use_gold else ("ds_reliability", "reliability")
@@ -106,8 +119,7 @@ def quality_figure_svg(*, report: QualityReport | None, seats: dict[int, TrackSe
         axes.scatter([p[0] for p in points], [p[1] for p in points], c=colour, label=label, s=28)
         if flagged:
             for x, y, r in points:
-                seat = seats.get(r["rater"])
-                axes.annotate(seat.user.get_username() if seat else str(r["rater"]), (x, y), fontsize=7)
+                axes.annotate(names.get(r["rater"], str(r["rater"])), (x, y), fontsize=7)
     axes.axvline(0.5, color="#999999", linewidth=0.8, linestyle="--")
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1.02)
@@ -129,7 +141,7 @@ class SortHeader:
     arrow: str  # "▲" / "▼" on the column sorted by, else ""
 
 
-_HEADERS = (
+HEADERS = (
     ("rater", "Annotator", False),
     ("votes", "Votes", True),
     ("gold", "Gold correct (95 % interval)", True),
@@ -142,16 +154,24 @@ _HEADERS = (
     ("time", "Median time", True),
     ("flags", "Flags and notes", False),
 )
+STUDY_HEADERS = (
+    ("rater", "Participant", False),
+    *(h for h in HEADERS[1:] if h[0] not in ("time", "flags")),
+    ("seconds", "Median seconds a matchup", True),
+    ("faster", "Faster than the videos", True),
+    ("same_side", "All the same side", True),
+    ("flags", "Flags and notes", False),
+)
 
 
-def sort_headers(sort: str) -> list[SortHeader]:
+def sort_headers(sort: str, headers: tuple[tuple[str, str, bool], ...] = HEADERS) -> list[SortHeader]:
     """The table's headers, each a link that sorts by it (descending first for numbers; again: reversed)."""
     current, descending = sort.lstrip("-"), sort.startswith("-")
-    headers = []
-    for key, label, numeric in _HEADERS:
+    out = []
+    for key, label, numeric in headers:
         if key == current:
             next_sort, arrow = (key if descending else f"-{key}"), ("▼" if descending else "▲")
         else:
             next_sort, arrow = (f"-{key}" if numeric or key == "flags" else key), ""
-        headers.append(SortHeader(key, label, numeric, next_sort, arrow))
-    return headers
+        out.append(SortHeader(key, label, numeric, next_sort, arrow))
+    return out

@@ -1,13 +1,18 @@
-"""The stored quality report of a track: queue its computation (a Celery task does the work), compute it.
+"""The stored quality report of a track or a study: queue its computation (a Celery task does the work),
+compute it.
 
-The page always shows the last finished table with its time; a computation running meanwhile shows its
-progress beside it and replaces the table when it is done.
+A report's scope names what it is about: ``track:<id>`` (read here) or ``study:<id>`` (read by the
+studies app, which registers its reader with :func:`register_quality_scope`: this layer does not know
+studies). The page always shows the last finished table with its time; a computation running meanwhile
+shows its progress beside it and replaces the table when it is done.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,7 +23,7 @@ from django.utils import timezone
 
 from annotate import selectors
 from annotate.models import QualityReport, Track
-from annotate.quality import quality_fit
+from annotate.quality import THRESHOLDS, Thresholds, quality_fit
 
 logger = logging.getLogger(__name__)
 
@@ -26,14 +31,56 @@ logger = logging.getLogger(__name__)
 QUALITY_TASK = "annotate.tasks.quality_report_compute"
 
 
+@dataclass(frozen=True)
+class QualityInput:
+    """What one scope gives the computation: its judgments (annotate.quality's ``JUDGMENT_COLUMNS``), the
+    raters passed as excluded, the thresholds, and ``finish``, which may add the scope's own columns and
+    flags to the stored rows (one dict per rater, JSON-safe)."""
+
+    judgments: pd.DataFrame
+    excluded: list[int]
+    thresholds: Thresholds = THRESHOLDS
+    finish: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None
+
+
+# A scope's kind -> given the id, None when that object is gone, else the reader of its input.
+ScopeReader = Callable[[int], Callable[[], QualityInput] | None]
+_SCOPES: dict[str, ScopeReader] = {}
+
+
+def register_quality_scope(kind: str, reader: ScopeReader) -> None:
+    _SCOPES[kind] = reader
+
+
 def track_scope(track: Track) -> str:
     return f"track:{track.pk}"
 
 
-def quality_report_start(*, track: Track) -> QualityReport:
-    """Mark the track's report as queued and send its task once that is committed. A computation that
+def _track_reader(track_id: int) -> Callable[[], QualityInput] | None:
+    track = Track.objects.filter(pk=track_id).first()
+    if track is None:
+        return None
+    return lambda: QualityInput(
+        judgments=selectors.track_quality_judgments(track=track),
+        excluded=selectors.track_excluded_raters(track=track),
+    )
+
+
+register_quality_scope("track", _track_reader)
+
+
+def _parse_scope(scope: str) -> tuple[str, int]:
+    kind, _, ident = scope.partition(":")
+    if kind not in _SCOPES or not ident.isdigit():
+        raise ValueError(f"unknown quality scope {scope!r}")
+    return kind, int(ident)
+
+
+def quality_report_start(*, scope: str) -> QualityReport:
+    """Mark the scope's report as queued and send its task once that is committed. A computation that
     the broker would not take fails at once with the reason (the last finished table stays)."""
-    report, _ = QualityReport.objects.get_or_create(scope=track_scope(track))
+    _parse_scope(scope)
+    report, _ = QualityReport.objects.get_or_create(scope=scope)
     QualityReport.objects.filter(pk=report.pk).update(
         status=QualityReport.Status.QUEUED,
         progress=0.0,
@@ -77,21 +124,30 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def quality_report_compute(*, track: Track) -> QualityReport:
-    """Read the track's judgments, fit the quality figures (annotate.quality) and store the rater rows.
+def quality_report_compute(*, scope: str) -> QualityReport | None:
+    """Read the scope's judgments, fit the quality figures (annotate.quality) and store the rater rows;
+    None (and no report) when the track or study is gone.
 
     Claimed whatever its status (a page may ask again while an old computation's task is late): the
     last writer wins, and each run writes a whole table."""
-    scope = track_scope(track)
+    kind, ident = _parse_scope(scope)
+    read = _SCOPES[kind](ident)
+    if read is None:
+        QualityReport.objects.filter(scope=scope).delete()
+        return None
     QualityReport.objects.get_or_create(scope=scope)
     QualityReport.objects.filter(scope=scope).update(
         status=QualityReport.Status.RUNNING, progress=0.05, step="Reading the judgments", error=""
     )
     try:
-        judgments = selectors.track_quality_judgments(track=track)
-        excluded = selectors.track_excluded_raters(track=track)
+        given = read()
+        judgments = given.judgments
         _step(scope, 0.3, f"Fitting the quality figures over {len(judgments)} judgments")
-        raters = quality_fit(judgments, excluded=excluded).raters if len(judgments) else None
+        raters = (
+            quality_fit(judgments, excluded=given.excluded, thresholds=given.thresholds).raters
+            if len(judgments)
+            else None
+        )
         _step(scope, 0.9, "Storing the table")
         rows = (
             []
@@ -100,6 +156,8 @@ def quality_report_compute(*, track: Track) -> QualityReport:
                 {name: _json_safe(value) for name, value in row.items()} for row in raters.to_dict("records")
             ]
         )
+        if given.finish is not None:
+            rows = given.finish(rows)
     except Exception as error:
         _fail(scope, f"Unexpected error: {error.__class__.__name__}: {error}")
         raise
@@ -112,15 +170,3 @@ def quality_report_compute(*, track: Track) -> QualityReport:
         computed_at=timezone.now(),
     )
     return QualityReport.objects.get(scope=scope)
-
-
-def quality_report_compute_scope(*, scope: str) -> QualityReport | None:
-    """The task's entry: ``track:<id>``; None when the track is gone (nothing to compute)."""
-    kind, _, ident = scope.partition(":")
-    if kind != "track" or not ident.isdigit():
-        raise ValueError(f"unknown quality scope {scope!r}")
-    track = Track.objects.filter(pk=int(ident)).first()
-    if track is None:
-        QualityReport.objects.filter(scope=scope).delete()
-        return None
-    return quality_report_compute(track=track)

@@ -69,3 +69,7 @@ class ParticipantScreenedOut(StudyError):
     """A crowd participant the study's screen-out rule has ended; the message never says why."""
 
     status = 409
+
+
+class ParticipantDecisionError(StudyError):
+    """An exclusion without a reason, or a withdrawn participant included again."""

@@ -24,7 +24,7 @@ from generation.models import Method, Video
 from lib.spreadsheet import formula_safe
 from studies.models import Answer, Matchup, Participant, Study
 from studies.selectors import participant_counts, video_labels
-from studies.services import salted_hash
+from studies.services import participant_code
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -312,7 +312,7 @@ def answers_csv_rows(*, study: Study) -> Iterator[list[str]]:
         shown = [videos[pk] for pk in matchup.video_ids]
         ours_seed = next((v.seed for v in shown if v.method_id == study.ours_id), "")
         yield [
-            salted_hash("study", study.pk, "participant", matchup.participant_id)[:16],
+            participant_code(study_id=study.pk, participant_id=matchup.participant_id),
             str(matchup.position + 1),
             matchup.identity.slug,
             matchup.prompt.slug,

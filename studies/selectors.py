@@ -6,13 +6,15 @@ import statistics
 from dataclasses import dataclass, field
 from typing import TypedDict
 
-from django.db.models import Count, Q, QuerySet
+import pandas as pd
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 
-from annotate.models import Comparison, Criterion
+from annotate.models import Comparison, Criterion, GoldAnswer, Judgment
+from annotate.quality import JUDGMENT_COLUMNS
 from generation.models import Method, Reference, Video
 from generation.selectors import video_shape_warnings
 from studies import presets
-from studies.models import Answer, Matchup, Participant, Question, Study
+from studies.models import Answer, Matchup, Participant, ParticipantDecision, Question, Study
 from studies.plans import Case, GoldCase, case_pools
 
 # --- study admins -----------------------------------------------------------------------------------
@@ -355,3 +357,83 @@ def participant_speed_figures(*, study: Study) -> list[SpeedFigures]:
             )
         )
     return rows
+
+
+_SWAP = {"A": "B", "B": "A"}
+
+
+def study_quality_judgments(*, study: Study) -> pd.DataFrame:
+    """Every judgment of a pairwise study as annotate.quality reads it (:data:`JUDGMENT_COLUMNS` and
+    ``contrast_item``), oldest first: ``rater`` the participant's rater, ``item`` the comparison,
+    ``contrast_item`` the method pair (the baseline's id), ``response_ms`` the matchup's time by the
+    server's clock, ``duration_ms`` its longest video.
+
+    A and B are put in the method pair's terms, A always the studied method: choice, side shown left and
+    gold answer swap together where a comparison has ours as B, which leaves every per-rater figure as
+    it was and lets the crowd test read a pair the same way in every row. Withdrawn participants are
+    left out; screened-out and excluded ones are in (``study_excluded_raters`` names them)."""
+    gold = GoldAnswer.objects.filter(comparison=OuterRef("comparison_id"), criterion=OuterRef("criterion"))
+    rows = (
+        Judgment.objects.filter(track__isnull=True, rater__study_participant__study=study)
+        .exclude(rater__study_participant__status=Participant.Status.WITHDRAWN)
+        .annotate(
+            gold_answer=Subquery(gold.values("answer")[:1]),
+            matchup_response_ms=F("study_answers__matchup__response_ms"),
+            a_method=F("comparison__video_a__method_id"),
+            b_method=F("comparison__video_b__method_id"),
+        )
+        .order_by("created_at", "id")
+        .values_list(
+            "rater_id",
+            "comparison_id",
+            "criterion",
+            "choice",
+            "shown_left",
+            "matchup_response_ms",
+            "is_gold",
+            "gold_answer",
+            "is_repeat",
+            "repeat_of__choice",
+            "comparison__video_a__duration",
+            "comparison__video_b__duration",
+            "a_method",
+            "b_method",
+        )
+    )
+    columns = [*JUDGMENT_COLUMNS]
+    columns[columns.index("duration_ms")] = "duration_a"
+    frame = pd.DataFrame.from_records(list(rows), columns=[*columns, "duration_b", "a_method", "b_method"])
+    ours_is_b = frame["b_method"] == study.ours_id
+    for column in ("choice", "shown_left", "gold_answer", "repeat_choice_same"):
+        # the original's choice too: it is compared with this row's choice, in the same terms
+        frame[column] = frame[column].where(~ours_is_b, frame[column].map(lambda v: _SWAP.get(v, v)))
+    frame["contrast_item"] = frame["a_method"].where(ours_is_b, frame["b_method"]).astype("int64")
+    frame["response_ms"] = frame["response_ms"].astype(float)
+    frame["duration_ms"] = frame[["duration_a", "duration_b"]].max(axis=1).astype(float) * 1000.0
+    original = frame.pop("repeat_choice_same")
+    same = (original == frame["choice"]).astype("boolean")
+    frame["repeat_choice_same"] = same.where(frame["is_repeat"] & original.notna(), pd.NA)
+    frame["gold_answer"] = frame["gold_answer"].where(frame["is_gold"], None)
+    return frame[[*JUDGMENT_COLUMNS, "contrast_item"]]
+
+
+def study_excluded_raters(*, study: Study) -> list[int]:
+    """Raters of the study's participants passed to the fit as excluded: excluded by an admin or
+    screened out (withdrawn ones are not in the judgments at all)."""
+    participants = study.participants.exclude(status=Participant.Status.WITHDRAWN)
+    return list(participants.filter(rater__excluded=True).values_list("rater_id", flat=True))
+
+
+def participants_with_decisions(*, study: Study) -> dict[int, Participant]:
+    """The study's consented participants by rater id, each with ``last_decision`` (newest first), in
+    two queries."""
+    participants = {
+        p.rater_id: p
+        for p in study.participants.filter(consented_at__isnull=False).select_related("rater").order_by("pk")
+    }
+    latest: dict[int, ParticipantDecision] = {}
+    for decision in ParticipantDecision.objects.filter(participant__study=study).select_related("decided_by"):
+        latest.setdefault(decision.participant_id, decision)
+    for participant in participants.values():
+        participant.last_decision = latest.get(participant.pk)  # type: ignore[attr-defined]
+    return participants

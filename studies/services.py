@@ -27,6 +27,7 @@ from studies.errors import (
     InvalidAnswer,
     InvitationOnly,
     NotYours,
+    ParticipantDecisionError,
     ParticipantScreenedOut,
     ParticipantWithdrawn,
     StudyFrozen,
@@ -79,6 +80,11 @@ def salted_hash(*parts: object) -> str:
     """A one-way stand-in for an identifier, salted so that it cannot be looked up in a table."""
     text = ":".join(str(part) for part in (settings.IDENTITY_HASH_SALT, *parts))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def participant_code(*, study_id: int, participant_id: int) -> str:
+    """The short one-way id a participant is shown by to admins and in exports (never a name)."""
+    return salted_hash("study", study_id, "participant", participant_id)[:16]
 
 
 # --- designing a study ------------------------------------------------------------------------------
@@ -851,3 +857,66 @@ def participant_withdraw(*, participant: Participant, now: datetime | None = Non
     Rater.objects.filter(pk=participant.rater_id).update(excluded=True)
     participant.rater.excluded = True
     return participant
+
+
+# --- a study admin's decisions on participants ------------------------------------------------------
+
+
+@transaction.atomic
+def participant_exclude(*, participant: Participant, by: Any, reason: str) -> Participant:
+    """Exclude a participant: their rater is excluded, so no statistic or export counts their answers;
+    the decision is recorded with who made it and why."""
+    reason = _decision_reason(reason)
+    if not reason:
+        raise ParticipantDecisionError("Give a reason for excluding this participant.")
+    participant = (
+        Participant.objects.select_for_update(of=("self",)).select_related("rater").get(pk=participant.pk)
+    )
+    if participant.rater.excluded:
+        raise ParticipantDecisionError(f"This participant is already {_standing(participant)}.")
+    Rater.objects.filter(pk=participant.rater_id).update(excluded=True)
+    participant.rater.excluded = True
+    ParticipantDecision.objects.create(
+        participant=participant, action=ParticipantDecision.Action.EXCLUDE, reason=reason[:500], decided_by=by
+    )
+    return participant
+
+
+@transaction.atomic
+def participant_include(*, participant: Participant, by: Any, reason: str = "") -> Participant:
+    """Include a participant again (an admin's exclusion or the screen-out rule undone); a withdrawn
+    participant cannot be: they took their answers back."""
+    participant = (
+        Participant.objects.select_for_update(of=("self",)).select_related("rater").get(pk=participant.pk)
+    )
+    reason = _decision_reason(reason)
+    if participant.is_withdrawn:
+        raise ParticipantDecisionError("This participant withdrew: their answers cannot be included again.")
+    if not participant.rater.excluded:
+        raise ParticipantDecisionError("This participant is not excluded: there is nothing to include again.")
+    Rater.objects.filter(pk=participant.rater_id).update(excluded=False)
+    participant.rater.excluded = False
+    ParticipantDecision.objects.create(
+        participant=participant,
+        action=ParticipantDecision.Action.INCLUDE,
+        reason=reason,
+        decided_by=by,
+    )
+    return participant
+
+
+def _decision_reason(reason: str) -> str:
+    reason = reason.strip()
+    if len(reason) > 500:
+        raise ParticipantDecisionError("Keep the reason to 500 characters.")
+    return reason
+
+
+def _standing(participant: Participant) -> str:
+    return (
+        "withdrawn"
+        if participant.is_withdrawn
+        else "screened out"
+        if participant.is_screened_out
+        else "excluded"
+    )

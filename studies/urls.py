@@ -17,4 +17,14 @@ urlpatterns = [
     path("<id:pk>/results/", views.study_results_page, name="study_results"),
     path("<id:pk>/results/figure.<str:fmt>", views.results_figure_download, name="results_figure"),
     path("<id:pk>/results/answers.csv", views.results_csv, name="results_csv"),
+    path("<id:pk>/quality/", views.study_quality, name="quality"),
+    path("<id:pk>/quality/recompute", views.study_quality_recompute, name="quality_recompute"),
+    path("<id:pk>/quality/progress", views.study_quality_progress, name="quality_progress"),
+    path("<id:pk>/quality/figure.svg", views.study_quality_figure, name="quality_figure"),
+    path(
+        "<id:pk>/quality/<id:participant_id>/exclude", views.participant_exclude, name="participant_exclude"
+    ),
+    path(
+        "<id:pk>/quality/<id:participant_id>/include", views.participant_include, name="participant_include"
+    ),
 ]

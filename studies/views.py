@@ -12,13 +12,25 @@ from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from lib.http import HtmxHttpRequest
+from annotate import selectors as annotate_selectors
+from annotate.manage_views import svg_response
+from annotate.models import QualityReport
+from annotate.quality_page import STUDY_HEADERS, STUDY_SORT_KEYS, quality_figure_svg, sort_headers, sort_param
+from annotate.quality_reports import quality_report_start
+from lib.http import AuthenticatedHttpRequest, HtmxHttpRequest
 from lib.roles import staff_required
 from studies import selectors, services
 from studies.errors import StudyError
 from studies.forms import InvitationsForm, StudyForm
-from studies.models import Study
+from studies.models import Participant, Study
 from studies.presets import PRESETS
+from studies.quality import (
+    SAME_SIDE_SHARE,
+    SPEED_MIN_MATCHUPS,
+    SPEEDER_SHARE,
+    study_quality_rows,
+    study_scope,
+)
 from studies.results import FIGURE_FORMATS, answers_csv, results_figure, study_results
 
 
@@ -178,3 +190,116 @@ def _download(
     # Results change with every answer: never serve a stale figure from a cache.
     response["Cache-Control"] = "no-store"
     return response
+
+
+# --- the quality page ---------------------------------------------------------------------------------
+
+
+def _quality_report(study: Study) -> QualityReport | None:
+    return annotate_selectors.quality_report_get(scope=study_scope(study))
+
+
+def _quality_urls(study: Study) -> dict[str, str]:
+    return {
+        "progress_url": reverse("studies:quality_progress", args=[study.pk]),
+        "recompute_url": reverse("studies:quality_recompute", args=[study.pk]),
+        "figure_url": reverse("studies:quality_figure", args=[study.pk]),
+    }
+
+
+def _render_quality(
+    request: HttpRequest, study: Study, *, error: str = "", status: int = 200
+) -> HttpResponse:
+    sort = sort_param(request.GET.get("sort"), STUDY_SORT_KEYS)
+    report = _quality_report(study)
+    context = {
+        "study": study,
+        "report": report,
+        "rows": study_quality_rows(study=study, report=report, sort=sort),
+        "headers": sort_headers(sort, STUDY_HEADERS),
+        "error": error,
+        "speed": {
+            "min_matchups": SPEED_MIN_MATCHUPS,
+            "speeder_percent": round(SPEEDER_SHARE * 100),
+            "same_side_percent": round(SAME_SIDE_SHARE * 100),
+        },
+        **_quality_urls(study),
+    }
+    return render(request, "studies/study_quality.html", context, status=status)
+
+
+@require_safe
+@staff_required
+def study_quality(request: HttpRequest, pk: int) -> HttpResponse:
+    return _render_quality(request, _study_or_404(pk))
+
+
+@require_POST
+@staff_required
+def study_quality_recompute(request: HttpRequest, pk: int) -> HttpResponse:
+    study = _study_or_404(pk)
+    report = quality_report_start(scope=study_scope(study))
+    if report.status == QualityReport.Status.FAILED:
+        messages.error(request, f"The quality table could not be recomputed: {report.error}")
+    else:
+        messages.success(request, "The quality table is being recomputed; the last one stays until then.")
+    return redirect("studies:quality", pk=study.pk)
+
+
+@require_safe
+@staff_required
+def study_quality_progress(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The progress panel alone: htmx swaps it in every second while a computation runs."""
+    study = _study_or_404(pk)
+    if not request.htmx:
+        return redirect("studies:quality", pk=study.pk)
+    context = {"report": _quality_report(study), **_quality_urls(study)}
+    return render(request, "annotate/manage/quality_progress_panel.html", context)
+
+
+@require_safe
+@staff_required
+def study_quality_figure(request: HttpRequest, pk: int) -> HttpResponse:
+    study = _study_or_404(pk)
+    report = _quality_report(study)
+    names = {row["rater"]: row.get("code", "") for row in (report.raters if report else [])}
+    return svg_response(quality_figure_svg(report=report, names=names))
+
+
+def _participant_or_404(study: Study, participant_id: int) -> Participant:
+    participant = Participant.objects.select_related("rater").filter(study=study, pk=participant_id).first()
+    if participant is None:
+        raise Http404("No such participant in this study.")
+    return participant
+
+
+@require_POST
+@staff_required
+def participant_exclude(request: AuthenticatedHttpRequest, pk: int, participant_id: int) -> HttpResponse:
+    study = _study_or_404(pk)
+    participant = _participant_or_404(study, participant_id)
+    try:
+        services.participant_exclude(
+            participant=participant, by=request.user, reason=request.POST.get("reason", "")
+        )
+    except StudyError as error:
+        return _render_quality(request, study, error=error.message, status=error.status)
+    code = services.participant_code(study_id=study.pk, participant_id=participant.pk)
+    messages.success(request, f"Participant {code} is excluded: their answers count nowhere now.")
+    return redirect("studies:quality", pk=study.pk)
+
+
+@require_POST
+@staff_required
+def participant_include(request: AuthenticatedHttpRequest, pk: int, participant_id: int) -> HttpResponse:
+    study = _study_or_404(pk)
+    participant = _participant_or_404(study, participant_id)
+    try:
+        services.participant_include(
+            participant=participant, by=request.user, reason=request.POST.get("reason", "")
+        )
+    except StudyError as error:
+        return _render_quality(request, study, error=error.message, status=error.status)
+    code = services.participant_code(study_id=study.pk, participant_id=participant.pk)
+    messages.success(request, f"Participant {code} is included again: their answers count again.")
+    return redirect("studies:quality", pk=study.pk)

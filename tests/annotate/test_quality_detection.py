@@ -17,7 +17,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from annotate.models import Comparison, GoldAnswer, Judgment, TrackItem, TrackSeat
-from annotate.quality_reports import quality_report_compute
+from annotate.quality_reports import quality_report_compute, track_scope
 from annotate.vote_path import assignment_next_for, judgment_submit_and_next
 from tests.factories import make_track
 
@@ -90,7 +90,7 @@ def _simulate(seed: int) -> tuple[set[str], set[str]]:
     # The checks came from the handout, at about the track's rates.
     assert 0.05 < judgments.filter(is_gold=True).count() / total < 0.15
     assert 0.05 < judgments.filter(is_repeat=True).count() / total < 0.15
-    report = quality_report_compute(track=track)
+    report = quality_report_compute(scope=track_scope(track))
     table = time.monotonic() - started - voting
     print(f"seed {seed}: {report.judgments} judgments voted in {voting:.1f} s, table in {table:.1f} s")
     names = {

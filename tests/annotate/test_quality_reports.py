@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from annotate import selectors
 from annotate.models import GoldAnswer, Judgment, QualityReport, TrackItem, TrackSeat
 from annotate.quality import JUDGMENT_COLUMNS
-from annotate.quality_reports import quality_report_compute
+from annotate.quality_reports import quality_report_compute, track_scope
 from annotate.tasks import quality_report_compute as quality_report_task
 from annotate.vote_path import assignment_next_for, judgment_submit, track_seat_exclude
 from tests.factories import make_track
@@ -90,7 +90,7 @@ def test_the_report_stores_every_rater_with_json_safe_figures(voted, study_admin
     track, _amy, ben, first = voted
     track_seat_exclude(seat=TrackSeat.objects.get(track=track, user=ben), by=study_admin, reason="checked")
 
-    report = quality_report_compute(track=track)
+    report = quality_report_compute(scope=track_scope(track))
 
     assert (report.status, report.progress, report.judgments) == (QualityReport.Status.DONE, 1.0, 8)
     assert report.computed_at is not None
@@ -105,7 +105,7 @@ def test_the_report_stores_every_rater_with_json_safe_figures(voted, study_admin
 
 def test_a_track_without_judgments_gets_an_empty_table(study_admin):
     track = make_track(methods=2)
-    report = quality_report_compute(track=track)
+    report = quality_report_compute(scope=track_scope(track))
     assert (report.status, report.raters, report.judgments) == ("done", [], 0)
 
 

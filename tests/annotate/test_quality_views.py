@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from annotate.models import QualityReport, TrackItem, TrackRaterDecision, TrackSeat
-from annotate.quality_reports import quality_report_compute
+from annotate.quality_reports import quality_report_compute, track_scope
 from annotate.vote_path import assignment_next_for, judgment_submit
 from tests.exports.test_export_views import broker_down  # noqa: F401  (a fixture)
 from tests.factories import make_track
@@ -34,7 +34,7 @@ def track(annotator):
     track = make_track(annotators=[annotator, other], methods=3, votes_needed=2, min_watch_fraction=0)
     while _vote(track, annotator) or _vote(track, other):
         pass
-    quality_report_compute(track=track)
+    quality_report_compute(scope=track_scope(track))
     return track
 
 
