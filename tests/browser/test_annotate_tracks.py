@@ -88,6 +88,9 @@ def test_undo_brings_the_last_comparison_back_and_a_refused_vote_shows_its_reaso
     assert not Judgment.objects.exists()
 
     Track.objects.filter(pk=track.pk).update(is_paused=True)
+    # The panel swapped back in by undo unlocks its votes once its videos are ready; a key pressed
+    # before that is ignored, as it should be.
+    expect(page.get_by_role("button", name="Right", exact=True)).to_be_enabled()
     page.keyboard.press("ArrowRight")
     expect(page.get_by_role("alert")).to_contain_text("This track is paused; your vote was not stored.")
     expect(page.get_by_role("heading", name="This track is paused")).to_be_visible()
