@@ -1315,8 +1315,7 @@ def judgment_submit_and_next(
                 else:
                     # The check is handed out first and the vote's statement, which locks the track's
                     # row, goes last and is read after the commit, as the single statement is: the row
-                    # is never held while this process waits or runs (measured: with the vote first,
-                    # the checks' handouts tripled the track's p99 under load).
+                    # is never held while this process waits for the check's handout or runs Python.
                     check_first = True
                     cursor.execute(_VOTE_WRITE_AFTER_CHECK_SQL, params)
             else:
