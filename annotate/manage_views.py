@@ -3,6 +3,8 @@ page of each track (its raters' figures, Exclude and Include again)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from csp.constants import SELF
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
@@ -257,33 +259,51 @@ def track_gold_make(request: HttpRequest, track_id: int) -> HttpResponse:
     return redirect("manage_tracks:detail", track_id=track.pk)
 
 
-@require_POST
-@staff_required
-def track_rater_exclude(request: AuthenticatedHttpRequest, track_id: int, seat_id: int) -> HttpResponse:
+def _rater_decided(
+    request: AuthenticatedHttpRequest,
+    track_id: int,
+    seat_id: int,
+    *,
+    form_class: type[RaterExcludeForm] | type[RaterIncludeForm],
+    decide: Callable[..., object],
+    done: str,
+) -> HttpResponse:
+    """Exclude or include an annotator (``decide``, with the form's reason), then back to the quality
+    page with ``done`` about them; a refused decision shows the page with its reason and changes nothing."""
     track = _track_or_404(track_id)
     seat = _seat_or_404(track, seat_id)
-    form = RaterExcludeForm(request.POST)
+    form = form_class(request.POST)
     try:
         if not form.is_valid():
             raise RaterDecisionError(_form_error(form))
-        vote_path.track_seat_exclude(seat=seat, by=request.user, reason=form.cleaned_data["reason"])
+        decide(seat=seat, by=request.user, reason=form.cleaned_data["reason"])
     except RaterDecisionError as error:
         return _render_quality(request, track, error=error.message, failed_seat=seat.pk, status=error.status)
-    messages.success(request, f"{seat.user.get_username()} is excluded: their votes count nowhere now.")
+    messages.success(request, f"{seat.user.get_username()} {done}")
     return redirect("manage_tracks:quality", track_id=track.pk)
+
+
+@require_POST
+@staff_required
+def track_rater_exclude(request: AuthenticatedHttpRequest, track_id: int, seat_id: int) -> HttpResponse:
+    return _rater_decided(
+        request,
+        track_id,
+        seat_id,
+        form_class=RaterExcludeForm,
+        decide=vote_path.track_seat_exclude,
+        done="is excluded: their votes count nowhere now.",
+    )
 
 
 @require_POST
 @staff_required
 def track_rater_include(request: AuthenticatedHttpRequest, track_id: int, seat_id: int) -> HttpResponse:
-    track = _track_or_404(track_id)
-    seat = _seat_or_404(track, seat_id)
-    form = RaterIncludeForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise RaterDecisionError(_form_error(form))
-        vote_path.track_seat_include(seat=seat, by=request.user, reason=form.cleaned_data["reason"])
-    except RaterDecisionError as error:
-        return _render_quality(request, track, error=error.message, failed_seat=seat.pk, status=error.status)
-    messages.success(request, f"{seat.user.get_username()} is included again: their votes count again.")
-    return redirect("manage_tracks:quality", track_id=track.pk)
+    return _rater_decided(
+        request,
+        track_id,
+        seat_id,
+        form_class=RaterIncludeForm,
+        decide=vote_path.track_seat_include,
+        done="is included again: their votes count again.",
+    )

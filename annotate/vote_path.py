@@ -580,37 +580,63 @@ _PANEL_SQL = f"SELECT {_PANEL.sql} FROM annotate_comparison AS c {_PANEL_JOINS} 
 # Handouts between an original and its repeat, at least.
 REPEAT_AFTER = 10
 
-# Whether the gold comparison aliased {gold} is of an identity and prompt that the track's work has.
-_IN_POOL = """EXISTS (
+# The rows of the track's work with the identity and prompt of the gold comparison aliased {gold}: one
+# is enough. A LATERAL subquery with LIMIT, which the planner cannot turn into a join over the whole
+# track (an EXISTS here became a hash join over every item of the track: 10 ms a gold handout on 10
+# thousand comparisons). The gold statement below uses LATERAL ... LIMIT 1 for every lookup for the
+# same reason: each candidate is tested by index, one at a time, until one fits.
+_IN_POOL = """CROSS JOIN LATERAL (
     SELECT 1 FROM annotate_comparison AS tc
     JOIN annotate_trackitem AS ti ON ti.comparison_id = tc.id AND ti.track_id = %(track)s AND NOT ti.is_check
     WHERE tc.identity_id = {gold}.identity_id AND tc.prompt_id = {gold}.prompt_id
+    LIMIT 1
+) AS in_pool"""
+
+# Gold comparisons of the track's criterion, in comparison-id order from a pivot drawn between the
+# lowest and the highest (``%(draw)s``, from the track, the rater and the handout's number as
+# _check_drawn draws: the same handout draws the same way) and then from the lowest up to it. Read in
+# that order through the index and stopped at the first fit, a handout looks at a few candidates
+# rather than sorting all of them. A gold comparison after a wide gap in the ids is started from more
+# often than one in a run; every rater still goes through them all, as none is handed twice.
+_GOLD_CANDIDATES = """(
+    WITH bounds AS (
+        SELECT min(comparison_id) AS low, max(comparison_id) AS high
+        FROM annotate_goldanswer WHERE criterion = %(criterion)s
+    ), pivot AS (SELECT low + floor(%(draw)s * (high - low + 1))::bigint AS id FROM bounds)
+    (SELECT g.comparison_id FROM annotate_goldanswer AS g, pivot
+     WHERE g.criterion = %(criterion)s AND g.comparison_id >= pivot.id ORDER BY g.comparison_id)
+    UNION ALL
+    (SELECT g.comparison_id FROM annotate_goldanswer AS g, pivot
+     WHERE g.criterion = %(criterion)s AND g.comparison_id < pivot.id ORDER BY g.comparison_id)
 )"""
 
 # A gold comparison of the track's criterion this rater was never handed in this track, from the
 # track's own identities and prompts when it has any there (else from all of the criterion's). Its
 # item in the track is made on first use (a check item); a comparison already in the track is handed
-# as gold through its own item, and is then never handed to this rater as work. The candidates are
-# shuffled (by a hash of the rater and the handout's number: the same handout draws the same way, as
-# _check_drawn does), then tested in that order, so that the first fit ends the search; the second branch (any
+# as gold through its own item, and is then never handed to this rater as work. The second branch (any
 # gold of the criterion, when the track's identities and prompts have none at all) runs only when the
 # first found nothing. Nothing here waits: an item that a concurrent handout is inserting right now
 # makes this one find nothing.
 _GOLD_SQL = f"""
-WITH shuffled AS (
-    SELECT g.comparison_id, c.identity_id, c.prompt_id
-    FROM annotate_goldanswer AS g JOIN annotate_comparison AS c ON c.id = g.comparison_id
-    WHERE g.criterion = %(criterion)s AND NOT EXISTS (
-        SELECT 1 FROM annotate_trackitem AS i JOIN annotate_assignment AS a ON a.item_id = i.id
-        WHERE i.track_id = %(track)s AND i.comparison_id = g.comparison_id AND a.rater_id = %(rater)s
-    )
-    ORDER BY md5(g.comparison_id::text || ':' || %(rater)s::text || ':' || %(position)s::text) OFFSET 0
+WITH candidate AS (
+    SELECT k.comparison_id, c.identity_id, c.prompt_id
+    FROM {_GOLD_CANDIDATES} AS k
+    CROSS JOIN LATERAL (
+        SELECT identity_id, prompt_id FROM annotate_comparison WHERE id = k.comparison_id LIMIT 1
+    ) AS c
+    LEFT JOIN LATERAL (
+        SELECT 1 AS had FROM annotate_trackitem AS i JOIN annotate_assignment AS a ON a.item_id = i.id
+        WHERE i.track_id = %(track)s AND i.comparison_id = k.comparison_id AND a.rater_id = %(rater)s
+        LIMIT 1
+    ) AS handed_before ON true
+    WHERE handed_before.had IS NULL
 ), gold AS (
-    (SELECT comparison_id FROM shuffled AS s WHERE {_IN_POOL.format(gold="s")} LIMIT 1)
+    (SELECT s.comparison_id FROM candidate AS s {_IN_POOL.format(gold="s")} LIMIT 1)
     UNION ALL
-    (SELECT comparison_id FROM shuffled WHERE NOT EXISTS (
+    (SELECT comparison_id FROM candidate WHERE NOT EXISTS (
         SELECT 1 FROM annotate_goldanswer AS g JOIN annotate_comparison AS s ON s.id = g.comparison_id
-        WHERE g.criterion = %(criterion)s AND {_IN_POOL.format(gold="s")}
+        {_IN_POOL.format(gold="s")}
+        WHERE g.criterion = %(criterion)s
     ) LIMIT 1)
     LIMIT 1
 ), existing AS (
@@ -980,7 +1006,9 @@ def _check_drawn(seat: _Seat) -> str:
 def _hand_out_check(cursor: CursorWrapper, *, seat: _Seat, now: datetime, check: str) -> Assignment | None:
     """Hand out a check of the kind drawn; None when there is none for this rater yet."""
     statement = _GOLD_SQL if check == Assignment.Purpose.GOLD else _REPEAT_SQL
-    cursor.execute(statement, {**_pick_params(seat, now), "criterion": seat.track.criterion})
+    # Where in the gold comparisons the search starts: drawn as the check was, per handout.
+    draw = random.Random(f"{seat.track.pk}:{seat.rater_id}:{seat.assigned}:gold").random()
+    cursor.execute(statement, {**_pick_params(seat, now), "criterion": seat.track.criterion, "draw": draw})
     row = cursor.fetchone()
     if row is None:
         return None

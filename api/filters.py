@@ -80,7 +80,15 @@ class ComparisonFilters(Filters):
     identity = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
     prompt = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
     track = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
-    lookups = {"identity": "identity_id", "prompt": "prompt_id", "track": "track_items__track_id"}
+    lookups = {"identity": "identity_id", "prompt": "prompt_id"}
+
+    def apply(self, queryset: QuerySet, values: dict[str, Any]) -> QuerySet:
+        values = dict(values)
+        track = values.pop("track", None)
+        if track is not None:
+            # The track's work: a gold comparison handed out as a check is not one of its comparisons.
+            queryset = queryset.filter(track_items__track_id=track, track_items__is_check=False)
+        return super().apply(queryset, values)
 
 
 class TrackFilters(Filters):

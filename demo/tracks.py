@@ -202,8 +202,9 @@ def _simulate_track(
 ) -> int:
     strength, duration = _strengths(track)
     gold = dict(GoldAnswer.objects.filter(criterion=track.criterion).values_list("comparison_id", "answer"))
-    stored = track.items.aggregate(n=Sum("votes"))["n"] or 0
-    budget = max(track.items.count() * min(target, track.votes_needed) - stored, 0)
+    work = track.items.filter(is_check=False)  # check items take no votes of the dataset
+    stored = work.aggregate(n=Sum("votes"))["n"] or 0
+    budget = max(work.count() * min(target, track.votes_needed) - stored, 0)
     watch = max(track.min_watch_fraction, 0.0)
     mean_duration = Video.objects.filter(pk__in=strength).aggregate(d=Avg("duration"))["d"] or 0.0
     # Seconds per vote on average (watch, think, move on): the timelines start so that they end now.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
@@ -273,33 +274,46 @@ def _participant_or_404(study: Study, participant_id: int) -> Participant:
     return participant
 
 
-@require_POST
-@staff_required
-def participant_exclude(request: AuthenticatedHttpRequest, pk: int, participant_id: int) -> HttpResponse:
+def _participant_decided(
+    request: AuthenticatedHttpRequest,
+    pk: int,
+    participant_id: int,
+    *,
+    decide: Callable[..., object],
+    done: str,
+) -> HttpResponse:
+    """Exclude or include a participant (``decide``, with the posted reason), then back to the quality
+    page with ``done`` about them; a refused decision shows the page with its reason and changes nothing."""
     study = _study_or_404(pk)
     participant = _participant_or_404(study, participant_id)
     try:
-        services.participant_exclude(
-            participant=participant, by=request.user, reason=request.POST.get("reason", "")
-        )
+        decide(participant=participant, by=request.user, reason=request.POST.get("reason", ""))
     except StudyError as error:
         return _render_quality(request, study, error=error.message, status=error.status)
     code = services.participant_code(study_id=study.pk, participant_id=participant.pk)
-    messages.success(request, f"Participant {code} is excluded: their answers count nowhere now.")
+    messages.success(request, f"Participant {code} {done}")
     return redirect("studies:quality", pk=study.pk)
+
+
+@require_POST
+@staff_required
+def participant_exclude(request: AuthenticatedHttpRequest, pk: int, participant_id: int) -> HttpResponse:
+    return _participant_decided(
+        request,
+        pk,
+        participant_id,
+        decide=services.participant_exclude,
+        done="is excluded: their answers count nowhere now.",
+    )
 
 
 @require_POST
 @staff_required
 def participant_include(request: AuthenticatedHttpRequest, pk: int, participant_id: int) -> HttpResponse:
-    study = _study_or_404(pk)
-    participant = _participant_or_404(study, participant_id)
-    try:
-        services.participant_include(
-            participant=participant, by=request.user, reason=request.POST.get("reason", "")
-        )
-    except StudyError as error:
-        return _render_quality(request, study, error=error.message, status=error.status)
-    code = services.participant_code(study_id=study.pk, participant_id=participant.pk)
-    messages.success(request, f"Participant {code} is included again: their answers count again.")
-    return redirect("studies:quality", pk=study.pk)
+    return _participant_decided(
+        request,
+        pk,
+        participant_id,
+        decide=services.participant_include,
+        done="is included again: their answers count again.",
+    )

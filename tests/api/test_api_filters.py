@@ -86,3 +86,17 @@ def test_videos_leave_out_the_copies_made_for_gold_comparisons(world: World, ml_
     copy = video_degraded_copy(video=Video.objects.filter(identity=ada).first())
     videos = ml_api.get(f"/api/videos/?identity={ada.pk}").json()["results"]
     assert len(videos) == 3 and copy.pk not in {v["id"] for v in videos}
+
+
+def test_comparisons_of_a_track_leave_out_its_check_items(world: World, ml_api: APIClient) -> None:
+    from annotate.models import TrackItem
+
+    fidelity = world.tracks["fidelity"]
+    work = set(fidelity.items.values_list("comparison_id", flat=True))
+    # A comparison of another track handed out in this one as a gold check only.
+    gold = next(c for c in world.comparisons.values() if c.pk not in work)
+    TrackItem.objects.create(track=fidelity, comparison=gold, is_check=True)
+    listed = {
+        c["id"] for c in ml_api.get(f"/api/comparisons/?track={fidelity.pk}&page_size=100").json()["results"]
+    }
+    assert listed == work
