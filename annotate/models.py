@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 
+from annotate.adaptive import ItemStatus, StoppingRule, Tally, VoteMode, VotePlan, votes_wanted
 from annotate.watch import watch_needed
 from generation.models import Identity, Prompt, Video
 
@@ -91,6 +92,17 @@ class Rater(models.Model):
 
 QUALITY_RATE_MAX = 0.5
 
+VOTE_MODES = [(VoteMode.FIXED, "Fixed votes per comparison"), (VoteMode.ADAPTIVE, "Until decided")]
+STOPPING_RULES = [
+    (StoppingRule.POSTERIOR, "Posterior error below a target"),
+    (StoppingRule.MARGIN, "One side ahead by a margin (δ)"),
+]
+ITEM_STATUSES = [
+    (ItemStatus.OPEN, "Open"),
+    (ItemStatus.DECIDED, "Decided"),
+    (ItemStatus.UNDECIDED_AT_MAX, "Undecided at maximum"),
+]
+
 
 class Track(models.Model):
     """A pairwise annotation track: one criterion, a pool of comparisons, a team of annotators."""
@@ -103,6 +115,18 @@ class Track(models.Model):
     kind = models.CharField(max_length=32, choices=Kind.choices)
     instructions = models.TextField(blank=True)
     votes_needed = models.PositiveSmallIntegerField(default=3)
+    # Fixed votes per comparison (votes_needed), or adaptive: until the stopping rule decides, between
+    # min_votes and max_votes (annotate/adaptive.py). Set when the track is made.
+    vote_mode = models.CharField(max_length=8, choices=VOTE_MODES, default=VoteMode.FIXED)
+    min_votes = models.PositiveSmallIntegerField(default=2)
+    max_votes = models.PositiveSmallIntegerField(default=7)
+    stopping_rule = models.CharField(max_length=10, choices=STOPPING_RULES, default=StoppingRule.POSTERIOR)
+    error_target = models.FloatField(
+        default=0.1, help_text="Posterior rule: stop once the other side has less than this probability."
+    )
+    decision_margin = models.PositiveSmallIntegerField(
+        default=2, help_text="Margin rule: stop once one side leads by this many votes."
+    )
     allow_tie = models.BooleanField(default=False)
     allow_both_bad = models.BooleanField(default=False)
     # A fraction of each video, 0 to 1: the server records at most one full play of each (see
@@ -155,6 +179,13 @@ class Track(models.Model):
                 condition=Q(repeat_rate__gte=0) & Q(repeat_rate__lte=QUALITY_RATE_MAX),
                 name="track_repeat_rate_0_to_half",
             ),
+            models.CheckConstraint(
+                condition=Q(min_votes__gte=1) & Q(min_votes__lte=F("max_votes")),
+                name="track_min_votes_1_to_max",
+            ),
+            models.CheckConstraint(
+                condition=Q(error_target__gt=0) & Q(error_target__lt=0.5), name="track_error_target_0_to_half"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -170,9 +201,30 @@ class Track(models.Model):
         return watch_needed(self.min_watch_fraction)
 
     @property
+    def vote_plan(self) -> VotePlan:
+        return VotePlan(
+            mode=VoteMode(self.vote_mode),
+            fixed_votes=self.votes_needed,
+            min_votes=self.min_votes,
+            max_votes=self.max_votes,
+            rule=StoppingRule(self.stopping_rule),
+            error_target=self.error_target,
+            margin=self.decision_margin,
+        )
+
+    @property
+    def first_needed(self) -> int:
+        """The votes a comparison wants before it has any."""
+        return votes_wanted(self.vote_plan, Tally())
+
+    @property
+    def is_adaptive(self) -> bool:
+        return self.vote_mode == VoteMode.ADAPTIVE
+
+    @property
     def votes_total(self) -> int:
-        """Votes the whole track needs."""
-        return self.items_total * self.votes_needed
+        """Votes the whole track needs: fixed, its comparisons times their votes; adaptive, at most."""
+        return self.items_total * (self.max_votes if self.is_adaptive else self.votes_needed)
 
     @property
     def allowed_choices(self) -> list[str]:
@@ -236,15 +288,27 @@ class TrackItem(models.Model):
     """A comparison in a track, with the count that assignment works from.
 
     ``claimed`` = stored votes + open leases. A new assignment is handed out only while
-    ``claimed < votes_needed``, under a row lock, so concurrent annotators never push a comparison past
-    its needed votes.
+    ``claimed < needed``, under a row lock, so concurrent annotators never push a comparison past
+    its needed votes (on an adaptive track, past its maximum, nor beyond a decision).
     """
 
-    # Served by track_item_once (track, comparison) and track_item_pick_idx (track, claimed, id).
+    # Served by track_item_once (track, comparison) and track_item_open_pick_idx (track, claimed, id:
+    # open work only).
     track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="items", db_index=False)
     comparison = models.ForeignKey(Comparison, on_delete=models.PROTECT, related_name="track_items")
     claimed = models.PositiveIntegerField(default=0)
     votes = models.PositiveIntegerField(default=0)
+    # How many votes the comparison wants in all for now: the track's votes_needed, or on an adaptive
+    # track what annotate.adaptive.votes_wanted says after each vote (its votes once it is closed).
+    # The services set it as they add items; 0 (never picked) for check items, which SQL inserts.
+    needed = models.PositiveSmallIntegerField(db_default=0)
+    # The votes by outcome (both bad counts as a tie), which the stopping rule reads, and where it
+    # stands: open, decided, or stopped at the maximum undecided. Closed is closed: a late vote on an
+    # open lease is stored and counted but does not reopen it.
+    tally_a = models.FloatField(db_default=0.0)
+    tally_b = models.FloatField(db_default=0.0)
+    tally_tie = models.FloatField(db_default=0.0)
+    status = models.CharField(max_length=16, choices=ITEM_STATUSES, db_default=ItemStatus.OPEN)
     # A gold comparison put in the track only to be handed out as a check (``vote_path``): never picked
     # as work, never counted in the track's progress. It is an item, rather than a comparison the
     # assignment names on its own, so that the vote path, the page and the media permission treat it
@@ -260,7 +324,9 @@ class TrackItem(models.Model):
         # Check items are not in it: they are never picked.
         indexes: ClassVar = [
             models.Index(
-                fields=["track", "claimed", "id"], condition=Q(is_check=False), name="track_item_pick_idx"
+                fields=["track", "claimed", "id"],
+                condition=Q(is_check=False, claimed__lt=F("needed")),
+                name="track_item_open_pick_idx",
             )
         ]
 

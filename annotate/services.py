@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import F
 
+from annotate.adaptive import VotePlan
 from annotate.errors import TrackSetupError
 from annotate.gold import make_gold_pairs as make_gold_pairs
 from annotate.gold import mark_gold as mark_gold
@@ -63,9 +64,15 @@ def track_create(
     instructions: str = "",
     gold_rate: float = 0.05,
     repeat_rate: float = 0.05,
+    plan: VotePlan | None = None,
 ) -> Track:
-    """Create a track over the catalog slice and build its comparisons."""
+    """Create a track over the catalog slice and build its comparisons. ``plan``: fixed votes per
+    comparison (by default ``votes_needed`` of them) or adaptive ones (annotate/adaptive.py)."""
     _rates_checked(gold_rate=gold_rate, repeat_rate=repeat_rate)
+    plan = plan or VotePlan(fixed_votes=votes_needed)
+    problems = plan.problems()
+    if problems:
+        raise TrackSetupError(" ".join(problems))
     if not 0.0 <= min_watch_fraction <= 1.0:
         # The server records at most one full play of each video: a larger rule could never be met.
         raise TrackSetupError(
@@ -85,7 +92,13 @@ def track_create(
     track = Track.objects.create(
         name=name,
         kind=kind,
-        votes_needed=votes_needed,
+        votes_needed=plan.fixed_votes,
+        vote_mode=plan.mode,
+        min_votes=plan.min_votes,
+        max_votes=plan.max_votes,
+        stopping_rule=plan.rule,
+        error_target=plan.error_target,
+        decision_margin=plan.margin,
         allow_tie=allow_tie,
         allow_both_bad=allow_both_bad,
         min_watch_fraction=min_watch_fraction,
@@ -95,7 +108,8 @@ def track_create(
         gold_rate=gold_rate,
         repeat_rate=repeat_rate,
     )
-    TrackItem.objects.bulk_create([TrackItem(track=track, comparison=c) for c in comparisons])
+    needed = track.first_needed
+    TrackItem.objects.bulk_create([TrackItem(track=track, comparison=c, needed=needed) for c in comparisons])
     track_annotators_set(track=track, users=annotators)
     return track
 
@@ -126,9 +140,8 @@ UPDATE annotate_trackseat AS s SET
     votes_on_open = (
         SELECT count(*) FROM annotate_assignment AS a
         JOIN annotate_trackitem AS i ON i.id = a.item_id
-        JOIN annotate_track AS t ON t.id = i.track_id
         WHERE i.track_id = s.track_id AND a.rater_id = s.rater_id AND a.status = 'answered'
-          AND a.purpose = 'vote' AND i.votes < t.votes_needed
+          AND a.purpose = 'vote' AND i.status = 'open'
     ),
     checks_given = (
         SELECT count(*) FROM annotate_judgment AS j
@@ -191,7 +204,11 @@ def track_extend(*, track: Track, videos: Iterable[Video]) -> int:
     comparisons = comparisons_build(videos=[*same_cases, *new])
     before = TrackItem.objects.filter(track=track).count()
     TrackItem.objects.bulk_create(
-        [TrackItem(track=track, comparison=comparison) for comparison in comparisons], ignore_conflicts=True
+        [
+            TrackItem(track=track, comparison=comparison, needed=track.first_needed)
+            for comparison in comparisons
+        ],
+        ignore_conflicts=True,
     )
     added = TrackItem.objects.filter(track=track).count() - before
     track_items_added(track=track, count=added)

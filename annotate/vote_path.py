@@ -40,6 +40,8 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from psycopg import pq
 
+from annotate import adaptive
+from annotate.adaptive import ItemStatus, Tally, VotePlan
 from annotate.errors import (
     AssignmentExpired,
     InvalidChoice,
@@ -254,6 +256,75 @@ class _Seat:
 _SEAT = columns(_Seat)
 
 
+class _ItemCount(NamedTuple):
+    """A comparison's place in the track (``i``): its votes, what it wants, and where it stands."""
+
+    id: Annotated[int, "i.id"]
+    comparison_id: Annotated[int, "i.comparison_id"]
+    votes: Annotated[int, "i.votes"]
+    needed: Annotated[int, "i.needed"]
+    status: Annotated[str, "i.status"]
+    tally_a: Annotated[float, "i.tally_a"]
+    tally_b: Annotated[float, "i.tally_b"]
+    tally_tie: Annotated[float, "i.tally_tie"]
+
+    @property
+    def tally(self) -> Tally:
+        return Tally(self.tally_a, self.tally_b, self.tally_tie, self.votes)
+
+
+_ITEM_COUNT = columns(_ItemCount)
+
+
+@dataclass(frozen=True)
+class _ItemChange:
+    """What a vote added or taken away does to its comparison: its needed votes and status after, and
+    whether it closes (stops taking votes) or opens again; ``add_*``: the tally's change."""
+
+    needed: int
+    status: str
+    closes: bool
+    opens: bool
+    add_a: float
+    add_b: float
+    add_tie: float
+
+    def params(self) -> Params:
+        return {
+            "item_needed": self.needed,
+            "item_status": self.status,
+            "add_a": self.add_a,
+            "add_b": self.add_b,
+            "add_tie": self.add_tie,
+        }
+
+
+def _item_change(plan: VotePlan, item: _ItemCount, choice: str, *, adding: bool) -> _ItemChange:
+    """A vote on ``item`` added (a vote, an annotator included again) or taken away (an undo, an
+    exclusion), through the track's stopping rule (``adaptive.votes_wanted``, ``adaptive.status``).
+
+    Closed is closed while votes come: a late vote on a lease still open when the comparison was
+    decided is stored and counted, and changes nothing else. A vote taken away looks again: a
+    comparison that its votes no longer decide opens again."""
+    before = item.tally
+    after = before.add(choice) if adding else before.remove(choice)
+    sign = 1.0 if adding else -1.0
+    deltas = {"add_a": 0.0, "add_b": 0.0, "add_tie": 0.0}
+    deltas[{"A": "add_a", "B": "add_b"}.get(choice, "add_tie")] = sign
+    was_closed = item.status != ItemStatus.OPEN
+    if adding and was_closed:
+        return _ItemChange(item.needed, item.status, closes=False, opens=False, **deltas)
+    status = adaptive.status(plan, after)
+    is_open = status == ItemStatus.OPEN
+    return _ItemChange(
+        needed=adaptive.votes_wanted(plan, after),
+        status=str(status),
+        closes=not was_closed and not is_open,
+        opens=was_closed and is_open,
+        **deltas,
+    )
+
+
 class _Vote(NamedTuple):
     """The voted assignment (``a``) and its item (``i``), with the annotator's seat and the track."""
 
@@ -263,10 +334,8 @@ class _Vote(NamedTuple):
     expires_at: Annotated[datetime, "a.expires_at"]
     watched_a: Annotated[float, "a.watched_a"]
     watched_b: Annotated[float, "a.watched_b"]
-    item_id: Annotated[int, "a.item_id"]
     purpose: Annotated[str, "a.purpose"]
-    comparison_id: Annotated[int, "i.comparison_id"]
-    item_votes: Annotated[int, "i.votes"]
+    item: Annotated[_ItemCount, _ITEM_COUNT]
 
 
 _VOTE = columns(_Vote)
@@ -386,14 +455,6 @@ class _UndoAssignment(NamedTuple):
 _UNDO_ASSIGNMENT = columns(_UndoAssignment)
 
 
-class _ItemVotes(NamedTuple):
-    id: Annotated[int, "id"]
-    votes: Annotated[int, "votes"]
-
-
-_ITEM_VOTES = columns(_ItemVotes)
-
-
 # --- statements -----------------------------------------------------------------------------------
 
 _SEAT_SQL = f"""
@@ -423,8 +484,9 @@ WHERE i.track_id = %(track)s AND h.rater_id = %(rater)s AND h.status = 'open' AN
 LIMIT 1
 """
 
-# Fewest claimed first, walking track_item_pick_idx; SKIP LOCKED lets a concurrent picker take the
-# next row instead of waiting for (and then over-claiming) the one being handed out right now. The free
+# Fewest claimed first among the open, walking track_item_open_pick_idx; SKIP LOCKED lets a concurrent
+# picker take the next row instead of waiting for (and then over-claiming) the one being handed out right
+# now. The free
 # item is locked in a CTE of its own and joined: written as `WHERE id = (SELECT ... SKIP LOCKED)`, a
 # pick racing others sometimes updated no row although many were free. An own lease that expired
 # earlier is reopened rather than duplicated. The OFFSET 0 keeps NOT EXISTS a probe of
@@ -435,7 +497,7 @@ LIMIT 1
 _PICK_CTES = f"""
 free AS (
     SELECT i.id FROM annotate_trackitem AS i
-    WHERE i.track_id = %(track)s AND i.claimed < %(needed)s AND NOT i.is_check
+    WHERE i.track_id = %(track)s AND i.claimed < i.needed AND NOT i.is_check
       AND NOT EXISTS (
           SELECT 1 FROM annotate_assignment AS a
           WHERE a.item_id = i.id AND a.rater_id = %(rater)s AND a.status <> 'expired'
@@ -511,7 +573,10 @@ judgment AS (
 ), answered AS (
     UPDATE annotate_assignment SET status = 'answered', answered_at = %(now)s WHERE id = %(assignment)s
 ), counted AS (
-    UPDATE annotate_trackitem SET votes = votes + 1 WHERE id = %(item)s
+    UPDATE annotate_trackitem SET
+        votes = votes + 1, needed = %(item_needed)s, status = %(item_status)s,
+        tally_a = tally_a + %(add_a)s, tally_b = tally_b + %(add_b)s, tally_tie = tally_tie + %(add_tie)s
+    WHERE id = %(item)s
 ), seats AS (
     SELECT s.id FROM annotate_trackseat AS s
     WHERE s.id = %(seat)s OR (
@@ -734,7 +799,8 @@ FOR UPDATE OF a
 """
 
 _UNDO_ITEMS_SQL = f"""
-SELECT {_ITEM_VOTES.sql} FROM annotate_trackitem WHERE id = ANY(%(items)s) ORDER BY id FOR NO KEY UPDATE
+SELECT {_ITEM_COUNT.sql} FROM annotate_trackitem AS i WHERE i.id = ANY(%(items)s) ORDER BY i.id
+FOR NO KEY UPDATE
 """
 
 _UNDO_HAND_BACK = """
@@ -758,7 +824,10 @@ UPDATE annotate_trackseat SET undoable_id = NULL, checks_given = checks_given - 
 
 _UNDO_WRITE_SQL = f"""
 WITH {_UNDO_HAND_BACK}, uncounted AS (
-    UPDATE annotate_trackitem SET votes = votes - 1 WHERE id = %(item)s
+    UPDATE annotate_trackitem SET
+        votes = votes - 1, needed = %(item_needed)s, status = %(item_status)s,
+        tally_a = tally_a + %(add_a)s, tally_b = tally_b + %(add_b)s, tally_tie = tally_tie + %(add_tie)s
+    WHERE id = %(item)s
 ), seats AS (
     SELECT s.id FROM annotate_trackseat AS s
     WHERE s.id = %(seat)s OR (
@@ -975,7 +1044,6 @@ def _pick_params(seat: _Seat, now: datetime) -> Params:
     assert seat.rater_id is not None
     return {
         "track": track.pk,
-        "needed": track.votes_needed,
         "rater": seat.rater_id,
         "side": _side_for(track_id=track.pk, rater_id=seat.rater_id, position=seat.assigned),
         "position": seat.assigned,
@@ -1182,9 +1250,10 @@ def _vote_checked(
         )
     if response_ms is not None:
         response_ms = max(0, min(response_ms, 24 * 3600 * 1000))
+    change = _item_change(track.vote_plan, vote.item, choice, adding=True)
     return seat, {
         "purpose": vote.purpose,
-        "comparison": vote.comparison_id,
+        "comparison": vote.item.comparison_id,
         "criterion": track.criterion,
         "choice": choice,
         "shown_left": vote.shown_left,
@@ -1197,12 +1266,13 @@ def _vote_checked(
         "created_at": timezone.now(),
         "policy": SELECTION_POLICY,
         "now": now,
-        "item": vote.item_id,
+        "item": vote.item.id,
         "seat": seat.id,
-        "completes": vote.item_votes + 1 == track.votes_needed,
-        # False also on a comparison that already had its votes (an annotator included again brought
-        # theirs back while this lease was open): it is not open, so no seat counts it as open.
-        "stays_open": vote.item_votes + 1 < track.votes_needed,
+        "completes": change.closes,
+        # False also on a comparison already closed (decided while this lease was open, or an
+        # annotator included again brought their votes back): no seat counts it as open.
+        "stays_open": change.status == ItemStatus.OPEN,
+        **change.params(),
     }
 
 
@@ -1406,17 +1476,23 @@ def judgment_undo_last(*, track: Track, user: User, now: datetime | None = None)
             cursor.execute(_UNDO_CHECK_WRITE_SQL, handed_back)
             return Assignment.objects.select_related("item__comparison").get(pk=redo.id)
         cursor.execute(_UNDO_ITEMS_SQL, {"items": sorted({row.item_id for row in rows})})
-        votes = {item.id: item.votes for item in map(_ITEM_VOTES.decode, cursor.fetchall())}
+        items = {item.id: item for item in map(_ITEM_COUNT.decode, cursor.fetchall())}
+        cursor.execute("SELECT choice FROM annotate_judgment WHERE id = %s", [seat.undoable_id])
+        (choice,) = cursor.fetchone()
+        item = items[redo.item_id]
+        change = _item_change(seat.track.vote_plan, item, choice, adding=False)
         cursor.execute(
             _UNDO_WRITE_SQL,
             {
                 **handed_back,
+                **change.params(),
                 "item": redo.item_id,
                 "track": track.pk,
-                # Reopened only from exactly its needed votes: above them (an annotator was included
-                # again) it stays complete, and open (below them) it was counted as open already.
-                "was_complete": votes[redo.item_id] == seat.track.votes_needed,
-                "was_open": votes[redo.item_id] < seat.track.votes_needed,
+                # A closed comparison opens again when its votes no longer close it (fixed: it had
+                # exactly its needed votes; above them, an annotator included again, it stays closed);
+                # an open one was counted as open already.
+                "was_complete": change.opens,
+                "was_open": item.status == ItemStatus.OPEN,
             },
         )
     return Assignment.objects.select_related("item__comparison").get(pk=redo.id)
@@ -1427,14 +1503,11 @@ def judgment_undo_last(*, track: Track, user: User, now: datetime | None = None)
 # The seat's assignments on the track that count (answered, with a real vote: not gold, not a repeat)
 # or hold a claim (open), in the lock order of undo: assignments first, then their items.
 _SEAT_ASSIGNMENTS_SQL = """
-SELECT a.id, a.item_id, a.status FROM annotate_assignment AS a
+SELECT a.id, a.item_id, a.status, j.choice FROM annotate_assignment AS a
 JOIN annotate_trackitem AS i ON i.id = a.item_id
-WHERE i.track_id = %(track)s AND a.rater_id = %(rater)s AND (
-    a.status = 'open' OR (a.status = 'answered' AND EXISTS (
-        SELECT 1 FROM annotate_judgment AS j
-        WHERE j.assignment_id = a.id AND NOT j.is_gold AND NOT j.is_repeat
-    ))
-)
+LEFT JOIN annotate_judgment AS j ON j.assignment_id = a.id AND NOT j.is_gold AND NOT j.is_repeat
+WHERE i.track_id = %(track)s AND a.rater_id = %(rater)s
+  AND (a.status = 'open' OR (a.status = 'answered' AND j.id IS NOT NULL))
 ORDER BY a.id
 FOR UPDATE OF a
 """
@@ -1447,8 +1520,14 @@ WITH handed_back AS (
 ), unclaimed AS (
     UPDATE annotate_trackitem SET claimed = claimed - 1 WHERE id = ANY(%(open_items)s)
 ), counted AS (
-    UPDATE annotate_trackitem SET votes = votes + %(sign)s, claimed = claimed + %(sign)s
-    WHERE id = ANY(%(items)s)
+    UPDATE annotate_trackitem AS i SET
+        votes = i.votes + %(sign)s, claimed = i.claimed + %(sign)s, needed = c.needed, status = c.status,
+        tally_a = i.tally_a + c.add_a, tally_b = i.tally_b + c.add_b, tally_tie = i.tally_tie + c.add_tie
+    FROM unnest(
+        %(items)s::bigint[], %(needed)s::int[], %(statuses)s::text[], %(add_a)s::float8[],
+        %(add_b)s::float8[], %(add_tie)s::float8[]
+    ) AS c(id, needed, status, add_a, add_b, add_tie)
+    WHERE i.id = c.id
 ), crossing AS (
     SELECT s.id, count(*) AS n FROM annotate_assignment AS a
     JOIN annotate_trackseat AS s ON s.track_id = %(track)s AND s.rater_id = a.rater_id
@@ -1493,24 +1572,35 @@ def _standing_set(*, seat: TrackSeat, by: User, reason: str, exclude: bool) -> T
             state = "already excluded from" if exclude else "not excluded from"
             raise RaterDecisionError(f"{seat.user.get_username()} is {state} this track.")
         cursor.execute(_SEAT_ASSIGNMENTS_SQL, {"track": track_id, "rater": rater_id})
-        rows = [(a_id, item_id, status) for a_id, item_id, status in cursor.fetchall()]
-        held = [(a_id, item_id) for a_id, item_id, status in rows if status == Assignment.Status.OPEN]
-        voted = sorted(item_id for _, item_id, status in rows if status == Assignment.Status.ANSWERED)
-        cursor.execute(_UNDO_ITEMS_SQL, {"items": sorted({item_id for _, item_id, _ in rows})})
-        votes = {item.id: item.votes for item in map(_ITEM_VOTES.decode, cursor.fetchall())}
-        needed = Track.objects.values_list("votes_needed", flat=True).get(pk=track_id)
-        sign = -1 if exclude else 1
-        # Leaving, a comparison at exactly its needed votes opens again; coming back, one a vote short
-        # completes. Above its needed votes a comparison stays complete either way.
-        crossed = [item for item in voted if votes[item] == (needed if exclude else needed - 1)]
+        rows = cursor.fetchall()
+        held = [(a_id, item_id) for a_id, item_id, status, _ in rows if status == Assignment.Status.OPEN]
+        choices = {item: choice for _, item, status, choice in rows if status == Assignment.Status.ANSWERED}
+        voted = sorted(choices)
+        cursor.execute(_UNDO_ITEMS_SQL, {"items": sorted({item_id for _, item_id, _, _ in rows})})
+        items = {item.id: item for item in map(_ITEM_COUNT.decode, cursor.fetchall())}
+        plan = Track.objects.get(pk=track_id).vote_plan
+        # Leaving, a comparison its votes no longer close opens again (fixed: one at exactly its needed
+        # votes); coming back, one that the votes now close closes. Each crossing moves the "still open"
+        # count of every seat that answered it.
+        changes = [_item_change(plan, items[item], choices[item], adding=not exclude) for item in voted]
+        crossed = [
+            item
+            for item, change in zip(voted, changes, strict=True)
+            if (change.opens if exclude else change.closes)
+        ]
         cursor.execute(
             _STANDING_WRITE_SQL,
             {
                 "open": [a_id for a_id, _ in held],
                 "open_items": [item_id for _, item_id in held],
                 "items": voted,
+                "needed": [change.needed for change in changes],
+                "statuses": [change.status for change in changes],
+                "add_a": [change.add_a for change in changes],
+                "add_b": [change.add_b for change in changes],
+                "add_tie": [change.add_tie for change in changes],
                 "crossed": crossed,
-                "sign": sign,
+                "sign": -1 if exclude else 1,
                 "seat": seat.pk,
                 "track": track_id,
                 "excluded": exclude,
