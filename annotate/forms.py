@@ -9,7 +9,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
 
-from annotate.models import QUALITY_RATE_MAX, Comparison, Track
+from annotate.adaptive import MAX_VOTES_LIMIT, StoppingRule, VoteMode, VotePlan
+from annotate.models import QUALITY_RATE_MAX, STOPPING_RULES, VOTE_MODES, Comparison, Track
 from generation.models import Identity, Method, Prompt
 from lib.roles import ANNOTATORS_GROUP
 
@@ -93,6 +94,38 @@ class TrackCreateForm(TrackChecksForm):
     votes_needed = forms.IntegerField(
         min_value=1, max_value=50, initial=3, help_text="Votes each comparison needs (1–50)."
     )
+    vote_mode = forms.ChoiceField(
+        choices=VOTE_MODES,
+        initial=VoteMode.FIXED,
+        required=False,  # not given: fixed, as tracks were before adaptive votes
+        widget=forms.RadioSelect,
+        label="Votes per comparison",
+        help_text="Fixed: every comparison gets the same number. Until decided: a clear comparison stops "
+        "early, a split one gets more, up to the maximum.",
+    )
+    min_votes = forms.IntegerField(
+        min_value=1, max_value=MAX_VOTES_LIMIT, initial=2, label="Until decided: at least", required=False
+    )
+    max_votes = forms.IntegerField(
+        min_value=1, max_value=MAX_VOTES_LIMIT, initial=7, label="Until decided: at most", required=False
+    )
+    stopping_rule = forms.ChoiceField(
+        choices=STOPPING_RULES, initial=StoppingRule.POSTERIOR, widget=forms.RadioSelect, required=False
+    )
+    error_target = forms.FloatField(
+        initial=0.1,
+        required=False,
+        label="Error target",
+        help_text="Posterior rule: stop once the other side keeps less than this probability (0 to 0.5).",
+    )
+    decision_margin = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_VOTES_LIMIT,
+        initial=2,
+        required=False,
+        label="Margin δ",
+        help_text="Margin rule: stop once one side leads by this many votes.",
+    )
     allow_tie = forms.BooleanField(required=False, label="Allow “tie”")
     allow_both_bad = forms.BooleanField(required=False, label="Allow “both bad”")
     # A fraction of each video: the server records at most one full play of each (a second loop adds
@@ -143,6 +176,31 @@ class TrackCreateForm(TrackChecksForm):
             raise forms.ValidationError("A track with this name already exists.")
         return name
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "votes_needed" in data:
+            for problem in self.vote_plan().problems():
+                self.add_error(None, problem)
+        return data
+
+    def vote_plan(self) -> VotePlan:
+        """The votes per comparison as asked: an empty adaptive setting takes its default."""
+        data, defaults = self.cleaned_data, VotePlan()
+
+        def given(name: str, default: Any) -> Any:
+            value = data.get(name)
+            return default if value in (None, "") else value
+
+        return VotePlan(
+            mode=VoteMode(given("vote_mode", VoteMode.FIXED)),
+            fixed_votes=data["votes_needed"],
+            min_votes=given("min_votes", defaults.min_votes),
+            max_votes=given("max_votes", defaults.max_votes),
+            rule=StoppingRule(given("stopping_rule", defaults.rule)),
+            error_target=given("error_target", defaults.error_target),
+            margin=given("decision_margin", defaults.margin),
+        )
+
     def track_options(self) -> dict[str, Any]:
         """The cleaned data in ``track_create``'s terms."""
         data = self.cleaned_data
@@ -153,7 +211,7 @@ class TrackCreateForm(TrackChecksForm):
             "prompts": data["prompts"],
             "methods": data["methods"],
             "annotators": data["annotators"],
-            "votes_needed": data["votes_needed"],
+            "plan": self.vote_plan(),
             "allow_tie": data["allow_tie"],
             "allow_both_bad": data["allow_both_bad"],
             "min_watch_fraction": data["min_watch_fraction"],

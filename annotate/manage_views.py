@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from csp.constants import SELF
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -78,6 +79,7 @@ def _render_detail(
         "gold_form": gold_form or GoldMarkForm(),
         "gold_available": GoldAnswer.objects.filter(criterion=track.criterion).count(),
         "shape_warnings": selectors.track_video_shape_warnings(track=track),
+        "item_statuses": selectors.track_item_status_counts(track=track),
     }
     return render(request, "annotate/manage/track_detail.html", context, status=status)
 
@@ -87,6 +89,29 @@ def _render_detail(
 def track_detail(request: HttpRequest, track_id: int) -> HttpResponse:
     track = _track_or_404(track_id)
     return _render_detail(request, track, TrackAnnotatorsForm(track=track))
+
+
+COMPARISONS_PER_PAGE = 100
+
+
+@require_safe
+@staff_required
+def track_comparisons(request: HttpRequest, track_id: int) -> HttpResponse:
+    """Each comparison of the track with its votes by outcome and where it stands; ``?status=`` one kind."""
+    track = _track_or_404(track_id)
+    status = request.GET.get("status", "")
+    statuses = selectors.track_item_status_counts(track=track)
+    if status and status not in {row.status for row in statuses}:
+        known = ", ".join(row.status for row in statuses)
+        return HttpResponse(f"Unknown status {status!r}: expected one of {known}.", status=400)
+    page = Paginator(selectors.track_items(track=track, status=status or None), COMPARISONS_PER_PAGE)
+    context = {
+        "track": track,
+        "statuses": statuses,
+        "status": status,
+        "page": page.get_page(request.GET.get("page")),
+    }
+    return render(request, "annotate/manage/track_comparisons.html", context)
 
 
 @require_POST

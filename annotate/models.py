@@ -333,6 +333,11 @@ class TrackItem(models.Model):
     def __str__(self) -> str:
         return f"{self.comparison} in {self.track}"
 
+    @property
+    def open_leases(self) -> int:
+        """Assignments of it handed out and not answered yet (``claimed`` counts them with the votes)."""
+        return max(self.claimed - self.votes, 0)
+
 
 class Assignment(models.Model):
     """One comparison handed to one annotator, with the side shown left and the watch record."""

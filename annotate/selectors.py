@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import (
     BooleanField,
+    Count,
     Exists,
     ExpressionWrapper,
     F,
@@ -22,6 +25,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest, Now
 
 from annotate.models import (
+    ITEM_STATUSES,
     Assignment,
     Comparison,
     GoldAnswer,
@@ -108,8 +112,9 @@ def track_progress_list() -> QuerySet[Track]:
 
 def track_progress_get(*, track_id: int) -> Track | None:
     """One track with its progress and ``over_needed``: comparisons with more stored votes than needed
-    (an annotator was included again after others had completed them), in the same query."""
-    over = TrackItem.objects.filter(track=OuterRef("pk"), votes__gt=OuterRef("votes_needed"))
+    (a late answer on a lease given out before the comparison closed, or an annotator included again
+    after others had completed it), in the same query."""
+    over = TrackItem.objects.filter(track=OuterRef("pk"), is_check=False, votes__gt=F("needed"))
     tracks = _with_track_progress(Track.objects.filter(pk=track_id))
     return tracks.annotate(over_needed=_per_row(over, "COUNT")).first()
 
@@ -212,3 +217,32 @@ def track_seats_with_decisions(*, track: Track) -> dict[int, TrackSeat]:
     for seat in seats.values():
         seat.last_decision = latest.get(seat.pk)  # type: ignore[attr-defined]
     return seats  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class ItemStatusCount:
+    status: str
+    label: str
+    count: int
+
+
+def track_item_status_counts(*, track: Track) -> list[ItemStatusCount]:
+    """How many of the track's comparisons are open, decided and undecided at their maximum (fixed
+    votes: decided means it has its votes), every status listed, in one query."""
+    counts = dict(
+        TrackItem.objects.filter(track=track, is_check=False)
+        .values("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    return [ItemStatusCount(value, str(label), counts.get(value, 0)) for value, label in ITEM_STATUSES]
+
+
+def track_items(*, track: Track, status: str | None = None) -> QuerySet[TrackItem]:
+    """The track's comparisons (no check items) with their votes, tally and status, in id order."""
+    items = TrackItem.objects.filter(track=track, is_check=False).order_by("pk")
+    if status:
+        items = items.filter(status=status)
+    return items.only(
+        "pk", "comparison_id", "votes", "claimed", "needed", "tally_a", "tally_b", "tally_tie", "status"
+    )

@@ -68,8 +68,12 @@ from annotate.watch import watched_plausible
 from generation.models import Prompt, Reference
 from lib.routing import routes
 
-# How _PICK_SQL chooses, recorded with each judgment.
+# How _PICK_SQL chooses, recorded with each judgment: among the open comparisons (below the votes they
+# want), the fewest votes and open leases first, then the lowest id. Deterministic given the pool, so each
+# judgment records the probability 1 of its comparison having been chosen: a reweighting by inverse
+# selection probability (LMArena's) then weighs every vote alike, as it should for this policy.
 SELECTION_POLICY = "fewest_votes_first"
+SELECTION_PROBABILITY = 1.0
 
 # What an excluded annotator's work page says: that they are not taking part, never why.
 NOT_TAKING_PART = "You are not taking part in this track now."
@@ -567,7 +571,7 @@ judgment AS (
     )
     VALUES (
         %(comparison)s, %(criterion)s, %(choice)s, %(shown_left)s, %(rater)s, %(track)s, %(assignment)s,
-        %(response_ms)s, %(watched_a)s, %(watched_b)s, %(policy)s, NULL, %(created_at)s
+        %(response_ms)s, %(watched_a)s, %(watched_b)s, %(policy)s, %(probability)s, %(created_at)s
     )
     RETURNING id
 ), answered AS (
@@ -1265,6 +1269,7 @@ def _vote_checked(
         "watched_b": watched_b,
         "created_at": timezone.now(),
         "policy": SELECTION_POLICY,
+        "probability": SELECTION_PROBABILITY,
         "now": now,
         "item": vote.item.id,
         "seat": seat.id,
@@ -1361,7 +1366,10 @@ def judgment_submit(
             "watched_a": params["watched_a"],
             "watched_b": params["watched_b"],
             "selection_policy": SELECTION_POLICY,
-            "selection_probability": None,
+            # A check was drawn at random, not by the policy: it records no probability (nor counts).
+            "selection_probability": (
+                SELECTION_PROBABILITY if params["purpose"] == Assignment.Purpose.VOTE else None
+            ),
             "created_at": params["created_at"],
             "is_gold": params["purpose"] == Assignment.Purpose.GOLD,
             "is_repeat": params["purpose"] == Assignment.Purpose.REPEAT,

@@ -33,8 +33,10 @@ SCHEMA_ADDITIONS = {
     "files": ["data/raters.parquet"],
     "columns": {
         "data/votes.parquet": ["is_gold", "is_repeat", "repeat_of"],
-        "data/pairs/<split>.parquet": ["<c>_p_a_ds", "<c>_p_b_ds", "<c>_p_tie_ds"],
+        "data/pairs/<split>.parquet": ["<c>_p_a_ds", "<c>_p_b_ds", "<c>_p_tie_ds", "<c>_decision"],
     },
+    "decision_rule": "where the comparison's track left it: decided, open, or undecided_at_max (stopped at "
+    "the track's maximum votes without a decision: a near-tie); null outside tracks",
     "votes_rule": "rows with is_gold or is_repeat are quality checks: in no pair, count, statistic, adapter",
 }
 ProgressFn = Callable[[float, str], None]
@@ -214,7 +216,8 @@ def _write_all(
         galleries=galleries,
         split_of_pair=split_of_pair,
     )
-    pairs_table = tables.pairs_table(pairs, data.criteria, labels, joint, quality.posteriors)
+    decisions = read.track_decisions(comparison_ids=data.comparison_ids, criteria=data.criteria)
+    pairs_table = tables.pairs_table(pairs, data.criteria, labels, joint, quality.posteriors, decisions)
     for index, split in enumerate(SPLITS):
         rows = pa.array(np.flatnonzero(split_of_pair == index), type=pa.int64())
         write.write_parquet(pairs_table.take(rows), work / f"data/pairs/{split}.parquet")

@@ -400,6 +400,28 @@ def comparisons_read(*, comparison_ids: np.ndarray) -> pa.Table:
     )
 
 
+def track_decisions(*, comparison_ids: np.ndarray, criteria: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Per criterion, where each comparison stands in the track that asks it (``annotate.adaptive``):
+    decided, open, undecided_at_max (a near-tie stopped at its maximum), or None when no track of the
+    criterion holds it (a study's matchup). A comparison in two tracks of one criterion: the first's."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT DISTINCT ON (i.comparison_id, t.kind) i.comparison_id, t.kind, i.status
+            FROM annotate_trackitem AS i JOIN annotate_track AS t ON t.id = i.track_id
+            WHERE i.comparison_id = ANY(%(ids)s) AND NOT i.is_check AND t.kind = ANY(%(criteria)s)
+            ORDER BY i.comparison_id, t.kind, t.id
+            """,
+            {"ids": [int(pk) for pk in comparison_ids], "criteria": list(criteria)},
+        )
+        rows = cursor.fetchall()
+    decisions = {criterion: np.full(len(comparison_ids), None, dtype=object) for criterion in criteria}
+    rows_of = {int(pk): row for row, pk in enumerate(comparison_ids)}
+    for comparison_id, kind, status in rows:
+        decisions[kind][rows_of[comparison_id]] = status
+    return decisions
+
+
 # Settings broken out into their own columns; each name is looked up under its common spellings.
 SETTING_COLUMNS = {
     "scheduler": ("scheduler",),

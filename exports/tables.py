@@ -201,6 +201,7 @@ def pairs_table(
     labels: dict[str, aggregate.Labels],
     joint: aggregate.Labels | None,
     posteriors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    decisions: dict[str, np.ndarray],
 ) -> pa.Table:
     columns: list[Column] = [(name, kind, pairs.columns[name]) for name, kind in PAIR_COLUMNS]
     for criterion in criteria:
@@ -218,6 +219,8 @@ def pairs_table(
             (f"{criterion}_p_a_ds", pa.float64(), p_a),
             (f"{criterion}_p_b_ds", pa.float64(), p_b),
             (f"{criterion}_p_tie_ds", pa.float64(), p_tie),
+            # Where its track left it: decided, open, or undecided_at_max (a genuine near-tie).
+            (f"{criterion}_decision", pa.string(), decisions[criterion]),
         ]
     if joint is not None:
         columns += [

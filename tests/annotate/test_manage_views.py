@@ -257,10 +257,11 @@ def test_the_manage_pages_keep_their_queries_bounded(
     for track in tracks:
         _vote(track, annotator)
     # Session, user, then the data (the detail page adds the seat form): the same count for
-    # 3 tracks × 7 annotators as for one; the detail page also counts the gold comparisons available.
+    # 3 tracks × 7 annotators as for one; the detail page also counts the gold comparisons available
+    # and its comparisons by status.
     with django_assert_max_num_queries(3):
         admin_client.get(reverse("manage_tracks:list"))
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):
         admin_client.get(reverse("manage_tracks:detail", args=[tracks[0].pk]))
 
 
@@ -274,3 +275,17 @@ def test_the_track_page_warns_when_compared_videos_differ_in_size(admin_client):
     page = admin_client.get(url).content.decode()
 
     assert f"Method {second}&#x27;s videos are 48×48 while method {first}&#x27;s are 32×32" in page
+
+
+def test_the_comparisons_page_lists_each_comparison_with_where_it_stands(admin_client, annotator):
+    track = make_track(annotators=[annotator], methods=3, votes_needed=1, min_watch_fraction=0)
+    _vote(track, annotator)
+    url = reverse("manage_tracks:comparisons", args=[track.pk])
+
+    page = admin_client.get(url).content.decode()
+    decided = admin_client.get(url, {"status": "decided"}).content.decode()
+
+    assert page.count('class="badge open"') == 2 and page.count('class="badge decided"') == 1
+    assert decided.count("<tr>") == 2  # the header and the one decided comparison
+    bad = admin_client.get(url, {"status": "finished"})
+    assert bad.status_code == 400 and "Unknown status 'finished'" in bad.content.decode()
