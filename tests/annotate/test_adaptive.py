@@ -19,7 +19,9 @@ from annotate.adaptive import (
 
 
 def adaptive(**settings: object) -> VotePlan:
-    return VotePlan(mode=VoteMode.ADAPTIVE, **settings)  # type: ignore[arg-type]
+    """An adaptive plan: the posterior rule at 10 %, 2 to 7 votes, unless told otherwise."""
+    plan = {"rule": StoppingRule.POSTERIOR, "error_target": 0.1, "min_votes": 2, "max_votes": 7}
+    return VotePlan(mode=VoteMode.ADAPTIVE, **(plan | settings))  # type: ignore[arg-type]
 
 
 def tally_of(choices: str) -> Tally:
@@ -171,6 +173,15 @@ def test_a_fixed_comparison_is_decided_once_it_has_its_votes_even_when_split() -
 
 
 # Bad plans
+
+
+def test_the_default_adaptive_plan_is_the_posterior_rule_at_twenty_percent_from_2_to_9_votes() -> None:
+    plan = VotePlan(mode=VoteMode.ADAPTIVE)
+    assert plan.name == "until decided (posterior error < 0.2), 2 to 9 votes"
+    assert is_decided(plan, tally_of("AA"))
+    assert is_decided(plan, tally_of("ABAA"))
+    assert not is_decided(plan, tally_of("ABABAA"))  # 4-2 leaves 29/128 on B
+    assert status(plan, tally_of("ABABABABT")) == ItemStatus.UNDECIDED_AT_MAX
 
 
 def test_a_sound_plan_has_no_problems() -> None:
