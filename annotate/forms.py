@@ -107,13 +107,18 @@ class TrackCreateForm(TrackChecksForm):
         min_value=1, max_value=MAX_VOTES_LIMIT, initial=2, label="Until decided: at least", required=False
     )
     max_votes = forms.IntegerField(
-        min_value=1, max_value=MAX_VOTES_LIMIT, initial=7, label="Until decided: at most", required=False
+        min_value=1,
+        max_value=MAX_VOTES_LIMIT,
+        initial=9,
+        label="Until decided: at most",
+        required=False,
+        help_text="9 by default; where ties are allowed, 6 saves more votes (bench/README.md).",
     )
     stopping_rule = forms.ChoiceField(
         choices=STOPPING_RULES, initial=StoppingRule.POSTERIOR, widget=forms.RadioSelect, required=False
     )
     error_target = forms.FloatField(
-        initial=0.1,
+        initial=0.2,
         required=False,
         label="Error target",
         help_text="Posterior rule: stop once the other side keeps less than this probability (0 to 0.5).",

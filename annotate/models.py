@@ -119,10 +119,10 @@ class Track(models.Model):
     # min_votes and max_votes (annotate/adaptive.py). Set when the track is made.
     vote_mode = models.CharField(max_length=8, choices=VOTE_MODES, default=VoteMode.FIXED)
     min_votes = models.PositiveSmallIntegerField(default=2)
-    max_votes = models.PositiveSmallIntegerField(default=7)
+    max_votes = models.PositiveSmallIntegerField(default=9)
     stopping_rule = models.CharField(max_length=10, choices=STOPPING_RULES, default=StoppingRule.POSTERIOR)
     error_target = models.FloatField(
-        default=0.1, help_text="Posterior rule: stop once the other side has less than this probability."
+        default=0.2, help_text="Posterior rule: stop once the other side has less than this probability."
     )
     decision_margin = models.PositiveSmallIntegerField(
         default=2, help_text="Margin rule: stop once one side leads by this many votes."

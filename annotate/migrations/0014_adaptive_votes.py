@@ -50,14 +50,14 @@ class Migration(migrations.Migration):
             model_name="track",
             name="error_target",
             field=models.FloatField(
-                default=0.1,
+                default=0.2,
                 help_text="Posterior rule: stop once the other side has less than this probability.",
             ),
         ),
         migrations.AddField(
             model_name="track",
             name="max_votes",
-            field=models.PositiveSmallIntegerField(default=7),
+            field=models.PositiveSmallIntegerField(default=9),
         ),
         migrations.AddField(
             model_name="track",
