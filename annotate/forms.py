@@ -131,6 +131,12 @@ class TrackCreateForm(TrackChecksForm):
         label="Margin δ",
         help_text="Margin rule: stop once one side leads by this many votes.",
     )
+    weight_by_reliability = forms.BooleanField(
+        required=False,
+        label="Weight votes by reliability",
+        help_text="Until decided: each vote counts its annotator's reliability from the quality page's last "
+        "table (a rater at chance counts nothing, a careful one 1, a better one up to 1.5).",
+    )
     allow_tie = forms.BooleanField(required=False, label="Allow “tie”")
     allow_both_bad = forms.BooleanField(required=False, label="Allow “both bad”")
     # A fraction of each video: the server records at most one full play of each (a second loop adds
@@ -217,6 +223,7 @@ class TrackCreateForm(TrackChecksForm):
             "methods": data["methods"],
             "annotators": data["annotators"],
             "plan": self.vote_plan(),
+            "weight_by_reliability": data["weight_by_reliability"],
             "allow_tie": data["allow_tie"],
             "allow_both_bad": data["allow_both_bad"],
             "min_watch_fraction": data["min_watch_fraction"],

@@ -127,6 +127,9 @@ class Track(models.Model):
     decision_margin = models.PositiveSmallIntegerField(
         default=2, help_text="Margin rule: stop once one side leads by this many votes."
     )
+    # Adaptive: each vote weighs its annotator's TrackSeat.vote_weight (from the quality page's last
+    # Dawid–Skene reliability, annotate.adaptive.reliability_weight) instead of 1.
+    weight_by_reliability = models.BooleanField(default=False)
     allow_tie = models.BooleanField(default=False)
     allow_both_bad = models.BooleanField(default=False)
     # A fraction of each video, 0 to 1: the server records at most one full play of each (see
@@ -262,6 +265,9 @@ class TrackSeat(models.Model):
     # My answers to checks (gold comparisons and repeats), kept apart from the dataset's counters above:
     # the annotator's own progress line counts them as done, so that a check never shows as one.
     checks_given = models.PositiveIntegerField(default=0, editable=False)
+    # What a vote of mine weighs in an adaptive track that weights by reliability: set each time the
+    # track's quality table is computed (1 until then, or without an estimate).
+    vote_weight = models.FloatField(default=1.0, editable=False)
     # The judgment that "Undo last vote" may take back; cleared once used, so only the last one can.
     # Not indexed: every vote sets it, and without an index on it that update stays in place (a "HOT"
     # update, which writes no index at all). It is looked up only when judgments are deleted, in a

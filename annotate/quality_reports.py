@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from celery import current_app
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from annotate import selectors
+from annotate.adaptive import reliability_weight
 from annotate.models import QualityReport, Track
 from annotate.quality import THRESHOLDS, Thresholds, quality_fit
 
@@ -63,7 +64,24 @@ def _track_reader(track_id: int) -> Callable[[], QualityInput] | None:
     return lambda: QualityInput(
         judgments=selectors.track_quality_judgments(track=track),
         excluded=selectors.track_excluded_raters(track=track),
+        finish=lambda rows: _vote_weights_stored(track, rows),
     )
+
+
+def _vote_weights_stored(track: Track, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each seat's vote weight from its Dawid–Skene reliability in the table just computed, which a
+    track weighting votes by reliability counts from its next vote on (annotate.adaptive)."""
+    weights = {row["rater"]: reliability_weight(row.get("ds_reliability")) for row in rows}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE annotate_trackseat AS s SET vote_weight = w.weight
+            FROM unnest(%(raters)s::bigint[], %(weights)s::float8[]) AS w(rater_id, weight)
+            WHERE s.track_id = %(track)s AND s.rater_id = w.rater_id
+            """,
+            {"track": track.pk, "raters": list(weights), "weights": list(weights.values())},
+        )
+    return rows
 
 
 register_quality_scope("track", _track_reader)

@@ -65,6 +65,7 @@ def track_create(
     gold_rate: float = 0.05,
     repeat_rate: float = 0.05,
     plan: VotePlan | None = None,
+    weight_by_reliability: bool = False,
 ) -> Track:
     """Create a track over the catalog slice and build its comparisons. ``plan``: fixed votes per
     comparison (by default ``votes_needed`` of them) or adaptive ones (annotate/adaptive.py)."""
@@ -99,6 +100,7 @@ def track_create(
         stopping_rule=plan.rule,
         error_target=plan.error_target,
         decision_margin=plan.margin,
+        weight_by_reliability=weight_by_reliability,
         allow_tie=allow_tie,
         allow_both_bad=allow_both_bad,
         min_watch_fraction=min_watch_fraction,

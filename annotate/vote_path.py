@@ -235,6 +235,7 @@ class _Seat:
     votes_given: Annotated[int, "s.votes_given"]
     votes_on_open: Annotated[int, "s.votes_on_open"]
     checks_given: Annotated[int, "s.checks_given"]
+    vote_weight: Annotated[float, "s.vote_weight"]
     undoable_id: Annotated[int | None, "s.undoable_id"]
     excluded: Annotated[bool, "s.excluded"]
     # django-stubs reads Annotated[<a model>, X] as its WithAnnotations form, X a type: here X is columns.
@@ -303,16 +304,19 @@ class _ItemChange:
         }
 
 
-def _item_change(plan: VotePlan, item: _ItemCount, choice: str, *, adding: bool) -> _ItemChange:
+def _item_change(
+    plan: VotePlan, item: _ItemCount, choice: str, *, adding: bool, weight: float = 1.0
+) -> _ItemChange:
     """A vote on ``item`` added (a vote, an annotator included again) or taken away (an undo, an
     exclusion), through the track's stopping rule (``adaptive.votes_wanted``, ``adaptive.status``).
 
     Closed is closed while votes come: a late vote on a lease still open when the comparison was
     decided is stored and counted, and changes nothing else. A vote taken away looks again: a
-    comparison that its votes no longer decide opens again."""
+    comparison that its votes no longer decide opens again. ``weight``: what the vote weighs in the
+    tally (its annotator's, on a track that weights by reliability; else 1)."""
     before = item.tally
-    after = before.add(choice) if adding else before.remove(choice)
-    sign = 1.0 if adding else -1.0
+    after = before.add(choice, weight) if adding else before.remove(choice, weight)
+    sign = weight if adding else -weight
     deltas = {"add_a": 0.0, "add_b": 0.0, "add_tie": 0.0}
     deltas[{"A": "add_a", "B": "add_b"}.get(choice, "add_tie")] = sign
     was_closed = item.status != ItemStatus.OPEN
@@ -327,6 +331,12 @@ def _item_change(plan: VotePlan, item: _ItemCount, choice: str, *, adding: bool)
         opens=was_closed and is_open,
         **deltas,
     )
+
+
+def _weight(seat: _Seat) -> float:
+    """What the seat's votes weigh in its track's tallies: its reliability weight where the track asks
+    for it (the weight known now: a vote taken back later weighs what its annotator weighs then)."""
+    return seat.vote_weight if seat.track.weight_by_reliability else 1.0
 
 
 class _Vote(NamedTuple):
@@ -1254,7 +1264,7 @@ def _vote_checked(
         )
     if response_ms is not None:
         response_ms = max(0, min(response_ms, 24 * 3600 * 1000))
-    change = _item_change(track.vote_plan, vote.item, choice, adding=True)
+    change = _item_change(track.vote_plan, vote.item, choice, adding=True, weight=_weight(seat))
     return seat, {
         "purpose": vote.purpose,
         "comparison": vote.item.comparison_id,
@@ -1488,7 +1498,7 @@ def judgment_undo_last(*, track: Track, user: User, now: datetime | None = None)
         cursor.execute("SELECT choice FROM annotate_judgment WHERE id = %s", [seat.undoable_id])
         (choice,) = cursor.fetchone()
         item = items[redo.item_id]
-        change = _item_change(seat.track.vote_plan, item, choice, adding=False)
+        change = _item_change(seat.track.vote_plan, item, choice, adding=False, weight=_weight(seat))
         cursor.execute(
             _UNDO_WRITE_SQL,
             {
@@ -1569,13 +1579,13 @@ def _standing_set(*, seat: TrackSeat, by: User, reason: str, exclude: bool) -> T
     with connection.cursor() as cursor:
         _lock_annotator(cursor, seat.user)  # their own votes and undos wait, then see the new standing
         cursor.execute(
-            "SELECT excluded, rater_id FROM annotate_trackseat WHERE id = %s AND track_id = %s",
+            "SELECT excluded, rater_id, vote_weight FROM annotate_trackseat WHERE id = %s AND track_id = %s",
             [seat.pk, track_id],
         )
         row = cursor.fetchone()
         if row is None:
             raise NotYours("No such annotator on this track.")
-        excluded, rater_id = row
+        excluded, rater_id, vote_weight = row
         if excluded == exclude:
             state = "already excluded from" if exclude else "not excluded from"
             raise RaterDecisionError(f"{seat.user.get_username()} is {state} this track.")
@@ -1586,11 +1596,16 @@ def _standing_set(*, seat: TrackSeat, by: User, reason: str, exclude: bool) -> T
         voted = sorted(choices)
         cursor.execute(_UNDO_ITEMS_SQL, {"items": sorted({item_id for _, item_id, _, _ in rows})})
         items = {item.id: item for item in map(_ITEM_COUNT.decode, cursor.fetchall())}
-        plan = Track.objects.get(pk=track_id).vote_plan
+        track = Track.objects.get(pk=track_id)
+        plan = track.vote_plan
+        weight = vote_weight if track.weight_by_reliability else 1.0
         # Leaving, a comparison its votes no longer close opens again (fixed: one at exactly its needed
         # votes); coming back, one that the votes now close closes. Each crossing moves the "still open"
         # count of every seat that answered it.
-        changes = [_item_change(plan, items[item], choices[item], adding=not exclude) for item in voted]
+        changes = [
+            _item_change(plan, items[item], choices[item], adding=not exclude, weight=weight)
+            for item in voted
+        ]
         crossed = [
             item
             for item, change in zip(voted, changes, strict=True)

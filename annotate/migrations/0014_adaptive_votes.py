@@ -121,6 +121,16 @@ class Migration(migrations.Migration):
             name="tally_tie",
             field=models.FloatField(db_default=0.0),
         ),
+        migrations.AddField(
+            model_name="track",
+            name="weight_by_reliability",
+            field=models.BooleanField(default=False),
+        ),
+        migrations.AddField(
+            model_name="trackseat",
+            name="vote_weight",
+            field=models.FloatField(default=1.0, editable=False),
+        ),
         migrations.RunSQL(BACKFILL, migrations.RunSQL.noop),
         migrations.AddIndex(
             model_name="trackitem",

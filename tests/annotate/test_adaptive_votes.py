@@ -261,3 +261,48 @@ def test_two_requests_for_the_last_vote_below_the_maximum_get_it_once(attempt):
     assert not any(isinstance(result, Exception) for result in (first, second))
     item = _item(track)
     assert (item.claimed, item.needed) == (4, 4)
+
+
+def test_a_track_weighting_by_reliability_counts_each_vote_at_its_annotators_weight():
+    users = _users(3)
+    plan = VotePlan(mode=VoteMode.ADAPTIVE, min_votes=2, max_votes=5, rule=StoppingRule.MARGIN, margin=2)
+    track = make_track(
+        annotators=users,
+        methods=2,
+        plan=plan,
+        weight_by_reliability=True,
+        min_watch_fraction=0,
+        gold_rate=0,
+        repeat_rate=0,
+    )
+    TrackSeat.objects.filter(track=track, user=users[0]).update(vote_weight=0.0)  # a rater at chance
+    _vote(track, users[0], "A")
+    _vote(track, users[1], "A")
+    item = _item(track)
+    # Unweighted, 2–0 would lead by δ = 2; weighted, the first vote weighs nothing.
+    assert (item.votes, item.tally_a, item.status) == (2, 1.0, "open")
+    _vote(track, users[2], "A")
+    assert (_item(track).tally_a, _item(track).status) == (2.0, "decided")
+
+
+def test_the_quality_table_sets_each_seats_vote_weight_from_its_reliability():
+    from annotate.adaptive import reliability_weight
+    from annotate.quality_reports import quality_report_compute, track_scope
+
+    users = _users(3)
+    track = make_track(annotators=users, methods=5, min_watch_fraction=0, gold_rate=0, repeat_rate=0)
+    for _ in range(4):
+        for user in users:
+            assignment = assignment_next_for(track=track, user=user)
+            if assignment is not None:
+                judgment_submit_and_next(
+                    track_id=track.pk,
+                    assignment_id=assignment.pk,
+                    user=user,
+                    side_choice="left",
+                    now=assignment.issued_at,
+                )
+    report = quality_report_compute(scope=track_scope(track))
+
+    weights = dict(TrackSeat.objects.filter(track=track).values_list("rater_id", "vote_weight"))
+    assert {row["rater"]: reliability_weight(row["ds_reliability"]) for row in report.raters} == weights

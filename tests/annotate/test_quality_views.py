@@ -176,4 +176,4 @@ def test_the_track_page_says_how_many_comparisons_have_more_votes_than_needed(
 ):
     TrackItem.objects.filter(pk=TrackItem.objects.filter(track=track).first().pk).update(votes=3)
     body = admin_client.get(_url("detail", track)).content.decode()
-    assert "1 comparison has more votes than needed after an annotator was included again" in body
+    assert "1 comparison has more votes than needed: a late answer on a lease given out before" in body
