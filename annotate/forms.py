@@ -92,14 +92,18 @@ class TrackCreateForm(TrackChecksForm):
         help_text="Methods or checkpoints to compare. Annotators never see these names.",
     )
     votes_needed = forms.IntegerField(
-        min_value=1, max_value=50, initial=3, help_text="Votes each comparison needs (1–50)."
+        min_value=1,
+        max_value=50,
+        initial=3,
+        label="Fixed: votes per comparison",
+        help_text="Votes each comparison gets when the number is fixed (1–50).",
     )
     vote_mode = forms.ChoiceField(
         choices=VOTE_MODES,
         initial=VoteMode.FIXED,
         required=False,  # not given: fixed, as tracks were before adaptive votes
         widget=forms.RadioSelect,
-        label="Votes per comparison",
+        label="Mode",
         help_text="Fixed: every comparison gets the same number. Until decided: a clear comparison stops "
         "early, a split one gets more, up to the maximum.",
     )
