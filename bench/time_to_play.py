@@ -187,7 +187,7 @@ def annotator_run(browser, base: str, *, username: str, track_id: int, votes: in
         sign_in(page, base, username, PASSWORD)
         page.goto(f"{base}/tracks/{track_id}/")
         waits = []
-        for number in range(votes):
+        for _ in range(votes):
             play_through(page)
             started = page.evaluate(MARK_OLD)
             page.locator("button[data-vote]:enabled").first.click()
@@ -240,7 +240,7 @@ def bench(args: argparse.Namespace, media_root: Path) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     from annotate.services import track_create
-    from tests.studies.conftest import make_study
+    from tests.studies.conftest import Catalog, make_study
 
     call_command("collectstatic", interactive=False, verbosity=0)
     cases = max(args.comparisons + 1, args.matchups)
@@ -257,9 +257,12 @@ def bench(args: argparse.Namespace, media_root: Path) -> dict[str, Any]:
         votes_needed=len(modes),  # each run's annotator may vote on every comparison
         min_watch_fraction=1.0,
     )
-    catalog = type("Catalog", (), {})()
-    catalog.ours, catalog.baselines = world["ours"], [world["baseline"]]
-    catalog.identities, catalog.prompts = world["identities"], world["prompts"]
+    catalog = Catalog(
+        ours=world["ours"],
+        baselines=[world["baseline"]],
+        identities=world["identities"],
+        prompts=world["prompts"],
+    )
     study = make_study(
         catalog, name="bench time to play", matchups_per_participant=args.matchups, min_watch_fraction=1.0
     )
