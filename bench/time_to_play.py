@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -173,10 +174,18 @@ def both_playable_after(page, started: float, timeout: float = 60.0) -> float:
 
 
 def play_through(page) -> None:
+    """Play the pair until the server unlocks the vote. A play that stopped short (a stalled video on a
+    loaded machine, a report the server capped) is started again, as an annotator would press ▶ again."""
     play = page.locator('.ab-player [data-action="play"]')
     play.and_(page.locator(":enabled")).wait_for(timeout=60_000)
-    play.click()
-    page.locator("button[data-vote]:enabled").first.wait_for(timeout=60_000)
+    unlocked = page.locator("button[data-vote]:enabled").first
+    for _ in range(6):
+        if not page.locator('.ab-player [data-action="play"][data-playing]').count():
+            play.click()
+        with contextlib.suppress(PlaywrightTimeout):
+            unlocked.wait_for(timeout=15_000)
+            return
+    raise RuntimeError("the vote stayed locked after the pair was played through six times")
 
 
 def annotator_run(browser, base: str, *, username: str, track_id: int, votes: int) -> list[float]:
