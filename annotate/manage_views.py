@@ -71,9 +71,12 @@ def _render_detail(
     if checks_form is None:
         rates = {"gold_rate": track.gold_rate * 100, "repeat_rate": track.repeat_rate * 100}
         checks_form = TrackChecksForm(initial=rates)
+    cost = selectors.track_cost(track=track)
     context = {
         "track": track,
-        "annotators": selectors.track_annotator_progress(track=track),
+        "annotators": selectors.track_annotator_progress(track=track, cost=cost),
+        "cost": cost.overall,
+        "session_gap_minutes": selectors.SESSION_GAP_SECONDS // 60,
         "annotators_form": annotators_form,
         "checks_form": checks_form,
         "gold_form": gold_form or GoldMarkForm(),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, User
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Count,
@@ -119,8 +120,9 @@ def track_progress_get(*, track_id: int) -> Track | None:
     return tracks.annotate(over_needed=_per_row(over, "COUNT")).first()
 
 
-def track_annotator_progress(*, track: Track) -> list[User]:
-    """Everyone seated on the track or with votes on it (former annotators too), seated first."""
+def track_annotator_progress(*, track: Track, cost: TrackCost | None = None) -> list[User]:
+    """Everyone seated on the track or with votes on it (former annotators too), seated first; with
+    ``cost``, each also gets ``cost``: their :class:`CostFigures` on this track."""
     user_model = get_user_model()
     # Votes of the dataset: gold and repeat checks are not progress, and an excluded seat's votes count
     # nowhere on this track.
@@ -141,7 +143,84 @@ def track_annotator_progress(*, track: Track) -> list[User]:
             )
         ),
     )
-    return list(users.order_by("-seated", user_model.USERNAME_FIELD))
+    rows: list[User] = list(users.order_by("-seated", user_model.USERNAME_FIELD))
+    if cost is not None:
+        for row in rows:
+            row.cost = cost.by_user.get(row.pk, CostFigures())  # type: ignore[attr-defined]
+    return rows
+
+
+# A pause longer than this between two answers ends a session: the time in between is not voting time.
+SESSION_GAP_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class CostFigures:
+    """What votes cost in annotators' time; None where nothing was measured.
+
+    ``votes_per_hour``: answers timed ÷ the time they took; ``seconds_per_vote``: the median of those
+    times. An answer's time is the gap since the same annotator's previous answer on the track, when that
+    gap is at most :data:`SESSION_GAP_SECONDS` (the first answer of a session is not timed). The gap
+    holds everything the annotator spent on the answer: waiting for the videos, watching, deciding, the
+    round trip. ``wait_ms``: the median of the waits the player reported between a vote and the next pair
+    being able to play through.
+    """
+
+    votes_per_hour: float | None = None
+    seconds_per_vote: float | None = None
+    wait_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class TrackCost:
+    overall: CostFigures
+    by_user: dict[int, CostFigures]
+
+
+# Both grouped once per rater and once for everyone (the GROUPING SETS' empty set, rater_id NULL; 0 in the
+# join, as FULL JOIN needs an equality).
+# Gold and repeat answers take an annotator the same time as votes, so every answer of the track counts.
+_TRACK_COST_SQL = f"""
+WITH answers AS (
+    SELECT rater_id, EXTRACT(EPOCH FROM created_at - lag(created_at) OVER (
+        PARTITION BY rater_id ORDER BY created_at, id)) AS gap
+    FROM annotate_judgment WHERE track_id = %(track)s
+), timed AS (
+    SELECT rater_id, count(*) AS answers, sum(gap) AS seconds,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) AS median_gap
+    FROM answers WHERE gap <= {SESSION_GAP_SECONDS}
+    GROUP BY GROUPING SETS ((rater_id), ())
+), waits AS (
+    SELECT a.rater_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY a.wait_ms) AS median_wait
+    FROM annotate_assignment AS a JOIN annotate_trackitem AS i ON i.id = a.item_id
+    WHERE i.track_id = %(track)s AND a.wait_ms IS NOT NULL
+    GROUP BY GROUPING SETS ((a.rater_id), ())
+)
+SELECT r.user_id, coalesce(t.rater_id, w.rater_id) IS NULL AS overall,
+       t.answers, t.seconds, t.median_gap, w.median_wait
+FROM timed AS t FULL JOIN waits AS w ON coalesce(t.rater_id, 0) = coalesce(w.rater_id, 0)
+LEFT JOIN annotate_rater AS r ON r.id = coalesce(t.rater_id, w.rater_id)
+"""
+
+
+def track_cost(*, track: Track) -> TrackCost:
+    """The track's :class:`CostFigures` per annotator (by user id) and over all of them (per
+    annotator-hour: annotators working side by side add up), in one query."""
+    overall = CostFigures()
+    by_user: dict[int, CostFigures] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_TRACK_COST_SQL, {"track": track.pk})
+        for user_id, is_overall, answers, seconds, median_gap, median_wait in cursor.fetchall():
+            figures = CostFigures(
+                votes_per_hour=answers * 3600.0 / float(seconds) if answers and seconds else None,
+                seconds_per_vote=float(median_gap) if median_gap is not None else None,
+                wait_ms=float(median_wait) if median_wait is not None else None,
+            )
+            if is_overall:
+                overall = figures
+            elif user_id is not None:
+                by_user[user_id] = figures
+    return TrackCost(overall=overall, by_user=by_user)
 
 
 def track_choices() -> list[tuple[int, str]]:

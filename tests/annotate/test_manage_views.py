@@ -258,10 +258,10 @@ def test_the_manage_pages_keep_their_queries_bounded(
         _vote(track, annotator)
     # Session, user, then the data (the detail page adds the seat form): the same count for
     # 3 tracks × 7 annotators as for one; the detail page also counts the gold comparisons available
-    # and its comparisons by status.
+    # its comparisons by status and the annotators' cost figures.
     with django_assert_max_num_queries(3):
         admin_client.get(reverse("manage_tracks:list"))
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):
         admin_client.get(reverse("manage_tracks:detail", args=[tracks[0].pk]))
 
 
