@@ -77,13 +77,13 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def _recreate_database(server_url: str, *, drop_only: bool = False) -> None:
+def _recreate_database(server_url: str, *, name: str = BENCH_DB, drop_only: bool = False) -> None:
     import psycopg
 
     with psycopg.connect(_with_database(server_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if not drop_only:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def _django_setup(bench_url: str) -> None:
@@ -96,6 +96,29 @@ def _django_setup(bench_url: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+@contextlib.contextmanager
+def bench_database(name: str = BENCH_DB) -> Iterator[None]:
+    """Django set up on a fresh, migrated database of its own (``name``) on the server the app uses;
+    at the end the database is dropped, and the servers this process started are stopped."""
+    server_url, started_server = _server_url()
+    try:
+        _recreate_database(server_url, name=name)
+        _django_setup(_with_database(server_url, name))
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            from django.db import connections
+
+            connections.close_all()
+        _recreate_database(server_url, name=name, drop_only=True)
+        from config import embedded
+
+        if started_server:
+            embedded.postgres_stop(embedded.var_dir_from_environment())
+        if "redis" in embedded.started_here:  # the cache's server
+            embedded.redis_stop(embedded.var_dir_from_environment())
 
 
 def _app_environment() -> dict[str, str]:
@@ -1007,8 +1030,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-pick", action="store_true", help="only the load part")
     args = parser.parse_args(argv)
 
-    server_url, started_server = _server_url()
-    bench_url = _with_database(server_url, BENCH_DB)
     result: dict[str, Any] = dict.fromkeys(
         [
             "round_trips_per_s",
@@ -1021,25 +1042,11 @@ def main(argv: list[str] | None = None) -> int:
             "next_pick_ms_1m",
         ]
     )
-    try:
-        _recreate_database(server_url)
-        _django_setup(bench_url)
+    with bench_database():
         if not args.skip_load:
-            result.update(load_part(args, bench_url))
+            result.update(load_part(args, os.environ["DATABASE_URL"]))
         if not args.skip_pick:
             result.update(pick_part(args))
-    finally:
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
-        _recreate_database(server_url, drop_only=True)
-        from config import embedded
-
-        if started_server:
-            embedded.postgres_stop(embedded.var_dir_from_environment())
-        if "redis" in embedded.started_here:  # the cache's server
-            embedded.redis_stop(embedded.var_dir_from_environment())
     print(json.dumps(result), flush=True)
     return 0
 
