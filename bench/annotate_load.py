@@ -1,8 +1,9 @@
 """Load benchmark of annotation tracks: vote round trips under gunicorn, and the next pick at 10k / 1M votes.
 
     .venv/bin/python bench/annotate_load.py [--annotators 100] [--rate 300] [--seconds 20] [--workers 3]
+        [--adaptive]
 
-Prints one JSON line: round_trips_per_s, p50_ms, p99_ms, acknowledged, stored, over_needed,
+Prints one JSON line: round_trips_per_s, p50_ms, p99_ms, acknowledged, stored, over_needed, vote_plan,
 next_pick_ms_10k, next_pick_ms_1m (progress goes to stderr). Everything happens in a database of its own
 (``bench_annotate`` on the same PostgreSQL server the app uses), dropped at the end.
 
@@ -14,7 +15,8 @@ next_pick_ms_10k, next_pick_ms_1m (progress goes to stderr). Everything happens 
    pauses between votes); with ``--rate 0`` they never pause, which measures capacity, but then every
    round trip waits behind the others: latency is annotators / throughput (Little's law), 333 ms for 100
    annotators at 300/s. Counted: votes answered 200 (``acknowledged``) against judgments in the database
-   (``stored``), and comparisons pushed past their needed votes (``over_needed``).
+   (``stored``), and comparisons pushed past their votes (``over_needed``): a fixed track's number, or
+   with ``--adaptive`` (a track of ``VotePlan(mode=ADAPTIVE)``'s defaults) the maximum.
 3. In-process: the median time of ``assignment_next_for`` for fresh annotators with 10 thousand and then
    1 million judgments in the database, loaded with COPY over 200k comparisons.
 """
@@ -77,13 +79,13 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def _recreate_database(server_url: str, *, drop_only: bool = False) -> None:
+def _recreate_database(server_url: str, *, name: str = BENCH_DB, drop_only: bool = False) -> None:
     import psycopg
 
     with psycopg.connect(_with_database(server_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if not drop_only:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def _django_setup(bench_url: str) -> None:
@@ -96,6 +98,29 @@ def _django_setup(bench_url: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+@contextlib.contextmanager
+def bench_database(name: str = BENCH_DB) -> Iterator[None]:
+    """Django set up on a fresh, migrated database of its own (``name``) on the server the app uses;
+    at the end the database is dropped, and the servers this process started are stopped."""
+    server_url, started_server = _server_url()
+    try:
+        _recreate_database(server_url, name=name)
+        _django_setup(_with_database(server_url, name))
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            from django.db import connections
+
+            connections.close_all()
+        _recreate_database(server_url, name=name, drop_only=True)
+        from config import embedded
+
+        if started_server:
+            embedded.postgres_stop(embedded.var_dir_from_environment())
+        if "redis" in embedded.started_here:  # the cache's server
+            embedded.redis_stop(embedded.var_dir_from_environment())
 
 
 def _app_environment() -> dict[str, str]:
@@ -516,9 +541,9 @@ async def load_run(
 
 def load_part(args: argparse.Namespace, bench_url: str) -> dict[str, Any]:
     from django.db import connections
-    from django.db.models import F
 
-    from annotate.models import GoldAnswer, Judgment, Track, TrackItem
+    from annotate.adaptive import VoteMode, VotePlan
+    from annotate.models import GoldAnswer, Judgment, Track
     from annotate.services import track_annotators_set, track_create
     from generation.models import Identity, Method, Prompt
 
@@ -538,6 +563,7 @@ def load_part(args: argparse.Namespace, bench_url: str) -> dict[str, Any]:
         lease_seconds=600,
         gold_rate=args.gold_rate,
         repeat_rate=args.repeat_rate,
+        plan=VotePlan(mode=VoteMode.ADAPTIVE) if args.adaptive else None,
     )
     # Known answers for some of the track's comparisons, so that gold draws find some to hand out.
     GoldAnswer.objects.bulk_create(
@@ -591,7 +617,7 @@ def load_part(args: argparse.Namespace, bench_url: str) -> dict[str, Any]:
         gunicorn_stop(process)
     _say_cpu(stats.cpu_before, stats.cpu_after, stats.client_cpu, votes=stats.measured)
     stored = Judgment.objects.filter(track=track).count()
-    over = TrackItem.objects.filter(track=track, votes__gt=F("track__votes_needed")).count()
+    over = over_needed_count(track)
     track = Track.objects.get(pk=track.pk)
     latencies = sorted(stats.latencies_ms)
     result = {
@@ -601,6 +627,7 @@ def load_part(args: argparse.Namespace, bench_url: str) -> dict[str, Any]:
         "acknowledged": stats.acknowledged,
         "stored": stored,
         "over_needed": over,
+        "vote_plan": track.vote_plan.name,
     }
     say(
         f"load: {result}; refused {dict(stats.refused)}, errors {dict(stats.errors)}, "
@@ -609,6 +636,19 @@ def load_part(args: argparse.Namespace, bench_url: str) -> dict[str, Any]:
     if args.profile:
         profile_votes(track_id=track.pk, votes=args.profile, dump=args.profile_dump)
     return result
+
+
+def over_needed_count(track: Any) -> int:
+    """Comparisons of ``track`` past the votes they may get: a fixed track's number, an adaptive track's
+    maximum. (An adaptive comparison's ``needed`` is its votes once it is closed, and a lease open when it
+    closed may still be answered and stored, by design: past ``needed`` is allowed there, past the
+    maximum never.)"""
+    from django.db.models import F
+
+    from annotate.models import TrackItem
+
+    limit = "track__max_votes" if track.is_adaptive else "track__votes_needed"
+    return TrackItem.objects.filter(track=track, votes__gt=F(limit)).count()
 
 
 def profile_votes(*, track_id: int, votes: int, dump: str = "") -> None:
@@ -996,6 +1036,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--gold", type=int, default=200, help="comparisons of the load track with a known answer"
     )
+    parser.add_argument(
+        "--adaptive",
+        action="store_true",
+        help="an adaptive load track (VotePlan(mode=ADAPTIVE)'s defaults): over_needed then counts "
+        "comparisons past their maximum",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--profile", type=int, default=0, metavar="N", help="after the load part, profile N votes in-process"
@@ -1007,8 +1053,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-pick", action="store_true", help="only the load part")
     args = parser.parse_args(argv)
 
-    server_url, started_server = _server_url()
-    bench_url = _with_database(server_url, BENCH_DB)
     result: dict[str, Any] = dict.fromkeys(
         [
             "round_trips_per_s",
@@ -1017,29 +1061,16 @@ def main(argv: list[str] | None = None) -> int:
             "acknowledged",
             "stored",
             "over_needed",
+            "vote_plan",
             "next_pick_ms_10k",
             "next_pick_ms_1m",
         ]
     )
-    try:
-        _recreate_database(server_url)
-        _django_setup(bench_url)
+    with bench_database():
         if not args.skip_load:
-            result.update(load_part(args, bench_url))
+            result.update(load_part(args, os.environ["DATABASE_URL"]))
         if not args.skip_pick:
             result.update(pick_part(args))
-    finally:
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
-        _recreate_database(server_url, drop_only=True)
-        from config import embedded
-
-        if started_server:
-            embedded.postgres_stop(embedded.var_dir_from_environment())
-        if "redis" in embedded.started_here:  # the cache's server
-            embedded.redis_stop(embedded.var_dir_from_environment())
     print(json.dumps(result), flush=True)
     return 0
 

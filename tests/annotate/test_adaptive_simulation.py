@@ -67,3 +67,49 @@ def test_the_adaptive_plan_spends_fewer_votes_on_clear_comparisons_than_on_split
     clear = [votes[c] for c in range(len(q)) if abs(q[c] - 0.5) > 0.4]
     split = [votes[c] for c in range(len(q)) if abs(q[c] - 0.5) < 0.05]
     assert sum(clear) / len(clear) < 3 < sum(split) / len(split)
+
+
+# --- the same seed through the platform's services ----------------------------------------------------
+
+CHOSEN = {
+    False: VotePlan(mode=VoteMode.ADAPTIVE),
+    True: VotePlan(mode=VoteMode.ADAPTIVE, max_votes=6),
+}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_services_decide_every_comparison_as_the_in_memory_pool_does() -> None:
+    from annotate.models import Judgment, TrackItem
+
+    check = bench().db_check(seed=1, comparisons=20, raters=6, plans=CHOSEN)
+
+    assert check.differences == []
+    # Not two empty runs agreeing: every simulated vote is a judgment, and the comparisons got differing
+    # numbers of votes, some decided at the minimum and some later.
+    simulated = [bench().simulate(plan, 1, ties, comparisons=20, raters=6) for ties, plan in CHOSEN.items()]
+    assert Judgment.objects.count() == sum(len(outcome.choices) for outcome in simulated)
+    assert Judgment.objects.filter(choice="tie").exists()
+    assert len(set(TrackItem.objects.filter(status="decided").values_list("votes", flat=True))) > 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_check_tells_apart_a_pick_that_breaks_ties_by_the_highest_id(monkeypatch) -> None:
+    module = bench()
+
+    class HighestFirst(module.InMemoryDriver):  # type: ignore[name-defined]
+        """Fewest claimed first, then the highest id."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.key = self.key[::-1].copy()
+
+        def _rekey(self, comparison: int) -> None:
+            claimed = self.claimed[comparison]
+            closed = self.CLOSED if claimed >= self.wanted[comparison] else 0
+            self.key[comparison] = closed | (claimed * self.n + self.n - 1 - comparison)
+
+    monkeypatch.setattr(module, "InMemoryDriver", HighestFirst)
+
+    check = module.db_check(seed=1, comparisons=20, raters=6, plans={False: CHOSEN[False]})
+
+    assert any("the votes part at vote 0" in line for line in check.differences), check.differences
