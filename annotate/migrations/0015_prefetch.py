@@ -1,0 +1,15 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("annotate", "0013_checks_given"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="assignment",
+            name="wait_ms",
+            field=models.PositiveIntegerField(blank=True, null=True),
+        ),
+    ]
