@@ -9,10 +9,14 @@ import pytest
 from playwright.sync_api import expect
 
 from annotate.models import Assignment, Judgment, Track
+from generation.models import Video
 from lib.routing import route_url
+from studies.models import Matchup
 from tests.annotate.test_views import make_track_with_references
 from tests.browser.conftest import sign_in
 from tests.browser.test_annotate_tracks import NEXT_PANEL_ARRIVED
+from tests.browser.test_study_flow import answer_every_question
+from tests.studies.conftest import build_catalog, make_study
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -140,3 +144,34 @@ def test_a_failed_prefetch_still_lets_the_annotator_vote_as_before(page, live_se
 
     assert Judgment.objects.count() == 2
     expect(page.get_by_text("2 done")).to_be_visible()
+
+
+def test_a_participants_next_matchup_is_fetched_while_the_first_is_watched_and_plays_from_the_cache(
+    page, live_server, tmp_path
+):
+    catalog = build_catalog(baselines=3, identities=2, prompts=2, real_media=tmp_path)
+    study = make_study(catalog, name="Prefetch study", matchups_per_participant=3, min_watch_fraction=0)
+    log = MediaLog(page)
+    page.goto(f"{live_server.url}/s/{study.public_slug}/")
+    page.get_by_role("button", name="Continue to consent").click()
+    page.get_by_label("I have read the information above and agree").check()
+    page.get_by_role("button", name="I agree — start the study").click()
+    page.wait_for_url("**/m/1/")
+    play = page.locator('.ab-player [data-action="play"]')
+    play.and_(page.locator(":enabled")).wait_for()  # both videos of the first matchup can play
+
+    second = Matchup.objects.get(participant__study=study, position=1)
+    paths = {route_url("media", video.file.name) for video in Video.objects.filter(pk__in=second.video_ids)}
+    log.wait_until_loaded(paths)  # fetched before the first answer
+    answer_every_question(page, "Left Video")
+    before_answer = len(log.responses)
+    page.get_by_role("button", name="Next").click()
+    page.wait_for_url("**/m/2/")
+    play.and_(page.locator(":enabled")).wait_for()
+
+    after_answer = [(path, cached) for path, cached in log.responses[before_answer:] if path in paths]
+    assert after_answer and all(cached for _, cached in after_answer), after_answer
+    deadline = time.monotonic() + 10
+    while Matchup.objects.get(pk=second.pk).wait_ms is None:
+        assert time.monotonic() < deadline, "no wait was reported"
+        time.sleep(0.05)
