@@ -370,11 +370,9 @@ class Assignment(models.Model):
     watched_a = models.FloatField(default=0.0)
     watched_b = models.FloatField(default=0.0)
     watch_reported_at = models.DateTimeField(null=True, blank=True)
-    wait_ms = models.PositiveIntegerField(
-        null=True,
-        blank=True,
-        help_text="Milliseconds from the vote before this one until both videos of this pair could play through, as the player reported it (clipped).",  # noqa: E501
-    )
+    # Milliseconds from the answer before this comparison until both its videos could play through,
+    # as the player reported it (clipped by ``watch.wait_plausible``); null: no report.
+    wait_ms = models.PositiveIntegerField(null=True, blank=True)
     # Gold and repeat assignments are quality checks: they claim nothing and their judgments count in
     # no progress (see ``vote_path``). db_default: the vote path inserts rows in SQL.
     purpose = models.CharField(max_length=8, choices=Purpose.choices, default=Purpose.VOTE, db_default="vote")

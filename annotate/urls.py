@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.track_list, name="track_list"),
     path("<id:track_id>/", views.track_work, name="track_work"),
     path("<id:track_id>/assignments/<id:assignment_id>/watch", views.assignment_watch, name="watch"),
+    path("<id:track_id>/assignments/<id:assignment_id>/wait", views.assignment_wait, name="wait"),
     path("<id:track_id>/assignments/<id:assignment_id>/vote", views.assignment_vote, name="vote"),
     path("<id:track_id>/undo", views.vote_undo, name="undo"),
 ]

@@ -17,6 +17,7 @@ from annotate.errors import AnnotationError, NotYours
 from annotate.models import Assignment, Side, Track
 from annotate.vote_path import (
     Work,
+    assignment_wait_record,
     assignment_watch_record,
     judgment_submit_and_next,
     judgment_undo_last,
@@ -55,6 +56,17 @@ def _fraction(request: HtmxHttpRequest, field: str) -> float:
         raise BadInput(f"{field} must be a number between 0 and 1.") from None
     if not math.isfinite(value) or not 0.0 <= value <= 1.0:
         raise BadInput(f"{field} must be a number between 0 and 1.")
+    return value
+
+
+def _number(request: HtmxHttpRequest, field: str) -> float:
+    """A finite number of milliseconds; how plausible it is, the service decides."""
+    try:
+        value = float(request.POST[field])
+    except (KeyError, ValueError):
+        raise BadInput(f"{field} must be a number of milliseconds.") from None
+    if not math.isfinite(value):
+        raise BadInput(f"{field} must be a number of milliseconds.")
     return value
 
 
@@ -156,6 +168,19 @@ def assignment_watch(request: HtmxHttpRequest, track_id: int, assignment_id: int
             "watched_right": recorded.watched_b if left_is_a else recorded.watched_a,
         }
     )
+
+
+@require_POST
+@login_required
+def assignment_wait(request: HtmxHttpRequest, track_id: int, assignment_id: int) -> HttpResponse:
+    """The player's report of the wait before this comparison's videos could play through."""
+    assignment = _assignment_or_404(request, track_id, assignment_id)
+    try:
+        wait_ms = _number(request, "wait_ms")
+    except BadInput as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    recorded = assignment_wait_record(assignment_id=assignment.pk, user=request.user, wait_ms=wait_ms)
+    return JsonResponse({"wait_ms": recorded.wait_ms})
 
 
 @require_POST

@@ -17,6 +17,12 @@ concurrent votes, undos and lease releases never wait on each other in a circle:
 Excluding an annotator from a track (and including them again) takes the same locks in the same order as
 undo: their advisory lock, their assignments, those items in id order, the seats, the track.
 
+With prefetching (``settings.PREFETCH_NEXT``, on by default) the page's requests keep two open leases
+per annotator on a track: the current comparison (the lowest in position) and the next one, reserved
+for them so that the browser can fetch its videos meanwhile. A vote promotes the reserved lease to
+current (its lease starts again, as if handed out now) and its single statement picks the next one
+reserved: still one pick per vote. A reserved lease claims its item and expires like any other.
+
 Every SELECT list is declared once, as a row class whose fields carry their SQL expressions
 (``id: Annotated[int, "h.id"]``); ``columns()`` makes from it both the list and the decoder of its rows,
 so that a row is read by field name, never cut by position.
@@ -27,10 +33,11 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Annotated, Generic, NamedTuple, TypeVar, get_type_hints
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
@@ -64,7 +71,7 @@ from annotate.models import (
     TrackSeat,
 )
 from annotate.services import rater_for_user
-from annotate.watch import watched_plausible
+from annotate.watch import wait_plausible, watched_plausible
 from generation.models import Prompt, Reference
 from lib.routing import routes
 
@@ -449,11 +456,14 @@ class _Next(NamedTuple):
     panel: Annotated[_PanelRow, _PANEL]
 
 
+_NEXT = columns(_Next)
+
+
 class _VotedAndNext(NamedTuple):
     """The vote button's row: the vote's counters, and the next comparison, None when nothing was free."""
 
     voted: Annotated[_Voted, _VOTED]
-    next: Annotated[_Next | None, columns(_Next).or_none()]
+    next: Annotated[_Next | None, _NEXT.or_none()]
 
 
 _VOTED_AND_NEXT = columns(_VotedAndNext)
@@ -495,7 +505,8 @@ FROM annotate_assignment AS h
 JOIN annotate_trackitem AS i ON i.id = h.item_id
 JOIN annotate_comparison AS c ON c.id = i.comparison_id
 WHERE i.track_id = %(track)s AND h.rater_id = %(rater)s AND h.status = 'open' AND h.expires_at > %(now)s
-LIMIT 1
+ORDER BY h.position, h.id
+LIMIT 2
 """
 
 # Fewest claimed first among the open, walking track_item_open_pick_idx; SKIP LOCKED lets a concurrent
@@ -644,6 +655,29 @@ LEFT JOIN handed AS h ON h.item_id = picked.id
 LEFT JOIN annotate_comparison AS c ON c.id = picked.comparison_id
 {_PANEL_JOINS}
 """)
+
+# With prefetching, a vote makes the comparison reserved for the annotator (their other open lease,
+# the lowest in position) the current one: its lease and watch record start now, as if handed out
+# now, since it was never shown. Sent before the vote's own statement, in the same pipeline.
+_PROMOTE_SQL = f"""
+WITH promoted AS (
+    UPDATE annotate_assignment AS h SET
+        issued_at = %(now)s, expires_at = %(expires)s, watched_a = 0, watched_b = 0, watch_reported_at = NULL
+    WHERE h.id = (
+        SELECT r.id FROM annotate_assignment AS r JOIN annotate_trackitem AS i ON i.id = r.item_id
+        WHERE i.track_id = %(track)s AND r.rater_id = %(rater)s AND r.status = 'open'
+          AND r.id <> %(assignment)s AND r.expires_at > %(now)s
+        ORDER BY r.position, r.id
+        LIMIT 1
+    )
+    RETURNING {_LEASE.sql}
+)
+SELECT {_NEXT.sql}
+FROM promoted AS h
+JOIN annotate_trackitem AS i ON i.id = h.item_id
+JOIN annotate_comparison AS c ON c.id = i.comparison_id
+{_PANEL_JOINS}
+"""
 
 _PANEL_SQL = f"SELECT {_PANEL.sql} FROM annotate_comparison AS c {_PANEL_JOINS} WHERE c.id = %s"
 
@@ -897,6 +931,9 @@ class ComparisonPanel:
     watched_right: float
     vote_url: str
     watch_url: str
+    wait_url: str
+    # With prefetching: the media of the comparison reserved next, for the browser to fetch meanwhile.
+    next_media: tuple[str, ...] = ()
 
     @property
     def locked(self) -> bool:
@@ -951,7 +988,18 @@ def _comparison_panel(row: _PanelRow, *, track: Track, assignment: Assignment) -
         watched_right=assignment.watched_b if left_is_a else assignment.watched_a,
         vote_url=url("annotate:vote", track.pk, assignment.pk),
         watch_url=url("annotate:watch", track.pk, assignment.pk),
+        wait_url=url("annotate:wait", track.pk, assignment.pk),
     )
+
+
+def _with_next(panel: ComparisonPanel, following: ComparisonPanel | None) -> ComparisonPanel:
+    """The panel, telling the browser the media of the comparison reserved after it: the same opaque
+    URLs its own panel will show, videos first."""
+    if following is None:
+        return panel
+    shown = [following.left, following.right, *following.references]
+    urls = [media.url for media in shown] + [media.poster_url for media in shown]
+    return replace(panel, next_media=tuple(dict.fromkeys(url for url in urls if url)))
 
 
 def comparison_panel_get(*, track: Track, assignment: Assignment) -> ComparisonPanel:
@@ -977,9 +1025,12 @@ class Work:
         return None if self.panel is None else self.panel.assignment
 
 
-def _work(track: Track, assignment: Assignment | None) -> Work:
-    panel = None if assignment is None else comparison_panel_get(track=track, assignment=assignment)
-    return Work(track=track, panel=panel)
+def _work(track: Track, assignment: Assignment | None, reserved: Assignment | None = None) -> Work:
+    if assignment is None:
+        return Work(track=track, panel=None)
+    panel = comparison_panel_get(track=track, assignment=assignment)
+    following = None if reserved is None else comparison_panel_get(track=track, assignment=reserved)
+    return Work(track=track, panel=_with_next(panel, following))
 
 
 # --- handing out work -----------------------------------------------------------------------------
@@ -1124,36 +1175,62 @@ def _hand_out(cursor: CursorWrapper, *, seat: _Seat, now: datetime, tried: bool 
     return _assignment_from(_HANDED.decode(row), track_id=seat.track.pk, rater_id=seat.rater_id)
 
 
-def _current_or_next(cursor: CursorWrapper, *, seat: _Seat, now: datetime) -> Assignment | None:
+class _Held(NamedTuple):
+    """The annotator's open leases on a track: the current comparison (the lowest in position) and,
+    with prefetching, the one reserved after it."""
+
+    current: Assignment | None
+    reserved: Assignment | None = None
+
+
+def _current_or_next(cursor: CursorWrapper, *, seat: _Seat, now: datetime, reserve: bool = False) -> _Held:
+    """The seat's open leases, handing out what is missing: the current comparison, and with
+    ``reserve`` the next one too. Each handout is a lease like any other (it claims its item and
+    expires), so a reserved comparison counts in the pool exactly as a current one does."""
     cursor.execute(_CURRENT_SQL, {"track": seat.track.pk, "rater": seat.rater_id, "now": now})
-    row = cursor.fetchone()
-    if row is not None:
-        assert seat.rater_id is not None
-        return _assignment_from(_HANDED.decode(row), track_id=seat.track.pk, rater_id=seat.rater_id)
-    assignment = _hand_out(cursor, seat=seat, now=now)
-    if assignment is not None:
+    assert seat.rater_id is not None
+    held = [
+        _assignment_from(_HANDED.decode(row), track_id=seat.track.pk, rater_id=seat.rater_id)
+        for row in cursor.fetchall()
+    ]
+    while len(held) < (2 if reserve else 1):
+        assignment = _hand_out(cursor, seat=seat, now=now)
+        if assignment is None:
+            break
         cursor.execute("UPDATE annotate_trackseat SET assigned = assigned + 1 WHERE id = %s", [seat.id])
         seat.assigned += 1
-    return assignment
+        held.append(assignment)
+    return _Held(*held[:2]) if held else _Held(None)
 
 
 @transaction.atomic
-def assignment_next_for(*, track: Track, user: User, now: datetime | None = None) -> Assignment | None:
-    """The annotator's current comparison, or a new one; None when nothing is left for them."""
-    now = now or timezone.now()
+def _holding(*, track: Track, user: User, now: datetime, reserve: bool) -> _Held:
     with connection.cursor() as cursor:
         seat = _seat_locked(cursor, track_id=track.pk, user=user)
         if seat.excluded:
             raise NotTakingPart(NOT_TAKING_PART)
         if seat.track.is_paused:
             raise TrackPaused("This track is paused; please come back later.")
-        return _current_or_next(cursor, seat=seat, now=now)
+        return _current_or_next(cursor, seat=seat, now=now, reserve=reserve)
+
+
+def assignment_next_for(*, track: Track, user: User, now: datetime | None = None) -> Assignment | None:
+    """The annotator's current comparison, or a new one; None when nothing is left for them."""
+    return _holding(track=track, user=user, now=now or timezone.now(), reserve=False).current
 
 
 def work_for(*, track: Track, user: User, assignment: Assignment | None = None) -> Work:
     """The work page's comparison: ``assignment``, else the annotator's current one or a new one (as
-    ``assignment_next_for``), with its panel. ``track``: as ``selectors.annotator_tracks`` annotates it."""
-    return _work(track, assignment or assignment_next_for(track=track, user=user))
+    ``assignment_next_for``), with its panel. ``track``: as ``selectors.annotator_tracks`` annotates it.
+
+    With prefetching (``settings.PREFETCH_NEXT``) the next comparison is reserved for the annotator as
+    well, and the panel names its media for the browser to fetch while this one is watched."""
+    if not settings.PREFETCH_NEXT:
+        return _work(track, assignment or assignment_next_for(track=track, user=user))
+    held = _holding(track=track, user=user, now=timezone.now(), reserve=True)
+    if assignment is not None and (held.current is None or held.current.pk != assignment.pk):
+        return _work(track, assignment)
+    return _work(track, held.current, held.reserved)
 
 
 def _assignment_locked(*, assignment_id: int, user: User) -> Assignment:
@@ -1196,6 +1273,26 @@ def assignment_watch_record(
     assignment.watched_b = max(assignment.watched_b, plausible(watched_b, comparison.video_b.duration))
     assignment.watch_reported_at = now
     assignment.save(update_fields=["watched_a", "watched_b", "watch_reported_at"])
+    return assignment
+
+
+@transaction.atomic
+def assignment_wait_record(
+    *, assignment_id: int, user: User, wait_ms: float, now: datetime | None = None
+) -> Assignment:
+    """Record how long the player says the annotator waited, from the answer before this comparison
+    until both its videos could play through, clipped to what is plausible (``wait_plausible``). The
+    first report stands: a resent one changes nothing."""
+    now = now or timezone.now()
+    assignment = _assignment_locked(assignment_id=assignment_id, user=user)
+    if assignment.wait_ms is not None:
+        return assignment
+    assignment.wait_ms = wait_plausible(
+        reported_ms=wait_ms,
+        elapsed_seconds=(now - assignment.issued_at).total_seconds(),
+        ceiling_seconds=assignment.item.track.lease_seconds,
+    )
+    assignment.save(update_fields=["wait_ms"])
     return assignment
 
 
@@ -1406,10 +1503,12 @@ def judgment_submit_and_next(
     locks, is never held while this process waits for its turn to run Python.
     """
     now = now or timezone.now()
+    reserve = settings.PREFETCH_NEXT
     current: Assignment | None = None  # the next comparison, when not handed out by the vote's statement
+    reserved: Assignment | None = None  # with prefetching: the comparison reserved after it
     single = False  # the vote and the next comparison in one statement (nearly every vote)
     check_first = False  # a check handed out next, before the vote's own statement
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, connection.cursor() as ahead:
         with _pipelined_transaction():
             seat, params = _vote_checked(
                 cursor,
@@ -1420,8 +1519,12 @@ def judgment_submit_and_next(
                 response_ms=response_ms,
                 now=now,
             )
+            if params is not None and reserve:
+                # The comparison reserved at the last handout becomes the current one; what the
+                # statements below hand out is then the next reserved one. Read after the commit.
+                ahead.execute(_PROMOTE_SQL, {**_pick_params(seat, now), "assignment": assignment_id})
             if params is None:  # already stored: the current comparison, or a next one
-                current = _current_or_next(cursor, seat=seat, now=now)
+                current, reserved = _current_or_next(cursor, seat=seat, now=now, reserve=reserve)
             elif params["purpose"] == Assignment.Purpose.VOTE:
                 check = _check_drawn(seat)
                 current = _hand_out_check(cursor, seat=seat, now=now, check=check) if check else None
@@ -1438,22 +1541,45 @@ def judgment_submit_and_next(
                 # A check answered: its statement takes no shared row; then the next handout.
                 cursor.execute(_CHECK_WRITE_SQL, params)
                 _voted(seat, _VOTED.decode(cursor.fetchone()))
-                current = _current_or_next(cursor, seat=seat, now=now)
+                current, reserved = _current_or_next(cursor, seat=seat, now=now, reserve=reserve)
+        promoted = None
+        if params is not None and reserve:
+            promoted_row = ahead.fetchone()
+            promoted = None if promoted_row is None else _NEXT.decode(promoted_row)
         if check_first:
             _voted(seat, _VOTED.decode(cursor.fetchone()))
             seat.assigned += 1
-        if not single:
-            return _work(seat.progress(), current)  # its panel read after the commit
-        row = _VOTED_AND_NEXT.decode(cursor.fetchone())
-    _voted(seat, row.voted)
-    if row.next is None:
-        # Nothing was free: the rare path, which releases expired leases, in a transaction of its own.
-        following = assignment_next_for(track=seat.track, user=user, now=now)
-        return _work(seat.progress(), following)
-    seat.assigned += 1
+            if promoted is not None:
+                current, reserved = None, current  # the check is the next one reserved
+        if not single and promoted is None:
+            return _work(seat.progress(), current, reserved)  # its panel read after the commit
+        if single:
+            row = _VOTED_AND_NEXT.decode(cursor.fetchone())
+            _voted(seat, row.voted)
+            if row.next is not None:
+                seat.assigned += 1
     assert seat.rater_id is not None
-    following = _assignment_from(row.next.handed, track_id=track_id, rater_id=seat.rater_id)
     track = seat.progress()
+    if promoted is not None:
+        following = _assignment_from(promoted.handed, track_id=track_id, rater_id=seat.rater_id)
+        panel = _comparison_panel(promoted.panel, track=track, assignment=following)
+        if single and row.next is not None:
+            reserved = _assignment_from(row.next.handed, track_id=track_id, rater_id=seat.rater_id)
+            return Work(
+                track=track,
+                panel=_with_next(panel, _comparison_panel(row.next.panel, track=track, assignment=reserved)),
+            )
+        if reserved is not None:  # a check handed out as the next one
+            return Work(
+                track=track, panel=_with_next(panel, comparison_panel_get(track=track, assignment=reserved))
+            )
+        return Work(track=track, panel=panel)
+    if row.next is None or reserve:
+        # Nothing was free (the rare path, which releases expired leases), or nothing was reserved
+        # for the annotator yet: in a transaction of its own.
+        held = _holding(track=seat.track, user=user, now=now, reserve=reserve)
+        return _work(track, held.current, held.reserved)
+    following = _assignment_from(row.next.handed, track_id=track_id, rater_id=seat.rater_id)
     return Work(track=track, panel=_comparison_panel(row.next.panel, track=track, assignment=following))
 
 

@@ -24,3 +24,16 @@ def watched_plausible(*, reported: float, duration: float, elapsed_seconds: floa
 def watch_needed(min_watch_fraction: float) -> float:
     """The recorded fraction of each video that a rule of ``min_watch_fraction`` needs."""
     return min_watch_fraction * WATCH_TOLERANCE
+
+
+# The click that starts a wait happens before its answer reaches the server, which hands out (or
+# promotes) the next pair: a wait may be this much longer than the time since then.
+WAIT_SLACK_SECONDS = 30.0
+
+
+def wait_plausible(*, reported_ms: float, elapsed_seconds: float, ceiling_seconds: float) -> int:
+    """The wait between an answer and the next pair being playable that the server keeps from a
+    player's report of ``reported_ms``: clipped to at least 0, at most the time since the pair was
+    handed out (``elapsed_seconds``, with the slack above) and at most ``ceiling_seconds`` (its lease)."""
+    most = min(max(elapsed_seconds, 0.0) + WAIT_SLACK_SECONDS, ceiling_seconds) * 1000
+    return int(min(max(reported_ms, 0.0), most))

@@ -259,6 +259,10 @@ MEDIA_URL = "/media/"  # served by generation.views.media_serve, never by a stat
 # generation.views.media_serve. Behind nginx, set this to an `internal` location that maps to
 # MEDIA_ROOT and the bytes (and Range handling) are left to nginx through X-Accel-Redirect.
 MEDIA_ACCEL_REDIRECT_PREFIX = os.environ.get("MEDIA_ACCEL_REDIRECT_PREFIX", "")
+# While a comparison (or a study's matchup) is watched, the next one is already reserved for the
+# annotator and the browser fetches its videos, so that the next pair plays at once after the answer.
+# Off: one comparison at a time, fetched after the answer.
+PREFETCH_NEXT = envbool("PREFETCH_NEXT", True)
 # Limits for imported media.
 CATALOG_MAX_IMAGE_SIDE = envint("CATALOG_MAX_IMAGE_SIDE", 4096)
 CATALOG_MAX_VIDEO_SIDE = envint("CATALOG_MAX_VIDEO_SIDE", 4096)

@@ -295,6 +295,9 @@ class Matchup(models.Model):
     # The fraction of each video (display order) that the player reported and the server believed.
     watched = models.JSONField(default=list, blank=True)
     watch_reported_at = models.DateTimeField(null=True, blank=True)
+    # Milliseconds from the answer before this matchup until both its videos could play through, as
+    # the player reported it (clipped by ``annotate.watch.wait_plausible``); null: no report.
+    wait_ms = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering: ClassVar = ["participant", "position"]

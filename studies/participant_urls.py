@@ -11,6 +11,7 @@ urlpatterns = [
     path("<slug:slug>/consent/", views.consent, name="consent"),
     path("<slug:slug>/m/<int:number>/", views.matchup, name="matchup"),
     path("<slug:slug>/m/<int:number>/watch", views.matchup_watch, name="watch"),
+    path("<slug:slug>/m/<int:number>/wait", views.matchup_wait, name="wait"),
     path("<slug:slug>/done/", views.done, name="done"),
     path("<slug:slug>/withdraw/", views.withdraw, name="withdraw"),
 ]

@@ -6,6 +6,8 @@ participant stands and sends them there, so a resumed session continues where it
 
 from __future__ import annotations
 
+import math
+
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -215,6 +217,26 @@ def matchup_watch(request: HttpRequest, slug: str, number: int) -> HttpResponse:
             "missing": selectors.watch_missing(study=study, matchup=recorded),
         }
     )
+
+
+@require_POST
+def matchup_wait(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    """The player's report of the wait before this matchup's videos could play through."""
+    study = _study_or_404(slug)
+    participant = session_participant(request.session, study)
+    if participant is None or participant.status != Participant.Status.ACTIVE:
+        raise Http404("No such matchup in your study session.")
+    matchup = participant.matchups.filter(position=number - 1).first()
+    if matchup is None:
+        raise Http404("No such matchup in your study session.")
+    try:
+        wait_ms = float(request.POST["wait_ms"])
+    except (KeyError, ValueError):
+        wait_ms = math.nan
+    if not math.isfinite(wait_ms):
+        return JsonResponse({"error": "wait_ms must be a number of milliseconds."}, status=400)
+    recorded = services.matchup_wait_record(participant=participant, matchup_id=matchup.pk, wait_ms=wait_ms)
+    return JsonResponse({"wait_ms": recorded.wait_ms})
 
 
 def _matchup_submit(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TypedDict
 
 import pandas as pd
+from django.conf import settings
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 
 from annotate.models import Comparison, Criterion, GoldAnswer, Judgment
@@ -215,6 +216,8 @@ class MatchupPage:
     questions: list[QuestionView]
     watch_needed: float  # the recorded fraction of each video an answer needs, tolerance included
     watch_missing: str  # what must still play, in the page's words; empty when nothing
+    # With prefetching: the media of the participant's next matchup, for the browser to fetch meanwhile.
+    next_media: list[str] = field(default_factory=list)
 
     @property
     def watched(self) -> list[float]:
@@ -292,7 +295,26 @@ def matchup_page(*, participant: Participant, position: int) -> MatchupPage | No
         questions=questions,
         watch_needed=study.watch_needed,
         watch_missing=watch_missing(study=study, matchup=matchup),
+        next_media=_next_media(participant=participant, position=position + 1),
     )
+
+
+def _next_media(*, participant: Participant, position: int) -> list[str]:
+    """The stored names of the videos (posters included) and primary reference of the participant's
+    matchup at ``position``, which their plan fixed: media they may fetch already. Empty when there is
+    none, or with prefetching off."""
+    if not settings.PREFETCH_NEXT:
+        return []
+    following = participant.matchups.filter(position=position).values("video_ids", "identity_id").first()
+    if following is None:
+        return []
+    videos = list(Video.objects.filter(pk__in=following["video_ids"]).only("file", "poster"))
+    names = [str(video.file.name) for video in videos]
+    names += [str(video.poster.name) for video in videos if video.poster]
+    reference = Reference.objects.filter(identity_id=following["identity_id"], is_primary=True).first()
+    if reference is not None:
+        names.append(str(reference.file.name))
+    return names
 
 
 def participant_by_token(*, token: str) -> Participant | None:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from annotate.models import Choice, Comparison, Criterion, Judgment, Rater, Side
 from annotate.services import comparisons_build
 from annotate.vote_path import canonical_choice
-from annotate.watch import watched_plausible
+from annotate.watch import wait_plausible, watched_plausible
 from generation.models import Identity, Method, Prompt, Video
 from studies import presets, selectors
 from studies.errors import (
@@ -570,6 +570,32 @@ def matchup_watch_record(
     ]
     matchup.watch_reported_at = now
     matchup.save(update_fields=["watched", "watch_reported_at"])
+    return matchup
+
+
+# A matchup has no lease: a wait longer than this is no wait between two answers.
+WAIT_CEILING_SECONDS = 600.0
+
+
+@transaction.atomic
+def matchup_wait_record(
+    *, participant: Participant, matchup_id: int, wait_ms: float, now: datetime | None = None
+) -> Matchup:
+    """Record how long the player says the participant waited, from their answer to the matchup
+    before until both of this one's videos could play through, clipped to what is plausible since
+    the page was first shown (``wait_plausible``). The first report stands."""
+    now = now or timezone.now()
+    matchup = Matchup.objects.select_for_update().filter(pk=matchup_id, participant_id=participant.pk).first()
+    if matchup is None:
+        raise NotYours("No such matchup in your study session.")
+    if matchup.wait_ms is not None or matchup.shown_at is None:
+        return matchup
+    matchup.wait_ms = wait_plausible(
+        reported_ms=wait_ms,
+        elapsed_seconds=(now - matchup.shown_at).total_seconds(),
+        ceiling_seconds=WAIT_CEILING_SECONDS,
+    )
+    matchup.save(update_fields=["wait_ms"])
     return matchup
 
 

@@ -10,10 +10,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="assignment",
             name="wait_ms",
-            field=models.PositiveIntegerField(
-                null=True,
-                blank=True,
-                help_text="Milliseconds from the vote before this one until both videos of this pair could play through, as the player reported it (clipped).",
-            ),
+            field=models.PositiveIntegerField(blank=True, null=True),
         ),
     ]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -20,3 +21,16 @@ def watch_fully(assignment: Assignment, user: User) -> Assignment:
     return assignment_watch_record(
         assignment_id=assignment.pk, user=user, watched_a=1.0, watched_b=1.0, now=later
     )
+
+
+@pytest.fixture(autouse=True)
+def _one_comparison_at_a_time(settings: Any) -> None:
+    """Most tests here pin how comparisons are handed out one at a time: the behaviour with
+    PREFETCH_NEXT off, which must stay exactly as it was. Tests of prefetching ask for ``prefetch``."""
+    settings.PREFETCH_NEXT = False
+
+
+@pytest.fixture
+def prefetch(settings: Any) -> None:
+    """The next comparison is reserved while the current one is watched (the default setting)."""
+    settings.PREFETCH_NEXT = True

@@ -307,3 +307,30 @@ def test_the_quality_table_sets_each_seats_vote_weight_from_its_reliability():
     weights = dict(TrackSeat.objects.filter(track=track).values_list("rater_id", "vote_weight"))
     assert any(weight != 1.0 for weight in weights.values())  # estimated, not the default left alone
     assert {row["rater"]: reliability_weight(row["ds_reliability"]) for row in report.raters} == weights
+
+
+def test_with_the_next_comparison_reserved_no_comparison_goes_past_its_maximum_or_its_decision(prefetch):
+    users = _users(6)
+    track = _track(users, methods=4)  # 6 comparisons, 2 to 4 votes each
+    current = {user.pk: assignment_next_for(track=track, user=user) for user in users}
+    for _ in range(6):
+        for user in users:
+            assignment = current[user.pk]
+            if assignment is None:
+                continue
+            # Everyone prefers A: comparisons decide at 3–0 while others hold them reserved.
+            side = "left" if assignment.shown_left == "A" else "right"
+            work = judgment_submit_and_next(
+                track_id=track.pk,
+                assignment_id=assignment.pk,
+                user=user,
+                side_choice=side,
+                now=assignment.issued_at,
+            )
+            current[user.pk] = work.assignment
+
+    for item in TrackItem.objects.filter(track=track, is_check=False):
+        assert item.votes <= 4 and item.claimed <= 4, item
+        assert item.status == ("decided" if item.tally_a >= 3 else "open"), item
+        # A reserved lease handed out before the decision may still be answered; none came after it.
+        assert item.claimed - item.votes <= Assignment.objects.filter(item=item, status="open").count()

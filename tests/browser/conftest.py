@@ -27,6 +27,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _media_through_the_app() -> Iterator[None]:
+    """The live server serves MEDIA_URL from MEDIA_ROOT by itself, past the app's media view: moved
+    out of the way, media pass the app's permission check and carry its headers, as when deployed."""
+    from django.conf import settings
+
+    served = settings.MEDIA_URL
+    settings.MEDIA_URL = "/not-served-by-the-live-server/"
+    yield
+    settings.MEDIA_URL = served
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[object]:
     from playwright.sync_api import sync_playwright

@@ -1,0 +1,90 @@
+"""Prefetching for study participants: the page names the next matchup's media, and the wait report."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from generation.models import Video
+from lib.routing import route_url
+from studies import selectors, services
+from studies.models import Matchup
+from tests.studies.conftest import make_study, take_part
+from tests.studies.test_watch_rule import start
+
+pytestmark = pytest.mark.django_db
+
+
+def _names(matchup: Matchup) -> set[str]:
+    return {str(video.file.name) for video in Video.objects.filter(pk__in=matchup.video_ids)}
+
+
+def test_a_matchup_page_names_the_media_of_the_participants_next_matchup(catalog):
+    participant = take_part(make_study(catalog, matchups_per_participant=3))
+
+    page = selectors.matchup_page(participant=participant, position=0)
+
+    second = participant.matchups.get(position=1)
+    assert page is not None and _names(second) <= set(page.next_media)
+
+
+def test_the_last_matchup_names_nothing_and_the_switch_turns_it_off(catalog, settings):
+    participant = take_part(make_study(catalog, matchups_per_participant=3))
+    last = selectors.matchup_page(participant=participant, position=2)
+    assert last is not None and last.next_media == []
+
+    settings.PREFETCH_NEXT = False
+    first = selectors.matchup_page(participant=participant, position=0)
+    assert first is not None and first.next_media == []
+
+
+def test_the_page_gives_the_browser_the_next_matchups_opaque_media_urls(catalog, client):
+    study = make_study(catalog, matchups_per_participant=3)
+    base, participant = start(client, study)
+
+    html = client.get(f"{base}m/1/").content.decode()
+
+    for name in _names(participant.matchups.get(position=1)):
+        assert route_url("media", name) in html
+    assert f'data-wait-url="{base}m/1/wait"' in html
+
+
+def test_a_wait_report_is_clipped_to_what_is_plausible(catalog):
+    participant = take_part(make_study(catalog, matchups_per_participant=3))
+    matchup = services.matchup_shown(matchup=participant.matchups.get(position=1))
+    later = matchup.shown_at + timedelta(seconds=1)
+
+    assert (
+        services.matchup_wait_record(
+            participant=participant, matchup_id=matchup.pk, wait_ms=-40, now=later
+        ).wait_ms
+        == 0
+    )
+    other = services.matchup_shown(matchup=participant.matchups.get(position=2))
+    absurd = services.matchup_wait_record(
+        participant=participant, matchup_id=other.pk, wait_ms=1e15, now=other.shown_at + timedelta(days=1)
+    )
+    assert absurd.wait_ms == services.WAIT_CEILING_SECONDS * 1000
+
+
+@pytest.mark.parametrize("value", ["soon", "nan", ""])
+def test_a_wait_that_is_not_a_number_is_a_clear_400_that_records_nothing(catalog, client, value):
+    study = make_study(catalog, matchups_per_participant=3)
+    base, participant = start(client, study)
+    client.get(f"{base}m/1/")
+
+    response = client.post(f"{base}m/1/wait", {"wait_ms": value})
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "wait_ms must be a number of milliseconds."}
+    assert participant.matchups.get(position=0).wait_ms is None
+
+
+def test_a_plausible_wait_is_stored_through_the_page(catalog, client):
+    study = make_study(catalog, matchups_per_participant=3)
+    base, participant = start(client, study)
+    client.get(f"{base}m/1/")
+
+    assert client.post(f"{base}m/1/wait", {"wait_ms": "180"}).json() == {"wait_ms": 180}
+    assert participant.matchups.get(position=0).wait_ms == 180
