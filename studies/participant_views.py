@@ -18,7 +18,7 @@ from studies import selectors, services
 from studies.access import session_bind, session_participant
 from studies.errors import IncompleteAnswers, NotYours, StudyError, StudyNotOpen, WatchRuleNotMet
 from studies.forms import ConsentForm, MatchupForm
-from studies.models import Participant, Study
+from studies.models import Matchup, Participant, Study
 
 CROWD_PARAMS = (*services.CROWD_ID_PARAMS, *services.CROWD_SESSION_PARAMS)
 
@@ -183,16 +183,19 @@ def _fraction(value: str) -> float:
     return number
 
 
+def _active_matchup_or_404(
+    request: HttpRequest, slug: str, number: int
+) -> tuple[Study, Participant, Matchup]:
+    """The study, the session's active participant and their matchup ``number`` (1-based), else a 404
+    that says no more than that this session has no such matchup."""
+    study, participant, matchup = _active_matchup_or_404(request, slug, number)
+    return study, participant, matchup
+
+
 @require_POST
 def matchup_watch(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     """The player's report of how much of each video has played; answers are checked against it."""
-    study = _study_or_404(slug)
-    participant = session_participant(request.session, study)
-    if participant is None or participant.status != Participant.Status.ACTIVE:
-        raise Http404("No such matchup in your study session.")
-    matchup = participant.matchups.filter(position=number - 1).first()
-    if matchup is None:
-        raise Http404("No such matchup in your study session.")
+    study, participant, matchup = _active_matchup_or_404(request, slug, number)
     aliases = {"watched_left": 0, "watched_right": 1}
     reported: dict[int, float] = {}
     for name in request.POST:
@@ -222,13 +225,7 @@ def matchup_watch(request: HttpRequest, slug: str, number: int) -> HttpResponse:
 @require_POST
 def matchup_wait(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     """The player's report of the wait before this matchup's videos could play through."""
-    study = _study_or_404(slug)
-    participant = session_participant(request.session, study)
-    if participant is None or participant.status != Participant.Status.ACTIVE:
-        raise Http404("No such matchup in your study session.")
-    matchup = participant.matchups.filter(position=number - 1).first()
-    if matchup is None:
-        raise Http404("No such matchup in your study session.")
+    _, participant, matchup = _active_matchup_or_404(request, slug, number)
     try:
         wait_ms = float(request.POST["wait_ms"])
     except (KeyError, ValueError):
