@@ -188,7 +188,13 @@ def _active_matchup_or_404(
 ) -> tuple[Study, Participant, Matchup]:
     """The study, the session's active participant and their matchup ``number`` (1-based), else a 404
     that says no more than that this session has no such matchup."""
-    study, participant, matchup = _active_matchup_or_404(request, slug, number)
+    study = _study_or_404(slug)
+    participant = session_participant(request.session, study)
+    if participant is None or participant.status != Participant.Status.ACTIVE:
+        raise Http404("No such matchup in your study session.")
+    matchup = participant.matchups.filter(position=number - 1).first()
+    if matchup is None:
+        raise Http404("No such matchup in your study session.")
     return study, participant, matchup
 
 
