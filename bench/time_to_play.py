@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     (media_root / "made").mkdir()
     os.environ["MEDIA_ROOT"] = str(media_root)
     try:
-        load._recreate_database(server_url)
+        load._recreate_database(server_url, name=load.BENCH_DB)
         load._django_setup(bench_url)
         result.update(bench(args, media_root))
     finally:
@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
             from django.db import connections
 
             connections.close_all()
-        load._recreate_database(server_url, drop_only=True)
+        load._recreate_database(server_url, name=load.BENCH_DB, drop_only=True)
         import shutil
 
         shutil.rmtree(media_root, ignore_errors=True)
