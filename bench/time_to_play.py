@@ -49,22 +49,34 @@ WIDTH, HEIGHT, FRAMES, FPS, BITRATE = 704, 1280, 121, 24, 6_000_000
 DOWN_UP_BITS_PER_S, RTT_MS = 25_000_000, 40
 PASSWORD = "bench-" + secrets.token_hex(8)
 
-# Stamps every media element's first canplaythrough in absolute page time (Playwright's init scripts are
-# not subject to the page's Content Security Policy).
+# Stamps, in absolute page time, every media element's first canplaythrough and the first moment it is
+# one of a player's pair (`video[data-side]` in the document: a warm element prefetched out of sight only
+# counts from when it is placed). Playwright's init scripts are not subject to the page's CSP.
 STAMP_SCRIPT = """
 window.__ctp = new Map();
+window.__placed = new Map();
+const stamp = () => performance.timeOrigin + performance.now();
 document.addEventListener("canplaythrough", (event) => {
-  const at = performance.timeOrigin + performance.now();
-  if (!window.__ctp.has(event.target)) window.__ctp.set(event.target, at);
+  if (!window.__ctp.has(event.target)) window.__ctp.set(event.target, stamp());
 }, true);
+const placed = () => {
+  const at = stamp();
+  document.querySelectorAll("video[data-side]").forEach((v) => {
+    if (!window.__placed.has(v)) window.__placed.set(v, at);
+  });
+};
+new MutationObserver(placed).observe(document, { childList: true, subtree: true });
+document.addEventListener("DOMContentLoaded", placed);
 """
 MARK_OLD = """() => { document.querySelectorAll("video[data-side]").forEach(v => v.dataset.benchOld = "1");
   return performance.timeOrigin + performance.now(); }"""
-# The later canplaythrough of the two new pair videos, or null while one has not come.
+# When both new pair videos could play through in place: for each, the later of its canplaythrough and its
+# placement; null while one has not come.
 BOTH_PLAYABLE = """() => { const videos = [...document.querySelectorAll("video[data-side]")]
     .filter(v => !v.dataset.benchOld);
   if (videos.length < 2 || !window.__ctp) return null;
-  const times = videos.map(v => window.__ctp.get(v));
+  const times = videos.map(v => window.__ctp.has(v) && window.__placed.has(v)
+    ? Math.max(window.__ctp.get(v), window.__placed.get(v)) : undefined);
   if (times.some(t => t === undefined)) return null;
   return [Math.max(...times), videos.map(v => v.currentSrc.split("/").pop().slice(0, 8))]; }"""
 

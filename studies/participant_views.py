@@ -7,12 +7,14 @@ participant stands and sends them there, so a resumed session continues where it
 from __future__ import annotations
 
 import math
+from urllib.parse import urlsplit
 
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import resolve, reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from studies import selectors, services
 from studies.access import session_bind, session_participant
@@ -124,6 +126,27 @@ def consent(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def matchup(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    response = _matchup_page(request, slug, number)
+    if request.method == "POST" and getattr(request, "htmx", False):
+        return _swapped_in_place(response)
+    return response
+
+
+def _swapped_in_place(response: HttpResponse) -> HttpResponse:
+    """An answer sent by htmx swaps the next matchup into the page (its ``<main>``), so that the videos
+    prefetched meanwhile are already decoding when it shows. The browser follows a redirect to another
+    matchup by itself; anything else (the end page, a notice) is a whole new page: htmx is told to go
+    there, or to load the address again."""
+    if response.status_code in (200, 400):
+        return response
+    if isinstance(response, HttpResponseRedirect):
+        if resolve(urlsplit(response.url).path).view_name == "study_participant:matchup":
+            return response
+        return HttpResponseClientRedirect(response.url)
+    return HttpResponseClientRefresh()
+
+
+def _matchup_page(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     study = _study_or_404(slug)
     participant = session_participant(request.session, study)
     if participant is None or participant.status != Participant.Status.ACTIVE:

@@ -1,5 +1,5 @@
-"""The next pair's videos are fetched while the current pair is watched, and play from the browser's
-cache after the answer; a failed prefetch changes nothing but the wait."""
+"""The next pair's videos are fetched while the current pair is watched and opened out of sight (warm
+elements), which the next panel then shows; a failed prefetch changes nothing but the wait."""
 
 from __future__ import annotations
 
@@ -61,6 +61,22 @@ class MediaLog:
             self.page.wait_for_timeout(50)  # lets Playwright deliver the protocol's events
 
 
+# Marks the hidden warm elements holding these paths, once both exist (the prefetch has finished).
+MARK_WARM = """(paths) => {
+    const warm = Array.from(document.querySelectorAll('#prefetch-warm video'))
+        .filter(video => paths.includes(new URL(video.src).pathname));
+    if (warm.length < paths.length) return false;
+    warm.forEach(video => { video.dataset.testWarm = "1"; });
+    return true;
+}"""
+SHOWN_ARE_WARM = """() => Array.from(document.querySelectorAll('video[data-side]'))
+    .map(video => video.dataset.testWarm === "1" && video.readyState >= 3)"""
+
+
+def _mark_warm(page, paths: set[str]) -> None:
+    page.wait_for_function(MARK_WARM, arg=sorted(paths), timeout=15_000)
+
+
 def _current_and_reserved(track: Track) -> list[Assignment]:
     return list(
         Assignment.objects.filter(item__track=track, status=Assignment.Status.OPEN)
@@ -95,6 +111,7 @@ def test_the_next_pair_is_fetched_before_the_vote_and_plays_from_the_cache_after
     page.wait_for_function(BOTH_PLAYABLE)
 
     log.wait_until_loaded(_video_paths(reserved))  # fetched before any vote
+    _mark_warm(page, _video_paths(reserved))  # and opened out of sight
     assert not Judgment.objects.exists()
     before_vote = len(log.responses)
     page.get_by_role("button", name="Left", exact=True).click()
@@ -104,8 +121,14 @@ def test_the_next_pair_is_fetched_before_the_vote_and_plays_from_the_cache_after
     assert page.locator("form.vote").get_attribute("hx-post").endswith(f"/assignments/{reserved.pk}/vote")
     shown = {page.locator(f'video[data-side="{side}"]').get_attribute("src") for side in ("left", "right")}
     assert shown == _video_paths(reserved)
-    after_vote = [(path, cached) for path, cached in log.responses[before_vote:] if path in shown]
-    assert all(cached for _, cached in after_vote), after_vote  # nothing came over the network again
+    after_vote = [path for path, _ in log.responses[before_vote:] if path in shown]
+    assert after_vote == []  # nothing was requested again, not even from the cache:
+    assert page.evaluate(SHOWN_ARE_WARM) == [True, True]  # the panel shows the warm elements
+    still_warm = page.evaluate(
+        "() => Array.from(document.querySelectorAll('#prefetch-warm video'))"
+        ".map(video => new URL(video.src).pathname)"
+    )
+    assert not shown & set(still_warm)  # moved into the panel, not copied
     assert 0 <= _wait_reported(reserved) < 10_000
     # The new panel names the comparison reserved after it, which the browser fetches in turn.
     _, following = _current_and_reserved(track)
@@ -163,15 +186,26 @@ def test_a_participants_next_matchup_is_fetched_while_the_first_is_watched_and_p
     second = Matchup.objects.get(participant__study=study, position=1)
     paths = {route_url("media", video.file.name) for video in Video.objects.filter(pk__in=second.video_ids)}
     log.wait_until_loaded(paths)  # fetched before the first answer
+    _mark_warm(page, paths)
     answer_every_question(page, "Left Video")
     before_answer = len(log.responses)
     page.get_by_role("button", name="Next").click()
-    page.wait_for_url("**/m/2/")
+    page.wait_for_url("**/m/2/")  # swapped in place: the address follows
     play.and_(page.locator(":enabled")).wait_for()
 
-    after_answer = [(path, cached) for path, cached in log.responses[before_answer:] if path in paths]
-    assert after_answer and all(cached for _, cached in after_answer), after_answer
+    expect(page.get_by_text("Matchup 2 of 3")).to_be_visible()
+    assert page.title().startswith("Matchup 2 of 3")
+    assert [path for path, _ in log.responses[before_answer:] if path in paths] == []
+    assert page.evaluate(SHOWN_ARE_WARM) == [True, True]
+    answered = list(Matchup.objects.get(participant__study=study, position=0).answers.all())
+    assert answered and all(answer.response_ms is not None for answer in answered)
     deadline = time.monotonic() + 10
     while Matchup.objects.get(pk=second.pk).wait_ms is None:
         assert time.monotonic() < deadline, "no wait was reported"
         time.sleep(0.05)
+    # The swapped-in form times and sends its own answers.
+    answer_every_question(page, "Right Video")
+    page.get_by_role("button", name="Next").click()
+    page.wait_for_url("**/m/3/")
+    answered = list(second.answers.all())
+    assert answered and all(answer.response_ms is not None for answer in answered)

@@ -9,8 +9,9 @@ import pytest
 from generation.models import Video
 from lib.routing import route_url
 from studies import selectors, services
-from studies.models import Matchup
+from studies.models import Matchup, Study
 from tests.studies.conftest import make_study, take_part
+from tests.studies.test_answers_save import criteria_of, first_matchup
 from tests.studies.test_watch_rule import start
 
 pytestmark = pytest.mark.django_db
@@ -88,3 +89,62 @@ def test_a_plausible_wait_is_stored_through_the_page(catalog, client):
 
     assert client.post(f"{base}m/1/wait", {"wait_ms": "180"}).json() == {"wait_ms": 180}
     assert participant.matchups.get(position=0).wait_ms == 180
+
+
+def _answers(matchup: Matchup, go: str) -> dict[str, object]:
+    return {"matchup": matchup.pk, "go": go, **{f"q_{c}": "0" for c in criteria_of(matchup)}}
+
+
+def test_an_answer_sent_by_htmx_goes_on_to_the_next_matchup_in_place(catalog, client):
+    study = make_study(catalog, matchups_per_participant=2, min_watch_fraction=0)
+    base, participant = start(client, study)
+    client.get(f"{base}m/1/")
+
+    response = client.post(
+        f"{base}m/1/", _answers(first_matchup(participant), "next"), HTTP_HX_REQUEST="true"
+    )
+
+    # The browser follows the redirect itself and htmx swaps the page's <main>: no HX-Redirect.
+    assert response.status_code == 302 and response["Location"] == f"{base}m/2/"
+    assert "HX-Redirect" not in response
+
+
+def test_an_answer_by_htmx_that_ends_the_study_loads_the_end_page_whole(catalog, client):
+    study = make_study(catalog, matchups_per_participant=2, min_watch_fraction=0)
+    base, participant = start(client, study)
+    for number, go in ((1, "next"), (2, "finish")):
+        client.get(f"{base}m/{number}/")
+        response = client.post(
+            f"{base}m/{number}/",
+            _answers(participant.matchups.get(position=number - 1), go),
+            HTTP_HX_REQUEST="true",
+        )
+
+    assert response.status_code == 200 and response["HX-Redirect"] == f"{base}done/"
+
+
+def test_a_refused_answer_by_htmx_is_the_page_again_with_the_reason(catalog, client):
+    study = make_study(catalog, matchups_per_participant=2, min_watch_fraction=0)
+    base, participant = start(client, study)
+    client.get(f"{base}m/1/")
+
+    response = client.post(
+        f"{base}m/1/", {"matchup": first_matchup(participant).pk, "go": "next"}, HTTP_HX_REQUEST="true"
+    )
+
+    assert response.status_code == 400 and 'class="alert error" role="alert"' in response.content.decode()
+    assert not participant.matchups.get(position=0).answers.exists()
+
+
+def test_an_answer_by_htmx_to_a_closed_study_reloads_the_address_to_show_the_notice(catalog, client):
+    study = make_study(catalog, matchups_per_participant=2, min_watch_fraction=0)
+    base, participant = start(client, study)
+    client.get(f"{base}m/1/")
+    Study.objects.filter(pk=study.pk).update(status=Study.Status.CLOSED)
+
+    response = client.post(
+        f"{base}m/1/", _answers(first_matchup(participant), "next"), HTTP_HX_REQUEST="true"
+    )
+
+    assert response.status_code == 200 and response["HX-Refresh"] == "true"
+    assert not participant.matchups.get(position=0).answers.exists()
