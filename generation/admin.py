@@ -159,6 +159,22 @@ class MethodAdmin(admin.ModelAdmin):
     list_display = ("name", "role", "backend", "checkpoint", "video_count")
     list_filter = ("role", "backend")
     search_fields = ("name", "checkpoint", "revision", "description")
+    fieldsets = (
+        (None, {"fields": ("name", "role", "description")}),
+        (
+            "How it renders",
+            {
+                "fields": ("backend", "checkpoint", "revision", "lora_path", "lora_sha256", "settings"),
+                "description": (
+                    "Saving checks what a job launch checks: for a diffusers method, a model folder that "
+                    "holds a Wan pipeline (model_index.json), num_frames of the form 4k+1, width and height "
+                    "multiples of the model's patch (32 for Wan2.2 TI2V), and a LoRA whose sha256 is the "
+                    "one given (make_tiny_model prints it for its LoRA). Settings override the backend's "
+                    "defaults."
+                ),
+            },
+        ),
+    )
 
     def get_queryset(self, request):
         from django.db.models import Count
