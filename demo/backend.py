@@ -15,7 +15,7 @@ import numpy as np
 
 from demo import procedural
 from demo.world import IDENTITIES
-from generation.backends.base import Backend, RenderRequest, number
+from generation.backends.base import Backend, RenderRequest, blamed_on, number
 from generation.errors import GenerationError, RenderCancelled
 
 DEFAULTS: Mapping[str, Any] = {
@@ -93,7 +93,8 @@ class ProceduralBackend(Backend):
     def check(
         self, *, checkpoint: str, lora_path: str, lora_sha256: str, settings: Mapping[str, Any]
     ) -> None:
-        self._shape(settings)
+        with blamed_on("settings"):
+            self._shape(settings)
 
     def render(self, request: RenderRequest) -> list[np.ndarray]:
         width, height, num_frames, fps, fidelity, control = self._shape(request.settings)

@@ -7,7 +7,26 @@ from dataclasses import dataclass
 
 
 class GenerationError(ValueError):
-    """A request that cannot be rendered (bad model folder, size, prompt or LoRA); the message is shown."""
+    """A request that cannot be rendered (bad model folder, size, prompt or LoRA); the message is shown.
+
+    ``field`` names the Method field at fault (``checkpoint``, ``lora_path``, ``lora_sha256``,
+    ``settings``) when one is, so that a form can show the message beside it.
+    """
+
+    def __init__(self, message: str = "", field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class MethodInvalid(GenerationError):
+    """A method that cannot render as it is configured; the message starts with the field at fault."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}" if field else reason, field)
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[MethodInvalid], tuple[str, str]]:
+        return (MethodInvalid, (self.field, self.reason))
 
 
 class RenderCancelled(Exception):

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.conf import settings as django_settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from generation.backends import method_check
+from generation.errors import MethodInvalid
 from generation.storage import opaque_upload_to
 
 # The seven aspects of a portrait video prompt, in the order prompts are written.
@@ -161,6 +164,15 @@ class Method(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # The rules of a job launch, so that a method that cannot render is refused when it is saved
+        # rather than when someone launches it.
+        try:
+            method_check(self)
+        except MethodInvalid as error:
+            raise ValidationError({error.field: str(error)} if error.field else str(error)) from error
+        self.lora_sha256 = self.lora_sha256.lower()
 
 
 class VideoQuerySet(models.QuerySet["Video"]):

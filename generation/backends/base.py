@@ -7,8 +7,10 @@ the backend reports progress and asks whether to stop through the two callables 
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -90,6 +92,16 @@ SETTING_MAXIMA: dict[str, float] = {
 }
 
 
+@contextmanager
+def blamed_on(field: str) -> Iterator[None]:
+    """A GenerationError raised inside names ``field`` (a Method field) as the one at fault."""
+    try:
+        yield
+    except GenerationError as error:
+        error.field = error.field or field
+        raise
+
+
 def setting_bounds_text() -> str:
     return ", ".join(f"{key} ≤ {maximum:g}" for key, maximum in SETTING_MAXIMA.items())
 
@@ -129,3 +141,28 @@ def seeds_valid(seeds: Sequence[int]) -> list[int]:
     if len(set(checked)) != len(checked):
         raise GenerationError("each seed may appear once")
     return checked
+
+
+def settings_overrides_check(overrides: Mapping[str, Any]) -> None:
+    """Raise GenerationError naming the first setting PostgreSQL's jsonb cannot hold: NaN, an infinity
+    (JSON's ``1e400`` reads as one) or a NUL character in a string or a key."""
+
+    def shown(key: str) -> str:
+        return key.encode("unicode_escape").decode("ascii")
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise GenerationError(f"setting {where}: must be a finite number, not {value}")
+        if isinstance(value, str) and "\x00" in value:
+            raise GenerationError(f"setting {where}: a NUL character cannot be stored")
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                name = f"{where}.{shown(str(key))}" if where else shown(str(key))
+                if "\x00" in str(key):
+                    raise GenerationError(f"setting {name}: a NUL character cannot be stored")
+                walk(item, name)
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                walk(item, f"{where}[{index}]")
+
+    walk(overrides, "")

@@ -8,6 +8,7 @@ folder stays the same; a LoRA is unloaded or swapped without reloading the base 
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import os
@@ -18,7 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from generation.backends.base import Backend, RenderRequest, number
+from generation.backends.base import Backend, RenderRequest, blamed_on, number
 from generation.errors import GenerationError, RenderCancelled
 from lib.hashing import sha256_file
 
@@ -118,6 +119,18 @@ def lora_file(lora_path: str) -> Path:
     if not path.is_file():
         raise GenerationError(f"LoRA file {path} does not exist")
     return path.resolve()
+
+
+def lora_digest(path: Path) -> str:
+    """The sha256 of a LoRA file, hashed again only when the file changed: a launch or a save of a method
+    checks it, and a LoRA of a gigabyte takes seconds to hash."""
+    stat = path.stat()
+    return _digest_of(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _digest_of(path: Path, size: int, mtime_ns: int) -> str:
+    return sha256_file(path)
 
 
 @dataclass(frozen=True)
@@ -333,10 +346,18 @@ class DiffusersBackend(Backend):
     def check(
         self, *, checkpoint: str, lora_path: str, lora_sha256: str, settings: Mapping[str, Any]
     ) -> None:
-        shape = model_shape(checkpoint)
-        sampling_from(settings, shape)
+        with blamed_on("checkpoint"):
+            shape = model_shape(checkpoint)
+        with blamed_on("settings"):
+            sampling_from(settings, shape)
         if lora_path:
-            lora_file(lora_path)
+            with blamed_on("lora_path"):
+                path = lora_file(lora_path)
+            digest = lora_digest(path)
+            if lora_sha256 and lora_sha256.lower() != digest:
+                raise GenerationError(
+                    f"the LoRA file {path} has sha256 {digest}, not {lora_sha256.lower()}", "lora_sha256"
+                )
 
     def _lora(self, request: RenderRequest) -> tuple[Path, str] | None:
         if not request.lora_path:
@@ -345,7 +366,7 @@ class DiffusersBackend(Backend):
         if _loaded is not None and _loaded.lora is not None and _loaded.lora[0] == path:
             digest = _loaded.lora[1]  # hashing a large LoRA again for every batch would waste seconds
         else:
-            digest = sha256_file(path)
+            digest = lora_digest(path)
         if request.lora_sha256 and request.lora_sha256.lower() != digest:
             raise GenerationError(
                 f"LoRA {path} has sha256 {digest}, but the method expects {request.lora_sha256.lower()}"

@@ -8,7 +8,6 @@ seeds in one call. Workers write progress and results to the rows; the pages onl
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import groupby
@@ -24,8 +23,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from generation import media, signals
-from generation.backends import backend_for
-from generation.backends.base import RenderRequest, seeds_valid
+from generation.backends import backend_for, method_check
+from generation.backends.base import RenderRequest, seeds_valid, settings_overrides_check
 from generation.errors import GenerationError, RenderCancelled
 from generation.models import (
     FINISHED_STATUSES,
@@ -69,31 +68,6 @@ def _seed_list(seeds: int | Sequence[int]) -> list[int]:
     return chosen
 
 
-def settings_overrides_check(overrides: Mapping[str, Any]) -> None:
-    """Raise GenerationError naming the first setting PostgreSQL's jsonb cannot hold: NaN, an infinity
-    (JSON's ``1e400`` reads as one) or a NUL character in a string or a key."""
-
-    def shown(key: str) -> str:
-        return key.encode("unicode_escape").decode("ascii")
-
-    def walk(value: Any, where: str) -> None:
-        if isinstance(value, float) and not math.isfinite(value):
-            raise GenerationError(f"setting {where}: must be a finite number, not {value}")
-        if isinstance(value, str) and "\x00" in value:
-            raise GenerationError(f"setting {where}: a NUL character cannot be stored")
-        if isinstance(value, Mapping):
-            for key, item in value.items():
-                name = f"{where}.{shown(str(key))}" if where else shown(str(key))
-                if "\x00" in str(key):
-                    raise GenerationError(f"setting {name}: a NUL character cannot be stored")
-                walk(item, name)
-        elif isinstance(value, list | tuple):
-            for index, item in enumerate(value):
-                walk(item, f"{where}[{index}]")
-
-    walk(overrides, "")
-
-
 def generation_job_create(
     *,
     method: Method,
@@ -116,14 +90,8 @@ def generation_job_create(
     seed_list = _seed_list(seeds)
     overrides = dict(settings_overrides or {})
     settings_overrides_check(overrides)
-    backend = backend_for(method.backend)
-    resolved = backend.settings_for(method.settings, overrides)
-    backend.check(
-        checkpoint=method.checkpoint,
-        lora_path=method.lora_path,
-        lora_sha256=method.lora_sha256,
-        settings=resolved,
-    )
+    backend_for(method.backend)  # an imported method renders nothing
+    resolved = method_check(method, overrides=overrides)
     existing = set(
         Video.objects.of_methods()
         .filter(method=method, identity__in=identity_rows, prompt__in=prompt_rows, seed__in=seed_list)

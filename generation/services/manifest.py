@@ -306,7 +306,10 @@ class _Planner:
                         allowed = ", ".join(str(value) for value, _ in model_field.choices or [])
                         self.add(where, f'"{key}" is {getattr(instance, name)!r}; expected one of {allowed}')
                     else:
-                        self.add(where, f'"{key}": {" ".join(each.messages)}')
+                        text = " ".join(each.messages)
+                        # A method's own check names its field already ("checkpoint: …").
+                        text = text.removeprefix(f"{name}: ")
+                        self.add(where, f'"{key}": {text}')
 
     def _unique(self, key: str, where: str, value: str, seen: dict[str, str]) -> bool:
         if value in seen:

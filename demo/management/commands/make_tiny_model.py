@@ -9,6 +9,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from lib.hashing import sha256_file
+
 
 class Command(BaseCommand):
     help = (
@@ -46,4 +48,7 @@ class Command(BaseCommand):
         tiny_model_write(directory, lora_directory=lora_directory, seed=seed)
         self.stdout.write(f"Tiny Wan pipeline written to {directory}")
         if lora_directory is not None:
-            self.stdout.write(f"LoRA written to {lora_directory / 'pytorch_lora_weights.safetensors'}")
+            weights = lora_directory / "pytorch_lora_weights.safetensors"
+            self.stdout.write(f"LoRA written to {weights}")
+            # What a method's "LoRA sha256" field takes, checked against the file when the method is saved.
+            self.stdout.write(f"lora_sha256 (paste into the method): {sha256_file(weights)}")
