@@ -90,6 +90,22 @@ class Rater(models.Model):
         return f"{self.get_kind_display()} {self.pk}"
 
 
+class AnnotatorSettings(models.Model):
+    """An annotator's own choices about their work page; no row means the defaults."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="annotator_settings",
+    )
+    # The next pair starts playing (muted) as soon as both videos can play: vote, watch, vote.
+    autoplay_next = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"Settings of user {self.user_id}"
+
+
 QUALITY_RATE_MAX = 0.5
 
 VOTE_MODES = [(VoteMode.FIXED, "Fixed votes per comparison"), (VoteMode.ADAPTIVE, "Until decided")]

@@ -27,6 +27,7 @@ from django.db.models.functions import Coalesce, Greatest, Now
 
 from annotate.models import (
     ITEM_STATUSES,
+    AnnotatorSettings,
     Assignment,
     Comparison,
     GoldAnswer,
@@ -325,3 +326,9 @@ def track_items(*, track: Track, status: str | None = None) -> QuerySet[TrackIte
     return items.only(
         "pk", "comparison_id", "votes", "claimed", "needed", "tally_a", "tally_b", "tally_tie", "status"
     )
+
+
+def annotator_autoplay_next(*, user: User) -> bool:
+    """Whether the annotator's next pair starts by itself (the default while they have chosen nothing)."""
+    chosen = AnnotatorSettings.objects.filter(user=user).values_list("autoplay_next", flat=True).first()
+    return True if chosen is None else chosen

@@ -17,7 +17,15 @@ from annotate.adaptive import VotePlan
 from annotate.errors import TrackSetupError
 from annotate.gold import make_gold_pairs as make_gold_pairs
 from annotate.gold import mark_gold as mark_gold
-from annotate.models import QUALITY_RATE_MAX, Comparison, Rater, Track, TrackItem, TrackSeat
+from annotate.models import (
+    QUALITY_RATE_MAX,
+    AnnotatorSettings,
+    Comparison,
+    Rater,
+    Track,
+    TrackItem,
+    TrackSeat,
+)
 from generation.models import Identity, Method, Prompt, Video
 
 # --- comparisons and tracks ---------------------------------------------------------------------
@@ -229,3 +237,13 @@ def raters_for_users(*, user_ids: Iterable[int]) -> dict[int, int]:
         [Rater(kind=Rater.Kind.ANNOTATOR, user_id=pk) for pk in wanted], ignore_conflicts=True
     )
     return dict(Rater.objects.filter(user_id__in=wanted).values_list("user_id", "pk"))
+
+
+# --- the annotator's own settings -----------------------------------------------------------------
+
+
+def annotator_settings_set(*, user: User, autoplay_next: bool) -> AnnotatorSettings:
+    settings, _ = AnnotatorSettings.objects.update_or_create(
+        user=user, defaults={"autoplay_next": autoplay_next}
+    )
+    return settings

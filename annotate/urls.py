@@ -8,6 +8,7 @@ from lib import converters  # noqa: F401  (registers the <id:...> converter)
 app_name = "annotate"
 urlpatterns = [
     path("", views.track_list, name="track_list"),
+    path("settings/autoplay", views.autoplay_set, name="autoplay_set"),
     path("<id:track_id>/", views.track_work, name="track_work"),
     path("<id:track_id>/assignments/<id:assignment_id>/watch", views.assignment_watch, name="watch"),
     path("<id:track_id>/assignments/<id:assignment_id>/wait", views.assignment_wait, name="wait"),

@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
-from annotate import selectors
+from annotate import selectors, services
 from annotate.errors import AnnotationError, NotYours
 from annotate.models import Assignment, Side, Track
 from annotate.vote_path import (
@@ -26,6 +26,10 @@ from annotate.vote_path import (
 from lib.http import HtmxHttpRequest
 
 PANEL_TEMPLATE = "annotate/_comparison_panel.html"  # Jinja2: see settings.TEMPLATES
+# The annotator's "start the next pair by itself", mirrored in the session (read with it on every request)
+# so that the panel rendered on every vote costs no query for it.
+AUTOPLAY_SESSION_KEY = "annotate.autoplay_next"
+CHECKBOX_VALUES = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
 
 
 class BadInput(ValueError):
@@ -80,6 +84,17 @@ def _milliseconds(request: HtmxHttpRequest, field: str) -> int | None:
         raise BadInput(f"{field} must be a whole number of milliseconds.") from None
 
 
+def _autoplay_next(request: HtmxHttpRequest) -> bool:
+    """The annotator's setting: from the database on a full page, from the session's copy of it after."""
+    partial = bool(request.htmx and not request.htmx.boosted)
+    if partial and AUTOPLAY_SESSION_KEY in request.session:
+        return bool(request.session[AUTOPLAY_SESSION_KEY])
+    chosen = selectors.annotator_autoplay_next(user=request.user)
+    if request.session.get(AUTOPLAY_SESSION_KEY) != chosen:
+        request.session[AUTOPLAY_SESSION_KEY] = chosen
+    return chosen
+
+
 def _render(
     request: HtmxHttpRequest, work: Work, *, error: str = "", notice: str = "", status: int = 200
 ) -> HttpResponse:
@@ -88,6 +103,7 @@ def _render(
     context = {
         "track": work.track,
         "panel": work.panel,
+        "autoplay_next": _autoplay_next(request),
         "error": error,
         "notice": notice,
         "fragment": partial,  # the panel alone, for htmx: see the template's note on CSRF
@@ -220,3 +236,15 @@ def vote_undo(request: HtmxHttpRequest, track_id: int) -> HttpResponse:
         messages.success(request, notice)
         return redirect("annotate:track_work", track_id=track_id)
     return _render_work(request, track_id, assignment=assignment, notice=notice)
+
+
+@require_POST
+@login_required
+def autoplay_set(request: HtmxHttpRequest) -> HttpResponse:
+    """The annotator's "start the next pair by itself": a checkbox, so absent means off."""
+    value = CHECKBOX_VALUES.get(request.POST.get("autoplay_next", "off").lower())
+    if value is None:
+        return HttpResponse("autoplay_next must be on or off.", status=400, content_type="text/plain")
+    services.annotator_settings_set(user=request.user, autoplay_next=value)
+    request.session[AUTOPLAY_SESSION_KEY] = value
+    return HttpResponse(status=204)  # saved; the page already shows the box as the annotator left it

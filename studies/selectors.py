@@ -243,6 +243,14 @@ class MatchupPage:
     def shown(self) -> list[tuple[int, str, Video]]:
         return list(zip(range(len(self.videos)), self.labels, self.videos, strict=True))
 
+    @property
+    def played(self) -> list[tuple[str, str, Video, float]]:
+        """Each video for the player: its side (left and right of two, else its position), label, video
+        and the fraction of it the server has recorded as played."""
+        count = len(self.videos)
+        sides = ["left", "right"] if count == 2 else [str(k) for k in range(count)]
+        return list(zip(sides, self.labels, self.videos, self.watched, strict=True))
+
 
 def video_labels(count: int) -> list[str]:
     if count == 2:

@@ -1,10 +1,13 @@
 /* The synchronized A/B player of the comparison panel, its keyboard shortcuts, and the htmx settings
  * the panel relies on.
  *
- * One control bar drives both videos. Playback is offered only once both videos can play, so neither
- * side gets a head start. How much of each video has played (from `video.played`) is reported to the
- * server, and the vote buttons unlock from the server's answer: the server checks that same record
- * when the vote arrives, so a button that looks enabled is a vote that will be accepted.
+ * One control bar drives all the player's videos (`video[data-side]`: "left" and "right" on an A/B page,
+ * "0", "1", … on a study's best-of-all page). Playback is offered only once every video can play, so none
+ * gets a head start; with `data-autoplay="on"` they then start by themselves (muted), and a browser that
+ * refuses leaves the play button as it would be without. How much of each video has played (from
+ * `video.played`) is reported to the server as `watched_<side>`, and the vote buttons unlock from the
+ * server's answer: the server checks that same record when the vote arrives, so a button that looks
+ * enabled is a vote that will be accepted.
  */
 (function () {
   "use strict";
@@ -46,17 +49,13 @@
   class ABPlayer {
     constructor(root) {
       this.root = root;
-      this.left = root.querySelector('video[data-side="left"]');
-      this.right = root.querySelector('video[data-side="right"]');
-      this.videos = [this.left, this.right];
+      this.videos = Array.from(root.querySelectorAll("video[data-side]"));
+      this.sides = this.videos.map((video) => video.dataset.side);
       this.fps = parseFloat(root.dataset.fps) || 25;
       this.needed = parseFloat(root.dataset.watchNeeded) || 0;
       // What the server has recorded (a reload or a re-rendered panel keeps what was already seen).
-      this.server = {
-        left: parseFloat(root.dataset.watchedLeft) || 0,
-        right: parseFloat(root.dataset.watchedRight) || 0,
-      };
-      this.sent = { left: -1, right: -1 };
+      this.server = this.sides.map((side) => parseFloat(root.getAttribute("data-watched-" + side)) || 0);
+      this.sent = this.sides.map(() => -1);
       this.watchUrl = root.dataset.watchUrl;
       this.form = root.querySelector("form.vote");
       this.voteButtons = Array.from(root.querySelectorAll("[data-vote]"));
@@ -71,8 +70,8 @@
         loop: root.querySelector('[data-role="loop"]'),
         status: root.querySelector('[data-role="status"]'),
         hint: root.querySelector('[data-role="lock-hint"]'),
-        watchedLeft: root.querySelector('[data-role="watched-left"]'),
-        watchedRight: root.querySelector('[data-role="watched-right"]'),
+        autoplay: root.querySelector('[data-role="autoplay"]'),
+        watched: this.sides.map((side) => root.querySelector('[data-role="watched-' + side + '"]')),
       };
       this.ready = false;
       this.readyAt = null;
@@ -88,17 +87,24 @@
       this.checkReady();
     }
 
-    // The longer video sets the time axis; the other follows it while it has frames left.
+    // The longest video sets the time axis (the first of equals); the others follow it while they have
+    // frames left.
     get master() {
-      return (this.right.duration || 0) > (this.left.duration || 0) ? this.right : this.left;
+      return this.videos.reduce((longest, video) => ((video.duration || 0) > (longest.duration || 0) ? video : longest));
     }
 
-    get follower() {
-      return this.master === this.left ? this.right : this.left;
+    get followers() {
+      const master = this.master;
+      return this.videos.filter((video) => video !== master);
     }
 
     get duration() {
-      return Math.max(this.left.duration || 0, this.right.duration || 0);
+      return Math.max(...this.videos.map((video) => video.duration || 0));
+    }
+
+    // "Both videos" on an A/B page, "All 4 videos" on a best-of-all page.
+    get allNamed() {
+      return this.videos.length === 2 ? "Both videos" : "All " + this.videos.length + " videos";
     }
 
     bind() {
@@ -154,11 +160,17 @@
       this.ready = true;
       this.readyAt = performance.now();
       for (const control of [this.ui.play, this.ui.back, this.ui.forward, this.ui.seek]) control.disabled = false;
-      this.setStatus("Both videos are ready. Press Space or ▶ to play them together.");
+      this.setStatus(this.readyText());
       this.updateTime();
+      if (this.root.dataset.autoplay === "on") this.play({ quiet: true });
     }
 
-    async play() {
+    readyText() {
+      return this.allNamed + " are ready. Press Space or ▶ to play them together.";
+    }
+
+    // quiet: started by the page, not by the person; a browser that refuses leaves the ▶ as it was.
+    async play({ quiet = false } = {}) {
       if (!this.ready) return;
       const master = this.master;
       if (master.ended || master.currentTime >= this.duration - 0.001) this.seekTo(0);
@@ -174,8 +186,10 @@
         await Promise.all(starts);
       } catch (error) {
         this.playing = false;
+        for (const video of this.videos) video.pause();
         this.updatePlayButton();
-        this.setStatus("The browser refused to play the videos: press ▶ again.", true);
+        if (quiet) this.setStatus(this.readyText());
+        else this.setStatus("The browser refused to play the videos: press ▶ again.", true);
       }
     }
 
@@ -206,10 +220,11 @@
 
     alignFollower(always) {
       const master = this.master;
-      const follower = this.follower;
-      if (master.currentTime > (follower.duration || 0)) return; // the shorter one has simply ended
-      if (always || Math.abs(follower.currentTime - master.currentTime) > 1 / this.fps) {
-        follower.currentTime = master.currentTime;
+      for (const follower of this.followers) {
+        if (master.currentTime > (follower.duration || 0)) continue; // a shorter one has simply ended
+        if (always || Math.abs(follower.currentTime - master.currentTime) > 1 / this.fps) {
+          follower.currentTime = master.currentTime;
+        }
       }
     }
 
@@ -220,11 +235,12 @@
       }
       if (!this.playing) return;
       const master = this.master;
-      const follower = this.follower;
-      if (master.currentTime < (follower.duration || 0)) {
-        // Drift beyond one frame (a stall, a slower decoder) is corrected by moving the follower.
-        this.alignFollower(false);
-        if (follower.paused && !master.paused) follower.play().catch(() => {});
+      // Drift beyond one frame (a stall, a slower decoder) is corrected by moving the follower.
+      this.alignFollower(false);
+      for (const follower of this.followers) {
+        if (master.currentTime < (follower.duration || 0) && follower.paused && !master.paused) {
+          follower.play().catch(() => {});
+        }
       }
       this.updateTime();
       this.updateWatched();
@@ -258,29 +274,28 @@
       }
     }
 
-    watched() {
-      return {
-        left: Math.max(playedFraction(this.left), this.server.left),
-        right: Math.max(playedFraction(this.right), this.server.right),
-      };
+    updateWatched() {
+      this.videos.forEach((video, k) => {
+        const bar = this.ui.watched[k];
+        if (!bar) return;
+        bar.style.width = (Math.max(playedFraction(video), this.server[k]) * 100).toFixed(1) + "%";
+        bar.parentElement.classList.toggle("met", this.server[k] >= this.needed);
+      });
     }
 
-    updateWatched() {
-      const seen = this.watched();
-      for (const side of ["left", "right"]) {
-        const bar = side === "left" ? this.ui.watchedLeft : this.ui.watchedRight;
-        bar.style.width = (seen[side] * 100).toFixed(1) + "%";
-        bar.parentElement.classList.toggle("met", this.server[side] >= this.needed);
-      }
+    // The server's record from its answer: `watched_<side>` where it names the side (an A/B page), else
+    // the list `watched` in the order of the page's videos.
+    recordedFrom(answer) {
+      return this.sides.map((side, k) => {
+        const named = answer["watched_" + side];
+        return typeof named === "number" ? named : Array.isArray(answer.watched) ? answer.watched[k] || 0 : 0;
+      });
     }
 
     async report() {
       if (!this.watchUrl) return;
-      const seen = {
-        left: Math.min(1, playedFraction(this.left)),
-        right: Math.min(1, playedFraction(this.right)),
-      };
-      if (seen.left <= this.sent.left + 0.001 && seen.right <= this.sent.right + 0.001) return;
+      const seen = this.videos.map((video) => Math.min(1, playedFraction(video)));
+      if (seen.every((fraction, k) => fraction <= this.sent[k] + 0.001)) return;
       if (this.reporting) {
         this.reportAgain = true;
         return;
@@ -290,18 +305,18 @@
         const response = await fetch(this.watchUrl, {
           method: "POST",
           headers: { "X-CSRFToken": csrfToken(), "Content-Type": "application/x-www-form-urlencoded" },
-          body: new URLSearchParams({ watched_left: seen.left.toFixed(4), watched_right: seen.right.toFixed(4) }),
+          body: new URLSearchParams(this.sides.map((side, k) => ["watched_" + side, seen[k].toFixed(4)])),
           credentials: "same-origin",
         });
         if (response.ok) {
-          const recorded = await response.json();
+          const answer = await response.json();
           this.sent = seen;
-          this.server = { left: recorded.watched_left, right: recorded.watched_right };
-          if (typeof recorded.missing === "string") this.missing = recorded.missing;
+          this.server = this.recordedFrom(answer);
+          if (typeof answer.missing === "string") this.missing = answer.missing;
           // The server caps what can have been seen by the time since the comparison was handed out;
           // when it recorded less than was sent, send again a little later.
-          if (recorded.watched_left < seen.left - 0.001 || recorded.watched_right < seen.right - 0.001) {
-            this.sent = { left: -1, right: -1 };
+          if (this.server.some((fraction, k) => fraction < seen[k] - 0.001)) {
+            this.sent = this.sides.map(() => -1);
             setTimeout(() => this.report(), REPORT_EVERY_MS);
           }
         }
@@ -319,7 +334,7 @@
     }
 
     get unlocked() {
-      return this.needed <= 0 || Math.min(this.server.left, this.server.right) >= this.needed;
+      return this.needed <= 0 || Math.min(...this.server) >= this.needed;
     }
 
     updateLock() {
@@ -333,13 +348,17 @@
       }
       if (unlocked && this.needed > 0 && !this.announcedUnlock) {
         this.announcedUnlock = true;
-        this.setStatus(this.root.dataset.unlockedText || "Both videos have been watched: you can vote now.");
+        this.setStatus(this.root.dataset.unlockedText || this.allNamed + " have been watched: you can vote now.");
       }
     }
 
     vote(value) {
       const button = this.voteButtons.find((candidate) => candidate.value === value);
       if (button && !button.disabled && !this.voting) button.click();
+    }
+
+    toggleAutoplay() {
+      if (this.ui.autoplay) this.ui.autoplay.click(); // its change event saves the setting (htmx)
     }
   }
 
@@ -355,6 +374,8 @@
     if (event.key === " " || event.key === "Spacebar") {
       event.preventDefault(); // not a page scroll, nor a click on whichever button has focus
       if (!event.repeat) player.togglePlay();
+    } else if (event.key === "a" || event.key === "A") {
+      if (!event.repeat) player.toggleAutoplay();
     } else if (keys[event.key]) {
       if (event.key.startsWith("Arrow")) event.preventDefault();
       if (!event.repeat) player.vote(keys[event.key]);

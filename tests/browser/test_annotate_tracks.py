@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from annotate.models import Assignment, Judgment, Track
+from annotate.models import AnnotatorSettings, Assignment, Judgment, Track
 from annotate.vote_path import canonical_choice
 from tests.annotate.test_views import make_track_with_references
 from tests.browser.conftest import sign_in
@@ -29,6 +29,8 @@ def test_an_annotator_plays_both_videos_and_votes_with_the_keyboard(
     # 16 frames at 8 fps: two-second videos, so the default rule (each played through once) is quick.
     track = make_track_with_references(kind=kind, annotators=[annotator], frames=16)
     prompt = track.comparisons.first().prompt
+    # Played by hand here: the next pair does not start by itself (tests/browser/test_autoplay.py).
+    AnnotatorSettings.objects.create(user=annotator, autoplay_next=False)
 
     sign_in(page, live_server.url, "annotator-1", "pw-annotator-1")
     page.goto(f"{live_server.url}/tracks/{track.pk}/")

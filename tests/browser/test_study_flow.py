@@ -25,12 +25,22 @@ def answer_every_question(page, side: str) -> int:
     return groups.count()
 
 
+def join_study(page, study_url: str) -> str:
+    """Join the study at ``study_url`` and return its first matchup page as the server sent it."""
+    page.goto(study_url)
+    page.get_by_role("button", name="Continue to consent").click()
+    page.get_by_label("I have read the information above and agree").check()
+    with page.expect_response("**/m/1/") as first_matchup:
+        page.get_by_role("button", name="I agree — start the study").click()
+    page.wait_for_url("**/m/1/")
+    return first_matchup.value.text()
+
+
 def play_through(page) -> None:
-    """Play both videos until the server has recorded them watched and Next / Finish unlock."""
-    # The player enables ▶ once both videos can play (a locator wait: no script evaluated under the CSP).
-    play = page.locator('.ab-player [data-action="play"]')
-    play.and_(page.locator(":enabled")).wait_for()
-    play.click()
+    """Let both videos play until the server has recorded them watched and Next / Finish unlock."""
+    # The player starts both videos by itself once both can play (a locator wait: no script evaluated
+    # under the CSP).
+    page.locator('.ab-player [data-action="play"]:enabled').wait_for()
     page.locator("button[data-vote]:enabled").wait_for()
     assert page.locator('[data-role="lock-hint"]').is_hidden()
 
@@ -60,16 +70,16 @@ def test_a_participant_finishes_another_withdraws_and_the_admin_sees_both(
     assert not Participant.objects.get(crowd_hash__gt="").has_plan
     page.screenshot(path=SHOTS / "study_consent_blocked.png", full_page=True)
     page.get_by_label("I have read the information above and agree").check()
-    page.get_by_role("button", name="I agree — start the study").click()
+    with page.expect_response("**/m/1/") as first_matchup:
+        page.get_by_role("button", name="I agree — start the study").click()
 
     page.wait_for_url("**/m/1/")
     # The watch rule: nothing has played yet, so Next waits and the page says what is missing.
-    page.get_by_text("Play the left and right videos to the end before answering.").wait_for()
-    assert page.get_by_role("button", name="Next").is_disabled()
-    # The shared synchronized player drives both videos from one control bar.
+    served = first_matchup.value.text()
+    assert "Play the left and right videos to the end before answering." in served
+    assert 'value="next" data-vote disabled' in served
+    # The shared synchronized player starts both videos by itself, muted, and drives them from one bar.
     play = page.locator('.ab-player [data-action="play"]')
-    play.and_(page.locator(":enabled")).wait_for()
-    play.click()
     # Locator waits only: a string predicate polled in the page would be eval, which the CSP refuses.
     page.locator('.ab-player [data-action="play"][data-playing]').wait_for()
     page.locator("button[data-vote]:enabled").wait_for()  # the server recorded both played through
@@ -160,24 +170,15 @@ def test_a_participant_finishes_another_withdraws_and_the_admin_sees_both(
 def test_a_best_of_all_page_unlocks_next_once_every_video_has_played(page, live_server, tmp_path):
     catalog = build_catalog(baselines=3, identities=1, prompts=1, real_media=tmp_path)
     study = make_study(catalog, preset="personalvideo", matchups_per_participant=2, min_watch_fraction=1.0)
-    page.goto(f"{live_server.url}/s/{study.public_slug}/")
-    page.get_by_role("button", name="Continue to consent").click()
-    page.get_by_label("I have read the information above and agree").check()
-    page.get_by_role("button", name="I agree — start the study").click()
-    page.wait_for_url("**/m/1/")
-    page.get_by_text("Play Video 1, Video 2, Video 3 and Video 4 to the end before answering.").wait_for()
-    next_button = page.get_by_role("button", name="Next")
-    assert next_button.is_disabled()
+    served = join_study(page, f"{live_server.url}/s/{study.public_slug}/")
+    assert "Play Video 1, Video 2, Video 3 and Video 4 to the end before answering." in served
+    assert 'value="next" data-vote disabled' in served
 
-    videos = page.locator(".study-player.many video")
-    for k in range(3):
-        videos.nth(k).evaluate("video => { video.loop = false; return video.play(); }")
-    page.get_by_text("Play Video 4 to the end before answering.").wait_for()
-    assert next_button.is_disabled()
-    videos.nth(3).evaluate("video => { video.loop = false; return video.play(); }")
+    # The synchronized player starts all four by itself; Next unlocks once the server recorded them.
     page.locator("button[data-vote]:enabled").wait_for()
+    assert page.locator('[data-role="lock-hint"]').is_hidden()
     answer_every_question(page, "Video 2")
-    next_button.click()
+    page.get_by_role("button", name="Next").click()
     page.wait_for_url("**/m/2/")
     first = Participant.objects.get().matchups.get(position=0)
     assert min(first.watched) > 0.96 and first.answered_at is not None

@@ -109,7 +109,7 @@ def test_a_best_of_all_matchup_page_is_strict(client: Client) -> None:
     client.post(base)
     client.post(f"{base}consent/", {"agree": "on"})
     page = client.get(f"{base}m/1/")
-    assert 'class="study-player many"' in page.content.decode()
+    assert 'class="ab-player study-player many" data-ab-player' in page.content.decode()
     assert_strict(page)
 
 
