@@ -104,6 +104,14 @@ def test_the_vote_buttons_of_a_track_are_in_view_at_laptop_sizes(
 
     measure_at_every_size(page, vote_buttons, f"track_{kind}_{orientation}")
 
+    # The references stay within reach: one tabbed to grows over the page.
+    reference = page.locator(".reference, .primary-ref").first
+    small = reference.locator("img, video").first.bounding_box()
+    reference.focus()
+    page.wait_for_timeout(400)  # the growth is animated
+    large = reference.locator("img, video").first.bounding_box()
+    assert large["width"] > 1.8 * small["width"], (small, large)
+
 
 @pytest.mark.parametrize("preset", ["pairwise", "personalvideo"])
 def test_the_first_question_of_a_matchup_is_in_view_at_laptop_sizes(
