@@ -12,7 +12,7 @@ from django.http import QueryDict
 
 from annotate.adaptive import MAX_VOTES_LIMIT, StoppingRule, VoteMode, VotePlan
 from annotate.models import QUALITY_RATE_MAX, STOPPING_RULES, VOTE_MODES, Comparison, Track
-from generation.models import Identity, Method, Prompt
+from generation.models import Identity, Method, Prompt, Video
 from lib.roles import ANNOTATORS_GROUP
 
 
@@ -297,6 +297,39 @@ class TrackCreateForm(TrackChecksForm, _TrackSettingsForm):
             "lease_seconds": data["lease_minutes"] * 60,
             **self.rates(),
         }
+
+
+class TrackExtendForm(forms.Form):
+    """Videos of the catalog to add to a track: those of these methods, identities and prompts."""
+
+    methods = _MethodChoiceField(
+        queryset=Method.objects.all(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Their videos are paired with the track's videos of the same identity and prompt.",
+    )
+    identities = forms.ModelMultipleChoiceField(
+        queryset=Identity.objects.all(), widget=forms.CheckboxSelectMultiple
+    )
+    prompts = _PromptChoiceField(queryset=Prompt.objects.all(), widget=forms.CheckboxSelectMultiple)
+    same_method_pairs = forms.BooleanField(
+        required=False,
+        label="Also pair a method's videos with each other",
+        help_text="Two videos of one method, identity and prompt differ only by seed: "
+        "usually not a question worth a vote.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("identities", "prompts"):
+            field = self.fields[name]
+            assert isinstance(field, forms.ModelMultipleChoiceField) and field.queryset is not None
+            self.initial.setdefault(name, list(field.queryset.values_list("pk", flat=True)))
+
+    def videos(self) -> QuerySet[Video]:
+        data = self.cleaned_data
+        return Video.objects.of_methods().filter(
+            identity__in=data["identities"], prompt__in=data["prompts"], method__in=data["methods"]
+        )
 
 
 class TrackAnnotatorsForm(forms.Form):

@@ -23,6 +23,7 @@ from annotate.forms import (
     TrackChecksForm,
     TrackCreateForm,
     TrackEditForm,
+    TrackExtendForm,
     TrackPauseForm,
 )
 from annotate.models import GoldAnswer, QualityReport, Track, TrackSeat
@@ -80,7 +81,7 @@ def _render_new_preview(request: HttpRequest, form: TrackCreateForm) -> HttpResp
 @staff_required
 def track_edit_page(request: HttpRequest, track_id: int) -> HttpResponse:
     track = _track_or_404(track_id)
-    form = TrackEditForm(request.POST or None, track=track)
+    form = TrackEditForm(request.POST if request.method == "POST" else None, track=track)
     if request.method == "POST" and form.is_valid():
         try:
             change = track_edit.track_edit(track=track, **form.settings())
@@ -113,6 +114,35 @@ def track_edit_preview(request: HtmxHttpRequest, track_id: int) -> HttpResponse:
     )
     context = {"track": track, "form": form, "change": change}
     return render(request, "annotate/manage/_track_edit_consequences.html", context)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@staff_required
+def track_extend_page(request: HttpRequest, track_id: int) -> HttpResponse:
+    track = _track_or_404(track_id)
+    form = TrackExtendForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        added = services.track_extend(
+            track=track, videos=form.videos(), same_method_pairs=form.cleaned_data["same_method_pairs"]
+        )
+        messages.success(request, f"{added} comparisons added to the track.")
+        return redirect("manage_tracks:detail", track_id=track.pk)
+    context = {"track": track, "form": form, "preview": None}
+    return render(request, "annotate/manage/track_extend.html", context, status=400 if form.is_bound else 200)
+
+
+@require_POST
+@staff_required
+def track_extend_preview(request: HtmxHttpRequest, track_id: int) -> HttpResponse:
+    """What adding the chosen videos would do: comparisons gained, same-method pairs, shape warnings."""
+    track = _track_or_404(track_id)
+    form = TrackExtendForm(request.POST)
+    preview = None
+    if form.is_valid():
+        same = form.cleaned_data["same_method_pairs"]
+        preview = services.track_extend_preview(track=track, videos=form.videos(), same_method_pairs=same)
+    context = {"track": track, "form": form, "preview": preview}
+    return render(request, "annotate/manage/_track_extend_preview.html", context)
 
 
 def _render_detail(

@@ -232,7 +232,8 @@ def _extension(*, track: Track, videos: Iterable[Video]) -> tuple[list[Video], s
     same_cases = [
         v for v in Video.objects.of_methods().filter(pk__in=in_track) if (v.identity_id, v.prompt_id) in cases
     ]
-    return [*same_cases, *new], pairs
+    # A chosen video already in the track is one video, not two.
+    return list({video.pk: video for video in [*same_cases, *new]}.values()), pairs
 
 
 @dataclass(frozen=True)
