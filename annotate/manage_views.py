@@ -97,9 +97,16 @@ def track_edit_page(request: HttpRequest, track_id: int) -> HttpResponse:
 def _edit_message(change: track_edit.PlanChange) -> str:
     parts = ["Track saved."]
     if change.reopened:
-        parts.append(f"{change.reopened} complete comparisons need votes again.")
+        one = change.reopened == 1
+        parts.append(
+            f"{change.reopened} complete comparison{'' if one else 's'} need{'s' if one else ''} votes again."
+        )
     if change.completed:
-        parts.append(f"{change.completed} open comparisons are complete with the votes they have.")
+        one = change.completed == 1
+        parts.append(
+            f"{change.completed} open comparison{' is' if one else 's are'} complete with the votes "
+            f"{'it has' if one else 'they have'}."
+        )
     return " ".join(parts)
 
 

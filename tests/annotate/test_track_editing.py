@@ -195,7 +195,7 @@ def test_the_edit_page_saves_name_rules_and_team_and_says_what_reopened(admin_cl
         follow=True,
     )
     assert response.status_code == 200
-    assert "1 complete comparisons need votes again." in response.content.decode()
+    assert "1 complete comparison needs votes again." in response.content.decode()
     track.refresh_from_db()
     assert (track.name, track.instructions, track.votes_needed) == ("Renamed track", "Look at the face.", 3)
     assert (track.min_watch_fraction, track.allow_tie, track.allow_both_bad) == (0.5, True, False)
