@@ -8,10 +8,11 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
+from django.http import QueryDict
 
 from annotate.adaptive import MAX_VOTES_LIMIT, StoppingRule, VoteMode, VotePlan
 from annotate.models import QUALITY_RATE_MAX, STOPPING_RULES, VOTE_MODES, Comparison, Track
-from generation.models import Identity, Method, Prompt
+from generation.models import Identity, Method, Prompt, Video
 from lib.roles import ANNOTATORS_GROUP
 
 
@@ -79,18 +80,11 @@ class TrackChecksForm(forms.Form):
         }
 
 
-class TrackCreateForm(TrackChecksForm):
+class _TrackSettingsForm(forms.Form):
+    """What a track asks of its annotators, set when it is made and editable after: its name and
+    instructions, votes per comparison, choices, watch rule and team."""
+
     name = forms.CharField(max_length=120)
-    kind = forms.ChoiceField(choices=Track.Kind.choices, widget=forms.RadioSelect)
-    identities = forms.ModelMultipleChoiceField(
-        queryset=Identity.objects.all(), widget=forms.CheckboxSelectMultiple
-    )
-    prompts = _PromptChoiceField(queryset=Prompt.objects.all(), widget=forms.CheckboxSelectMultiple)
-    methods = _MethodChoiceField(
-        queryset=Method.objects.all(),
-        widget=forms.CheckboxSelectMultiple,
-        help_text="Methods or checkpoints to compare. Annotators never see these names.",
-    )
     votes_needed = forms.IntegerField(
         min_value=1,
         max_value=50,
@@ -135,12 +129,6 @@ class TrackCreateForm(TrackChecksForm):
         label="Margin δ",
         help_text="Margin rule: stop once one side leads by this many votes.",
     )
-    weight_by_reliability = forms.BooleanField(
-        required=False,
-        label="Weight votes by reliability",
-        help_text="Until decided: each vote counts its annotator's reliability from the quality page's last "
-        "table (a rater at chance counts nothing, a careful one 1, a better one up to 1.5).",
-    )
     allow_tie = forms.BooleanField(required=False, label="Allow “tie”")
     allow_both_bad = forms.BooleanField(required=False, label="Allow “both bad”")
     # A fraction of each video: the server records at most one full play of each (a second loop adds
@@ -158,36 +146,26 @@ class TrackCreateForm(TrackChecksForm):
             ),
         },
     )
-    lease_minutes = forms.IntegerField(
-        min_value=1,
-        max_value=24 * 60,
-        initial=10,
-        help_text="A comparison not answered within this time goes back to the pool.",
-    )
     annotators = _UserChoiceField(queryset=None, required=False, widget=forms.CheckboxSelectMultiple)
     instructions = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="Shown to annotators before their first comparison.",
     )
+    track: Track | None = None  # the track edited, if any: its own name is no clash
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         annotators = self.fields["annotators"]
         assert isinstance(annotators, forms.ModelMultipleChoiceField)
-        annotators.queryset = annotator_choices()
-        # The whole catalog by default: most tracks cover everything, and narrowing is unticking.
-        for name in ("identities", "prompts", "methods"):
-            field = self.fields[name]
-            assert isinstance(field, forms.ModelMultipleChoiceField) and field.queryset is not None
-            self.initial.setdefault(name, list(field.queryset.values_list("pk", flat=True)))
-        self.initial.setdefault("kind", Track.Kind.IDENTITY_FIDELITY)
-        for name in ("gold_rate", "repeat_rate"):
-            self.fields[name].required = False
+        annotators.queryset = annotator_choices(also=self.track.annotators.all() if self.track else None)
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
-        if Track.objects.filter(name__iexact=name).exists():
+        same = Track.objects.filter(name__iexact=name)
+        if self.track is not None:
+            same = same.exclude(pk=self.track.pk)
+        if same.exists():
             raise forms.ValidationError("A track with this name already exists.")
         return name
 
@@ -216,25 +194,142 @@ class TrackCreateForm(TrackChecksForm):
             margin=given("decision_margin", defaults.margin),
         )
 
+    def settings(self) -> dict[str, Any]:
+        """The cleaned settings in ``track_create``'s and ``track_edit``'s terms."""
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "instructions": data["instructions"],
+            "plan": self.vote_plan(),
+            "allow_tie": data["allow_tie"],
+            "allow_both_bad": data["allow_both_bad"],
+            "min_watch_fraction": data["min_watch_fraction"],
+            "annotators": data["annotators"],
+        }
+
+
+class TrackEditForm(_TrackSettingsForm):
+    """A track's settings after it was made (the catalog slice, the kind and the checks stay)."""
+
+    def __init__(self, *args: Any, track: Track, **kwargs: Any) -> None:
+        self.track = track
+        plan = track.vote_plan
+        kwargs.setdefault(
+            "initial",
+            {
+                "name": track.name,
+                "instructions": track.instructions,
+                "vote_mode": plan.mode,
+                "votes_needed": plan.fixed_votes,
+                "min_votes": plan.min_votes,
+                "max_votes": plan.max_votes,
+                "stopping_rule": plan.rule,
+                "error_target": plan.error_target,
+                "decision_margin": plan.margin,
+                "allow_tie": track.allow_tie,
+                "allow_both_bad": track.allow_both_bad,
+                "min_watch_fraction": track.min_watch_fraction,
+                "annotators": list(track.annotators.values_list("pk", flat=True)),
+            },
+        )
+        super().__init__(*args, **kwargs)
+
+
+class TrackCreateForm(TrackChecksForm, _TrackSettingsForm):
+    kind = forms.ChoiceField(choices=Track.Kind.choices, widget=forms.RadioSelect)
+    identities = forms.ModelMultipleChoiceField(
+        queryset=Identity.objects.all(), widget=forms.CheckboxSelectMultiple
+    )
+    prompts = _PromptChoiceField(queryset=Prompt.objects.all(), widget=forms.CheckboxSelectMultiple)
+    methods = _MethodChoiceField(
+        queryset=Method.objects.all(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Methods or checkpoints to compare. Annotators never see these names.",
+    )
+    weight_by_reliability = forms.BooleanField(
+        required=False,
+        label="Weight votes by reliability",
+        help_text="Until decided: each vote counts its annotator's reliability from the quality page's last "
+        "table (a rater at chance counts nothing, a careful one 1, a better one up to 1.5).",
+    )
+    lease_minutes = forms.IntegerField(
+        min_value=1,
+        max_value=24 * 60,
+        initial=10,
+        help_text="A comparison not answered within this time goes back to the pool.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The whole catalog by default: most tracks cover everything, and narrowing is unticking.
+        for name in ("identities", "prompts", "methods"):
+            field = self.fields[name]
+            assert isinstance(field, forms.ModelMultipleChoiceField) and field.queryset is not None
+            self.initial.setdefault(name, list(field.queryset.values_list("pk", flat=True)))
+        self.initial.setdefault("kind", Track.Kind.IDENTITY_FIDELITY)
+        for name in ("gold_rate", "repeat_rate"):
+            self.fields[name].required = False
+
+    def catalog_slice(self) -> dict[str, Any]:
+        """The identities, prompts and methods chosen so far (for the preview: unchecked data)."""
+        found: dict[str, Any] = {}
+        for name in ("identities", "prompts", "methods"):
+            field = self.fields[name]
+            assert isinstance(field, forms.ModelMultipleChoiceField)
+            try:
+                data = self.data
+                chosen = data.getlist(name) if isinstance(data, QueryDict) else self.initial[name]
+                found[name] = field.clean(chosen)
+            except forms.ValidationError:
+                found[name] = []
+        return found
+
     def track_options(self) -> dict[str, Any]:
         """The cleaned data in ``track_create``'s terms."""
         data = self.cleaned_data
         return {
-            "name": data["name"],
+            **self.settings(),
             "kind": data["kind"],
             "identities": data["identities"],
             "prompts": data["prompts"],
             "methods": data["methods"],
-            "annotators": data["annotators"],
-            "plan": self.vote_plan(),
             "weight_by_reliability": data["weight_by_reliability"],
-            "allow_tie": data["allow_tie"],
-            "allow_both_bad": data["allow_both_bad"],
-            "min_watch_fraction": data["min_watch_fraction"],
             "lease_seconds": data["lease_minutes"] * 60,
-            "instructions": data["instructions"],
             **self.rates(),
         }
+
+
+class TrackExtendForm(forms.Form):
+    """Videos of the catalog to add to a track: those of these methods, identities and prompts."""
+
+    methods = _MethodChoiceField(
+        queryset=Method.objects.all(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Their videos are paired with the track's videos of the same identity and prompt.",
+    )
+    identities = forms.ModelMultipleChoiceField(
+        queryset=Identity.objects.all(), widget=forms.CheckboxSelectMultiple
+    )
+    prompts = _PromptChoiceField(queryset=Prompt.objects.all(), widget=forms.CheckboxSelectMultiple)
+    same_method_pairs = forms.BooleanField(
+        required=False,
+        label="Also pair a method's videos with each other",
+        help_text="Two videos of one method, identity and prompt differ only by seed: "
+        "usually not a question worth a vote.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("identities", "prompts"):
+            field = self.fields[name]
+            assert isinstance(field, forms.ModelMultipleChoiceField) and field.queryset is not None
+            self.initial.setdefault(name, list(field.queryset.values_list("pk", flat=True)))
+
+    def videos(self) -> QuerySet[Video]:
+        data = self.cleaned_data
+        return Video.objects.of_methods().filter(
+            identity__in=data["identities"], prompt__in=data["prompts"], method__in=data["methods"]
+        )
 
 
 class TrackAnnotatorsForm(forms.Form):

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from annotate import gold, quality_reports, selectors, services, vote_path
+from annotate import gold, quality_reports, selectors, services, track_edit, vote_path
 from annotate.errors import GoldAnswerError, RaterDecisionError, TrackSetupError
 from annotate.forms import (
     GoldMarkForm,
@@ -22,6 +22,8 @@ from annotate.forms import (
     TrackAnnotatorsForm,
     TrackChecksForm,
     TrackCreateForm,
+    TrackEditForm,
+    TrackExtendForm,
     TrackPauseForm,
 )
 from annotate.models import GoldAnswer, QualityReport, Track, TrackSeat
@@ -57,7 +59,97 @@ def track_new(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Track “{track.name}” created with {built} comparisons.")
             return redirect("manage_tracks:detail", track_id=track.pk)
     status = 400 if form.is_bound else 200
-    return render(request, "annotate/manage/track_new.html", {"form": form}, status=status)
+    count = services.track_comparisons_count(**form.catalog_slice())
+    return render(
+        request, "annotate/manage/track_new.html", {"form": form, "comparisons": count}, status=status
+    )
+
+
+@require_POST
+@staff_required
+def track_new_preview(request: HtmxHttpRequest) -> HttpResponse:
+    """How many comparisons the creation form's choices make, as ``track_create`` would count them."""
+    return _render_new_preview(request, TrackCreateForm(request.POST))
+
+
+def _render_new_preview(request: HttpRequest, form: TrackCreateForm) -> HttpResponse:
+    count = services.track_comparisons_count(**form.catalog_slice())
+    return render(request, "annotate/manage/_track_new_preview.html", {"comparisons": count})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@staff_required
+def track_edit_page(request: HttpRequest, track_id: int) -> HttpResponse:
+    track = _track_or_404(track_id)
+    form = TrackEditForm(request.POST if request.method == "POST" else None, track=track)
+    if request.method == "POST" and form.is_valid():
+        try:
+            change = track_edit.track_edit(track=track, **form.settings())
+        except TrackSetupError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _edit_message(change))
+            return redirect("manage_tracks:detail", track_id=track.pk)
+    context = {"track": track, "form": form, "change": None}
+    return render(request, "annotate/manage/track_edit.html", context, status=400 if form.is_bound else 200)
+
+
+def _edit_message(change: track_edit.PlanChange) -> str:
+    parts = ["Track saved."]
+    if change.reopened:
+        one = change.reopened == 1
+        parts.append(
+            f"{change.reopened} complete comparison{'' if one else 's'} need{'s' if one else ''} votes again."
+        )
+    if change.completed:
+        one = change.completed == 1
+        parts.append(
+            f"{change.completed} open comparison{' is' if one else 's are'} complete with the votes "
+            f"{'it has' if one else 'they have'}."
+        )
+    return " ".join(parts)
+
+
+@require_POST
+@staff_required
+def track_edit_preview(request: HtmxHttpRequest, track_id: int) -> HttpResponse:
+    """What the edit form's votes per comparison would do to the track's comparisons, before saving."""
+    track = _track_or_404(track_id)
+    form = TrackEditForm(request.POST, track=track)
+    change = (
+        track_edit.track_plan_change_preview(track=track, plan=form.vote_plan()) if form.is_valid() else None
+    )
+    context = {"track": track, "form": form, "change": change}
+    return render(request, "annotate/manage/_track_edit_consequences.html", context)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@staff_required
+def track_extend_page(request: HttpRequest, track_id: int) -> HttpResponse:
+    track = _track_or_404(track_id)
+    form = TrackExtendForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        added = services.track_extend(
+            track=track, videos=form.videos(), same_method_pairs=form.cleaned_data["same_method_pairs"]
+        )
+        messages.success(request, f"{added} comparisons added to the track.")
+        return redirect("manage_tracks:detail", track_id=track.pk)
+    context = {"track": track, "form": form, "preview": None}
+    return render(request, "annotate/manage/track_extend.html", context, status=400 if form.is_bound else 200)
+
+
+@require_POST
+@staff_required
+def track_extend_preview(request: HtmxHttpRequest, track_id: int) -> HttpResponse:
+    """What adding the chosen videos would do: comparisons gained, same-method pairs, shape warnings."""
+    track = _track_or_404(track_id)
+    form = TrackExtendForm(request.POST)
+    preview = None
+    if form.is_valid():
+        same = form.cleaned_data["same_method_pairs"]
+        preview = services.track_extend_preview(track=track, videos=form.videos(), same_method_pairs=same)
+    context = {"track": track, "form": form, "preview": preview}
+    return render(request, "annotate/manage/_track_extend_preview.html", context)
 
 
 def _render_detail(

@@ -231,6 +231,19 @@ class Track(models.Model):
             margin=self.decision_margin,
         )
 
+    @staticmethod
+    def plan_fields(plan: VotePlan) -> dict[str, object]:
+        """The track's fields that hold ``plan``: the one mapping, for making a track and editing it."""
+        return {
+            "votes_needed": plan.fixed_votes,
+            "vote_mode": str(plan.mode),
+            "min_votes": plan.min_votes,
+            "max_votes": plan.max_votes,
+            "stopping_rule": str(plan.rule),
+            "error_target": plan.error_target,
+            "decision_margin": plan.margin,
+        }
+
     @property
     def first_needed(self) -> int:
         """The votes a comparison wants before it has any."""

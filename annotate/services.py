@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 
 from annotate.adaptive import VotePlan
 from annotate.errors import TrackSetupError
@@ -27,22 +28,44 @@ from annotate.models import (
     TrackSeat,
 )
 from generation.models import Identity, Method, Prompt, Video
+from generation.selectors import video_set_shape_warnings
+
+# Two-key advisory locks of "one track's setup" (its rules, its team, its comparisons): setup writes
+# wait for each other, never for votes.
+_TRACK_SETUP_LOCK_CLASS = 0x7AC5
+
+
+def track_setup_lock(*, track_id: int) -> None:
+    """Serialise the writes that change a track's setup until the transaction ends."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)", [_TRACK_SETUP_LOCK_CLASS, track_id & 0x7FFFFFFF]
+        )
+
 
 # --- comparisons and tracks ---------------------------------------------------------------------
 
 
-def comparisons_build(*, videos: Iterable[Video]) -> list[Comparison]:
-    """Every unordered pair of videos that share identity and prompt, each pair once (idempotent)."""
+def _pairs(videos: Iterable[Video], *, same_method: bool = True) -> list[tuple[Video, Video]]:
+    """Every unordered pair of videos that share identity and prompt, in canonical order; without
+    ``same_method``, none of one method with itself (videos that differ only by seed)."""
     by_case: dict[tuple[int, int], list[Video]] = {}
     for video in videos:
         if video.is_gold_stimulus:
             continue  # made for gold comparisons only, never a method's entry in a real one
         by_case.setdefault((video.identity_id, video.prompt_id), []).append(video)
-    wanted = [
+    return [
         (first, second)
         for case_videos in by_case.values()
         for first, second in itertools.combinations(sorted(case_videos, key=lambda v: v.pk), 2)
+        if same_method or first.method_id != second.method_id
     ]
+
+
+def comparisons_build(*, videos: Iterable[Video], same_method: bool = True) -> list[Comparison]:
+    """Every unordered pair of videos that share identity and prompt, each pair once (idempotent);
+    without ``same_method``, none of one method's videos with each other."""
+    wanted = _pairs(videos, same_method=same_method)
     Comparison.objects.bulk_create(
         [
             Comparison(video_a=a, video_b=b, identity_id=a.identity_id, prompt_id=a.prompt_id)
@@ -87,11 +110,7 @@ def track_create(
         raise TrackSetupError(
             "The watch rule is a fraction of each video, from 0 (no rule) to 1 (all of it)."
         )
-    videos = list(
-        Video.objects.of_methods().filter(
-            identity__in=list(identities), prompt__in=list(prompts), method__in=list(methods)
-        )
-    )
+    videos = _slice_videos(identities=identities, prompts=prompts, methods=methods)
     comparisons = comparisons_build(videos=videos)
     if not comparisons:
         raise TrackSetupError(
@@ -101,13 +120,7 @@ def track_create(
     track = Track.objects.create(
         name=name,
         kind=kind,
-        votes_needed=plan.fixed_votes,
-        vote_mode=plan.mode,
-        min_votes=plan.min_votes,
-        max_votes=plan.max_votes,
-        stopping_rule=plan.rule,
-        error_target=plan.error_target,
-        decision_margin=plan.margin,
+        **Track.plan_fields(plan),
         weight_by_reliability=weight_by_reliability,
         allow_tie=allow_tie,
         allow_both_bad=allow_both_bad,
@@ -122,6 +135,24 @@ def track_create(
     TrackItem.objects.bulk_create([TrackItem(track=track, comparison=c, needed=needed) for c in comparisons])
     track_annotators_set(track=track, users=annotators)
     return track
+
+
+def _slice_videos(
+    *, identities: Iterable[Identity], prompts: Iterable[Prompt], methods: Iterable[Method]
+) -> list[Video]:
+    return list(
+        Video.objects.of_methods().filter(
+            identity__in=list(identities), prompt__in=list(prompts), method__in=list(methods)
+        )
+    )
+
+
+def track_comparisons_count(
+    *, identities: Iterable[Identity], prompts: Iterable[Prompt], methods: Iterable[Method]
+) -> int:
+    """How many comparisons ``track_create`` would build over this catalog slice, building none: the
+    same videos and the same pairing, counted."""
+    return len(_pairs(_slice_videos(identities=identities, prompts=prompts, methods=methods)))
 
 
 def _rates_checked(*, gold_rate: float, repeat_rate: float) -> None:
@@ -164,6 +195,7 @@ WHERE s.track_id = %(track)s AND s.user_id = ANY(%(users)s)
 @transaction.atomic
 def track_annotators_set(*, track: Track, users: Iterable[User]) -> None:
     wanted = {user.pk for user in users}
+    track_setup_lock(track_id=track.pk)  # a change of the rules sees the team it locked
     # Seat rows locked in id order, as votes take them: an unseating never deadlocks with a vote.
     leaving = list(
         TrackSeat.objects.select_for_update()
@@ -196,22 +228,63 @@ def track_items_added(*, track: Track, count: int) -> None:
         Track.objects.filter(pk=track.pk).update(items_total=F("items_total") + count)
 
 
-@transaction.atomic
-def track_extend(*, track: Track, videos: Iterable[Video]) -> int:
-    """Add comparisons of ``videos`` with each other and with the track's videos of the same identity and
-    prompt; return how many comparisons the track gained. Running it again adds nothing."""
+def _extension(*, track: Track, videos: Iterable[Video]) -> tuple[list[Video], set[tuple[int, int]]]:
+    """The videos to pair when ``videos`` join the track (they and the track's videos of their cases),
+    and the pairs the track has already."""
     new = list(videos)
     cases = {(video.identity_id, video.prompt_id) for video in new}
-    if not cases:
-        return 0
-    pairs = TrackItem.objects.filter(track=track).values_list(
-        "comparison__video_a_id", "comparison__video_b_id"
+    pairs = set(
+        TrackItem.objects.filter(track=track).values_list("comparison__video_a_id", "comparison__video_b_id")
     )
     in_track = {video_id for pair in pairs for video_id in pair}
     same_cases = [
         v for v in Video.objects.of_methods().filter(pk__in=in_track) if (v.identity_id, v.prompt_id) in cases
     ]
-    comparisons = comparisons_build(videos=[*same_cases, *new])
+    # A chosen video already in the track is one video, not two.
+    return list({video.pk: video for video in [*same_cases, *new]}.values()), pairs
+
+
+@dataclass(frozen=True)
+class ExtendPreview:
+    """What adding videos to a track would do: ``comparisons`` it would gain; ``same_method`` of them
+    pairs of one method's videos that differ only by seed (gained only if wanted); ``shape_warnings``:
+    how the new videos differ from the track's in what a rater sees."""
+
+    comparisons: int
+    same_method: int
+    shape_warnings: list[str]
+
+
+def track_extend_preview(*, track: Track, videos: QuerySet[Video], same_method_pairs: bool) -> ExtendPreview:
+    """``track_extend``'s outcome, counted the same way, written nowhere."""
+    paired, existing = _extension(track=track, videos=videos)
+    every = {(a.pk, b.pk) for a, b in _pairs(paired)} - existing
+    across = {(a.pk, b.pk) for a, b in _pairs(paired, same_method=False)} - existing
+    track_videos = Video.objects.filter(pk__in={video_id for pair in existing for video_id in pair})
+    return ExtendPreview(
+        comparisons=len(every if same_method_pairs else across),
+        same_method=len(every - across),
+        shape_warnings=video_set_shape_warnings(
+            videos=videos.exclude(pk__in=track_videos.values("pk")),
+            reference=track_videos,
+            what="The new videos",
+        ),
+    )
+
+
+@transaction.atomic
+def track_extend(*, track: Track, videos: Iterable[Video], same_method_pairs: bool = True) -> int:
+    """Add comparisons of ``videos`` with each other and with the track's videos of the same identity and
+    prompt; return how many comparisons the track gained. Running it again adds nothing. Without
+    ``same_method_pairs``, one method's videos are never paired with each other (they would differ only by
+    seed)."""
+    new = list(videos)
+    if not new:
+        return 0
+    track_setup_lock(track_id=track.pk)
+    track.refresh_from_db()  # the votes per comparison as they are now, not as the caller read them
+    paired, _ = _extension(track=track, videos=new)
+    comparisons = comparisons_build(videos=paired, same_method=same_method_pairs)
     before = TrackItem.objects.filter(track=track).count()
     TrackItem.objects.bulk_create(
         [

@@ -1042,6 +1042,18 @@ def _lock_annotator(cursor: CursorWrapper, user: User) -> None:
     cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_ANNOTATOR_LOCK_CLASS, user.pk & 0x7FFFFFFF])
 
 
+def track_annotators_lock(cursor: CursorWrapper, *, track_id: int) -> None:
+    """Wait for the requests of every annotator seated on the track, and hold theirs back until the
+    transaction ends: a change of the track's rules then never meets a vote that read the old ones.
+    Taken in user order, before any row lock, as each of their requests takes its own first."""
+    cursor.execute(
+        "SELECT pg_advisory_xact_lock(%s, u.id & 2147483647) FROM ("
+        " SELECT user_id AS id FROM annotate_trackseat WHERE track_id = %s ORDER BY user_id"
+        ") AS u",
+        [_ANNOTATOR_LOCK_CLASS, track_id],
+    )
+
+
 def _seat_locked(cursor: CursorWrapper, *, track_id: int, user: User) -> _Seat:
     _lock_annotator(cursor, user)
     cursor.execute(_SEAT_SQL, {"track": track_id, "user": user.pk})

@@ -111,6 +111,30 @@ def _shape_differences(shape: dict[str, Any], reference: dict[str, Any]) -> tupl
     return theirs, ours
 
 
+def video_set_shape_warnings(*, videos: QuerySet[Video], reference: QuerySet[Video], what: str) -> list[str]:
+    """What sets ``videos`` (``what``, e.g. "The new videos") apart from ``reference`` as a rater sees
+    them: size, frame rate, duration (medians), in one sentence; empty when alike or either is empty."""
+    shapes = []
+    for queryset in (videos, reference):
+        rows = list(queryset.values_list("width", "height", "fps", "duration").order_by())
+        if not rows:
+            return []
+        shapes.append(
+            {
+                "sizes": Counter((width, height) for width, height, _, _ in rows),
+                "fps": [fps for _, _, fps, _ in rows],
+                "durations": [duration for _, _, _, duration in rows],
+            }
+        )
+    theirs, ours = _shape_differences(shapes[0], shapes[1])
+    if not theirs:
+        return []
+    return [
+        f"{what} are {', '.join(theirs)} while the others are {', '.join(ours)}; "
+        "a rater can tell them apart by that."
+    ]
+
+
 def _sizes_text(sizes: Counter[tuple[int, int]]) -> str:
     return " or ".join(f"{width}×{height}" for (width, height), _ in sizes.most_common())
 

@@ -9,6 +9,8 @@ document.addEventListener("click", function (event) {
   document.querySelectorAll("#" + button.dataset.target + " input[type=checkbox]").forEach(function (box) {
     if (!box.disabled) box.checked = on;
   });
+  // Previews that follow the form's changes (hx-trigger="change") follow these too.
+  button.dispatchEvent(new Event("change", { bubbles: true }));
 });
 
 // "Copy" beside a read-only field (studies/_invitations_panel.html): data-copy names the field.
