@@ -1,4 +1,4 @@
-"""The annotator's vote path: handing out comparisons, votes, undo, watch reports and the comparison panel.
+"""The annotator's vote path: handing out comparisons, votes, undo, watch and problem reports, the panel.
 
 This module owns everything a vote does in the database: the statements, the order in which they take
 their locks, the pipelined transaction that sends them, the typed rows they return, and the panel the
@@ -1653,7 +1653,7 @@ def judgment_undo_last(*, track: Track, user: User, now: datetime | None = None)
 
 # The reported assignment and its item, locked in the order of a vote (assignment, item).
 _REPORT_READ_SQL = """
-SELECT a.status, a.purpose, a.item_id, a.expires_at, i.held FROM annotate_assignment AS a
+SELECT a.status, a.purpose, a.item_id, a.expires_at FROM annotate_assignment AS a
 JOIN annotate_trackitem AS i ON i.id = a.item_id
 WHERE a.id = %(assignment)s AND a.rater_id = %(rater)s AND i.track_id = %(track)s
 FOR UPDATE OF a, i
@@ -1716,7 +1716,7 @@ def problem_report_create(
         row = cursor.fetchone()
         if row is None:
             raise NotYours("No such assignment of yours.")
-        status, purpose, item_id, expires_at, _held = row
+        status, purpose, item_id, expires_at = row
         if (
             status == Assignment.Status.REPORTED
             or ProblemReport.objects.filter(

@@ -9,12 +9,13 @@ from django.urls import reverse
 from annotate.errors import AlreadyReported, ProblemReportError, ProblemResolveError
 from annotate.models import Assignment, Judgment, ProblemReport, Track, TrackItem, TrackSeat
 from annotate.problem_reports import problem_reports_open, problem_reports_resolve
-from annotate.selectors import track_item_status_counts
+from annotate.selectors import annotator_track_progress_get, track_item_status_counts
 from annotate.vote_path import (
     _PICK_SQL,
     assignment_next_for,
     judgment_submit,
     problem_report_create,
+    work_for,
 )
 from tests.factories import make_track
 
@@ -59,6 +60,21 @@ def test_a_report_is_stored_is_not_a_vote_and_hands_out_the_next_comparison(anno
     assert Assignment.objects.get(pk=first.pk).status == Assignment.Status.REPORTED
     assert work.assignment is not None and work.assignment.item_id != first.item_id
     assert (work.track.done_by_me, work.track.can_undo) == (0, False)
+
+
+def test_with_prefetching_the_reserved_comparison_comes_next_and_another_is_reserved(annotator, prefetch):
+    track = make_track(annotators=[annotator], methods=3, min_watch_fraction=0)
+    shown = work_for(track=annotator_track_progress_get(user=annotator, track_id=track.pk), user=annotator)
+    current, reserved = Assignment.objects.filter(rater__user=annotator, status="open").order_by("position")
+
+    work = problem_report_create(
+        track_id=track.pk, assignment_id=shown.assignment.pk, user=annotator, reason="not_loading"
+    )
+
+    assert shown.assignment.pk == current.pk
+    assert work.assignment.pk == reserved.pk
+    assert work.panel.next_media  # the third comparison, reserved for the browser to fetch
+    assert Assignment.objects.filter(rater__user=annotator, status="open").count() == 2
 
 
 def test_a_reported_comparison_is_never_handed_back_to_its_reporter(annotator, outsider):
