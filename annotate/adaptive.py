@@ -54,6 +54,9 @@ class ItemStatus(StrEnum):
     OPEN = "open"
     DECIDED = "decided"
     UNDECIDED_AT_MAX = "undecided_at_max"
+    # Taken out of the pool by a study admin after annotators reported a problem with it
+    # (annotate.problem_reports): closed like the others, never set by the stopping rule.
+    REMOVED = "removed"
 
 
 @dataclass(frozen=True)

@@ -51,3 +51,17 @@ class NotTakingPart(AnnotationError):
 
 class RaterDecisionError(AnnotationError):
     status = 400
+
+
+class ProblemReportError(AnnotationError):
+    """A problem report that cannot be stored as sent: an unknown reason, a note too long."""
+
+    status = 400
+
+
+class AlreadyReported(AnnotationError):
+    status = 409
+
+
+class ProblemResolveError(AnnotationError):
+    status = 409

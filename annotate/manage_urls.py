@@ -17,6 +17,10 @@ urlpatterns = [
     path("<id:track_id>/extend/preview", manage_views.track_extend_preview, name="extend_preview"),
     path("<id:track_id>/pause", manage_views.track_pause, name="pause"),
     path("<id:track_id>/comparisons/", manage_views.track_comparisons, name="comparisons"),
+    path("<id:track_id>/reports/", manage_views.track_reports, name="reports"),
+    path(
+        "<id:track_id>/reports/<id:item_id>/resolve", manage_views.track_report_resolve, name="report_resolve"
+    ),
     path("<id:track_id>/checks", manage_views.track_checks, name="checks"),
     path("<id:track_id>/gold/mark", manage_views.track_gold_mark, name="gold_mark"),
     path("<id:track_id>/gold/make", manage_views.track_gold_make, name="gold_make"),

@@ -1,5 +1,6 @@
 """Study-admin pages: create tracks, follow their progress, pause them, seat annotators, and the quality
-page of each track (its raters' figures, Exclude and Include again)."""
+page of each track (its raters' figures, Exclude and Include again), and the problem reports of each
+track's annotators ("can't judge") to resolve."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from annotate import gold, quality_reports, selectors, services, track_edit, vote_path
-from annotate.errors import GoldAnswerError, RaterDecisionError, TrackSetupError
+from annotate import gold, problem_reports, quality_reports, selectors, services, track_edit, vote_path
+from annotate.errors import AnnotationError, GoldAnswerError, NotYours, RaterDecisionError, TrackSetupError
 from annotate.forms import (
     GoldMarkForm,
     RaterExcludeForm,
@@ -427,3 +428,35 @@ def track_rater_include(request: AuthenticatedHttpRequest, track_id: int, seat_i
         decide=vote_path.track_seat_include,
         done="is included again: their votes count again.",
     )
+
+
+@require_safe
+@staff_required
+def track_reports(request: HttpRequest, track_id: int) -> HttpResponse:
+    """The comparisons of the track that annotators could not judge, with their open reports."""
+    track = _track_or_404(track_id)
+    context = {"track": track, "reported": problem_reports.problem_reports_open(track=track)}
+    return render(request, "annotate/manage/track_reports.html", context)
+
+
+@require_POST
+@staff_required
+def track_report_resolve(request: AuthenticatedHttpRequest, track_id: int, item_id: int) -> HttpResponse:
+    """Fixed, removed or dismissed: every open report of the comparison at once."""
+    track = _track_or_404(track_id)
+    resolution = request.POST.get("resolution", "")
+    try:
+        closed = problem_reports.problem_reports_resolve(
+            track=track, item_id=item_id, resolution=resolution, by=request.user
+        )
+    except NotYours as exc:
+        raise Http404(exc.message) from exc
+    except AnnotationError as exc:
+        return HttpResponse(exc.message, status=exc.status, content_type="text/plain; charset=utf-8")
+    done = {
+        "fixed": "marked fixed: the comparison is back in the pool",
+        "removed": "closed: the comparison is removed from the pool",
+        "dismissed": "dismissed: the comparison is back in the pool",
+    }[resolution]
+    messages.success(request, f"{closed} report{'s' if closed != 1 else ''} {done}.")
+    return redirect("manage_tracks:reports", track_id=track.pk)

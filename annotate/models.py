@@ -117,6 +117,7 @@ ITEM_STATUSES = [
     (ItemStatus.OPEN, "Open"),
     (ItemStatus.DECIDED, "Decided"),
     (ItemStatus.UNDECIDED_AT_MAX, "Undecided at maximum"),
+    (ItemStatus.REMOVED, "Removed"),
 ]
 
 
@@ -349,6 +350,9 @@ class TrackItem(models.Model):
     # assignment names on its own, so that the vote path, the page and the media permission treat it
     # exactly like the others (one join, one URL shape), with nothing extra on the hot statements.
     is_check = models.BooleanField(default=False, db_default=False, editable=False)
+    # Out of the pool until a study admin resolves its problem reports: set in the report's transaction
+    # when a second annotator reports it (PROBLEM_REPORTS_TO_HOLD), and kept when it is removed.
+    held = models.BooleanField(default=False, db_default=False, editable=False)
 
     class Meta:
         ordering: ClassVar = ["id"]
@@ -356,11 +360,11 @@ class TrackItem(models.Model):
             models.UniqueConstraint(fields=["track", "comparison"], name="track_item_once"),
         ]
         # The next pick walks this index in order: fewest claimed first, and stops at the first fit.
-        # Check items are not in it: they are never picked.
+        # Check items and held ones are not in it: they are never picked.
         indexes: ClassVar = [
             models.Index(
                 fields=["track", "claimed", "id"],
-                condition=Q(is_check=False, claimed__lt=F("needed")),
+                condition=Q(is_check=False, held=False, claimed__lt=F("needed")),
                 name="track_item_open_pick_idx",
             )
         ]
@@ -381,6 +385,9 @@ class Assignment(models.Model):
         OPEN = "open", "Open"
         ANSWERED = "answered", "Answered"
         EXPIRED = "expired", "Expired"
+        # The annotator could not judge it and said why (ProblemReport): no vote, never handed to
+        # them again (unless a study admin marks the problem fixed).
+        REPORTED = "reported", "Reported a problem"
 
     class Purpose(models.TextChoices):
         VOTE = "vote", "Vote of the dataset"
@@ -428,6 +435,54 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"Assignment {self.pk}"
+
+
+# Distinct annotators whose open reports take a comparison out of the pool.
+PROBLEM_REPORTS_TO_HOLD = 2
+
+
+class ProblemReport(models.Model):
+    """An annotator could not judge a comparison of a track, and why. Not a vote: it counts nowhere;
+    it ends their lease, and two open reports take the comparison out of the pool (``TrackItem.held``)
+    until a study admin resolves them: fixed or dismissed (back in the pool), or removed."""
+
+    class Reason(models.TextChoices):
+        BROKEN_VIDEO = "broken_video", "A video is broken (frozen, garbled, cut short)"
+        NOT_LOADING = "not_loading", "A video does not load"
+        WRONG_PERSON = "wrong_person", "Wrong person (neither video shows the person)"
+        OFFENSIVE = "offensive", "Offensive content"
+
+    class Resolution(models.TextChoices):
+        OPEN = "", "Open"
+        FIXED = "fixed", "Fixed"
+        REMOVED = "removed", "Comparison removed"
+        DISMISSED = "dismissed", "Dismissed"
+
+    item = models.ForeignKey(TrackItem, on_delete=models.CASCADE, related_name="problem_reports")
+    rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="problem_reports")
+    assignment = models.ForeignKey(
+        "Assignment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolution = models.CharField(max_length=16, choices=Resolution.choices, blank=True, default="")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering: ClassVar = ["id"]
+        constraints: ClassVar = [
+            # One open report per annotator and comparison: a second one is refused, not counted.
+            models.UniqueConstraint(
+                fields=["item", "rater"], condition=Q(resolution=""), name="problem_report_open_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} on {self.item}"
 
 
 class JudgmentQuerySet(models.QuerySet["Judgment"]):

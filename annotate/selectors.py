@@ -32,6 +32,7 @@ from annotate.models import (
     Comparison,
     GoldAnswer,
     Judgment,
+    ProblemReport,
     QualityReport,
     Track,
     TrackItem,
@@ -113,12 +114,24 @@ def track_progress_list() -> QuerySet[Track]:
 
 
 def track_progress_get(*, track_id: int) -> Track | None:
-    """One track with its progress and ``over_needed``: comparisons with more stored votes than needed
+    """One track with its progress, ``over_needed``: comparisons with more stored votes than needed
     (a late answer on a lease given out before the comparison closed, or an annotator included again
-    after others had completed it), in the same query."""
+    after others had completed it), and ``open_reports``: comparisons with open problem reports, in the
+    same query."""
     over = TrackItem.objects.filter(track=OuterRef("pk"), is_check=False, votes__gt=F("needed"))
+    # Comparisons with open problem reports: counted from the reports (few), not from the items.
+    reported = (
+        ProblemReport.objects.filter(item__track=OuterRef("pk"), resolution=ProblemReport.Resolution.OPEN)
+        .order_by()
+        .values("item__track")
+        .annotate(n=Count("item", distinct=True))
+        .values("n")
+    )
     tracks = _with_track_progress(Track.objects.filter(pk=track_id))
-    return tracks.annotate(over_needed=_per_row(over, "COUNT")).first()
+    return tracks.annotate(
+        over_needed=_per_row(over, "COUNT"),
+        open_reports=Coalesce(Subquery(reported, output_field=IntegerField()), Value(0)),
+    ).first()
 
 
 def track_annotator_progress(*, track: Track, cost: TrackCost | None = None) -> list[User]:

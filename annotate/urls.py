@@ -13,5 +13,6 @@ urlpatterns = [
     path("<id:track_id>/assignments/<id:assignment_id>/watch", views.assignment_watch, name="watch"),
     path("<id:track_id>/assignments/<id:assignment_id>/wait", views.assignment_wait, name="wait"),
     path("<id:track_id>/assignments/<id:assignment_id>/vote", views.assignment_vote, name="vote"),
+    path("<id:track_id>/assignments/<id:assignment_id>/report", views.assignment_report, name="report"),
     path("<id:track_id>/undo", views.vote_undo, name="undo"),
 ]

@@ -1,4 +1,5 @@
-"""The annotator's pages: my tracks, the work page with its comparison panel, watch reports, votes, undo."""
+"""The annotator's pages: my tracks, the work page with its comparison panel, watch reports, votes, undo,
+and "can't judge" (a problem report)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotate import selectors, services
 from annotate.errors import AnnotationError, NotYours
-from annotate.models import Assignment, Side, Track
+from annotate.models import Assignment, ProblemReport, Side, Track
 from annotate.vote_path import (
     Work,
     assignment_wait_record,
     assignment_watch_record,
     judgment_submit_and_next,
     judgment_undo_last,
+    problem_report_create,
     work_for,
 )
 from lib.http import HtmxHttpRequest
@@ -107,6 +109,7 @@ def _render(
         "error": error,
         "notice": notice,
         "fragment": partial,  # the panel alone, for htmx: see the template's note on CSRF
+        "report_reasons": ProblemReport.Reason.choices,
     }
     if partial:
         # Rendered on every vote: the panel needs no request (its forms carry no CSRF field here).
@@ -248,3 +251,24 @@ def autoplay_set(request: HtmxHttpRequest) -> HttpResponse:
     services.annotator_settings_set(user=request.user, autoplay_next=value)
     request.session[AUTOPLAY_SESSION_KEY] = value
     return HttpResponse(status=204)  # saved; the page already shows the box as the annotator left it
+
+
+@require_POST
+@login_required
+def assignment_report(request: HtmxHttpRequest, track_id: int, assignment_id: int) -> HttpResponse:
+    """ "Can't judge": the report is stored, not counted as a vote, and the next comparison shown."""
+    try:
+        work = problem_report_create(
+            track_id=track_id,
+            assignment_id=assignment_id,
+            user=request.user,
+            reason=request.POST.get("reason", ""),
+            note=request.POST.get("note", ""),
+        )
+    except AnnotationError as exc:
+        return _refused(request, track_id, exc)
+    notice = "Thank you: your report was stored and this comparison was skipped."
+    if not request.htmx:
+        messages.success(request, notice)
+        return redirect("annotate:track_work", track_id=track_id)
+    return _render(request, work, notice=notice)

@@ -1,4 +1,4 @@
-"""The annotator's vote path: handing out comparisons, votes, undo, watch reports and the comparison panel.
+"""The annotator's vote path: handing out comparisons, votes, undo, watch and problem reports, the panel.
 
 This module owns everything a vote does in the database: the statements, the order in which they take
 their locks, the pipelined transaction that sends them, the typed rows they return, and the panel the
@@ -50,20 +50,24 @@ from psycopg import pq
 from annotate import adaptive
 from annotate.adaptive import ItemStatus, Tally, VotePlan
 from annotate.errors import (
+    AlreadyReported,
     AssignmentExpired,
     InvalidChoice,
     NothingToUndo,
     NotTakingPart,
     NotYours,
+    ProblemReportError,
     RaterDecisionError,
     TrackPaused,
     WatchRuleNotMet,
 )
 from annotate.models import (
+    PROBLEM_REPORTS_TO_HOLD,
     Assignment,
     Choice,
     Comparison,
     Judgment,
+    ProblemReport,
     Side,
     Track,
     TrackItem,
@@ -517,12 +521,13 @@ LIMIT 2
 # earlier is reopened rather than duplicated. The OFFSET 0 keeps NOT EXISTS a probe of
 # assignment_once_per_rater for each candidate (usually one): turned into an anti-join, the planner may
 # read all of the annotator's assignments on every pick instead, a cost that grows with their history.
-# Check items (gold) are never picked; a repeat never exists without its original, so the probe leaves
-# repeats out to match assignment_once_per_rater's condition.
+# Check items (gold) and held ones (reported by two annotators) are never picked, as the partial index
+# leaves them out; a repeat never exists without its original, so the probe leaves repeats out to match
+# assignment_once_per_rater's condition.
 _PICK_CTES = f"""
 free AS (
     SELECT i.id FROM annotate_trackitem AS i
-    WHERE i.track_id = %(track)s AND i.claimed < i.needed AND NOT i.is_check
+    WHERE i.track_id = %(track)s AND i.claimed < i.needed AND NOT i.is_check AND NOT i.held
       AND NOT EXISTS (
           SELECT 1 FROM annotate_assignment AS a
           WHERE a.item_id = i.id AND a.rater_id = %(rater)s AND a.status <> 'expired'
@@ -1356,6 +1361,8 @@ def _vote_checked(
         raise NotTakingPart(NOT_TAKING_PART)
     if track.is_paused:
         raise TrackPaused("This track is paused; your vote was not stored.")
+    if vote.status == Assignment.Status.REPORTED:
+        raise AssignmentExpired("You reported a problem with this comparison; your vote was not stored.")
     if vote.status == Assignment.Status.EXPIRED or vote.expires_at <= now:
         raise AssignmentExpired(
             "This comparison waited too long and went back to the pool; your vote was not stored."
@@ -1654,15 +1661,123 @@ def judgment_undo_last(*, track: Track, user: User, now: datetime | None = None)
     return Assignment.objects.select_related("item__comparison").get(pk=redo.id)
 
 
+# --- "can't judge": problem reports -------------------------------------------------------------
+
+# The reported assignment and its item, locked in the order of a vote (assignment, item).
+_REPORT_READ_SQL = """
+SELECT a.status, a.purpose, a.item_id, a.expires_at FROM annotate_assignment AS a
+JOIN annotate_trackitem AS i ON i.id = a.item_id
+WHERE a.id = %(assignment)s AND a.rater_id = %(rater)s AND i.track_id = %(track)s
+FOR UPDATE OF a, i
+"""
+
+# The report, the lease ended without a vote (a vote's lease gives its claim back), and the item held
+# out of the pool once enough distinct annotators have open reports on it. No counter of progress moves.
+_REPORT_WRITE_SQL = """
+WITH reported AS (
+    INSERT INTO annotate_problemreport (
+        item_id, rater_id, assignment_id, reason, note, created_at, resolution, resolved_at, resolved_by_id
+    )
+    VALUES (%(item)s, %(rater)s, %(assignment)s, %(reason)s, %(note)s, %(now)s, '', NULL, NULL)
+    RETURNING id
+), ended AS (
+    UPDATE annotate_assignment SET status = 'reported', answered_at = %(now)s WHERE id = %(assignment)s
+)
+UPDATE annotate_trackitem AS i SET
+    claimed = i.claimed - CASE WHEN %(purpose)s = 'vote' THEN 1 ELSE 0 END,
+    held = i.held OR 1 + (
+        SELECT count(DISTINCT r.rater_id) FROM annotate_problemreport AS r
+        WHERE r.item_id = i.id AND r.resolution = '' AND r.rater_id <> %(rater)s
+    ) >= %(to_hold)s
+WHERE i.id = %(item)s AND (SELECT count(*) FROM reported) > 0
+RETURNING i.held
+"""
+
+
+@transaction.atomic
+def problem_report_create(
+    *,
+    track_id: int,
+    assignment_id: int,
+    user: User,
+    reason: str,
+    note: str = "",
+    now: datetime | None = None,
+) -> Work:
+    """The annotator cannot judge their comparison, and says why ("can't judge"): store the report and
+    hand them their next comparison, as a vote would, in one transaction. Not a vote: no judgment, no
+    tally, no progress counter moves; the lease ends (a vote's lease gives its claim back) and the
+    comparison is never handed to them again. The second distinct annotator's open report on the same
+    comparison takes it out of the pool (``TrackItem.held``) until a study admin resolves the reports
+    (``annotate.problem_reports``)."""
+    now = now or timezone.now()
+    if reason not in ProblemReport.Reason.values:
+        known = ", ".join(ProblemReport.Reason.values)
+        raise ProblemReportError(f"Unknown reason {reason!r}: expected one of {known}.")
+    note = note.strip()
+    limit = ProblemReport._meta.get_field("note").max_length
+    if limit is not None and len(note) > limit:
+        raise ProblemReportError(f"The note is too long: {limit} characters at most.")
+    reserve = settings.PREFETCH_NEXT
+    with connection.cursor() as cursor:
+        seat = _seat_locked(cursor, track_id=track_id, user=user)
+        assert seat.rater_id is not None
+        cursor.execute(
+            _REPORT_READ_SQL, {"assignment": assignment_id, "rater": seat.rater_id, "track": track_id}
+        )
+        row = cursor.fetchone()
+        if row is None:
+            raise NotYours("No such assignment of yours.")
+        status, purpose, item_id, expires_at = row
+        if (
+            status == Assignment.Status.REPORTED
+            or ProblemReport.objects.filter(
+                item_id=item_id, rater_id=seat.rater_id, resolution=ProblemReport.Resolution.OPEN
+            ).exists()
+        ):
+            raise AlreadyReported("You have already reported a problem with this comparison.")
+        if seat.excluded:
+            raise NotTakingPart(NOT_TAKING_PART)
+        if seat.track.is_paused:
+            raise TrackPaused("This track is paused; your report was not stored.")
+        if status == Assignment.Status.ANSWERED:
+            raise AlreadyReported(
+                "You have already voted on this comparison: undo the vote first to report a problem instead."
+            )
+        if status == Assignment.Status.EXPIRED or expires_at <= now:
+            raise AssignmentExpired(
+                "This comparison waited too long and went back to the pool; your report was not stored."
+            )
+        if reserve:
+            # The comparison reserved next becomes the current one, as after a vote.
+            cursor.execute(_PROMOTE_SQL, {**_pick_params(seat, now), "assignment": assignment_id})
+        cursor.execute(
+            _REPORT_WRITE_SQL,
+            {
+                "item": item_id,
+                "rater": seat.rater_id,
+                "assignment": assignment_id,
+                "reason": reason,
+                "note": note,
+                "now": now,
+                "purpose": purpose,
+                "to_hold": PROBLEM_REPORTS_TO_HOLD,
+            },
+        )
+        held = _current_or_next(cursor, seat=seat, now=now, reserve=reserve)
+    return _work(seat.progress(), held.current, held.reserved)
+
+
 # --- excluding an annotator and including them again ----------------------------------------------
 
 # The seat's assignments on the track that count (answered, with a real vote: not gold, not a repeat)
-# or hold a claim (open), in the lock order of undo: assignments first, then their items.
+# or hold a claim (open), in the lock order of undo: assignments first, then their items. A comparison
+# removed from the pool is closed for good: its counts no longer move.
 _SEAT_ASSIGNMENTS_SQL = """
 SELECT a.id, a.item_id, a.status, j.choice FROM annotate_assignment AS a
 JOIN annotate_trackitem AS i ON i.id = a.item_id
 LEFT JOIN annotate_judgment AS j ON j.assignment_id = a.id AND NOT j.is_gold AND NOT j.is_repeat
-WHERE i.track_id = %(track)s AND a.rater_id = %(rater)s
+WHERE i.track_id = %(track)s AND a.rater_id = %(rater)s AND i.status <> 'removed'
   AND (a.status = 'open' OR (a.status = 'answered' AND j.id IS NOT NULL))
 ORDER BY a.id
 FOR UPDATE OF a

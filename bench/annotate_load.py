@@ -1,7 +1,7 @@
 """Load benchmark of annotation tracks: vote round trips under gunicorn, and the next pick at 10k / 1M votes.
 
     .venv/bin/python bench/annotate_load.py [--annotators 100] [--rate 300] [--seconds 20] [--workers 3]
-        [--adaptive]
+        [--adaptive] [--held-share 0.1]
 
 Prints one JSON line: round_trips_per_s, p50_ms, p99_ms, acknowledged, stored, over_needed, vote_plan,
 next_pick_ms_10k, next_pick_ms_1m (progress goes to stderr). Everything happens in a database of its own
@@ -849,7 +849,7 @@ def pick_world_build(*, comparisons: int, raters: int) -> PickWorld:
         "annotate_trackitem",
         "id comparison_id",
         ((item_first + n, comparison_first + n) for n in range(len(pairs))),
-        track_id=track.pk, claimed=0, votes=0,
+        track_id=track.pk, claimed=0, votes=0, needed=track.votes_needed,
     )  # fmt: skip
     user_ids = users_build(prefix="pick-rater", count=raters)
     rater_rows = Rater.objects.bulk_create([Rater(kind=Rater.Kind.ANNOTATOR, user_id=pk) for pk in user_ids])
@@ -981,6 +981,15 @@ def pick_part(args: argparse.Namespace) -> dict[str, Any]:
         cursor.execute("UPDATE annotate_trackseat SET undoable_id = NULL")
     started = time.perf_counter()
     world = pick_world_build(comparisons=args.pick_comparisons, raters=args.pick_raters)
+    if args.held_share > 0:
+        # Comparisons held out of the pool by problem reports: spread over the track, outside the
+        # pick's partial index, so the pick never walks them.
+        step = max(round(1 / args.held_share), 1)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE annotate_trackitem SET held = true WHERE track_id = %s AND id %% %s = 0",
+                [world.track_id, step],
+            )
     say(
         f"pick: {len(world.item_ids)} comparisons, {len(world.rater_ids)} raters in "
         f"{time.perf_counter() - started:.1f} s"
@@ -1027,6 +1036,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pick-judgments", type=int, default=1_000_000)
     parser.add_argument("--pick-raters", type=int, default=1_000)
     parser.add_argument("--picks", type=int, default=50)
+    parser.add_argument(
+        "--held-share",
+        type=float,
+        default=0.0,
+        help="share of the pick track's comparisons held by problem reports",
+    )
     parser.add_argument(
         "--gold-rate", type=float, default=0.05, help="the load track's share of gold handouts (0 to 0.5)"
     )

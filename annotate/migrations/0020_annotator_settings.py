@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotate", "0015_prefetch"),
+        ("annotate", "0016_problem_reports"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
