@@ -134,9 +134,10 @@ def matchup(request: HttpRequest, slug: str, number: int) -> HttpResponse:
 
 def _swapped_in_place(response: HttpResponse) -> HttpResponse:
     """An answer sent by htmx swaps the next matchup into the page (its ``<main>``), so that the videos
-    prefetched meanwhile are already decoding when it shows. The browser follows a redirect to another
-    matchup by itself; anything else (the end page, a notice) is a whole new page: htmx is told to go
-    there, or to load the address again."""
+    prefetched meanwhile are already decoding when it shows: the answer carries that matchup's page, or
+    redirects to one (Previous before the videos played), which the browser follows by itself. Anything
+    else (the end page, a notice) is a whole new page: htmx is told to go there, or to load the address
+    again."""
     if response.status_code in (200, 400):
         return response
     if isinstance(response, HttpResponseRedirect):
@@ -163,14 +164,13 @@ def _matchup_page(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     criteria = [view.question.criterion for view in page.questions]
     form = MatchupForm(request.POST or None, criteria=criteria, choices=len(page.videos))
     if request.method == "GET":
-        services.matchup_shown(matchup=page.matchup)
-        return _matchup_render(request, study, participant, page, None)
+        return _matchup_show(request, study, participant, page)
     if not form.is_valid():
         return _matchup_render(
             request, study, participant, page, "Please choose one of the videos.", status=400
         )
     try:
-        return _matchup_submit(study, participant, page, form)
+        return _matchup_submit(request, study, participant, page, form)
     except NotYours as error:
         raise Http404(error.message) from error
     except WatchRuleNotMet as error:
@@ -266,6 +266,7 @@ def matchup_wait(request: HttpRequest, slug: str, number: int) -> HttpResponse:
 
 
 def _matchup_submit(
+    request: HttpRequest,
     study: Study,
     participant: Participant,
     page: selectors.MatchupPage,
@@ -288,7 +289,22 @@ def _matchup_submit(
         return redirect("study_participant:done", slug=study.public_slug)
     target = min(max(page.number - 1 if go == "previous" else page.number + 1, 1), page.total)
     services.participant_go_to(participant=participant, position=target - 1)
-    return redirect("study_participant:matchup", slug=study.public_slug, number=target)
+    url = reverse("study_participant:matchup", kwargs={"slug": study.public_slug, "number": target})
+    next_page = selectors.matchup_page(participant=participant, position=target - 1)
+    if getattr(request, "htmx", False) and next_page is not None:
+        # The next matchup in this very answer, with its address for the browser's history: one round
+        # trip less than a redirect the browser would follow.
+        response = _matchup_show(request, study, participant, next_page)
+        response["HX-Push-Url"] = url
+        return response
+    return redirect(url)
+
+
+def _matchup_show(
+    request: HttpRequest, study: Study, participant: Participant, page: selectors.MatchupPage
+) -> HttpResponse:
+    services.matchup_shown(matchup=page.matchup)
+    return _matchup_render(request, study, participant, page, None)
 
 
 def _matchup_render(

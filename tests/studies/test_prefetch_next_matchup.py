@@ -104,9 +104,10 @@ def test_an_answer_sent_by_htmx_goes_on_to_the_next_matchup_in_place(catalog, cl
         f"{base}m/1/", _answers(first_matchup(participant), "next"), HTTP_HX_REQUEST="true"
     )
 
-    # The browser follows the redirect itself and htmx swaps the page's <main>: no HX-Redirect.
-    assert response.status_code == 302 and response["Location"] == f"{base}m/2/"
-    assert "HX-Redirect" not in response
+    # The answer carries the next matchup, whose <main> htmx swaps in, and its address for the history.
+    assert response.status_code == 200 and response["HX-Push-Url"] == f"{base}m/2/"
+    assert "Matchup 2 of 2" in response.content.decode()
+    assert participant.matchups.get(position=1).shown_at is not None
 
 
 def test_an_answer_by_htmx_that_ends_the_study_loads_the_end_page_whole(catalog, client):
