@@ -24,3 +24,7 @@ urlpatterns = [
     path("s/", include("studies.participant_urls")),
     path("admin/", admin.site.urls),
 ]
+
+# The app's own pages for failures, with DEBUG off (Django's debug pages only when DEBUG is asked for).
+handler404 = "config.views.page_not_found"
+handler500 = "config.views.server_error"
