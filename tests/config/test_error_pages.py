@@ -9,7 +9,9 @@ import sys
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.contrib.staticfiles import finders
 from django.http import Http404, HttpRequest, HttpResponse
+from django.templatetags.static import static
 from django.test import Client, override_settings
 from django.urls import include, path
 
@@ -127,3 +129,12 @@ def test_the_api_docs_send_a_signed_out_visitor_to_sign_in_and_back(client):
         response = client.get(url)
         assert response.status_code == 302
         assert response.url == f"/accounts/login/?next={url}"
+
+
+def test_the_favicon_is_found_where_browsers_look_and_named_by_every_page(client, annotator: User):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response.url == static("favicon.svg")
+    assert finders.find("favicon.svg")  # collected with the other static files
+    client.force_login(annotator)
+    assert f'<link rel="icon" href="{response.url}"' in client.get("/").content.decode()
