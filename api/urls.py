@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+from functools import wraps
+from typing import Any
+
 from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponseBase
 from django.urls import path, re_path
 from drf_spectacular.views import (
     SpectacularAPIView,
@@ -11,14 +16,31 @@ from drf_spectacular.views import (
 
 from api import views
 from lib import converters  # noqa: F401  (registers the <id:...> converter)
+from lib.roles import View
 
 # The API docs keep the site's script policy (Swagger's set-up script is a file of its own: the split
 # view), but Swagger UI and Redoc style themselves with inline <style> and data: icons, and Redoc
 # searches in a worker it makes from a blob.
 docs_csp = csp_update({"style-src": [UNSAFE_INLINE], "img-src": ["data:"], "worker-src": ["blob:"]})
 
+
+def docs_page(view: View) -> View:
+    """The docs are pages read in a browser: a signed-out visitor is sent to sign in and back. A caller
+    with a token (an Authorization header) gets the API's own answer instead."""
+    view = docs_csp(view)
+
+    @wraps(view)
+    def page(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.user.is_authenticated and "Authorization" not in request.headers:
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    return page
+
+
 app_name = "api"
 urlpatterns = [
+    path("", views.ApiRootApi.as_view(), name="root"),
     path("token/", views.TokenApi.as_view(), name="token"),
     path("identities/", views.IdentityListApi.as_view(), name="identities"),
     path("prompts/", views.PromptListApi.as_view(), name="prompts"),
@@ -43,8 +65,8 @@ urlpatterns = [
         name="generation-job-cancel",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", docs_csp(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),
-    path("redoc/", docs_csp(SpectacularRedocView.as_view(url_name="api:schema")), name="redoc"),
+    path("docs/", docs_page(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),
+    path("redoc/", docs_page(SpectacularRedocView.as_view(url_name="api:schema")), name="redoc"),
     # Last: only paths ending in a slash, so that CommonMiddleware still adds a forgotten one.
     re_path(r"^.*/$", views.UnknownPathApi.as_view(), name="unknown"),
 ]

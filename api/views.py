@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
@@ -41,7 +43,7 @@ from exports.runs import (
 )
 from generation.errors import GenerationError
 from generation.models import GenerationJob, Identity, Method, Prompt, Video
-from generation.selectors import job_progress_get, job_progress_list
+from generation.selectors import job_list, job_progress_get, job_progress_of
 from generation.services import generation_job_cancel, generation_job_create
 from lib.auth import lockout_message, lockout_minutes
 from lib.roles import IsMlTeamOrStaff, may_export
@@ -51,6 +53,23 @@ from studies.models import Study
 class ApiView(APIView):
     authentication_classes = AUTHENTICATION_CLASSES
     permission_classes = (IsMlTeamOrStaff,)
+
+
+# The entry points GET /api/ lists: the lists and what a client starts from (names in api/urls.py).
+ENTRY_POINTS = (
+    "identities", "prompts", "methods", "videos", "comparisons", "tracks", "studies", "judgments",
+    "exports", "generation-jobs", "token", "schema", "docs", "redoc",
+)  # fmt: skip
+
+
+class ApiRootApi(ApiView):
+    """The API's entry points, by name, as absolute URLs (as DRF's browsable root lists them)."""
+
+    @extend_schema(
+        responses=inline_serializer("ApiRoot", {name: serializers.URLField() for name in ENTRY_POINTS})
+    )
+    def get(self, request: Request) -> Response:
+        return Response({name: reverse(f"api:{name}", request=request) for name in ENTRY_POINTS})
 
 
 def parse_filters(request: Request, filter_class: type[filters.Filters]) -> dict[str, Any]:
@@ -262,22 +281,18 @@ class ExportRunDownloadApi(ApiView):
 # --- generation jobs ----------------------------------------------------------------------------
 
 
-class GenerationJobListApi(ApiView):
+class GenerationJobListApi(FilteredListApi):
+    serializer_class = out.GenerationJobSerializer
+    filter_class = filters.GenerationJobFilters
     parser_classes = (JSONParser,)  # the settings are a JSON object
 
-    @extend_schema(
-        parameters=[filters.GenerationJobFilters], responses=out.GenerationJobSerializer(many=True)
-    )
-    def get(self, request: Request) -> Response:
-        values = parse_filters(request, filters.GenerationJobFilters)
-        jobs = [
-            p
-            for p in job_progress_list(limit=200)
-            if all(
-                getattr(p.job, filters.GenerationJobFilters.lookups.get(k, k)) == v for k, v in values.items()
-            )
-        ]
-        return Response(out.GenerationJobSerializer(jobs, many=True).data)
+    def base_queryset(self) -> QuerySet:
+        return job_list()
+
+    def paginate_queryset(self, queryset: QuerySet[Any] | Sequence[Any]) -> list[Any] | None:
+        # The serializer reads each job's progress: counted for the page's jobs at once.
+        page = super().paginate_queryset(queryset)
+        return None if page is None else job_progress_of(jobs=list(page))
 
     @extend_schema(request=out.GenerationJobCreateSerializer, responses={202: out.GenerationJobSerializer})
     def post(self, request: Request) -> Response:

@@ -77,7 +77,8 @@ def _banner(port: str) -> str:
     lines += [f"  {label:<28} {url}" for label, url in demo_links(f"http://127.0.0.1:{port}")]
     lines += [
         "",
-        "  Demo logins (demo only):  admin / admin (study admin),  annotator / annotator",
+        "  Demo logins (demo only):  admin / admin (study admin),  annotator / annotator,"
+        "  mlteam / mlteam (ML team)",
         "  Stop with Ctrl-C: the worker, the web server and the embedded servers stop with it.",
         "",
     ]

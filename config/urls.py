@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from config.health import healthz
 from config.views import home
@@ -12,6 +14,8 @@ admin.site.site_title = "Preference annotation"
 urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
+    # Browsers ask for /favicon.ico on pages that name no icon (a file served as it is, the API's JSON).
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("media/<path:name>", media_serve, name="media"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -24,3 +28,7 @@ urlpatterns = [
     path("s/", include("studies.participant_urls")),
     path("admin/", admin.site.urls),
 ]
+
+# The app's own pages for failures, with DEBUG off (Django's debug pages only when DEBUG is asked for).
+handler404 = "config.views.page_not_found"
+handler500 = "config.views.server_error"

@@ -24,6 +24,7 @@ def demo_links(base_url: str) -> list[tuple[str, str]]:
         ("My tracks (annotator)", f"{base_url}/tracks/"),
         ("Tracks (study admin)", f"{base_url}/manage/tracks/"),
         ("Generation jobs (ML team)", f"{base_url}/generation/"),
+        ("Exports (ML team)", f"{base_url}/manage/exports/"),
         ("Catalog admin (study admin)", f"{base_url}/admin/"),
         *_study_links(base_url),
         ("Health", f"{base_url}/healthz"),

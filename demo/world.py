@@ -27,7 +27,7 @@ from demo import procedural
 from demo.procedural import Accessory, CartoonLook, ReferenceView
 from generation import media, services
 from generation.models import ASPECTS, Identity, Method, Prompt, Reference, Video
-from lib.roles import ANNOTATORS_GROUP
+from lib.roles import ANNOTATORS_GROUP, ML_TEAM_GROUP
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -239,6 +239,7 @@ DEMO_USERS = (
     # (username, password, superuser, group)
     ("admin", "admin", True, None),
     ("annotator", "annotator", False, ANNOTATORS_GROUP),
+    ("mlteam", "mlteam", False, ML_TEAM_GROUP),
 )
 
 # Sentence templates for each aspect, in the order prompts are written.

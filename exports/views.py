@@ -21,7 +21,7 @@ from exports.runs import (
     export_run_start,
 )
 from lib.http import AuthenticatedHttpRequest, HtmxHttpRequest
-from lib.roles import export_access_required
+from lib.roles import ml_work_required
 
 
 def _run_or_404(run_id: int) -> ExportRun:
@@ -37,12 +37,12 @@ def _render_list(request: HttpRequest, form: ExportForm, status: int = 200) -> H
 
 
 @require_safe
-@export_access_required
+@ml_work_required
 def export_list(request: HttpRequest) -> HttpResponse:
     return _render_list(request, ExportForm())
 
 
-@export_access_required
+@ml_work_required
 @require_POST
 def export_start(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ExportForm(request.POST)
@@ -57,13 +57,13 @@ def export_start(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 @require_safe
-@export_access_required
+@ml_work_required
 def export_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     return render(request, "exports/detail.html", {"run": _run_or_404(run_id)})
 
 
 @require_safe
-@export_access_required
+@ml_work_required
 def export_progress(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     """The progress panel alone: htmx swaps it in every second until the run has finished."""
     run = _run_or_404(run_id)
@@ -73,7 +73,7 @@ def export_progress(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
 
 
 @require_safe
-@export_access_required
+@ml_work_required
 def export_download(request: HttpRequest, run_id: int) -> FileResponse:
     run = _run_or_404(run_id)
     path = export_run_archive_path(run=run)
@@ -82,7 +82,7 @@ def export_download(request: HttpRequest, run_id: int) -> FileResponse:
     return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
 
 
-@export_access_required
+@ml_work_required
 @require_POST
 def export_delete(request: HttpRequest, run_id: int) -> HttpResponse:
     """Delete a finished (or still queued) run and its archive, to free the disk."""

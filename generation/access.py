@@ -11,6 +11,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from lib.roles import may_export
+
 # A policy answers whether the request may see the media row (a Video or a Reference).
 MediaPolicy = Callable[[HttpRequest, Any], bool]
 _policies: list[MediaPolicy] = []
@@ -23,6 +25,7 @@ def register_media_policy(policy: MediaPolicy) -> None:
 
 def may_view_media(request: HttpRequest, owner: Any) -> bool:
     user = request.user
-    if user.is_authenticated and (user.is_staff or user.has_perm("generation.view_video")):
+    # Study admins and the ML team see the catalog's media (the videos their generation jobs made).
+    if may_export(user) or (user.is_authenticated and user.has_perm("generation.view_video")):
         return True
     return any(policy(request, owner) for policy in _policies)

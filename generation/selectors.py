@@ -276,8 +276,16 @@ def _with_progress(jobs: list[GenerationJob]) -> list[JobProgress]:
     return [_progress(job, by_job[job.pk], now) for job in jobs]
 
 
+def job_list() -> QuerySet[GenerationJob]:
+    return GenerationJob.objects.select_related("method", "created_by")
+
+
 def job_progress_list(*, limit: int = 50) -> list[JobProgress]:
-    jobs = list(GenerationJob.objects.select_related("method", "created_by")[:limit])
+    return _with_progress(list(job_list()[:limit]))
+
+
+def job_progress_of(*, jobs: list[GenerationJob]) -> list[JobProgress]:
+    """The progress of jobs already read (a page of the API's list), in one query for all their items."""
     return _with_progress(jobs)
 
 

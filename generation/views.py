@@ -1,5 +1,5 @@
-"""Pages of the catalog: stored media for whoever may see it, and the staff pages of generation (jobs and
-their progress, launching, cancelling, retrying, uploading)."""
+"""Pages of the catalog: stored media for whoever may see it, and the pages of generation for study admins
+and the ML team (jobs and their progress, launching, cancelling, retrying, uploading)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from generation.http import ranged_file_response
 from generation.media import media_path
 from generation.models import GenerationItem, GenerationJob
 from lib.http import AuthenticatedHttpRequest, HtmxHttpRequest
-from lib.roles import staff_required
+from lib.roles import ml_work_required
 
 # --- media, for whoever may see it ---------------------------------------------------------------------
 
@@ -39,11 +39,11 @@ def media_serve(request: HttpRequest, name: str) -> HttpResponseBase:
     return ranged_file_response(path, request.headers.get("Range"))
 
 
-# --- generation jobs, for staff --------------------------------------------------------------------------
+# --- generation jobs, for study admins and the ML team -------------------------------------------------
 
 
 @require_safe
-@staff_required
+@ml_work_required
 def job_list(request: HtmxHttpRequest) -> HttpResponse:
     # htmx polls for the table alone while jobs run; the page includes the same partial.
     template = "generation/job_table.html" if request.htmx else "generation/job_list.html"
@@ -53,7 +53,7 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-@staff_required
+@ml_work_required
 def job_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = JobLaunchForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -69,7 +69,7 @@ def job_new(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 @require_safe
-@staff_required
+@ml_work_required
 def job_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     progress = selectors.job_progress_get(job_id=job_id)
     if progress is None:
@@ -80,7 +80,7 @@ def job_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@ml_work_required
 def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
     job = services.generation_job_cancel(job=get_object_or_404(GenerationJob, pk=job_id))
     messages.success(request, f"Job {job.pk}: cancelled what was not made yet.")
@@ -88,7 +88,7 @@ def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@ml_work_required
 def item_retry(request: HttpRequest, item_id: int) -> HttpResponse:
     item = get_object_or_404(GenerationItem, pk=item_id)
     try:
@@ -103,7 +103,7 @@ def item_retry(request: HttpRequest, item_id: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-@staff_required
+@ml_work_required
 def video_upload(request: HttpRequest) -> HttpResponse:
     form = VideoUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():

@@ -1,8 +1,8 @@
 """Who may do what, in one place: the groups the platform knows and the checks built on them.
 
 - A **study admin** is a staff user: tracks, studies, the catalog, generation and exports.
-- The **ML team** (group ``ML team``) reads the data and exports it, through the pages and the API, and
-  holds no track seat: its members never vote.
+- The **ML team** (group ``ML team``) launches and follows generation jobs, reads the data and exports it,
+  through the pages and the API, and holds no track seat: its members never vote.
 - **Annotators** (group ``Annotators``, or any active non-staff user) are seated on tracks and vote.
 
 Pages that someone may not see answer 404, as if they did not exist; the API answers 401 / 403.
@@ -11,7 +11,7 @@ Pages that someone may not see answer 404, as if they did not exist; the API ans
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
+from functools import cached_property, wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -37,8 +37,42 @@ def is_ml_team(user: Any) -> bool:
 
 
 def may_export(user: Any) -> bool:
-    """Study admins and the ML team may read the platform's data and export it."""
+    """Study admins and the ML team may generate videos, read the platform's data and export it."""
     return is_study_admin(user) or is_ml_team(user)
+
+
+class Roles:
+    """What the signed-in user may reach, for the templates (``roles`` in every page's context).
+
+    Each answer is worked out when a template first asks for it: pages that never ask (the vote's
+    panel) pay no query.
+    """
+
+    def __init__(self, user: Any) -> None:
+        self.user = user
+
+    @cached_property
+    def study_admin(self) -> bool:
+        return is_study_admin(self.user)
+
+    @cached_property
+    def ml_team(self) -> bool:
+        return is_ml_team(self.user)
+
+    @cached_property
+    def ml_work(self) -> bool:
+        """Generation, exports and the API docs."""
+        return self.study_admin or self.ml_team
+
+    @cached_property
+    def annotates(self) -> bool:
+        """Annotators (anyone signed in but the ML team, study admins included): "My tracks"."""
+        return bool(getattr(self.user, "is_authenticated", False)) and (self.study_admin or not self.ml_team)
+
+
+def roles(request: HttpRequest) -> dict[str, Roles]:
+    """Context processor: ``roles.ml_work`` and the others in every template rendered with a request."""
+    return {"roles": Roles(request.user)}
 
 
 def _required(check: Callable[[Any], bool]) -> Callable[[View], View]:
@@ -57,8 +91,8 @@ def _required(check: Callable[[Any], bool]) -> Callable[[View], View]:
 
 # Signed-in study admins only; anyone else signed in gets a 404, as if the page did not exist.
 staff_required = _required(is_study_admin)
-# Study admins and the ML team; anyone else signed in gets a 404.
-export_access_required = _required(may_export)
+# Study admins and the ML team (generation and exports); anyone else signed in gets a 404.
+ml_work_required = _required(may_export)
 
 
 class IsMlTeamOrStaff(BasePermission):

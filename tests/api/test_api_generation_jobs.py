@@ -32,7 +32,7 @@ def test_the_ml_team_launches_follows_and_cancels_a_generation_job(
     detail = ml_api.get(f"/api/generation-jobs/{job['id']}/").json()
     assert [item["seed"] for item in detail["items"]] == [0, 1]
     listed = ml_api.get(f"/api/generation-jobs/?method={method.pk}").json()
-    assert [j["id"] for j in listed] == [job["id"]]
+    assert [j["id"] for j in listed["results"]] == [job["id"]]
     cancelled = ml_api.post(f"/api/generation-jobs/{job['id']}/cancel/").json()
     assert cancelled["cancelled"] == 2
     assert GenerationJob.objects.get().cancel_requested
@@ -79,3 +79,26 @@ def test_a_setting_that_is_not_json_gets_400(ml_api: APIClient, constant: str) -
     response = ml_api.post("/api/generation-jobs/", body, content_type="application/json")
     assert response.status_code == 400
     assert not GenerationJob.objects.exists()
+
+
+def test_the_job_list_is_paginated_like_the_other_lists(ml_api: APIClient) -> None:
+    method = _procedural_method()
+    made = [
+        ml_api.post(
+            "/api/generation-jobs/",
+            {
+                "method": method.pk,
+                "identities": [IdentityFactory().pk],
+                "prompts": [PromptFactory().pk],
+                "seeds": 1,
+            },
+            format="json",
+        ).json()["id"]
+        for _ in range(3)
+    ]
+    first = ml_api.get("/api/generation-jobs/?page_size=2").json()
+    assert [j["id"] for j in first["results"]] == made[:2]
+    assert first["results"][0]["total"] == 1  # each job with its progress
+    second = ml_api.get(first["next"]).json()
+    assert [j["id"] for j in second["results"]] == made[2:] and second["next"] is None
+    assert ml_api.get("/api/generation-jobs/?page_size=0").status_code == 400

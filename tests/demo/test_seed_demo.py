@@ -99,12 +99,22 @@ def test_running_it_twice_creates_nothing_new():
 def test_the_demo_users_can_sign_in(client: Client):
     seed("--identities", "1", "--prompts", "1", "--size", "32", "--frames", "2")
     # Through the sign-in page: the lockout backend wants the request that a bare client.login() lacks.
-    for name in ("admin", "annotator"):
+    for name in ("admin", "annotator", "mlteam"):
         response = client.post("/accounts/login/", {"username": name, "password": name})
         assert response.status_code == 302 and response.url == "/"
     admin, annotator = User.objects.get(username="admin"), User.objects.get(username="annotator")
     assert admin.is_superuser and admin.is_staff
     assert not annotator.is_staff and annotator.groups.filter(name="Annotators").exists()
+    ml_member = User.objects.get(username="mlteam")
+    assert not ml_member.is_staff and ml_member.groups.filter(name="ML team").exists()
+
+
+def test_the_demo_banner_prints_every_login():
+    from config.demo import _banner
+
+    banner = _banner("8000")
+    for login in ("admin / admin", "annotator / annotator", "mlteam / mlteam (ML team)"):
+        assert login in banner
 
 
 def test_it_leaves_an_existing_demo_user_alone():
