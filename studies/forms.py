@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 
 from generation.models import Identity, Method, Prompt
-from studies import presets
+from studies import presets, selectors
 from studies.models import Study, return_code_validator, return_url_validator
 
 
@@ -70,7 +70,7 @@ class StudyForm(forms.Form):
     )
     matchups_per_participant = forms.IntegerField(
         min_value=1, max_value=500, initial=40, label="Matchups per participant",
-        help_text="40 take about 20–30 minutes.",
+        help_text="Each takes about 30–45 seconds, more with long videos.",
     )  # fmt: skip
     element_policy = forms.ChoiceField(
         choices=Study.ElementPolicy.choices,
@@ -175,6 +175,11 @@ class StudyForm(forms.Form):
             self.initial.setdefault("prompts", list(Prompt.objects.all()))
             return
         self.initial.update({name: getattr(study, name) for name in self.base_fields if hasattr(study, name)})
+        self.fields["matchups_per_participant"].help_text = (
+            f"This study's {study.matchups_per_participant} take about "
+            f"{selectors.study_minutes(study=study)} minutes, with its videos' length; "
+            "participants read that estimate in the instructions."
+        )
         self.initial.update(
             baselines=list(study.baselines.all()),
             identities=list(study.identities.all()),

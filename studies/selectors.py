@@ -8,7 +8,7 @@ from typing import TypedDict
 
 import pandas as pd
 from django.conf import settings
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Avg, Count, F, OuterRef, Q, QuerySet, Subquery
 
 from annotate.models import Comparison, Criterion, GoldAnswer, Judgment
 from annotate.quality import JUDGMENT_COLUMNS
@@ -153,6 +153,26 @@ class _FillValues(TypedDict):
     matchups: int
     questions: str
     contact: str
+    watch_seconds: float
+
+
+def study_watch_seconds(*, study: Study) -> float:
+    """About how long watching one matchup's videos takes: the studied method's videos in the study's
+    cases, played together side by side (pairwise) or one after the other (best of all)."""
+    mean = (
+        Video.objects.filter(
+            method_id=study.ours_id, identity__in=study.identities.all(), prompt__in=study.prompts.all()
+        ).aggregate(mean=Avg("duration"))["mean"]
+        or 0.0
+    )
+    return mean if study.is_pairwise else mean * (1 + study.baselines.count())
+
+
+def study_minutes(*, study: Study) -> str:
+    """The time a participant needs, as a range of minutes ("20–30")."""
+    return presets.minutes_estimate(
+        study.matchups_per_participant, watch_seconds=study_watch_seconds(study=study)
+    )
 
 
 def study_texts(*, study: Study) -> dict[str, str]:
@@ -161,6 +181,7 @@ def study_texts(*, study: Study) -> dict[str, str]:
         "matchups": study.matchups_per_participant,
         "questions": questions_phrase(study),
         "contact": study.contact,
+        "watch_seconds": study_watch_seconds(study=study),
     }
     return {
         "instructions": presets.fill(study.instructions, **values),

@@ -12,6 +12,7 @@ urlpatterns = [
     path("<id:pk>/", views.study_detail, name="study_detail"),
     path("<id:pk>/edit/", views.study_edit, name="study_edit"),
     path("<id:pk>/status/", views.study_status, name="study_status"),
+    path("<id:pk>/close/", views.study_close, name="study_close"),
     path("<id:pk>/links/", views.invitations_create, name="invitations_create"),
     path("<id:pk>/links.csv", views.invitations_csv, name="invitations_csv"),
     path("<id:pk>/results/", views.study_results_page, name="study_results"),

@@ -5,40 +5,98 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('studies', '0005_prefetch'),
+        ("studies", "0005_prefetch"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='study',
-            name='screened_out_redirect_url',
-            field=models.URLField(blank=True, max_length=500, validators=[django.core.validators.URLValidator(message='Enter a web address starting with https:// or http://.', schemes=['http', 'https'])], verbose_name='redirect when screened out'),
+            model_name="study",
+            name="screened_out_redirect_url",
+            field=models.URLField(
+                blank=True,
+                max_length=500,
+                validators=[
+                    django.core.validators.URLValidator(
+                        message="Enter a web address starting with https:// or http://.",
+                        schemes=["http", "https"],
+                    )
+                ],
+                verbose_name="redirect when screened out",
+            ),
         ),
         migrations.AddField(
-            model_name='study',
-            name='withdrawn_code',
-            field=models.CharField(blank=True, max_length=100, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_-]*$', 'Use only letters, digits, “-” and “_” in a code (no spaces or other characters).')], verbose_name='withdrawal code'),
+            model_name="study",
+            name="withdrawn_code",
+            field=models.CharField(
+                blank=True,
+                max_length=100,
+                validators=[
+                    django.core.validators.RegexValidator(
+                        "^[A-Za-z0-9_-]*$",
+                        "Use only letters, digits, “-” and “_” in a code (no spaces or other characters).",
+                    )
+                ],
+                verbose_name="withdrawal code",
+            ),
         ),
         migrations.AddField(
-            model_name='study',
-            name='withdrawn_redirect_url',
-            field=models.URLField(blank=True, max_length=500, validators=[django.core.validators.URLValidator(message='Enter a web address starting with https:// or http://.', schemes=['http', 'https'])], verbose_name='redirect after withdrawing'),
+            model_name="study",
+            name="withdrawn_redirect_url",
+            field=models.URLField(
+                blank=True,
+                max_length=500,
+                validators=[
+                    django.core.validators.URLValidator(
+                        message="Enter a web address starting with https:// or http://.",
+                        schemes=["http", "https"],
+                    )
+                ],
+                verbose_name="redirect after withdrawing",
+            ),
         ),
         migrations.AlterField(
-            model_name='study',
-            name='completion_code',
-            field=models.CharField(blank=True, max_length=100, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_-]*$', 'Use only letters, digits, “-” and “_” in a code (no spaces or other characters).')]),
+            model_name="study",
+            name="completion_code",
+            field=models.CharField(
+                blank=True,
+                max_length=100,
+                validators=[
+                    django.core.validators.RegexValidator(
+                        "^[A-Za-z0-9_-]*$",
+                        "Use only letters, digits, “-” and “_” in a code (no spaces or other characters).",
+                    )
+                ],
+            ),
         ),
         migrations.AlterField(
-            model_name='study',
-            name='redirect_url',
-            field=models.URLField(blank=True, max_length=500, validators=[django.core.validators.URLValidator(message='Enter a web address starting with https:// or http://.', schemes=['http', 'https'])], verbose_name='redirect after finishing'),
+            model_name="study",
+            name="redirect_url",
+            field=models.URLField(
+                blank=True,
+                max_length=500,
+                validators=[
+                    django.core.validators.URLValidator(
+                        message="Enter a web address starting with https:// or http://.",
+                        schemes=["http", "https"],
+                    )
+                ],
+                verbose_name="redirect after finishing",
+            ),
         ),
         migrations.AlterField(
-            model_name='study',
-            name='screened_out_code',
-            field=models.CharField(blank=True, max_length=100, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_-]*$', 'Use only letters, digits, “-” and “_” in a code (no spaces or other characters).')], verbose_name='screened-out code'),
+            model_name="study",
+            name="screened_out_code",
+            field=models.CharField(
+                blank=True,
+                max_length=100,
+                validators=[
+                    django.core.validators.RegexValidator(
+                        "^[A-Za-z0-9_-]*$",
+                        "Use only letters, digits, “-” and “_” in a code (no spaces or other characters).",
+                    )
+                ],
+                verbose_name="screened-out code",
+            ),
         ),
     ]
