@@ -22,6 +22,16 @@ from studies.models import Study
 _CHECKS = forms.CheckboxSelectMultiple
 
 
+# The joint rules in plain words (exports/aggregate.py, joint_labels, has them in code).
+JOINT_RULE_LABELS = {
+    "all": "All agree: every ticked criterion passes and gives the same label; otherwise no joint label.",
+    "no_conflict": "No conflict: A when at least one passing criterion says A and none says B (ties and "
+    "criteria that did not pass are allowed); B likewise; a tie when every passing criterion says tie.",
+    "mean": "Average: the mean share of votes for A over the passing criteria; A above one half, B below, "
+    "a tie at exactly one half.",
+}
+
+
 class ExportForm(forms.Form):
     name = forms.CharField(max_length=80, initial="preferences", help_text="Name of the dataset and archive.")
     tracks = forms.ModelMultipleChoiceField(
@@ -64,8 +74,16 @@ class ExportForm(forms.Form):
         widget=forms.RadioSelect,
         help_text="Copy the videos and references into the archive, link them, or leave them out.",
     )
-    joint_criteria = forms.MultipleChoiceField(choices=Criterion.choices, required=False, widget=_CHECKS)
-    joint_rule = forms.ChoiceField(choices=[(r, r) for r in JOINT_RULES], initial="all")
+    joint_criteria = forms.MultipleChoiceField(
+        choices=Criterion.choices, required=False, widget=_CHECKS, label="Joint label over",
+        help_text="Optional: one more label per comparison, joined from the criteria ticked here. Each "
+        "criterion first gets its own label from its votes (A, B or tie) and must pass the filters above; "
+        "criteria that do not pass are left out of the joint label.",
+    )  # fmt: skip
+    joint_rule = forms.ChoiceField(
+        choices=[(rule, JOINT_RULE_LABELS[rule]) for rule in JOINT_RULES], initial="all",
+        widget=forms.RadioSelect, help_text="How the ticked criteria's labels are joined into one.",
+    )  # fmt: skip
 
     def clean(self) -> dict[str, Any]:
         super().clean()

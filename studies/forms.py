@@ -7,8 +7,8 @@ from typing import Any
 from django import forms
 
 from generation.models import Identity, Method, Prompt
-from studies import presets
-from studies.models import Study
+from studies import presets, selectors
+from studies.models import Study, return_code_validator, return_url_validator
 
 
 class MethodChoiceField(forms.ModelChoiceField):
@@ -31,6 +31,9 @@ class IdentitiesChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj: Identity) -> str:
         return obj.name
 
+
+# The form field's own check says "Enter a valid URL." for every refusal; this says what is wanted.
+URL_ERRORS = {"invalid": return_url_validator.message}
 
 PRESET_CHOICES = [(key, spec.title) for key, spec in presets.PRESETS.items()]
 
@@ -67,7 +70,7 @@ class StudyForm(forms.Form):
     )
     matchups_per_participant = forms.IntegerField(
         min_value=1, max_value=500, initial=40, label="Matchups per participant",
-        help_text="40 take about 20–30 minutes.",
+        help_text="Each takes about 30–45 seconds, more with long videos.",
     )  # fmt: skip
     element_policy = forms.ChoiceField(
         choices=Study.ElementPolicy.choices,
@@ -123,15 +126,33 @@ class StudyForm(forms.Form):
         help_text="Untick to admit only people with a personal link.",
     )  # fmt: skip
     completion_code = forms.CharField(
-        max_length=100, required=False, help_text="Shown on the thank-you page, e.g. for Prolific."
-    )
+        max_length=100, required=False, validators=[return_code_validator],
+        help_text="Shown on the thank-you page, e.g. for Prolific. Letters, digits, “-” and “_”.",
+    )  # fmt: skip
     screened_out_code = forms.CharField(
         max_length=100, required=False, label="Screened-out completion code",
+        validators=[return_code_validator],
         help_text="Shown instead to a screened-out crowd participant, so the platform can tell them apart.",
     )  # fmt: skip
     redirect_url = forms.URLField(
         max_length=500, required=False, label="Redirect after finishing", assume_scheme="https",
+        validators=[return_url_validator], error_messages=URL_ERRORS,
         help_text="Where the thank-you page sends participants, e.g. the crowd platform's completion URL.",
+    )  # fmt: skip
+    screened_out_redirect_url = forms.URLField(
+        max_length=500, required=False, label="Redirect when screened out", assume_scheme="https",
+        validators=[return_url_validator], error_messages=URL_ERRORS,
+        help_text="Where a screened-out participant is sent back to the crowd platform; empty: no redirect.",
+    )  # fmt: skip
+    withdrawn_code = forms.CharField(
+        max_length=100, required=False, label="Withdrawal code", validators=[return_code_validator],
+        help_text="Shown to a participant who withdraws, so the platform can tell them apart "
+        "(e.g. Prolific's “returned” code).",
+    )  # fmt: skip
+    withdrawn_redirect_url = forms.URLField(
+        max_length=500, required=False, label="Redirect after withdrawing", assume_scheme="https",
+        validators=[return_url_validator], error_messages=URL_ERRORS,
+        help_text="Where a participant who withdraws is sent back to the crowd platform; empty: no redirect.",
     )  # fmt: skip
     contact = forms.CharField(
         max_length=300, required=False, label="Contact for participants",
@@ -154,6 +175,11 @@ class StudyForm(forms.Form):
             self.initial.setdefault("prompts", list(Prompt.objects.all()))
             return
         self.initial.update({name: getattr(study, name) for name in self.base_fields if hasattr(study, name)})
+        self.fields["matchups_per_participant"].help_text = (
+            f"This study's {study.matchups_per_participant} take about "
+            f"{selectors.study_minutes(study=study)} minutes, with its videos' length; "
+            "participants read that estimate in the instructions."
+        )
         self.initial.update(
             baselines=list(study.baselines.all()),
             identities=list(study.identities.all()),
@@ -212,8 +238,8 @@ class StudyForm(forms.Form):
                 data.pop(name, None)
         if "element_percent" in data:
             data["element_fraction"] = data.pop("element_percent") / 100
-        data["completion_code"] = data["completion_code"].strip()
-        data["screened_out_code"] = data["screened_out_code"].strip()
+        for name in ("completion_code", "screened_out_code", "withdrawn_code"):
+            data[name] = data[name].strip()
         return data
 
     def question_texts(self) -> dict[str, tuple[str, str]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from typing import ClassVar
 
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator, URLValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -26,6 +26,18 @@ def new_public_slug() -> str:
 
 def new_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+# Codes are typed or pasted into a crowd platform by hand: letters, digits, "-" and "_" only, the
+# characters every platform accepts and nobody misreads for a space.
+return_code_validator = RegexValidator(
+    r"^[A-Za-z0-9_-]*$",
+    "Use only letters, digits, “-” and “_” in a code (no spaces or other characters).",
+)
+# Where participants are sent on: a web address, never another scheme (javascript:, ftp:, data:).
+return_url_validator = URLValidator(
+    schemes=["http", "https"], message="Enter a web address starting with https:// or http://."
+)
 
 
 class Study(models.Model):
@@ -102,10 +114,31 @@ class Study(models.Model):
     instructions = models.TextField()
     consent_text = models.TextField()
     contact = models.CharField(max_length=300, blank=True)
-    completion_code = models.CharField(max_length=100, blank=True)
+    # The crowd platform's return paths, one per way of leaving: finished, screened out, withdrawn. Each
+    # is a code to enter on the platform and/or an address that sends the participant back to it.
+    completion_code = models.CharField(max_length=100, blank=True, validators=[return_code_validator])
+    redirect_url = models.URLField(
+        max_length=500, blank=True, validators=[return_url_validator], verbose_name="redirect after finishing"
+    )
     # Given to crowd participants who were screened out, so the platform can tell them apart.
-    screened_out_code = models.CharField(max_length=100, blank=True)
-    redirect_url = models.URLField(max_length=500, blank=True)
+    screened_out_code = models.CharField(
+        max_length=100, blank=True, validators=[return_code_validator], verbose_name="screened-out code"
+    )
+    screened_out_redirect_url = models.URLField(
+        max_length=500,
+        blank=True,
+        validators=[return_url_validator],
+        verbose_name="redirect when screened out",
+    )
+    withdrawn_code = models.CharField(
+        max_length=100, blank=True, validators=[return_code_validator], verbose_name="withdrawal code"
+    )
+    withdrawn_redirect_url = models.URLField(
+        max_length=500,
+        blank=True,
+        validators=[return_url_validator],
+        verbose_name="redirect after withdrawing",
+    )
     target_participants = models.PositiveIntegerField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)

@@ -56,7 +56,7 @@ PRESETS: dict[str, PresetSpec] = {
         title="Four questions (AnyID-style)",
         summary="Ours against one baseline drawn at random, two anonymous videos side by side; identity "
         "fidelity, element consistency (only where the prompt leaves hair, clothing or accessories "
-        "unmentioned), prompt controllability and visual quality. 40 matchups, about 20–30 minutes.",
+        "unmentioned), prompt controllability and visual quality.",
         format="pairwise",
         questions=(IDENTITY_FIDELITY, ELEMENT_CONSISTENCY, PROMPT_CONTROLLABILITY, VISUAL_QUALITY),
     ),
@@ -157,10 +157,13 @@ case all your answers are left out;
 DEFAULT_CONTACT_FALLBACK = "the research team that shared this link with you"
 
 
-def minutes_estimate(matchups: int) -> str:
-    """A range, from about 30 to 45 seconds a matchup: 40 matchups give "20–30"."""
-    low = max(1, round(matchups * 0.5))
-    high = max(low + 1, round(matchups * 0.75))
+def minutes_estimate(matchups: int, *, watch_seconds: float = 0.0) -> str:
+    """A range of minutes: about 30 to 45 seconds a matchup with short videos (40 matchups give
+    "20–30"), more where watching a matchup's videos (``watch_seconds``) takes longer than that allows."""
+    low_each = max(30.0, watch_seconds + 20)  # watch once, then answer
+    high_each = max(45.0, watch_seconds * 1.5 + 30)  # some replay, some hesitate
+    low = max(1, round(matchups * low_each / 60))
+    high = max(low + 1, round(matchups * high_each / 60))
     return f"{low}–{high}"
 
 
@@ -169,14 +172,14 @@ def questions_phrase(count: int) -> str:
     return words.get(count, f"{count} questions")
 
 
-def fill(text: str, *, matchups: int, questions: str, contact: str) -> str:
+def fill(text: str, *, matchups: int, questions: str, contact: str, watch_seconds: float = 0.0) -> str:
     """Fill the known placeholders; anything else in braces is left as the admin wrote it.
 
     ``questions`` is already a phrase ("four questions", "up to four questions").
     """
     values = {
         "{matchups}": str(matchups),
-        "{minutes}": minutes_estimate(matchups),
+        "{minutes}": minutes_estimate(matchups, watch_seconds=watch_seconds),
         "{questions}": questions,
         "{contact}": contact.strip() or DEFAULT_CONTACT_FALLBACK,
     }

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import random
 import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TypedDict
 
 import pandas as pd
 from django.conf import settings
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Avg, Count, F, OuterRef, Q, QuerySet, Subquery
 
 from annotate.models import Comparison, Criterion, GoldAnswer, Judgment
 from annotate.quality import JUDGMENT_COLUMNS
-from generation.models import Method, Reference, Video
+from generation.models import Method, Prompt, Reference, Video
 from generation.selectors import video_shape_warnings
 from studies import presets
 from studies.models import Answer, Matchup, Participant, ParticipantDecision, Question, Study
-from studies.plans import Case, GoldCase, case_pools
+from studies.plans import Case, GoldCase, case_pools, plan_draw
 
 # --- study admins -----------------------------------------------------------------------------------
 
@@ -153,6 +155,26 @@ class _FillValues(TypedDict):
     matchups: int
     questions: str
     contact: str
+    watch_seconds: float
+
+
+def study_watch_seconds(*, study: Study) -> float:
+    """About how long watching one matchup's videos takes: the studied method's videos in the study's
+    cases, played together side by side (pairwise) or one after the other (best of all)."""
+    mean = (
+        Video.objects.filter(
+            method_id=study.ours_id, identity__in=study.identities.all(), prompt__in=study.prompts.all()
+        ).aggregate(mean=Avg("duration"))["mean"]
+        or 0.0
+    )
+    return mean if study.is_pairwise else mean * (1 + study.baselines.count())
+
+
+def study_minutes(*, study: Study) -> str:
+    """The time a participant needs, as a range of minutes ("20–30")."""
+    return presets.minutes_estimate(
+        study.matchups_per_participant, watch_seconds=study_watch_seconds(study=study)
+    )
 
 
 def study_texts(*, study: Study) -> dict[str, str]:
@@ -161,6 +183,7 @@ def study_texts(*, study: Study) -> dict[str, str]:
         "matchups": study.matchups_per_participant,
         "questions": questions_phrase(study),
         "contact": study.contact,
+        "watch_seconds": study_watch_seconds(study=study),
     }
     return {
         "instructions": presets.fill(study.instructions, **values),
@@ -467,3 +490,61 @@ def participants_with_decisions(*, study: Study) -> dict[int, Participant]:
     for participant in participants.values():
         participant.last_decision = latest.get(participant.pk)  # type: ignore[attr-defined]
     return participants
+
+
+def preview_pages(*, study: Study) -> list[Matchup]:
+    """A participant's matchups as a study admin previews them: drawn like a real plan (the same seed
+    each time, so that Previous and Next keep their pages) and never saved."""
+    pools = case_pools(
+        ours_id=study.ours_id,
+        baseline_ids=sorted(study.baselines.values_list("pk", flat=True)),
+        identity_ids=study.identities.values_list("pk", flat=True),
+        prompt_ids=study.prompts.values_list("pk", flat=True),
+        best_of_all=not study.is_pairwise,
+    )
+    if not pools or any(not cases for cases in pools.values()):
+        return []
+    plan = plan_draw(
+        pools=pools,
+        matchups=study.matchups_per_participant,
+        prompts=Prompt.objects.in_bulk(study.prompts.values_list("pk", flat=True)),
+        ask_element_consistency=study.questions.filter(criterion=Criterion.ELEMENT_CONSISTENCY).exists(),
+        element_fraction=study.element_fraction
+        if study.element_policy == Study.ElementPolicy.FRACTION
+        else None,
+        shown_so_far=Counter(),
+        baselines_so_far=Counter(),
+        rng=random.Random(study.pk),
+    )
+    return [
+        Matchup(
+            position=planned.position,
+            identity_id=planned.case.identity_id,
+            prompt_id=planned.case.prompt_id,
+            video_ids=list(planned.video_ids),
+            asks_element_consistency=planned.asks_element_consistency,
+        )
+        for planned in plan
+    ]
+
+
+def preview_page(*, study: Study, matchups: list[Matchup], position: int) -> MatchupPage:
+    """One previewed matchup as the participant's page shows it, with no watch rule to wait for."""
+    matchup = matchups[position]
+    videos_by_id = Video.objects.in_bulk(matchup.video_ids)
+    return MatchupPage(
+        matchup=matchup,
+        total=len(matchups),
+        answered=position,
+        videos=[videos_by_id[pk] for pk in matchup.video_ids],
+        labels=video_labels(len(matchup.video_ids)),
+        reference=Reference.objects.filter(identity_id=matchup.identity_id, is_primary=True).first(),
+        prompt_text=matchup.prompt.shown_text,
+        questions=[
+            QuestionView(question=q, picked=None)
+            for q in study.questions.all()
+            if matchup.asks_element_consistency or q.criterion != Criterion.ELEMENT_CONSISTENCY
+        ],
+        watch_needed=0.0,
+        watch_missing="",
+    )

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Field
 from django.utils import timezone
@@ -36,7 +37,16 @@ from studies.errors import (
     StudySetupError,
     WatchRuleNotMet,
 )
-from studies.models import Answer, Matchup, Participant, ParticipantDecision, Question, Study
+from studies.models import (
+    Answer,
+    Matchup,
+    Participant,
+    ParticipantDecision,
+    Question,
+    Study,
+    return_code_validator,
+    return_url_validator,
+)
 from studies.plans import GoldCase, case_pools, checks_insert, plan_draw
 from studies.selectors import watch_missing
 
@@ -71,6 +81,9 @@ TEXT_FIELDS = (
     "completion_code",
     "screened_out_code",
     "redirect_url",
+    "screened_out_redirect_url",
+    "withdrawn_code",
+    "withdrawn_redirect_url",
     "target_participants",
     "public_join",
 )
@@ -124,6 +137,7 @@ def study_create(
     if unknown:
         raise TypeError(f"study_create() got unexpected options: {sorted(unknown)}")
     _check_watch_fraction(options.get("min_watch_fraction", 1.0))
+    _check_return_paths(options)
     # The defaults (2 gold, 2 repeats) shrink to fit a short study; values asked for are checked.
     for field in CHECK_FIELDS[:2]:
         options.setdefault(field, min(2, matchups_per_participant // 4))
@@ -155,6 +169,23 @@ def _check_watch_fraction(value: float) -> None:
         raise StudySetupError(
             "The watch rule is a fraction of each video, from 0 (no rule) to 1 (played through once)."
         )
+
+
+RETURN_CODES = ("completion_code", "screened_out_code", "withdrawn_code")
+RETURN_URLS = ("redirect_url", "screened_out_redirect_url", "withdrawn_redirect_url")
+
+
+def _check_return_paths(values: Mapping[str, Any]) -> None:
+    """The crowd platform's codes and return addresses, as participants will be given them."""
+    for name in (*RETURN_CODES, *RETURN_URLS):
+        value = values.get(name) or ""
+        if not value:
+            continue
+        try:
+            (return_code_validator if name in RETURN_CODES else return_url_validator)(value)
+        except ValidationError as error:
+            label = _verbose_name(name)
+            raise StudySetupError(f"{label[0].upper()}{label[1:]}: {error.messages[0]}") from error
 
 
 def _check_quality_checks(*, matchups: int, gold: int, repeats: int, screen_out: int) -> None:
@@ -208,6 +239,7 @@ def study_update(
     ]
     if "min_watch_fraction" in changes:
         _check_watch_fraction(changes["min_watch_fraction"])
+    _check_return_paths(changes)
     if {"matchups_per_participant", *CHECK_FIELDS} & set(changes):
         _check_quality_checks(
             matchups=changes.get("matchups_per_participant", study.matchups_per_participant),

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from lib import converters  # noqa: F401  (registers the <id:...> converter)
-from studies import views
+from studies import preview_views, views
 
 app_name = "studies"
 urlpatterns = [
@@ -12,6 +12,11 @@ urlpatterns = [
     path("<id:pk>/", views.study_detail, name="study_detail"),
     path("<id:pk>/edit/", views.study_edit, name="study_edit"),
     path("<id:pk>/status/", views.study_status, name="study_status"),
+    path("<id:pk>/close/", views.study_close, name="study_close"),
+    path("<id:pk>/preview/", preview_views.preview_information, name="preview"),
+    path("<id:pk>/preview/consent/", preview_views.preview_consent, name="preview_consent"),
+    path("<id:pk>/preview/m/<int:number>/", preview_views.preview_matchup, name="preview_matchup"),
+    path("<id:pk>/preview/done/", preview_views.preview_done, name="preview_done"),
     path("<id:pk>/links/", views.invitations_create, name="invitations_create"),
     path("<id:pk>/links.csv", views.invitations_csv, name="invitations_csv"),
     path("<id:pk>/results/", views.study_results_page, name="study_results"),

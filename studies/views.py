@@ -100,11 +100,24 @@ def study_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "studies/study_detail.html", context)
 
 
+@require_safe
+@staff_required
+def study_close(request: HttpRequest, pk: int) -> HttpResponse:
+    """What closing does, before it is done: the form posts to ``study_status`` with the confirmation."""
+    study = _study_or_404(pk)
+    if study.status != Study.Status.OPEN:
+        return redirect("studies:study_detail", pk=study.pk)
+    context = {"study": study, "counts": selectors.participant_counts(study=study)}
+    return render(request, "studies/study_close.html", context)
+
+
 @require_POST
 @staff_required
 def study_status(request: HttpRequest, pk: int) -> HttpResponse:
     study = _study_or_404(pk)
     status = request.POST.get("status", "")
+    if status == Study.Status.CLOSED and request.POST.get("confirmed") != "yes":
+        return redirect("studies:study_close", pk=study.pk)  # closing turns people away: ask first
     if status not in Study.Status.values:
         messages.error(request, "Unknown status.")
     else:

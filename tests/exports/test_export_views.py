@@ -237,3 +237,11 @@ def test_the_api_reports_an_export_it_could_not_queue_as_failed(
     run = ExportRun.objects.get()
     assert run.status == ExportRun.Status.FAILED
     assert admin_client.get(f"/api/exports/{run.pk}/").json()["status"] == "failed"
+
+
+def test_the_export_page_explains_its_joint_rules_in_plain_words(ml_client: Client) -> None:
+    page = ml_client.get(reverse("exports:list")).content.decode()
+    assert "All agree: every ticked criterion passes and gives the same label" in page
+    assert "No conflict: A when at least one passing criterion says A and none says B" in page
+    assert "Average: the mean share of votes for A over the passing criteria" in page
+    assert "criteria that do not pass are left out of the joint label" in page

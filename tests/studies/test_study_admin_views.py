@@ -154,7 +154,7 @@ def test_opening_and_closing_a_study(catalog, admin_client):
     admin_client.post(f"/studies/{study.pk}/status/", {"status": "open"})
     study.refresh_from_db()
     assert study.status == Study.Status.OPEN and study.opened_at
-    admin_client.post(f"/studies/{study.pk}/status/", {"status": "closed"})
+    admin_client.post(f"/studies/{study.pk}/status/", {"status": "closed", "confirmed": "yes"})
     study.refresh_from_db()
     assert study.status == Study.Status.CLOSED
     response = admin_client.post(f"/studies/{study.pk}/status/", {"status": "draft"}, follow=True)
