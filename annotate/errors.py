@@ -51,3 +51,11 @@ class NotTakingPart(AnnotationError):
 
 class RaterDecisionError(AnnotationError):
     status = 400
+
+
+class PeopleError(AnnotationError):
+    """A list of people, or a change to one person, that was refused; ``problems``: one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(" ".join(problems))
+        self.problems = problems
