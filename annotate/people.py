@@ -8,7 +8,6 @@ hands back the comparisons they hold; they can no longer sign in.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -34,7 +33,6 @@ from lib.roles import ANNOTATORS_GROUP, ML_TEAM_GROUP
 # One paste at a time: enough for a crowd of annotators, small enough to read the answer.
 MAX_PEOPLE_PER_LIST = 200
 _USERNAME_MAX = User._meta.get_field("username").max_length or 150
-_SEPARATORS = re.compile(r"[,\n]")
 
 
 @dataclass(frozen=True)
@@ -110,35 +108,37 @@ def people_parse(*, text: str) -> list[Newcomer]:
     entries = [
         (number, part.strip())
         for number, line in enumerate(text.splitlines(), start=1)
-        for part in _SEPARATORS.split(line)
+        for part in line.split(",")
         if part.strip()
     ]
     if not entries:
         raise PeopleError(["Give at least one e-mail address or username."])
     if len(entries) > MAX_PEOPLE_PER_LIST:
         raise PeopleError([f"{len(entries)} people listed: {MAX_PEOPLE_PER_LIST} at most at a time."])
-    problems: list[str] = []
+    problems: list[tuple[int, str]] = []
     first_line: dict[str, int] = {}
     people: list[Newcomer] = []
     for number, entry in entries:
         problem = _entry_problem(entry)
         key = entry.lower()
         if problem:
-            problems.append(f"Line {number}: “{entry}” {problem}.")
+            problems.append((number, f"Line {number}: “{entry}” {problem}."))
         elif key in first_line:
-            problems.append(f"Line {number}: “{entry}” is listed twice (first on line {first_line[key]}).")
+            problems.append(
+                (number, f"Line {number}: “{entry}” is listed twice (first on line {first_line[key]}).")
+            )
         else:
             first_line[key] = number
             email = entry if "@" in entry else ""
             people.append(Newcomer(line=number, entry=entry, username=entry, email=email))
     taken = _taken(first_line)
     problems.extend(
-        f"Line {person.line}: “{person.entry}” already has an account."
+        (person.line, f"Line {person.line}: “{person.entry}” already has an account.")
         for person in people
         if person.entry.lower() in taken
     )
     if problems:
-        raise PeopleError(problems)
+        raise PeopleError([problem for _, problem in sorted(problems)])
     return people
 
 

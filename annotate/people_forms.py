@@ -39,7 +39,7 @@ class PersonTracksForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["tracks"].label = "Tracks"
+        self.fields["tracks"].label = "Seated on"
 
 
 class PersonSwitchForm(forms.Form):
