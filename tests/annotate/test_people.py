@@ -204,3 +204,18 @@ def test_people_changes_are_a_404_for_everyone_but_study_admins(
     assert response.status_code == 404
     assert not User.objects.filter(username="ada").exists()
     assert User.objects.get(pk=annotator.pk).is_active
+
+
+def test_a_fresh_link_lets_someone_who_forgot_their_password_choose_another(admin_client: Client, annotator):
+    page = admin_client.post(reverse("people:link", args=[annotator.pk])).content.decode()
+    link = re.search(r'value="(http://testserver/accounts/welcome/[^"]+)"', page)
+    assert link is not None
+    visitor = Client()
+
+    form = visitor.get(link.group(1), follow=True)
+    visitor.post(
+        form.redirect_chain[-1][0], {"new_password1": "harbour-fig-27", "new_password2": "harbour-fig-27"}
+    )
+
+    assert _signs_in(annotator.username, "harbour-fig-27")
+    assert not _signs_in(annotator.username, "pw-annotator-1")
