@@ -44,6 +44,7 @@ def test_an_admin_adds_two_people_and_one_sets_a_password_and_finds_their_track(
 
     fresh.goto(link)
     expect(fresh.get_by_role("heading", name="This link was used")).to_be_visible()
+    fresh.screenshot(path="/tmp/people_link_used.png", full_page=True)
     newcomer.close()
 
     page.goto(f"{live_server.url}/manage/people/")
