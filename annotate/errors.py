@@ -65,3 +65,11 @@ class AlreadyReported(AnnotationError):
 
 class ProblemResolveError(AnnotationError):
     status = 409
+
+
+class PeopleError(AnnotationError):
+    """A list of people, or a change to one person, that was refused; ``problems``: one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(" ".join(problems))
+        self.problems = problems

@@ -196,16 +196,25 @@ WHERE s.track_id = %(track)s AND s.user_id = ANY(%(users)s)
 def track_annotators_set(*, track: Track, users: Iterable[User]) -> None:
     wanted = {user.pk for user in users}
     track_setup_lock(track_id=track.pk)  # a change of the rules sees the team it locked
-    # Seat rows locked in id order, as votes take them: an unseating never deadlocks with a vote.
-    leaving = list(
-        TrackSeat.objects.select_for_update()
-        .filter(track=track)
-        .exclude(user_id__in=wanted)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    track_seats_remove(seats=TrackSeat.objects.filter(track=track).exclude(user_id__in=wanted))
+    track_seats_add(track=track, user_ids=wanted)
+
+
+@transaction.atomic
+def track_seats_remove(*, seats: QuerySet[TrackSeat]) -> None:
+    """Unseat: the votes given stay. Each track's setup lock first (an edit of its rules sees the team it
+    locked), then the seat rows in id order, as votes take them: an unseating never deadlocks with a vote."""
+    for track_id in sorted(set(seats.values_list("track_id", flat=True))):
+        track_setup_lock(track_id=track_id)
+    leaving = list(seats.select_for_update().order_by("pk").values_list("pk", flat=True))
     TrackSeat.objects.filter(pk__in=leaving).delete()
-    arriving = wanted - set(TrackSeat.objects.filter(track=track).values_list("user_id", flat=True))
+
+
+@transaction.atomic
+def track_seats_add(*, track: Track, user_ids: Iterable[int]) -> None:
+    """Seat these people on the track; those seated already keep their seats as they are."""
+    track_setup_lock(track_id=track.pk)
+    arriving = set(user_ids) - set(TrackSeat.objects.filter(track=track).values_list("user_id", flat=True))
     if not arriving:
         return
     raters = raters_for_users(user_ids=arriving)

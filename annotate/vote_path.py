@@ -68,6 +68,7 @@ from annotate.models import (
     Comparison,
     Judgment,
     ProblemReport,
+    Rater,
     Side,
     Track,
     TrackItem,
@@ -1904,3 +1905,36 @@ def track_seat_include(*, seat: TrackSeat, by: User, reason: str = "") -> TrackR
     comparison is never handed out beyond its needed votes; one that others completed meanwhile keeps
     more votes than needed (the track's page says how many)."""
     return _standing_set(seat=seat, by=by, reason=reason.strip(), exclude=False)
+
+
+# Every open lease of one rater, on every track, goes back to the pool: their items' claims drop (checks
+# never claimed theirs). Same lock order as a vote: the assignments and their items, items in id order.
+_RATER_RELEASE_SQL = """
+WITH held AS (
+    SELECT a.id FROM annotate_assignment AS a
+    JOIN annotate_trackitem AS i ON i.id = a.item_id
+    WHERE a.rater_id = %(rater)s AND a.status = 'open'
+    ORDER BY i.id
+    FOR UPDATE OF a, i
+), expired AS (
+    UPDATE annotate_assignment AS a SET status = 'expired', expires_at = %(now)s
+    FROM held WHERE a.id = held.id
+    RETURNING a.item_id, a.purpose
+), released AS (
+    SELECT item_id, count(*) AS n FROM expired WHERE purpose = 'vote' GROUP BY item_id
+)
+UPDATE annotate_trackitem AS t SET claimed = t.claimed - released.n
+FROM released WHERE t.id = released.item_id
+"""
+
+
+@transaction.atomic
+def rater_leases_release(*, user: User, now: datetime | None = None) -> None:
+    """Hand back every comparison the annotator holds (on a deactivation): others get them at once,
+    rather than when the leases run out. Their answered votes stay as they are."""
+    rater_id = Rater.objects.filter(user=user).values_list("pk", flat=True).first()
+    if rater_id is None:
+        return
+    with connection.cursor() as cursor:
+        _lock_annotator(cursor, user)  # a vote of theirs in flight finishes first
+        cursor.execute(_RATER_RELEASE_SQL, {"rater": rater_id, "now": now or timezone.now()})
