@@ -25,7 +25,7 @@ def groups_delete(apps: Any, schema_editor: Any) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotate", "0020_annotator_settings"),
+        ("annotate", "0017_annotator_settings"),
         ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
