@@ -46,7 +46,7 @@ def test_the_role_groups_exist_after_migrating():
 
 
 def test_undoing_the_groups_migration_keeps_a_group_someone_belongs_to(ml_member):
-    migration = import_module("annotate.migrations.0019_role_groups")
+    migration = import_module("annotate.migrations.0018_role_groups")
     migration.groups_delete(apps, None)
     assert list(Group.objects.values_list("name", flat=True)) == [ML_TEAM_GROUP]
     migration.groups_create(apps, None)
