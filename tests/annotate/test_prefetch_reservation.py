@@ -183,9 +183,8 @@ def test_gold_is_handed_out_as_the_reserved_comparison_and_counts_nothing(annota
     track.refresh_from_db()
     gold_comparisons(track, 3)
     work = _page(track, annotator)
-    # Whether a handout is gold is drawn from the track's and rater's ids: vote until
-    # both kinds came (at half
-    # the handouts gold, twenty without one would be a one-in-a-million draw).
+    # Whether a handout is gold is drawn from the track's and rater's ids: vote until both kinds came
+    # (at half the handouts gold, twenty without one of them would be a one-in-a-million draw).
     for _ in range(20):
         assert work.assignment is not None
         work = _vote(track, annotator, work.assignment)
