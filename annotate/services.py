@@ -62,6 +62,11 @@ def _pairs(videos: Iterable[Video], *, same_method: bool = True) -> list[tuple[V
     ]
 
 
+# Rows per INSERT of a bulk create: PostgreSQL's protocol takes at most 65,535 parameters a statement, and a
+# model's fields with defaults each send one (a 10,000-comparison track is past it in one statement).
+BULK_BATCH = 2000
+
+
 def comparisons_build(*, videos: Iterable[Video], same_method: bool = True) -> list[Comparison]:
     """Every unordered pair of videos that share identity and prompt, each pair once (idempotent);
     without ``same_method``, none of one method's videos with each other."""
@@ -72,6 +77,7 @@ def comparisons_build(*, videos: Iterable[Video], same_method: bool = True) -> l
             for a, b in wanted
         ],
         ignore_conflicts=True,  # pairs that already exist are reused, not duplicated
+        batch_size=BULK_BATCH,
     )
     pairs = {(a.pk, b.pk) for a, b in wanted}
     existing = Comparison.objects.filter(video_a__in={a for a, _ in pairs}, video_b__in={b for _, b in pairs})
@@ -132,7 +138,9 @@ def track_create(
         repeat_rate=repeat_rate,
     )
     needed = track.first_needed
-    TrackItem.objects.bulk_create([TrackItem(track=track, comparison=c, needed=needed) for c in comparisons])
+    TrackItem.objects.bulk_create(
+        [TrackItem(track=track, comparison=c, needed=needed) for c in comparisons], batch_size=BULK_BATCH
+    )
     track_annotators_set(track=track, users=annotators)
     return track
 
@@ -300,6 +308,7 @@ def track_extend(*, track: Track, videos: Iterable[Video], same_method_pairs: bo
             TrackItem(track=track, comparison=comparison, needed=track.first_needed)
             for comparison in comparisons
         ],
+        batch_size=BULK_BATCH,
         ignore_conflicts=True,
     )
     added = TrackItem.objects.filter(track=track).count() - before
