@@ -22,3 +22,4 @@ class AnnotateConfig(AppConfig):
             receivers.track_extend_on_job_finished, dispatch_uid="annotate-track-extend"
         )
         generation_signals.register_track_choices(selectors.track_choices)
+        generation_signals.register_track_video_ids(selectors.track_video_ids)

@@ -23,5 +23,5 @@ def track_extend_on_job_finished(sender: type, *, job: GenerationJob, **kwargs: 
         )
         return
     videos = Video.objects.filter(generation_items__job=job, generation_items__status=GenerationStatus.DONE)
-    added = track_extend(track=track, videos=videos)
+    added = track_extend(track=track, videos=videos, same_method_pairs=job.extend_same_method_pairs)
     logger.info("generation job %s added %d comparisons to track %s", job.pk, added, track.pk)

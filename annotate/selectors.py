@@ -242,6 +242,14 @@ def track_choices() -> list[tuple[int, str]]:
     return list(Track.objects.order_by("name").values_list("id", "name"))
 
 
+def track_video_ids(track_id: int) -> set[int]:
+    """The ids of the videos a track compares (generation.signals: the job page's shape warning)."""
+    pairs = TrackItem.objects.filter(track_id=track_id).values_list(
+        "comparison__video_a_id", "comparison__video_b_id"
+    )
+    return {video_id for pair in pairs for video_id in pair}
+
+
 def track_video_shape_warnings(*, track: Track) -> list[str]:
     """What a rater could tell the track's methods apart by (size, frame rate, duration)."""
     comparisons = Comparison.objects.filter(track_items__track=track)

@@ -48,7 +48,15 @@ class JobLaunchForm(forms.Form):
         coerce=int,
         empty_value=None,
         label="Add comparisons to track",
-        help_text="When the job finishes, its videos are paired with the track's videos of the same case.",
+        help_text=(
+            "When the job finishes, its videos are paired with the track's videos of the same case; the "
+            "job's page then warns if they differ from the track's in size, frame rate or duration."
+        ),
+    )
+    extend_same_method_pairs = forms.BooleanField(
+        required=False,
+        label="Also pair this method's videos with each other",
+        help_text="Videos of one method for the same case differ only by seed: off, they are not compared.",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -96,6 +104,7 @@ class JobLaunchForm(forms.Form):
             "seeds": data["seeds"],
             "settings_overrides": data["settings"],
             "extend_track_id": data["extend_track"],
+            "extend_same_method_pairs": data["extend_same_method_pairs"],
         }
 
 

@@ -272,6 +272,8 @@ class GenerationJob(models.Model):
     # A plain id rather than a foreign key: tracks belong to the annotate app, which the catalog may not
     # import. annotate listens to generation.signals.job_finished and extends the track.
     extend_track_id = models.PositiveBigIntegerField(null=True, blank=True)
+    # Whether the track also gets pairs of this method's videos with each other, which differ only by seed.
+    extend_same_method_pairs = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

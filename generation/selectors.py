@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from generation import signals
 from generation.models import (
     GenerationItem,
     GenerationJob,
@@ -296,3 +297,15 @@ def job_progress_get(*, job_id: int) -> JobProgress | None:
 
 def job_items(*, job: GenerationJob) -> QuerySet[GenerationItem]:
     return job.items.select_related("identity", "prompt", "video")
+
+
+def job_track_shape_warnings(*, job: GenerationJob) -> list[str]:
+    """For a job that extends a track: what sets the videos it made apart from the track's others (size,
+    frame rate, duration), which a rater could tell them by."""
+    if job.extend_track_id is None:
+        return []
+    made = Video.objects.filter(generation_items__job=job, generation_items__status=GenerationStatus.DONE)
+    track_ids = signals.track_video_ids(job.extend_track_id) - set(made.values_list("pk", flat=True))
+    return video_set_shape_warnings(
+        videos=made, reference=Video.objects.filter(pk__in=track_ids), what="This job's videos"
+    )

@@ -23,3 +23,18 @@ def register_track_choices(provider: TrackChoices) -> None:
 
 def track_choices() -> list[tuple[int, str]]:
     return [choice for provider in _track_choice_providers for choice in provider()]
+
+
+# The ids of the videos a track compares, for the job page's warning when a job's videos differ from the
+# track's it extends; annotate registers one.
+TrackVideoIds = Callable[[int], Iterable[int]]
+_track_video_providers: list[TrackVideoIds] = []
+
+
+def register_track_video_ids(provider: TrackVideoIds) -> None:
+    if provider not in _track_video_providers:
+        _track_video_providers.append(provider)
+
+
+def track_video_ids(track_id: int) -> set[int]:
+    return {video_id for provider in _track_video_providers for video_id in provider(track_id)}

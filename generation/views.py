@@ -75,7 +75,11 @@ def job_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     if progress is None:
         raise Http404("No such job.")
     template = "generation/job_panel.html" if request.htmx else "generation/job_detail.html"
-    context = {"progress": progress, "items": selectors.job_items(job=progress.job)}
+    context = {
+        "progress": progress,
+        "items": selectors.job_items(job=progress.job),
+        "shape_warnings": selectors.job_track_shape_warnings(job=progress.job),
+    }
     return render(request, template, context)
 
 

@@ -77,6 +77,7 @@ def generation_job_create(
     settings_overrides: Mapping[str, Any] | None = None,
     created_by: User | None = None,
     extend_track_id: int | None = None,
+    extend_same_method_pairs: bool = False,
 ) -> GenerationJob:
     """Check the request, create one item per identity × prompt × seed, and queue their render tasks.
 
@@ -113,6 +114,7 @@ def generation_job_create(
             settings=overrides,
             created_by=created_by,
             extend_track_id=extend_track_id,
+            extend_same_method_pairs=extend_same_method_pairs,
         )
         job.identities.set(identity_rows)
         job.prompts.set(prompt_rows)

@@ -10,7 +10,7 @@ from django.urls import reverse
 from generation import media
 from generation.models import GenerationJob, Method, Video
 from generation.services import generation_job_create, generation_render
-from tests.factories import IdentityFactory, MethodFactory, PromptFactory, gradient_frames
+from tests.factories import IdentityFactory, MethodFactory, PromptFactory, gradient_frames, make_track
 from tests.generation.test_import_catalog import write_mp4
 
 pytestmark = pytest.mark.django_db
@@ -83,6 +83,31 @@ def test_launching_a_job_queues_its_videos_once_the_job_is_committed(
     assert response.status_code == 302 and response.url == reverse("generation:job_detail", args=[job.pk])
     assert (job.seeds, job.settings, job.items.count()) == ([3, 17], {"num_frames": 2}, 4)
     assert len(callbacks) == 2  # one task per (identity, prompt) batch of seeds
+
+
+@pytest.mark.parametrize("asked", [False, True])
+def test_the_launch_form_asks_whether_a_methods_videos_are_paired_with_each_other(
+    admin_client, demo_method, asked
+):
+    track = make_track(methods=2)
+    form = {
+        "method": demo_method.pk,
+        "identities": [IdentityFactory().pk],
+        "prompts": [PromptFactory().pk],
+        "seeds": "2",
+        "extend_track": track.pk,
+    }
+    if asked:
+        form["extend_same_method_pairs"] = "on"
+    assert (
+        "Also pair this method&#x27;s videos with each other"
+        in admin_client.get(reverse("generation:job_new")).content.decode()
+    )
+
+    admin_client.post(reverse("generation:job_new"), form)
+
+    job = GenerationJob.objects.get()
+    assert (job.extend_track_id, job.extend_same_method_pairs) == (track.pk, asked)
 
 
 def test_a_job_that_cannot_be_rendered_is_refused_on_the_form(admin_client):

@@ -53,6 +53,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--extend-track", type=int, default=None, help="id of a track to add comparisons to"
         )
+        parser.add_argument(
+            "--same-method-pairs",
+            action="store_true",
+            help="with --extend-track: also pair this method's videos with each other (only seeds differ)",
+        )
         parser.add_argument("--wait", action="store_true", help="follow the job until it finishes")
         parser.add_argument(
             "--timeout", type=float, default=None, help="give up waiting after this many seconds"
@@ -76,6 +81,7 @@ class Command(BaseCommand):
                 seeds=_seeds(options["seeds"]),
                 settings_overrides=overrides,
                 extend_track_id=options["extend_track"],
+                extend_same_method_pairs=options["same_method_pairs"],
             )
         except GenerationError as error:
             raise CommandError(str(error)) from error
