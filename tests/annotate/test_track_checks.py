@@ -110,7 +110,9 @@ def test_repeats_come_ten_handouts_later_with_sides_swapped_once_per_original(an
     Track.objects.filter(pk=track.pk).update(gold_rate=0, repeat_rate=0.5)
     track.refresh_from_db()
 
-    vote_through(track, annotator, 80)
+    # Until no handout is left: at most 45 comparisons and one repeat of each (how many handouts are
+    # repeats is drawn from the track's and rater's ids, so a fixed count could stop short of the work).
+    vote_through(track, annotator, 200)
 
     repeats = Judgment.objects.filter(track=track, is_repeat=True).select_related(
         "repeat_of__assignment", "assignment"

@@ -89,4 +89,4 @@ def test_the_annotator_navigation_lists_only_their_tracks(annotator_client):
 
 def test_the_study_admin_navigation_lists_each_page_once(admin_client):
     links = nav_links(admin_client)
-    assert links == ["My tracks", "Tracks", "Studies", "Generation", "Exports", "API", "Catalog"]
+    assert links == ["My tracks", "Tracks", "People", "Studies", "Generation", "Exports", "API", "Catalog"]
