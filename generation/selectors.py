@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from generation import signals
 from generation.models import (
+    FINISHED_STATUSES,
     GenerationItem,
     GenerationJob,
     GenerationStatus,
@@ -300,10 +301,13 @@ def job_items(*, job: GenerationJob) -> QuerySet[GenerationItem]:
 
 
 def job_track_shape_warnings(*, job: GenerationJob) -> list[str]:
-    """For a job that extends a track: what sets the videos it made apart from the track's others (size,
-    frame rate, duration), which a rater could tell them by."""
+    """For a finished job that extends a track: what sets the videos it made apart from the track's others
+    (size, frame rate, duration), which a rater could tell them by. Nothing while the job runs: its page
+    polls every two seconds, and reading every video of a large track on each poll is not worth it."""
     if job.extend_track_id is None:
         return []
+    if not GenerationJob.objects.filter(pk=job.pk, status__in=FINISHED_STATUSES).exists():
+        return []  # read here: the caller's row may predate the job's end
     made = Video.objects.filter(generation_items__job=job, generation_items__status=GenerationStatus.DONE)
     track_ids = signals.track_video_ids(job.extend_track_id) - set(made.values_list("pk", flat=True))
     return video_set_shape_warnings(
