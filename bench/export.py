@@ -87,10 +87,10 @@ def _child_environment(bench_url: str) -> dict[str, str]:
 
 
 def _run_child(args: list[str], env: dict[str, str]) -> str:
-    """Run a step in a child process; its stderr is shown when it fails."""
+    """Run a step in a child process; its stderr (progress, or why it failed) is passed on."""
     done = subprocess.run(args, env=env, capture_output=True, text=True, cwd=ROOT)
+    sys.stderr.write(done.stderr)
     if done.returncode:
-        sys.stderr.write(done.stderr)
         raise SystemExit(f"[bench] step failed: {' '.join(args[1:4])}")
     return done.stdout
 
@@ -104,9 +104,30 @@ def _django_setup() -> None:
 # --- filling ------------------------------------------------------------------------------------
 
 
+def _with_model_defaults(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` plus every NOT NULL column it leaves out that has a model default or is text (Django
+    keeps defaults in Python, not in the table), so that a field added to a model later does not break the
+    bench."""
+    from django.apps import apps
+    from django.db import models
+
+    model = next(m for m in apps.get_models(include_auto_created=True) if m._meta.db_table == table)
+    missing = {}
+    for field in model._meta.concrete_fields:
+        if field.column in frame.columns or field.null or field.primary_key:
+            continue
+        if not (field.has_default() or field.empty_strings_allowed):
+            continue
+        value = field.get_default()  # "" for a text field without a default
+        missing[field.column] = json.dumps(value) if isinstance(field, models.JSONField) else value
+    return frame.assign(**missing) if missing else frame
+
+
 def _copy_frame(table: str, frame: pd.DataFrame) -> None:
     """COPY a DataFrame (its columns named as the table's) in CSV, in blocks of 200k rows."""
     from django.db import connection
+
+    frame = _with_model_defaults(table, frame)
 
     with (
         connection.cursor() as cursor,
@@ -366,7 +387,15 @@ def _export_child(out: Path) -> None:
 
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started, cpu_started = time.perf_counter(), time.process_time()
-    result = export_build(options=ExportOptions(), out_dir=out)
+    last = [started]
+
+    def progress(fraction: float, message: str) -> None:
+        # Each step's wall time to stderr: where an export's time goes.
+        now = time.perf_counter()
+        say(f"  {now - started:6.1f} s (+{now - last[0]:5.1f}) {fraction:4.0%} {message}")
+        last[0] = now
+
+    result = export_build(options=ExportOptions(), out_dir=out, progress=progress)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     counts = result.manifest["counts"]
