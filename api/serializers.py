@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from annotate.models import Comparison, Criterion, Judgment, QualityReport, Rater, Track
 from exports.models import ExportRun
-from exports.options import DEFAULT_SPLIT, JOINT_RULES, MEDIA_MODES
+from exports.options import DEFAULT_SCHEMA, DEFAULT_SPLIT, JOINT_RULES, MEDIA_MODES, SCHEMAS
 from exports.read import rater_public_id
 from generation.errors import GenerationError
 from generation.models import GenerationItem, Identity, Method, Prompt, Video
@@ -302,6 +302,11 @@ class ExportOptionsSerializer(serializers.Serializer):
         child=serializers.ChoiceField(choices=Criterion.choices), default=list
     )
     joint_rule = serializers.ChoiceField(choices=list(JOINT_RULES), default="all")
+    schema = serializers.ChoiceField(
+        choices=list(SCHEMAS),
+        default=DEFAULT_SCHEMA,
+        help_text="Snapshot schema: 2, or 1 for its first readers.",
+    )
 
 
 class ExportRunSerializer(serializers.ModelSerializer):

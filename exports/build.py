@@ -24,7 +24,6 @@ from exports.quality import export_quality
 from lib.hashing import sha256_file
 from studies.models import Study
 
-SCHEMA_VERSION = 1
 # Schema 1 with the quality columns and file of schema 2 (shared/export-spec.md): readers of schema 1
 # that select columns by name read it unchanged; one that recounts the raw votes must leave out the rows
 # with is_gold or is_repeat set, as the pairs do.
@@ -251,7 +250,7 @@ def _write_all(
     if joint is not None:
         passing["joint"] = int(joint.passes_filter.sum())
     return {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": options.schema,
         "format": "preference-annotation export",
         "name": options.name,
         "app_version": app_version(),

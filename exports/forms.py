@@ -8,6 +8,7 @@ from django import forms
 
 from annotate.models import Criterion, Track
 from exports.options import (
+    DEFAULT_SCHEMA,
     DEFAULT_SPLIT,
     JOINT_RULES,
     MEDIA_MODES,
@@ -84,6 +85,12 @@ class ExportForm(forms.Form):
         choices=[(rule, JOINT_RULE_LABELS[rule]) for rule in JOINT_RULES], initial="all",
         widget=forms.RadioSelect, help_text="How the ticked criteria's labels are joined into one.",
     )  # fmt: skip
+    schema = forms.TypedChoiceField(
+        choices=[(2, "2: per-criterion folders for each trainer (current)"), (1, "1: the first format")],
+        coerce=int, initial=DEFAULT_SCHEMA, required=False, empty_value=DEFAULT_SCHEMA,
+        widget=forms.RadioSelect, label="Snapshot schema",
+        help_text="Schema 1 only for readers written for it; both are described in the snapshot's card.",
+    )  # fmt: skip
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -107,6 +114,7 @@ class ExportForm(forms.Form):
                 joint_criteria=tuple(data["joint_criteria"]),
                 joint_rule=data["joint_rule"],
                 name=data["name"],
+                schema=int(data["schema"]),
             )
         except ExportOptionsError as error:
             self.add_error(error.field if error.field in self.fields else None, error.message)

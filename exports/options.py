@@ -14,6 +14,10 @@ MEDIA_MODES = ("none", "copy", "link")
 # How the joint label combines the chosen criteria; see aggregate.joint_labels and the dataset card.
 JOINT_RULES = ("all", "no_conflict", "mean")
 DEFAULT_SPLIT = (0.8, 0.1, 0.1)
+# Schema 2 (per-criterion adapters for the trainers as they are) is written by default; 1 for a release
+# whose readers still expect it. Both are described in docs and in every manifest ("schema_version").
+SCHEMAS = (1, 2)
+DEFAULT_SCHEMA = 2
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
 
@@ -43,6 +47,7 @@ class ExportOptions:
     joint_criteria: tuple[str, ...] = ()
     joint_rule: str = "all"
     name: str = "preferences"
+    schema: int = DEFAULT_SCHEMA
 
     def __post_init__(self) -> None:
         # Sorted and deduplicated: two spellings of the same selection must give the same snapshot.
@@ -78,6 +83,8 @@ class ExportOptions:
             raise ExportOptionsError("media", f"one of {', '.join(MEDIA_MODES)}")
         if self.joint_rule not in JOINT_RULES:
             raise ExportOptionsError("joint_rule", f"one of {', '.join(JOINT_RULES)}")
+        if self.schema not in SCHEMAS:
+            raise ExportOptionsError("schema", f"one of {', '.join(map(str, SCHEMAS))}")
         if not _NAME.match(self.name):
             raise ExportOptionsError("name", "letters, digits, '.', '_' and '-' only, up to 80 characters")
         if any(not token for token in self.exclude_raters):
@@ -103,6 +110,7 @@ class ExportOptions:
         data = self.to_json()
         data.pop("exclude_raters")
         data.pop("name")
+        data.pop("schema")  # the manifest's schema_version
         data["excluded_raters"] = excluded_rater_count
         data["split"] = dict(zip(SPLITS, self.split, strict=True))
         return data
@@ -131,9 +139,11 @@ def parse_list(text: str | None) -> list[str]:
 
 
 __all__ = [
+    "DEFAULT_SCHEMA",
     "DEFAULT_SPLIT",
     "JOINT_RULES",
     "MEDIA_MODES",
+    "SCHEMAS",
     "SPLITS",
     "ExportOptions",
     "ExportOptionsError",

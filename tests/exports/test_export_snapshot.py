@@ -202,7 +202,7 @@ def test_the_manifest_records_filters_sources_and_counts(world: World, tmp_path:
         tmp_path, min_votes=2, min_majority=0.6, keep_ties=False, exclude_raters=("u3",), split_seed=9
     )
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["schema_version"] == 1
+    assert manifest["schema_version"] == 2  # the default
     assert manifest["created_at"] == "2026-03-01T12:24:00Z"  # the newest exported judgment
     assert manifest["filters"] == {
         "tracks": [],
@@ -233,3 +233,11 @@ def test_the_manifest_records_filters_sources_and_counts(world: World, tmp_path:
         ],
     }
     assert "departs from the format" in card
+
+
+def test_schema_1_is_still_written_when_asked_and_the_manifest_says_which(
+    world: World, tmp_path: Path
+) -> None:
+    manifest = json.loads((export(tmp_path, schema=1) / "manifest.json").read_text())
+    assert manifest["schema_version"] == 1
+    assert "schema" not in manifest["filters"]

@@ -11,9 +11,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from annotate.models import Track
 from exports.build import ExportError, export_build
 from exports.options import (
+    DEFAULT_SCHEMA,
     DEFAULT_SPLIT,
     JOINT_RULES,
     MEDIA_MODES,
+    SCHEMAS,
     ExportOptions,
     ExportOptionsError,
     parse_list,
@@ -47,6 +49,10 @@ class Command(BaseCommand):
         parser.add_argument("--media", choices=MEDIA_MODES, default="none")
         parser.add_argument("--joint-criteria", help="Comma-separated criteria combined into a joint label.")
         parser.add_argument("--joint-rule", choices=JOINT_RULES, default="all")
+        parser.add_argument(
+            "--schema", type=int, choices=SCHEMAS, default=DEFAULT_SCHEMA,
+            help="Snapshot schema: 2 (default) or 1 for readers of the first format.",
+        )  # fmt: skip
 
     def handle(self, *args: Any, **opts: Any) -> None:
         self.verbosity = opts["verbosity"]
@@ -65,6 +71,7 @@ class Command(BaseCommand):
                 joint_criteria=tuple(parse_list(opts["joint_criteria"])),
                 joint_rule=opts["joint_rule"],
                 name=opts["name"],
+                schema=opts["schema"],
             )
             result = export_build(options=options, out_dir=opts["out"], progress=self._progress)
         except (ExportOptionsError, ExportError) as error:
