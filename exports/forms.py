@@ -87,7 +87,7 @@ class ExportForm(forms.Form):
     )  # fmt: skip
     schema = forms.TypedChoiceField(
         choices=[(2, "2: per-criterion folders for each trainer (current)"), (1, "1: the first format")],
-        coerce=int, initial=DEFAULT_SCHEMA, required=False, empty_value=DEFAULT_SCHEMA,
+        coerce=int, initial=DEFAULT_SCHEMA, required=False, empty_value=None,
         widget=forms.RadioSelect, label="Snapshot schema",
         help_text="Schema 1 only for readers written for it; both are described in the snapshot's card.",
     )  # fmt: skip
@@ -114,7 +114,7 @@ class ExportForm(forms.Form):
                 joint_criteria=tuple(data["joint_criteria"]),
                 joint_rule=data["joint_rule"],
                 name=data["name"],
-                schema=int(data["schema"]),
+                schema=data["schema"] or DEFAULT_SCHEMA,  # not posted: the default
             )
         except ExportOptionsError as error:
             self.add_error(error.field if error.field in self.fields else None, error.message)
