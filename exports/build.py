@@ -18,7 +18,7 @@ from django.conf import settings
 
 from annotate.models import Track
 from annotate.stats_agreement import agreement
-from exports import adapters, aggregate, card, read, tables, write
+from exports import adapters, aggregate, card, read, tables, trainers, write
 from exports.options import SPLITS, ExportOptions
 from exports.quality import export_quality
 from lib.hashing import sha256_file
@@ -176,7 +176,10 @@ def _write_all(
     # Raw votes with the quality checks flagged; an excluded seat's judgments count nowhere, not even here.
     on_excluded_seats = data.judgments["seat_excluded"].to_numpy(zero_copy_only=False)
     written = data.judgments.filter(pa.array(~on_excluded_seats))
-    write.write_parquet(tables.votes_table(written), work / "data/votes.parquet")
+    votes_out = tables.votes_table(written)
+    if options.schema == 2:
+        votes_out = trainers.votes_with_conditioning(votes_out, written)
+    write.write_parquet(votes_out, work / "data/votes.parquet")
 
     report(0.4, "Fitting rater quality")
     quality = export_quality(votes=data.judgments, comparison_ids=data.comparison_ids, criteria=data.criteria)
@@ -235,9 +238,25 @@ def _write_all(
     write.write_json(agreement_data, work / "data/agreement.json")
 
     report(0.75, "Writing adapters")
-    adapter_counts = adapters.write_adapters(
-        work=work, pairs=pairs, criteria=data.criteria, labels=labels, joint=joint
-    )
+    if options.schema == 2:
+        adapter_counts = trainers.write_trainers(
+            work=work,
+            options=options,
+            pairs=pairs,
+            criteria=data.criteria,
+            labels=labels,
+            joint=joint,
+            votes=data.votes,
+            videos=data.videos,
+            references=data.references,
+            identities=data.identities,
+            galleries=galleries,
+            study_ids=[s["id"] for s in data.studies_seen],
+        )
+    else:
+        adapter_counts = adapters.write_adapters(
+            work=work, pairs=pairs, criteria=data.criteria, labels=labels, joint=joint
+        )
     media_files = _write_media(
         work=work, videos=data.videos, references=data.references, mode=options.media, report=report
     )
@@ -249,7 +268,7 @@ def _write_all(
     passing = {c: int(labels[c].passes_filter.sum()) for c in data.criteria}
     if joint is not None:
         passing["joint"] = int(joint.passes_filter.sum())
-    return {
+    manifest: dict[str, Any] = {
         "schema_version": options.schema,
         "format": "preference-annotation export",
         "name": options.name,
@@ -290,6 +309,9 @@ def _write_all(
         },
         "media": {"mode": options.media, "files": media_files},
     }
+    if options.schema == 2:
+        manifest["adapters"] = trainers.manifest_entry(adapter_counts)
+    return manifest
 
 
 # --- media, card, manifest ----------------------------------------------------------------------

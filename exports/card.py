@@ -48,14 +48,62 @@ def _configs(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     ]
     # Parquet configs only: datasets picks one reader for every config of a folder, by the most common
     # file type, so the CSV and JSON Lines adapters are loaded by path (see the card's Loading section).
-    for name, rows in manifest["counts"]["adapters"]["dpo_pairs"].items():
-        configs.append((f"dpo_{name}", _split_files(f"adapters/dpo_pairs/{name}/{{split}}.parquet", rows)))
+    adapters = manifest["counts"]["adapters"]
+    folder = "dpo" if manifest["schema_version"] == 2 else "dpo_pairs"
+    for name, rows in adapters[folder].items():
+        configs.append((f"dpo_{name}", _split_files(f"adapters/{folder}/{name}/{{split}}.parquet", rows)))
     # A config with no row at all is left out: listing it would make the Hub fail on it.
     return [
         {"name": name, "default": index == 0, "files": files}
         for index, (name, files) in enumerate(configs)
         if files
     ]
+
+
+def _by_path(variable: str, reader: str, pattern: str, rows: dict[str, int]) -> str | None:
+    """One loading line for a CSV or JSON Lines adapter, its empty splits left out; None without rows."""
+    files = {split: pattern.format(split=split) for split in SPLITS if rows.get(split)}
+    if not files:
+        return None
+    counts = ", ".join(f"{split} {rows[split]}" for split in files)
+    return f'{variable} = load_dataset("{reader}", data_files={json.dumps(files)})  # rows: {counts}'
+
+
+def trainer_loads(manifest: dict[str, Any]) -> list[str]:
+    """Schema 2: the card's loading lines for the adapters datasets reads by path."""
+    adapters = manifest["counts"]["adapters"]
+    lines: list[str | None] = []
+    for name, rows in adapters["videoalign"].items():
+        lines.append(_by_path(f"videoalign_{name}", "csv", f"adapters/videoalign/{name}/{{split}}.csv", rows))
+    for name, rows in adapters["judge"].items():
+        lines.append(_by_path(f"judge_{name}", "json", f"adapters/judge/{name}/{{split}}.jsonl", rows))
+    prompts = adapters["rl_prompts"]
+    lines.append(_by_path("rl_prompts", "csv", "adapters/rl_prompts/{split}.csv", prompts))
+    lines.append(
+        _by_path("rl_prompts_metadata", "json", "adapters/rl_prompts/{split}_metadata.jsonl", prompts)
+    )
+    return [line for line in lines if line is not None]
+
+
+def _trainer_context(manifest: dict[str, Any]) -> dict[str, Any]:
+    adapters = manifest["counts"]["adapters"]
+    codes = manifest["adapters"]["codes"]
+    questions = manifest["adapters"]["questions"]
+    names = list(adapters["videoalign"])
+    pairs = {s: f"data/pairs/{s}.parquet" for s in SPLITS if manifest["split"]["pairs"].get(s)}
+    return {
+        "pairs_load": f'pairs = load_dataset("parquet", data_files={json.dumps(pairs)})' if pairs else "",
+        "trainer_loads": trainer_loads(manifest),
+        "videoalign_dims": [
+            (codes.get(n, n), n, str(sum(adapters["videoalign"][n].values())), questions[n]) for n in names
+        ],
+        "dpo_rows": [(n, str(sum(adapters["dpo"][n].values()))) for n in names],
+        "videodpo_rows": [(n, str(adapters["videodpo"][n]["pairs"])) for n in names],
+        "judge_rows": [(n, str(sum(adapters["judge"][n].values()))) for n in names],
+        "rl_rows": [(s, str(adapters["rl_prompts"][s])) for s in SPLITS],
+        "conditioning": manifest["adapters"]["conditioning_shown"],
+        "answers": manifest["adapters"]["judge_answers"],
+    }
 
 
 def _cells(values: Iterable[Any]) -> list[str]:
@@ -117,7 +165,8 @@ def card_context(
         "split_seed": str(filters["split_seed"]),
         "joint": aggregation["joint"],
         "media": manifest["media"]["mode"],
-    }
+        "v2": manifest["schema_version"] == 2,
+    } | (_trainer_context(manifest) if manifest["schema_version"] == 2 else {})
 
 
 def write_card(path: Path, *, manifest: dict[str, Any], options: ExportOptions, work: Path) -> None:

@@ -46,10 +46,15 @@ def readable_text(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize("schema", [1, 2])
 def test_two_exports_of_the_same_data_have_identical_sha256_for_every_file(
-    world: World, tmp_path: Path
+    world: World, tmp_path: Path, schema: int
 ) -> None:
-    options = {"joint_criteria": ("identity_fidelity", "prompt_controllability"), "media": "copy"}
+    options = {
+        "joint_criteria": ("identity_fidelity", "prompt_controllability"),
+        "media": "copy",
+        "schema": schema,
+    }
     first = file_hashes(export(tmp_path, "first", **options))
     second = file_hashes(export(tmp_path, "second", **options))
     assert first == second
@@ -57,6 +62,15 @@ def test_two_exports_of_the_same_data_have_identical_sha256_for_every_file(
     manifest = json.loads((tmp_path / "first/manifest.json").read_text())
     listed = {path: entry["sha256"] for path, entry in manifest["files"].items()}
     assert listed == {path: digest for path, digest in first.items() if path != "manifest.json"}
+    if schema == 2:  # every schema-2 adapter is among the files compared
+        folders = {"/".join(path.split("/")[:2]) for path in first if path.startswith("adapters/")}
+        assert folders == {f"adapters/{a}" for a in ("videoalign", "dpo", "videodpo", "judge", "rl_prompts")}
+        for adapter in ("videoalign", "dpo", "videodpo", "judge"):
+            assert {p.split("/")[2] for p in first if p.startswith(f"adapters/{adapter}/")} == {
+                *CRITERIA,
+                "joint",
+            }
+        assert "adapters/rl_prompts/videos2caption.json" in first
 
 
 def test_the_archive_of_a_snapshot_is_byte_identical_too(world: World, tmp_path: Path) -> None:
@@ -94,8 +108,10 @@ def test_rater_ids_are_salted_hashes_never_keys_or_names(world: World, tmp_path:
     assert first.isdisjoint(second)
 
 
-def test_the_videoalign_adapter_has_exactly_the_specified_columns(world: World, tmp_path: Path) -> None:
-    out = export(tmp_path, split=(1.0, 0.0, 0.0))
+def test_the_schema_1_videoalign_adapter_has_exactly_the_specified_columns(
+    world: World, tmp_path: Path
+) -> None:
+    out = export(tmp_path, split=(1.0, 0.0, 0.0), schema=1)
     with open(out / "adapters/videoalign/train.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == [
@@ -122,8 +138,10 @@ def test_the_videoalign_adapter_has_exactly_the_specified_columns(world: World, 
     assert (float(first["fps_A"]), int(first["num_frames_A"])) == (8.0, 4)
 
 
-def test_the_dpo_adapter_has_exactly_its_columns_and_leaves_ties_out(world: World, tmp_path: Path) -> None:
-    out = export(tmp_path, split=(1.0, 0.0, 0.0))
+def test_the_schema_1_dpo_adapter_has_exactly_its_columns_and_leaves_ties_out(
+    world: World, tmp_path: Path
+) -> None:
+    out = export(tmp_path, split=(1.0, 0.0, 0.0), schema=1)
     frame = pd.read_parquet(out / "adapters/dpo_pairs/identity_fidelity/train.parquet")
     assert list(frame.columns) == ["caption", "video_0", "video_1", "label_0", "label_1"]
     # Seven comparisons with fidelity votes; ben1 and ben2 are ties.
@@ -132,9 +150,12 @@ def test_the_dpo_adapter_has_exactly_its_columns_and_leaves_ties_out(world: Worl
     assert (frame["label_0"] + frame["label_1"] == 1.0).all()
 
 
-def test_the_trl_adapter_has_exactly_its_keys(world: World, tmp_path: Path) -> None:
+def test_the_schema_1_trl_adapter_has_exactly_its_keys(world: World, tmp_path: Path) -> None:
     out = export(
-        tmp_path, split=(1.0, 0.0, 0.0), joint_criteria=("identity_fidelity", "prompt_controllability")
+        tmp_path,
+        split=(1.0, 0.0, 0.0),
+        joint_criteria=("identity_fidelity", "prompt_controllability"),
+        schema=1,
     )
     lines = (out / "adapters/trl/train.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
@@ -153,13 +174,13 @@ def test_every_parquet_file_loads_with_pandas(world: World, tmp_path: Path) -> N
         pd.read_parquet(path)
 
 
-def test_the_snapshot_loads_with_datasets(
+def test_a_schema_1_snapshot_loads_with_datasets(
     world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     datasets = pytest.importorskip("datasets")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    out = export(tmp_path, split=(0.5, 0.25, 0.25))
+    out = export(tmp_path, split=(0.5, 0.25, 0.25), schema=1)
     cache = str(tmp_path / "hf-cache")
     splits = {s: str(out / f"data/pairs/{s}.parquet") for s in ("train", "validation", "test")}
     pairs = datasets.load_dataset("parquet", data_files=splits, cache_dir=cache)
