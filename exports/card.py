@@ -50,12 +50,23 @@ def _configs(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     # file type, so the CSV and JSON Lines adapters are loaded by path (see the card's Loading section).
     for name, rows in manifest["counts"]["adapters"]["dpo_pairs"].items():
         configs.append((f"dpo_{name}", _split_files(f"adapters/dpo_pairs/{name}/{{split}}.parquet", rows)))
+    if diff_rows(manifest):
+        configs.append(("diff", [("train", "data/diff.parquet")]))
     # A config with no row at all is left out: listing it would make the Hub fail on it.
     return [
         {"name": name, "default": index == 0, "files": files}
         for index, (name, files) in enumerate(configs)
         if files
     ]
+
+
+def diff_rows(manifest: dict[str, Any]) -> int:
+    """Rows of data/diff.parquet: one per judgment or pair added or removed and per label changed."""
+    diff = manifest.get("diff")
+    if not diff:
+        return 0
+    moved = ("judgments_added", "judgments_removed", "pairs_added", "pairs_removed")
+    return int(sum(diff[key] for key in moved) + sum(diff["labels_changed"].values()))
 
 
 def _cells(values: Iterable[Any]) -> list[str]:
@@ -117,6 +128,9 @@ def card_context(
         "split_seed": str(filters["split_seed"]),
         "joint": aggregation["joint"],
         "media": manifest["media"]["mode"],
+        "extends": manifest.get("extends"),
+        "diff": manifest.get("diff"),
+        "diff_rows": str(diff_rows(manifest)),
     }
 
 
