@@ -7,6 +7,7 @@ import json
 import tarfile
 from pathlib import Path
 
+import datasets
 import pandas as pd
 import pytest
 import yaml
@@ -131,6 +132,8 @@ def test_an_extending_export_counts_and_lists_exactly_what_changed(
         ("label_changed", None, c["ben1"], "visual_quality", "B", "none"),
     ]
     assert configs_of(out)["diff"] == [{"split": "train", "path": "data/diff.parquet"}]
+    loaded = datasets.load_dataset(str(out), "diff", cache_dir=str(tmp_path / "hf-cache"))
+    assert len(loaded["train"]) == 10 and loaded["train"].column_names[:2] == ["kind", "judgment_id"]
     assert "2 judgments added, 3 removed" in (out / "README.md").read_text()
 
 
@@ -236,3 +239,29 @@ def test_a_run_started_through_the_api_extends_the_previous_one_and_says_so(
     assert f"export #{first.pk}</a>" in detail
     listing = admin_client.get(reverse("exports:list")).content.decode()
     assert f"extends #{first.pk}" in listing
+
+
+def test_extending_an_unchanged_export_writes_an_empty_but_valid_diff_that_the_card_leaves_out(
+    world: World, tmp_path: Path
+) -> None:
+    old = export_build(options=ExportOptions(), out_dir=tmp_path / "old").path
+    call_command("export_preferences", out=tmp_path / "new", extends=old)
+    out = tmp_path / "new"
+    assert manifest_of(out)["diff"] == {
+        "judgments_added": 0,
+        "judgments_removed": 0,
+        "pairs_added": 0,
+        "pairs_removed": 0,
+        "labels_changed": {"identity_fidelity": 0, "prompt_controllability": 0, "visual_quality": 0},
+    }
+    rows = pd.read_parquet(out / "data/diff.parquet")
+    assert len(rows) == 0
+    assert list(rows.columns) == [
+        "kind",
+        "judgment_id",
+        "comparison_id",
+        "criterion",
+        "old_label",
+        "new_label",
+    ]
+    assert "diff" not in configs_of(out)

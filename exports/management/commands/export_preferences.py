@@ -91,6 +91,13 @@ class Command(BaseCommand):
             f"Wrote {counts['votes']} votes, {counts['pairs']} pairs and {counts['videos']} videos "
             f"to {result.path}"
         )
+        diff = result.manifest["diff"]
+        if diff:
+            self.stdout.write(
+                f"Since {result.manifest['extends']['name']}: {diff['judgments_added']} judgments added, "
+                f"{diff['judgments_removed']} removed; {diff['pairs_added']} pairs added, "
+                f"{diff['pairs_removed']} removed; labels changed: {diff['labels_changed']}"
+            )
 
     def _progress(self, fraction: float, message: str) -> None:
         if self.verbosity >= 2:
