@@ -311,6 +311,9 @@ class ExportOptionsSerializer(serializers.Serializer):
 
 class ExportRunSerializer(serializers.ModelSerializer):
     download_url = serializers.SerializerMethodField()
+    extends: serializers.PrimaryKeyRelatedField[ExportRun] = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="The earlier run with the same options whose snapshot this one extends."
+    )
 
     class Meta:
         model = ExportRun
@@ -325,6 +328,7 @@ class ExportRunSerializer(serializers.ModelSerializer):
             "archive_bytes",
             "archive_sha256",
             "download_url",
+            "extends",
             "created_at",
             "started_at",
             "finished_at",

@@ -18,7 +18,7 @@ from django.conf import settings
 
 from annotate.models import Track
 from annotate.stats_agreement import agreement
-from exports import adapters, aggregate, card, read, tables, trainers, write
+from exports import adapters, aggregate, card, read, tables, trainers, versions, write
 from exports.options import SPLITS, ExportOptions
 from exports.quality import export_quality
 from lib.hashing import sha256_file
@@ -63,13 +63,17 @@ def app_version() -> str:
 
 
 def export_build(
-    *, options: ExportOptions, out_dir: Path, progress: ProgressFn | None = None
+    *,
+    options: ExportOptions,
+    out_dir: Path,
+    progress: ProgressFn | None = None,
+    extends: versions.Base | None = None,
 ) -> ExportResult:
     """Read the selected judgments and their catalog, aggregate, and write the snapshot to ``out_dir``.
 
     The snapshot is written beside ``out_dir`` and renamed into place at the end, so a killed export never
     leaves a half-written directory under the final name; an existing, non-empty ``out_dir`` is refused
-    because snapshots are immutable.
+    because snapshots are immutable. ``extends``: the earlier snapshot this one extends (exports.versions).
     """
     report = progress or _no_progress
     out_dir = Path(out_dir).resolve()
@@ -82,6 +86,7 @@ def export_build(
         report(0.02, "Checking the options")
         tracks, studies = read.sources_check(options)
         excluded = read.raters_resolve(options.exclude_raters)
+        versions.base_check(extends, options=options, excluded_count=len(excluded))
         report(0.05, "Reading judgments, comparisons and videos")
         # Nothing is reported inside the snapshot: its transaction is read-only, and a progress callback
         # that writes to the database (an export run's) must not write through it.
@@ -90,6 +95,7 @@ def export_build(
         report(0.3, f"Read {data.votes.num_rows} votes on {len(data.comparison_ids)} comparisons")
         manifest = _write_all(work=work, data=data, options=options, excluded=excluded, report=report)
         manifest["sources"] = {"tracks": tracks or data.tracks_seen, "studies": studies or data.studies_seen}
+        manifest |= versions.versions_write(work=work, base=extends)
         _finish(work=work, manifest=manifest, options=options)
         if out_dir.exists():
             out_dir.rmdir()  # empty, checked above

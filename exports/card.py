@@ -52,6 +52,8 @@ def _configs(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     folder = "dpo" if manifest["schema_version"] == 2 else "dpo_pairs"
     for name, rows in adapters[folder].items():
         configs.append((f"dpo_{name}", _split_files(f"adapters/{folder}/{name}/{{split}}.parquet", rows)))
+    if diff_rows(manifest):
+        configs.append(("diff", [("train", "data/diff.parquet")]))
     # A config with no row at all is left out: listing it would make the Hub fail on it.
     return [
         {"name": name, "default": index == 0, "files": files}
@@ -104,6 +106,15 @@ def _trainer_context(manifest: dict[str, Any]) -> dict[str, Any]:
         "conditioning": manifest["adapters"]["conditioning_shown"],
         "answers": manifest["adapters"]["judge_answers"],
     }
+
+
+def diff_rows(manifest: dict[str, Any]) -> int:
+    """Rows of data/diff.parquet: one per judgment or pair added or removed and per label changed."""
+    diff = manifest.get("diff")
+    if not diff:
+        return 0
+    moved = ("judgments_added", "judgments_removed", "pairs_added", "pairs_removed")
+    return int(sum(diff[key] for key in moved) + sum(diff["labels_changed"].values()))
 
 
 def _cells(values: Iterable[Any]) -> list[str]:
@@ -166,6 +177,9 @@ def card_context(
         "joint": aggregation["joint"],
         "media": manifest["media"]["mode"],
         "v2": manifest["schema_version"] == 2,
+        "extends": manifest.get("extends"),
+        "diff": manifest.get("diff"),
+        "diff_rows": str(diff_rows(manifest)),
     } | (_trainer_context(manifest) if manifest["schema_version"] == 2 else {})
 
 

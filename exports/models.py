@@ -27,6 +27,10 @@ class ExportRun(models.Model):
     archive_sha256 = models.CharField(max_length=64, blank=True)
     counts = models.JSONField(default=dict, blank=True, help_text="The manifest's counts, for the list page.")
     error = models.TextField(blank=True)
+    # The earlier run whose snapshot this one extends (same options): its manifest records the diff.
+    extends = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="extended_by"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="export_runs"
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -15,9 +17,11 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from exports import read
 from exports.build import ExportError, export_build
 from exports.models import ExportRun
 from exports.options import ExportOptions, ExportOptionsError
+from exports.versions import Base, ExtendsError, base_check, base_from_archive, options_comparable
 from exports.write import write_archive
 from lib.hashing import sha256_file
 
@@ -112,18 +116,22 @@ def export_run_execute(*, run_id: int) -> ExportRun | None:
     shutil.rmtree(folder, ignore_errors=True)
     try:
         options = ExportOptions.from_json(run.options)
-        result = export_build(
-            options=options,
-            out_dir=folder / options.name,
-            progress=lambda fraction, message: _set_progress(run_id, 0.95 * fraction, message),
-        )
+        _set_progress(run_id, 0.0, "Finding the export this one extends")
+        with _extended_base(run=run, options=options) as base:
+            ExportRun.objects.filter(pk=run_id).update(extends_id=base.run_id if base else None)
+            result = export_build(
+                options=options,
+                out_dir=folder / options.name,
+                progress=lambda fraction, message: _set_progress(run_id, 0.95 * fraction, message),
+                extends=base,
+            )
         _set_progress(run_id, 0.96, "Packing the archive")
         archive = folder / f"{options.name}.tar.gz"
         created = result.manifest["created_at"]
         mtime = int(datetime.fromisoformat(created).timestamp()) if created else 0
         write_archive(result.path, archive, mtime=mtime)
         shutil.rmtree(result.path)
-    except (ExportError, ExportOptionsError) as error:
+    except (ExportError, ExportOptionsError, ExtendsError) as error:
         _fail(run_id, str(error))
         shutil.rmtree(folder, ignore_errors=True)
         return ExportRun.objects.get(pk=run_id)
@@ -142,6 +150,38 @@ def export_run_execute(*, run_id: int) -> ExportRun | None:
         finished_at=timezone.now(),
     )
     return ExportRun.objects.get(pk=run_id)
+
+
+@contextmanager
+def _extended_base(*, run: ExportRun, options: ExportOptions) -> Iterator[Base | None]:
+    """The snapshot of the newest finished run with the same options (name and schema aside) whose
+    archive can still be read; None for a first export. A deleted or unreadable archive is passed over."""
+    wanted = options_comparable(options.to_json())
+    excluded_count = len(read.raters_resolve(options.exclude_raters))
+    earlier = ExportRun.objects.filter(status=ExportRun.Status.DONE).exclude(pk=run.pk)
+    with ExitStack() as stack:
+        base = None
+        for candidate in earlier.order_by("-finished_at", "-id"):
+            try:
+                if options_comparable(candidate.options) != wanted:
+                    continue
+            except ExportOptionsError:
+                continue  # options an older version of the app wrote, which no longer read
+            archive = export_run_archive_path(run=candidate)
+            if archive is None:
+                continue
+            attempt = ExitStack()
+            try:
+                opened = attempt.enter_context(base_from_archive(archive, run_id=candidate.pk))
+                base_check(opened, options=options, excluded_count=excluded_count)
+            except ExtendsError as error:
+                attempt.close()
+                logger.warning("export run %s is not extended by run %s: %s", candidate.pk, run.pk, error)
+                continue
+            stack.enter_context(attempt)
+            base = opened
+            break
+        yield base
 
 
 def _fail(run_id: int, message: str) -> None:

@@ -202,6 +202,7 @@ def test_votes_hold_one_row_per_judgment_with_the_specified_columns(world: World
         "is_gold",
         "is_repeat",
         "repeat_of",
+        "conditioning_shown",  # schema 2
     ]
     assert len(votes) == 16 + 5 + 2  # fidelity, control, study: every kept judgment once
     assert list(votes["judgment_id"]) == sorted(votes["judgment_id"])

@@ -40,10 +40,12 @@ def test_a_prompt_written_as_a_formula_reaches_the_trainer_csv_quoted(db: None, 
     build_world(tmp_path)
     Prompt.objects.update(full_text=FORMULA, differential_text=FORMULA)
     out = export_build(options=ExportOptions(), out_dir=tmp_path / "out").path
+    # Prompt controllability's annotators read the prompt (identity fidelity's did not: empty there).
     rows = [
         row
         for split in ("train", "validation", "test")
-        for row in csv.DictReader((out / f"adapters/videoalign/{split}.csv").open())
+        if (out / f"adapters/videoalign/prompt_controllability/{split}.csv").exists()
+        for row in csv.DictReader((out / f"adapters/videoalign/prompt_controllability/{split}.csv").open())
     ]
     assert rows and {row["prompt"] for row in rows} == {"'" + FORMULA}
     assert all(float(row["fps_A"]) > 0 for row in rows)

@@ -21,6 +21,7 @@ from exports.options import (
     parse_list,
     parse_split,
 )
+from exports.versions import ExtendsError, base_open
 from studies.models import Study
 
 
@@ -30,6 +31,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--out", required=True, type=Path, help="Snapshot folder; must not exist yet.")
         parser.add_argument("--name", default="preferences", help="Dataset name in the card and manifest.")
+        parser.add_argument(
+            "--extends", type=Path, metavar="OLD_DIR",
+            help="An earlier snapshot with the same options: the manifest records it and what changed since.",
+        )  # fmt: skip
         parser.add_argument("--tracks", help="Comma-separated track ids or names (default: every track).")
         parser.add_argument("--studies", help="Comma-separated study ids or names (default: every study).")
         parser.add_argument("--criteria", help="Comma-separated criteria (default: every judged criterion).")
@@ -73,7 +78,12 @@ class Command(BaseCommand):
                 name=opts["name"],
                 schema=opts["schema"],
             )
-            result = export_build(options=options, out_dir=opts["out"], progress=self._progress)
+            extends = base_open(opts["extends"]) if opts["extends"] else None
+            result = export_build(
+                options=options, out_dir=opts["out"], progress=self._progress, extends=extends
+            )
+        except ExtendsError as error:
+            raise CommandError(f"--extends: {error}") from error
         except (ExportOptionsError, ExportError) as error:
             raise CommandError(str(error)) from error
         counts = result.manifest["counts"]
@@ -81,6 +91,13 @@ class Command(BaseCommand):
             f"Wrote {counts['votes']} votes, {counts['pairs']} pairs and {counts['videos']} videos "
             f"to {result.path}"
         )
+        diff = result.manifest["diff"]
+        if diff:
+            self.stdout.write(
+                f"Since {result.manifest['extends']['name']}: {diff['judgments_added']} judgments added, "
+                f"{diff['judgments_removed']} removed; {diff['pairs_added']} pairs added, "
+                f"{diff['pairs_removed']} removed; labels changed: {diff['labels_changed']}"
+            )
 
     def _progress(self, fraction: float, message: str) -> None:
         if self.verbosity >= 2:
