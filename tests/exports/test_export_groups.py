@@ -227,3 +227,19 @@ def test_pair_construction_tells_seeds_checkpoints_and_methods_apart(world: Worl
     setups = dict(zip(case["video_ids"], case["setups"], strict=True))
     assert setups[old.pk] == setups[reseeded.pk] != setups[other.pk]
     assert len(case["video_ids"]) == 5  # the new videos share ada's case: same prompt and shape
+
+
+def test_the_card_describes_groups_and_construction_only_in_schema_2(world: World, tmp_path: Path) -> None:
+    card_2 = (export(tmp_path, "two") / "README.md").read_text()
+    card_1 = (export(tmp_path, "one", schema=1) / "README.md").read_text()
+    assert "`data/groups.parquet`" in card_2 and "`pair_construction`" in card_2
+    assert "groups.parquet" not in card_1 and "pair_construction" not in card_1
+
+
+def test_datasets_reads_the_groups_file_with_its_list_columns(world: World, tmp_path: Path) -> None:
+    from datasets import load_dataset
+
+    out = export(tmp_path)
+    groups = load_dataset("parquet", data_files=str(out / "data/groups.parquet"))["train"]
+    assert groups.num_rows == 4
+    assert len(groups[0]["video_ids"]) == len(groups[0]["identity_fidelity_score"])
