@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from annotate import bradley_terry
 from exports import tables, write
@@ -55,15 +56,20 @@ GROUPS_RULE = {
 def video_setups(videos: pa.Table) -> np.ndarray:
     """Each video's setup: a short hash of its method id and settings without a top-level seed.
 
-    JSON is parsed once per distinct settings text, not once per video.
+    JSON is parsed and hashed once per distinct settings text and method, not once per video.
     """
-    texts, inverse = np.unique(
-        videos["settings"].to_numpy(zero_copy_only=False).astype(str), return_inverse=True
+    texts = pc.dictionary_encode(videos["settings"]).combine_chunks()
+    parsed = np.array([_without_seed(text) for text in texts.dictionary.to_pylist()], dtype=object)
+    text_code = texts.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    methods = videos["method_id"].to_numpy()
+    keys, key_of_video = np.unique(methods * len(parsed) + text_code, return_inverse=True)
+    digests = np.array(
+        [
+            hashlib.sha256(f"{key // len(parsed)}\n{parsed[key % len(parsed)]}".encode()).hexdigest()[:16]
+            for key in keys.tolist()
+        ],
+        dtype=object,
     )
-    without_seed = np.array([_without_seed(text) for text in texts], dtype=object)[inverse]
-    methods = videos["method_id"].to_numpy().astype(str)
-    keys, key_of_video = np.unique(methods + "\n" + without_seed.astype(str), return_inverse=True)
-    digests = np.array([hashlib.sha256(key.encode()).hexdigest()[:16] for key in keys], dtype=object)
     return digests[key_of_video.reshape(-1)]
 
 
@@ -80,8 +86,10 @@ def pair_construction(*, video_a_ids: np.ndarray, video_b_ids: np.ndarray, video
     a, b = np.searchsorted(ids, video_a_ids), np.searchsorted(ids, video_b_ids)
     setups = video_setups(videos)
     methods = videos["method_id"].to_numpy()
-    bases = videos["base_model"].to_numpy(zero_copy_only=False).astype(str)
-    same_base = (bases[a] == bases[b]) & (bases[a] != "")
+    # Base models as codes of their distinct names; a missing name is -1 and shares no base model.
+    named = pc.if_else(pc.equal(videos["base_model"], ""), None, videos["base_model"])
+    bases = pc.dictionary_encode(named).combine_chunks().indices.fill_null(-1).to_numpy()
+    same_base = (bases[a] == bases[b]) & (bases[a] >= 0)
     code = np.where(setups[a] == setups[b], 0, np.where((methods[a] == methods[b]) | same_base, 1, 2)).astype(
         np.int64
     )
@@ -165,7 +173,8 @@ def groups_table(
     identity_of_pair = comparisons["identity_id"].to_numpy()
     pair_identities, first_pair = np.unique(identity_of_pair, return_index=True)
     split_code = split_of_pair[first_pair][np.searchsorted(pair_identities, identity)]
-    taken = videos.take(pa.array(order, type=pa.int64()))
+    listed_columns = ["sha256", "file", "method_id", "method", "method_role", "seed", "settings"]
+    taken = videos.select(listed_columns).take(pa.array(order, type=pa.int64()))
     columns: list[tables.Column] = [
         ("case_id", pa.int64(), np.arange(len(starts))),
         (
