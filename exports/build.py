@@ -18,7 +18,7 @@ from django.conf import settings
 
 from annotate.models import Track
 from annotate.stats_agreement import agreement
-from exports import adapters, aggregate, card, read, tables, trainers, versions, write
+from exports import adapters, aggregate, card, groups, read, tables, trainers, versions, write
 from exports.options import SPLITS, ExportOptions
 from exports.quality import export_quality
 from lib.hashing import sha256_file
@@ -226,6 +226,20 @@ def _write_all(
     )
     decisions = read.track_decisions(comparison_ids=data.comparison_ids, criteria=data.criteria)
     pairs_table = tables.pairs_table(pairs, data.criteria, labels, joint, quality.posteriors, decisions)
+    # Schema 2: each pair's provenance, and data/groups.parquet (one row per case): exports/groups.py.
+    schema_2_groups: dict[str, Any] = {}
+    if options.schema == 2:
+        pairs_table = groups.pairs_with_construction(pairs_table, data.videos)
+        schema_2_groups = groups.groups_write(
+            work=work,
+            comparisons=data.comparisons,
+            counts=data.counts,
+            criteria=data.criteria,
+            videos=data.videos,
+            prompts=data.prompts,
+            galleries=galleries,
+            split_of_pair=split_of_pair,
+        )
     for index, split in enumerate(SPLITS):
         rows = pa.array(np.flatnonzero(split_of_pair == index), type=pa.int64())
         write.write_parquet(pairs_table.take(rows), work / f"data/pairs/{split}.parquet")
@@ -299,6 +313,7 @@ def _write_all(
         },
         "split": split_summary | {"seed": options.split_seed},
         "schema_additions": SCHEMA_ADDITIONS,
+        **schema_2_groups,
         "counts": {
             "votes": data.votes.num_rows,
             "quality_checks": {

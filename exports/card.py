@@ -39,12 +39,21 @@ def _split_files(pattern: str, rows: dict[str, int] | None = None) -> list[tuple
 
 def _configs(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """The front matter's configs with their files; the first one listed is the default."""
+    counts = manifest["counts"]
+    groups = manifest.get("groups", {}).get("rows", 0)  # schema 2
     configs: list[tuple[str, list[tuple[str, str]]]] = [
         ("pairs", _split_files("data/pairs/{split}.parquet", manifest["split"]["pairs"])),
-        ("votes", [("train", "data/votes.parquet")]),
-        ("raters", [("train", "data/raters.parquet")]),
-        ("videos", [("train", "data/videos.parquet")]),
-        ("references", [("train", "data/references.parquet")]),
+        *[
+            (name, [("train", f"data/{name}.parquet")])
+            for name, rows in (
+                ("votes", counts["votes"]),
+                ("raters", counts["raters_table"]),
+                ("videos", counts["videos"]),
+                ("references", counts["references"]),
+                ("groups", groups),
+            )
+            if rows
+        ],
     ]
     # Parquet configs only: datasets picks one reader for every config of a folder, by the most common
     # file type, so the CSV and JSON Lines adapters are loaded by path (see the card's Loading section).
