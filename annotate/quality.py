@@ -52,17 +52,17 @@ comparisons, 3 votes each, 10 % gold, 10 % repeats, 20 careful raters at 80 % ac
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from crowdkit.aggregation import MACE, DawidSkene
 from scipy.stats import binomtest
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
+
+from annotate import quality_em
 
 JUDGMENT_COLUMNS: dict[str, str] = {
     "rater": "int",
@@ -174,10 +174,7 @@ def quality_fit(
     _position(df, table)
     _timing(df, table)
     _contradiction(real, table, thresholds)
-    with warnings.catch_warnings():
-        # crowd-kit 1.4 calls pandas with arguments pandas has deprecated; the results are unaffected.
-        warnings.filterwarnings("ignore", module=r"crowdkit\.")
-        reliability, spamming, post = _models(real, df[df["is_gold"] & ~df["is_repeat"]], mace_iterations)
+    reliability, spamming, post = _models(real, df[df["is_gold"] & ~df["is_repeat"]], mace_iterations)
     table["ds_reliability"] = reliability.reindex(raters)
     table["mace_spamming"] = spamming.reindex(raters)
     flags, review = _flags(table, thresholds)
@@ -319,67 +316,82 @@ def _models(
     posteriors. MACE has no known-answer input and sees the votes only.
 
     Reliability is the fitted model's probability that the rater answers an item's true class,
-    Σ_t prior(t) · P(answer t | true t), from crowd-kit's ``priors_`` and ``errors_``; an excluded rater's
-    confusion matrix comes from crowd-kit's own M-step against the included fit's posteriors.
+    Σ_t prior(t) · P(answer t | true t), from the fit's priors and confusion matrices; an excluded rater's
+    confusion matrix comes from Dawid–Skene's M-step against the included fit's posteriors. Both models are
+    crowd-kit's, computed by :mod:`annotate.quality_em` (the same figures, a fraction of the time).
     """
     weighted_rel: list[pd.Series[Any]] = []
     weighted_spam: list[pd.Series[Any]] = []
     weights: list[pd.Series[Any]] = []
     post_parts: list[pd.DataFrame] = []
     for criterion, rows in real.groupby("criterion", sort=True):
-        data = pd.DataFrame(
-            {
-                "task": rows["item"].to_numpy(),
-                "worker": rows["rater"].to_numpy(),
-                "label": rows["label"].to_numpy(),
-            }
-        )
-        included = data[~rows["excluded"].to_numpy()]
-        if included.empty:
+        item, rater = rows["item"].to_numpy(), rows["rater"].to_numpy()
+        label = _label_codes(rows["label"])
+        inside = ~rows["excluded"].to_numpy()
+        if not inside.any():
             continue
         known = gold[(gold["criterion"] == criterion) & ~gold["excluded"] & gold["gold_answer"].notna()]
-        known_data = pd.DataFrame(
-            {
-                "task": -1 - known["item"].to_numpy(),
-                "worker": known["rater"].to_numpy(),
-                "label": known["label"].to_numpy(),
-            }
-        )
         answers = known.groupby("item")["gold_answer"].first().replace("both_bad", "tie")
-        true_labels = pd.Series(answers.to_numpy(), index=-1 - answers.index.to_numpy())
-        ds = DawidSkene(n_iter=100, tol=1e-5).fit(
-            pd.concat([included, known_data], ignore_index=True), true_labels=true_labels
+        tasks, task = np.unique(
+            np.concatenate([item[inside], -1 - known["item"].to_numpy()]), return_inverse=True
         )
-        probas, priors, errors = ds.probas_, ds.priors_, ds.errors_
-        assert probas is not None and priors is not None and errors is not None
-        outside = data[rows["excluded"].to_numpy() & data["task"].isin(probas.index).to_numpy()]
-        if not outside.empty:
-            errors = pd.concat([errors, DawidSkene._m_step(outside, probas)])
-        rel = _reliability(errors, priors)
+        workers, worker = np.unique(
+            np.concatenate([rater[inside], known["rater"].to_numpy()]), return_inverse=True
+        )
+        answered = np.concatenate([label[inside], _label_codes(known["label"])])
+        truth = _label_codes(answers)
+        # The classes crowd-kit would see: those answered, and those a gold item is known to have.
+        classes = np.unique(np.concatenate([answered, truth]))
+        code = np.full(len(LABELS), -1, dtype=np.int64)
+        code[classes] = np.arange(len(classes))
+        true_labels = np.full(len(tasks), -1, dtype=np.int64)
+        true_labels[np.searchsorted(tasks, -1 - answers.index.to_numpy())] = code[truth]
+        ds = quality_em.dawid_skene(
+            task, worker, code[answered], n_tasks=len(tasks), n_workers=len(workers), n_labels=len(classes),
+            true_labels=true_labels, n_iter=100, tol=1e-5,
+        )  # fmt: skip
+        rel = _reliability(ds.errors, ds.answered, ds.priors, workers)
+        outside = ~inside & np.isin(item, tasks)
+        if outside.any():
+            others, other = np.unique(rater[outside], return_inverse=True)
+            # In all three classes: an answer the fit never saw still counts in the rater's matrix.
+            probas, priors = np.zeros((len(tasks), len(LABELS))), np.zeros(len(LABELS))
+            probas[:, classes], priors[classes] = ds.probas, ds.priors
+            errors, said = quality_em.dawid_skene_errors_against(
+                np.searchsorted(tasks, item[outside]), other, label[outside], probas, n_workers=len(others)
+            )
+            rel = pd.concat([rel, _reliability(errors, said, priors, others)])
         # One run: crowd-kit 1.4 starts every restart from the same draw (its random_state is an int), so
         # further restarts repeat the first and only cost time. MACE has no convergence test; 25 rounds
         # (not its 50) halve the time of a million votes, and on a simulated track of 60,000 votes 20
         # rounds already left every spamming figure within 0.05 of the 50-round one.
-        mace = MACE(n_restarts=1, n_iter=mace_iterations, random_state=0).fit(included)
-        workers = pd.factorize(included["worker"])[1]
-        spam = pd.Series(mace.spamming_[:, 0], index=workers)
-        if not outside.empty:
-            assert mace.probas_ is not None
-            spam = pd.concat([spam, _mace_spamming_against(outside, mace.probas_)])
-        used = pd.concat([included, outside]).groupby("worker").size()
+        mace = quality_em.mace(
+            item[inside], rater[inside], label[inside], n_iter=mace_iterations, random_state=0
+        )
+        spam = pd.Series(mace.spamming[:, 0], index=mace.workers)
+        if outside.any():
+            probas = pd.DataFrame(mace.probas, index=mace.tasks, columns=[LABELS[c] for c in mace.labels])
+            votes = pd.DataFrame(
+                {"task": item[outside], "worker": rater[outside], "label": rows["label"][outside]}
+            )
+            spam = pd.concat([spam, _mace_spamming_against(votes, probas)])
+        used_raters, used_n = np.unique(rater[inside | outside], return_counts=True)
+        used = pd.Series(used_n, index=used_raters)
         weighted_rel.append(rel.reindex(used.index) * used)
         weighted_spam.append(spam.reindex(used.index) * used)
         weights.append(used)
-        post = probas[probas.index >= 0].reindex(columns=list(LABELS), fill_value=0.0)
+        real_items = tasks >= 0
+        post = np.zeros((int(real_items.sum()), len(LABELS)))
+        post[:, classes] = ds.probas[real_items]
         post_parts.append(
             pd.DataFrame(
                 {
-                    "item": post.index.to_numpy(dtype=np.int64),
+                    "item": tasks[real_items].astype(np.int64),
                     "criterion": criterion,
-                    "p_a": post["A"].to_numpy(),
-                    "p_b": post["B"].to_numpy(),
-                    "p_tie": post["tie"].to_numpy(),
-                    "votes": included.groupby("task").size().reindex(post.index).to_numpy(),
+                    "p_a": post[:, 0],
+                    "p_b": post[:, 1],
+                    "p_tie": post[:, 2],
+                    "votes": np.bincount(task[: int(inside.sum())], minlength=len(tasks))[real_items],
                 }
             )
         )
@@ -392,14 +404,17 @@ def _models(
     return reliability, spamming, pd.concat(post_parts, ignore_index=True)
 
 
-def _reliability(errors: pd.DataFrame, priors: pd.Series[Any]) -> pd.Series[Any]:
-    """Σ_t prior(t) · errors[worker, t, t]: the diagonal of each confusion matrix weighted by the priors."""
-    long = errors.stack()
-    long.index = long.index.set_names(["worker", "observed", "true"])
-    frame = long.reset_index(name="p")
-    diagonal = frame[frame["observed"] == frame["true"]]
-    weighted = diagonal["p"].to_numpy() * priors.reindex(diagonal["true"]).fillna(0.0).to_numpy()
-    return pd.Series(weighted, index=diagonal["worker"].to_numpy()).groupby(level=0).sum()
+def _label_codes(labels: pd.Series[Any]) -> np.ndarray:
+    """A, B, tie as 0, 1, 2 (their index in LABELS, which is also their sorted order, as crowd-kit sorts)."""
+    return pd.Categorical(labels, categories=LABELS).codes.astype(np.int64)
+
+
+def _reliability(
+    errors: np.ndarray, answered: np.ndarray, priors: np.ndarray, workers: np.ndarray
+) -> pd.Series[Any]:
+    """Σ_t prior(t) · errors[worker, t, t] over the answers t the rater gave (crowd-kit's rows)."""
+    diagonal = np.diagonal(errors, axis1=1, axis2=2)
+    return pd.Series(np.where(answered, diagonal, 0.0) @ priors, index=workers)
 
 
 def _mace_spamming_against(votes: pd.DataFrame, probas: pd.DataFrame, iterations: int = 50) -> pd.Series[Any]:
