@@ -81,6 +81,8 @@ def votes_stream(*, options: ExportOptions, excluded_raters: set[int], path: Pat
                     _numpy(values.fill_null(-1) if nullable else values).astype(kind, copy=False)
                 )
             del judgments, written, rows
+            # Arrow's allocator keeps freed pages for reuse; handed back, the next range starts lower.
+            pa.default_memory_pool().release_unused()
     columns: dict[str, pa.Array] = {}
     for name, _, nullable in COMPACT:
         values = np.concatenate(parts.pop(name))
@@ -122,22 +124,34 @@ class _RowGroupWriter:
         if self.writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.writer = pq.ParquetWriter(self.path, rows.schema, **write.PARQUET_OPTIONS)
-        self.held.append(rows)
-        self.held_rows += rows.num_rows
-        whole = self.held_rows - self.held_rows % write.ROW_GROUP_SIZE
+        if self.held_rows:
+            # The group begun by earlier tables is completed from the head of this one.
+            head = min(write.ROW_GROUP_SIZE - self.held_rows, rows.num_rows)
+            self._hold(rows.slice(0, head))
+            rows = rows.slice(head)
+            if self.held_rows < write.ROW_GROUP_SIZE:
+                return
+            self._write(pa.concat_tables(self.held).combine_chunks())
+            self.held, self.held_rows = [], 0
+        whole = rows.num_rows - rows.num_rows % write.ROW_GROUP_SIZE
         if whole:
-            self._flush(whole)
+            # Whole groups straight from the table, as a write in one go slices them.
+            self._write(rows.slice(0, whole).combine_chunks())
+        if rows.num_rows > whole:
+            self._hold(rows.slice(whole))
 
-    def _flush(self, count: int) -> None:
+    def _hold(self, rows: pa.Table) -> None:
+        # A copy, so the rows held back do not keep the whole table they came from alive.
+        self.held.append(rows.take(pa.array(np.arange(rows.num_rows))))
+        self.held_rows += rows.num_rows
+
+    def _write(self, rows: pa.Table) -> None:
         assert self.writer is not None
-        held = pa.concat_tables(self.held)
-        self.writer.write_table(held.slice(0, count).combine_chunks(), row_group_size=write.ROW_GROUP_SIZE)
-        rest = held.slice(count)
-        self.held, self.held_rows = [rest], rest.num_rows
+        self.writer.write_table(rows, row_group_size=write.ROW_GROUP_SIZE)
 
     def close(self) -> None:
         if self.writer is None:
             raise ValueError("no rows were given, not even an empty table: the file's schema is unknown")
         if self.held_rows:
-            self._flush(self.held_rows)
+            self._write(pa.concat_tables(self.held).combine_chunks())
         self.writer.close()
