@@ -390,9 +390,10 @@ def _export_child(out: Path) -> None:
     last = [started]
 
     def progress(fraction: float, message: str) -> None:
-        # Each step's wall time to stderr: where an export's time goes.
+        # Each step's wall time and the peak memory so far to stderr: where an export's time goes.
         now = time.perf_counter()
-        say(f"  {now - started:6.1f} s (+{now - last[0]:5.1f}) {fraction:4.0%} {message}")
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        say(f"  {now - started:6.1f} s (+{now - last[0]:5.1f}) {peak:5.0f} MB {fraction:4.0%} {message}")
         last[0] = now
 
     result = export_build(options=ExportOptions(), out_dir=out, progress=progress)

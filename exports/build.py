@@ -18,7 +18,7 @@ from django.conf import settings
 
 from annotate.models import Track
 from annotate.stats_agreement import agreement
-from exports import adapters, aggregate, card, groups, read, tables, trainers, versions, write
+from exports import adapters, aggregate, card, groups, read, tables, trainers, versions, votes_stream, write
 from exports.options import SPLITS, ExportOptions
 from exports.quality import export_quality
 from lib.hashing import sha256_file
@@ -87,11 +87,11 @@ def export_build(
         tracks, studies = read.sources_check(options)
         excluded = read.raters_resolve(options.exclude_raters)
         versions.base_check(extends, options=options, excluded_count=len(excluded))
-        report(0.05, "Reading judgments, comparisons and videos")
+        report(0.05, "Reading judgments and writing votes, reading comparisons and videos")
         # Nothing is reported inside the snapshot: its transaction is read-only, and a progress callback
         # that writes to the database (an export run's) must not write through it.
         with read.consistent_reads():
-            data = _read_all(options=options, excluded=excluded)
+            data = _read_all(options=options, excluded=excluded, work=work)
         report(0.3, f"Read {data.votes.num_rows} votes on {len(data.comparison_ids)} comparisons")
         manifest = _write_all(work=work, data=data, options=options, excluded=excluded, report=report)
         manifest["sources"] = {"tracks": tracks or data.tracks_seen, "studies": studies or data.studies_seen}
@@ -112,8 +112,11 @@ def export_build(
 
 @dataclass
 class _Data:
+    # Compact columns (exports.votes_stream): data/votes.parquet is written while they are read.
     judgments: pa.Table  # every judgment read: the votes, gold and repeat checks, excluded seats' votes
     votes: pa.Table  # the dataset's votes
+    newest_us: int | None  # the newest dataset vote's created_at
+    quality_checks: dict[str, int]  # gold and repeat rows in data/votes.parquet
     criteria: tuple[str, ...]
     comparison_ids: np.ndarray
     counts: np.ndarray
@@ -126,10 +129,12 @@ class _Data:
     studies_seen: list[dict[str, Any]]
 
 
-def _read_all(*, options: ExportOptions, excluded: set[int]) -> _Data:
-    judgments = read.votes_read(options=options, excluded_raters=excluded)
+def _read_all(*, options: ExportOptions, excluded: set[int], work: Path) -> _Data:
+    streamed = votes_stream.votes_stream(
+        options=options, excluded_raters=excluded, path=work / "data/votes.parquet"
+    )
     # The dataset's votes: every pair, count, statistic and adapter is made of these alone.
-    votes = judgments.filter(pa.array(read.dataset_mask(judgments)))
+    judgments, votes = streamed.judgments, streamed.votes
     criterion_codes = votes["criterion_code"].to_numpy()
     # Joint criteria always get their columns, even without a vote: the joint label reads them.
     criteria = options.criteria or aggregate.criteria_ordered(
@@ -150,6 +155,8 @@ def _read_all(*, options: ExportOptions, excluded: set[int]) -> _Data:
     return _Data(
         judgments=judgments,
         votes=votes,
+        newest_us=streamed.newest_us,
+        quality_checks={"gold": streamed.gold, "repeat": streamed.repeat},
         criteria=criteria,
         comparison_ids=comparison_ids,
         counts=counts,
@@ -178,15 +185,6 @@ def _sources_seen(
 def _write_all(
     *, work: Path, data: _Data, options: ExportOptions, excluded: set[int], report: ProgressFn
 ) -> dict[str, Any]:
-    report(0.35, "Writing votes")
-    # Raw votes with the quality checks flagged; an excluded seat's judgments count nowhere, not even here.
-    on_excluded_seats = data.judgments["seat_excluded"].to_numpy(zero_copy_only=False)
-    written = data.judgments.filter(pa.array(~on_excluded_seats))
-    votes_out = tables.votes_table(written)
-    if options.schema == 2:
-        votes_out = trainers.votes_with_conditioning(votes_out, written)
-    write.write_parquet(votes_out, work / "data/votes.parquet")
-
     report(0.4, "Fitting rater quality")
     quality = export_quality(votes=data.judgments, comparison_ids=data.comparison_ids, criteria=data.criteria)
     write.write_parquet(quality.raters, work / "data/raters.parquet")
@@ -281,7 +279,7 @@ def _write_all(
         work=work, videos=data.videos, references=data.references, mode=options.media, report=report
     )
 
-    newest = pc.max(data.votes["created_us"]).as_py() if data.votes.num_rows else None
+    newest = data.newest_us
     created_at = (
         datetime.fromtimestamp(newest / 1e6, tz=UTC).isoformat().replace("+00:00", "Z") if newest else None
     )
@@ -316,10 +314,7 @@ def _write_all(
         **schema_2_groups,
         "counts": {
             "votes": data.votes.num_rows,
-            "quality_checks": {
-                "gold": int(pc.sum(written["is_gold"]).as_py() or 0),
-                "repeat": int(pc.sum(written["is_repeat"]).as_py() or 0),
-            },
+            "quality_checks": data.quality_checks,
             "raters_table": quality.raters.num_rows,
             "raters": len(pc.unique(data.votes["rater_pk"])),
             "pairs": len(pairs),

@@ -13,6 +13,7 @@ import io
 import select
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 import numpy as np
@@ -256,19 +257,25 @@ def _withdrawn_and_study_raters(options: ExportOptions) -> tuple[set[int], dict[
     return withdrawn, study_of, chosen
 
 
-def votes_read(*, options: ExportOptions, excluded_raters: set[int]) -> pa.Table:
-    """Selected judgments, sorted by id. Excluded raters and withdrawn participants are never read.
+# Where votes_read puts a range of ids: in a subquery that OFFSET 0 keeps apart, so that the range alone
+# chooses the plan (the primary key's pages of that range) and the other conditions only filter its rows;
+# pushed down beside them, an index over the whole table (criterion, track) was scanned for every range.
+_ID_RANGE = "/* id range */"
 
-    Gold and repeat judgments are read, flagged (``is_gold``, ``is_repeat``, ``repeat_of``), and so are
-    the judgments of excluded track seats (``seat_excluded``): the raters' quality figures need them all;
-    the dataset's votes are the rows with none of the three (see ``dataset_mask``), the same rule as
-    ``Judgment.objects.dataset()``.
 
-    One scan of the judgments without a join: who is left out is decided first (a few thousand raters at
-    most) and sent as a list, and a study answer's study is looked up from its participant afterwards.
-    Criterion, choice and selection policy travel as codes (their index in CRITERIA, CHOICES and the
-    policies found), NULLs as -1 or NaN, so every row is fixed-width binary (see copy_fixed).
-    """
+@dataclass(frozen=True)
+class VoteQuery:
+    """The judgments' COPY with who is left out already decided: read whole or one id range at a time."""
+
+    sql: str
+    params: dict[str, Any]
+    policies: list[str]
+    study_of: dict[int, int]  # each participant rater's study
+    excluded_seats: np.ndarray  # sorted (track << 32 | rater) of the excluded track seats
+
+
+def votes_query(*, options: ExportOptions, excluded_raters: set[int]) -> VoteQuery:
+    """The selection of ``votes_read``, prepared once for any number of id ranges (see votes_read)."""
     withdrawn, study_of, study_raters = _withdrawn_and_study_raters(options)
     excluded = (
         set(Rater.objects.filter(excluded=True).values_list("pk", flat=True)) | withdrawn | excluded_raters
@@ -312,16 +319,57 @@ def votes_read(*, options: ExportOptions, excluded_raters: set[int]) -> pa.Table
                (array_position(%(policies)s::text[], j.selection_policy::text) - 1)::smallint,
                COALESCE(j.selection_probability, 'NaN'),
                j.is_gold, j.is_repeat, COALESCE(j.repeat_of_id, -1)
-        FROM annotate_judgment AS j
+        FROM (SELECT * FROM annotate_judgment {_ID_RANGE} OFFSET 0) AS j
         WHERE NOT (j.rater_id = ANY(%(excluded)s::bigint[]))
           AND j.criterion = ANY(%(criteria)s::text[])
           AND ({source})
     """
+    seats = TrackSeat.objects.filter(excluded=True, rater__isnull=False).values_list("track_id", "rater_id")
+    # One int per (track, rater): rater keys stay far below 2**32.
+    excluded_seats = np.array(sorted(t << 32 | r for t, r in seats), dtype=np.int64)
+    return VoteQuery(sql, params, policies, study_of, excluded_seats)
+
+
+def judgment_id_ranges(width: int) -> list[tuple[int, int]]:
+    """Half-open judgment-id ranges of ``width`` ids covering every judgment (at least one range)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT MIN(id), MAX(id) FROM annotate_judgment")
+        low, high = cursor.fetchone()
+    if low is None:
+        return [(0, 1)]
+    return [(start, start + width) for start in range(low, high + 1, width)]
+
+
+def votes_read(
+    *, options: ExportOptions, excluded_raters: set[int], query: VoteQuery | None = None,
+    id_range: tuple[int, int] | None = None,
+) -> pa.Table:  # fmt: skip
+    """Selected judgments, sorted by id. Excluded raters and withdrawn participants are never read.
+
+    Gold and repeat judgments are read, flagged (``is_gold``, ``is_repeat``, ``repeat_of``), and so are
+    the judgments of excluded track seats (``seat_excluded``): the raters' quality figures need them all;
+    the dataset's votes are the rows with none of the three (see ``dataset_mask``), the same rule as
+    ``Judgment.objects.dataset()``.
+
+    One scan of the judgments without a join: who is left out is decided first (a few thousand raters at
+    most) and sent as a list, and a study answer's study is looked up from its participant afterwards.
+    Criterion, choice and selection policy travel as codes (their index in CRITERIA, CHOICES and the
+    policies found), NULLs as -1 or NaN, so every row is fixed-width binary (see copy_fixed).
+    ``query`` (votes_query) and ``id_range`` (from, to: half-open) read one range of judgment ids.
+    """
+    query = query or votes_query(options=options, excluded_raters=excluded_raters)
+    sql, params = query.sql, query.params
+    if id_range is None:
+        sql = sql.replace(_ID_RANGE, "")
+    else:
+        sql = sql.replace(_ID_RANGE, "WHERE id >= %(id_from)s AND id < %(id_to)s")
+        params = params | {"id_from": id_range[0], "id_to": id_range[1]}
     columns = copy_fixed(sql, params, VOTE_FIELDS)
     order = np.argsort(columns["judgment_id"], kind="stable")
     columns = {name: values[order] for name, values in columns.items()}
     track = columns["track_id"]
     raters = columns["rater_pk"]
+    study_of = query.study_of
     if study_of:
         participants = np.array(sorted(study_of), dtype=np.int64)
         studies = np.array([study_of[r] for r in participants], dtype=np.int64)
@@ -330,7 +378,7 @@ def votes_read(*, options: ExportOptions, excluded_raters: set[int]) -> pa.Table
         study = np.where(is_study, studies[at], -1)
     else:
         study = np.full(len(raters), -1, dtype=np.int64)
-    seat_excluded = _on_excluded_seats(track, raters)
+    seat_excluded = np.isin((track << 32) | raters, query.excluded_seats) & (track >= 0)
     repeat_of = columns["repeat_of"]
     return pa.table(
         {
@@ -346,7 +394,9 @@ def votes_read(*, options: ExportOptions, excluded_raters: set[int]) -> pa.Table
             "response_ms": pa.array(columns["response_ms"], mask=columns["response_ms"] < 0),
             "watched_a": pa.array(columns["watched_a"], from_pandas=True),
             "watched_b": pa.array(columns["watched_b"], from_pandas=True),
-            "selection_policy": pa.array(policies, type=pa.string()).take(pa.array(columns["policy_code"])),
+            "selection_policy": pa.array(query.policies, type=pa.string()).take(
+                pa.array(columns["policy_code"])
+            ),
             "selection_probability": pa.array(columns["selection_probability"], from_pandas=True),
             "is_gold": columns["is_gold"],
             "is_repeat": columns["is_repeat"],
@@ -354,18 +404,6 @@ def votes_read(*, options: ExportOptions, excluded_raters: set[int]) -> pa.Table
             "seat_excluded": seat_excluded,
         }
     )
-
-
-def _on_excluded_seats(track: np.ndarray, raters: np.ndarray) -> np.ndarray:
-    """Whether each judgment was given on a track where its rater's seat is excluded (a few seats)."""
-    seats = list(
-        TrackSeat.objects.filter(excluded=True, rater__isnull=False).values_list("track_id", "rater_id")
-    )
-    if not seats:
-        return np.zeros(len(raters), dtype=bool)
-    # One int per (track, rater): rater keys stay far below 2**32.
-    keys = np.array(sorted(t << 32 | r for t, r in seats), dtype=np.int64)
-    return np.isin((track << 32) | raters, keys) & (track >= 0)
 
 
 def dataset_mask(votes: pa.Table) -> np.ndarray:

@@ -1,0 +1,159 @@
+"""The judgments of an export read in judgment-id ranges: ``data/votes.parquet`` written range by range,
+and only compact columns kept for the rest of the export.
+
+Read whole, ten million judgments with their text columns would be gigabytes held several times over.
+Here each range is read (read.votes_read), turned into its rows of the votes file (tables.votes_table) and
+dropped; what the quality fit, the counts and the adapters need stays behind as numbers: ids, codes as
+int8, flags, response time as int32. The file's row groups are cut at the same rows as a write in one go
+(write.ROW_GROUP_SIZE), so its bytes are the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from exports import read, tables, trainers, write
+from exports.options import ExportOptions
+
+# Judgment ids per range: two row groups' worth (a range holds at most this many judgments). Larger
+# ranges hold more at once and are not faster: at a million judgments, four groups a range peaked 90 MB
+# higher.
+RANGE_IDS = 2 * write.ROW_GROUP_SIZE
+
+# The compact columns every later step reads: (name, numpy type, whether -1 stands for null).
+COMPACT = [
+    ("judgment_id", np.int64, False),
+    ("comparison_id", np.int64, False),
+    ("rater_pk", np.int64, False),
+    ("track_id", np.int32, True),
+    ("study_id", np.int32, True),
+    ("criterion_code", np.int8, False),
+    ("choice_code", np.int8, False),
+    ("shown_left_a", np.bool_, False),
+    ("response_ms", np.int32, True),
+    ("is_gold", np.bool_, False),
+    ("is_repeat", np.bool_, False),
+    ("repeat_of", np.int64, True),
+    ("seat_excluded", np.bool_, False),
+]
+# The dataset's votes keep fewer: counts, sources, raters and the adapters' conditioning.
+VOTE_COLUMNS = ["comparison_id", "rater_pk", "track_id", "study_id", "criterion_code", "choice_code"]
+
+
+@dataclass(frozen=True)
+class Streamed:
+    judgments: pa.Table  # every judgment read (COMPACT columns): votes, quality checks, excluded seats
+    votes: pa.Table  # the dataset's votes (VOTE_COLUMNS)
+    newest_us: int | None  # created_at of the newest dataset vote, microseconds since the epoch
+    gold: int  # quality checks among the written rows
+    repeat: int
+
+
+def votes_stream(*, options: ExportOptions, excluded_raters: set[int], path: Path) -> Streamed:
+    """Write ``path`` (data/votes.parquet) from the selected judgments, range by range; compact columns."""
+    query = read.votes_query(options=options, excluded_raters=excluded_raters)
+    parts: dict[str, list[np.ndarray]] = {name: [] for name, _, _ in COMPACT}
+    newest: int | None = None
+    gold = repeat = 0
+    with _RowGroupWriter(path) as writer:
+        for id_range in read.judgment_id_ranges(RANGE_IDS):
+            judgments = read.votes_read(
+                options=options, excluded_raters=excluded_raters, query=query, id_range=id_range
+            )
+            # An excluded seat's judgments count nowhere, not even in the votes file.
+            written = judgments.filter(pa.array(~_numpy(judgments["seat_excluded"])))
+            rows = tables.votes_table(written)
+            if options.schema == 2:
+                rows = trainers.votes_with_conditioning(rows, written)
+            writer.write(rows)
+            gold += int(_numpy(written["is_gold"]).sum())
+            repeat += int(_numpy(written["is_repeat"]).sum())
+            in_dataset = read.dataset_mask(judgments)
+            if in_dataset.any():
+                latest = int(judgments["created_us"].to_numpy()[in_dataset].max())
+                newest = latest if newest is None else max(newest, latest)
+            for name, kind, nullable in COMPACT:
+                values = judgments[name]
+                parts[name].append(
+                    _numpy(values.fill_null(-1) if nullable else values).astype(kind, copy=False)
+                )
+            del judgments, written, rows
+            # Arrow's allocator keeps freed pages for reuse; handed back, the next range starts lower.
+            pa.default_memory_pool().release_unused()
+    columns: dict[str, pa.Array] = {}
+    for name, _, nullable in COMPACT:
+        values = np.concatenate(parts.pop(name))
+        columns[name] = pa.array(values, mask=values < 0) if nullable else pa.array(values)
+    compact = pa.table(columns)
+    votes = compact.select(VOTE_COLUMNS).filter(pa.array(read.dataset_mask(compact)))
+    return Streamed(judgments=compact, votes=votes, newest_us=newest, gold=gold, repeat=repeat)
+
+
+def _numpy(values: pa.ChunkedArray) -> np.ndarray:
+    array: np.ndarray = values.to_numpy(zero_copy_only=False)
+    return array
+
+
+class _RowGroupWriter:
+    """write.write_parquet's file from tables given one after another: the same row groups, the same bytes.
+
+    Rows are held back until they fill whole row groups, and each group is written from one contiguous
+    chunk, as a write of the whole table in one go cuts and encodes it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer: pq.ParquetWriter | None = None
+        self.held: list[pa.Table] = []
+        self.held_rows = 0
+
+    def __enter__(self) -> _RowGroupWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            self.close()
+        elif self.writer is not None:
+            self.writer.close()
+
+    def write(self, rows: pa.Table) -> None:
+        rows = rows.replace_schema_metadata(None)
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.path, rows.schema, **write.PARQUET_OPTIONS)
+        if self.held_rows:
+            # The group begun by earlier tables is completed from the head of this one.
+            head = min(write.ROW_GROUP_SIZE - self.held_rows, rows.num_rows)
+            self._hold(rows.slice(0, head))
+            rows = rows.slice(head)
+            if self.held_rows < write.ROW_GROUP_SIZE:
+                return
+            self._write(pa.concat_tables(self.held).combine_chunks())
+            self.held, self.held_rows = [], 0
+        whole = rows.num_rows - rows.num_rows % write.ROW_GROUP_SIZE
+        if whole:
+            # Whole groups straight from the table, as a write in one go slices them.
+            self._write(rows.slice(0, whole).combine_chunks())
+        if rows.num_rows > whole:
+            self._hold(rows.slice(whole))
+
+    def _hold(self, rows: pa.Table) -> None:
+        # A copy, so the rows held back do not keep the whole table they came from alive.
+        self.held.append(rows.take(pa.array(np.arange(rows.num_rows))))
+        self.held_rows += rows.num_rows
+
+    def _write(self, rows: pa.Table) -> None:
+        assert self.writer is not None
+        self.writer.write_table(rows, row_group_size=write.ROW_GROUP_SIZE)
+
+    def close(self) -> None:
+        if self.writer is None:
+            raise ValueError("no rows were given, not even an empty table: the file's schema is unknown")
+        if self.held_rows:
+            self._write(pa.concat_tables(self.held).combine_chunks())
+        self.writer.close()
