@@ -371,9 +371,15 @@ def _csv(path: Path, schema: pa.Schema) -> pacsv.CSVWriter:
     return pacsv.CSVWriter(path, schema, write_options=pacsv.WriteOptions(quoting_style="needed"))
 
 
-def _csv_rows(writer: pacsv.CSVWriter, rows: pa.Table) -> None:
-    """Append rows as write.write_csv writes them (formula-safe cells)."""
-    writer.write_table(write._formula_safe(rows))
+def _csv_rows(writer: pacsv.CSVWriter, rows: pa.Table, free_text: tuple[str, ...]) -> None:
+    """Append rows as write.write_csv writes them: cells a spreadsheet would run as a formula get a
+    leading quote. Only the ``free_text`` columns are searched: media paths ("media/..."), labels and
+    conditioning names never start like a formula."""
+    for name in free_text:
+        index = rows.schema.get_field_index(name)
+        safe = write._formula_safe(rows.select([index]))
+        rows = rows.set_column(index, rows.schema.field(index), safe.column(0))
+    writer.write_table(rows)
 
 
 def _both_bad_counts(votes: pa.Table, comparison_ids: np.ndarray) -> np.ndarray:
@@ -429,7 +435,8 @@ def _videoalign(work: Path, pairs: Pairs, refs: _References, view: _Criterion) -
                     refs.of("joined", at),
                     view.conditioning_names(at),
                 ]
-                _csv_rows(writer, table([(f.name, f.type, v) for f, v in zip(schema, values, strict=True)]))
+                rows_out = table([(f.name, f.type, v) for f, v in zip(schema, values, strict=True)])
+                _csv_rows(writer, rows_out, free_text=("prompt",))
         counts[split] = len(rows)
     return counts
 
