@@ -101,7 +101,7 @@ def vote_conditioning(votes: pa.Table) -> np.ndarray:
     """The CONDITIONING code of each vote, from its track's kind (a study vote has no track)."""
     track = votes["track_id"].to_numpy(zero_copy_only=False)
     has_track = ~np.isnan(track) if track.dtype.kind == "f" else np.ones(len(track), dtype=bool)
-    codes = np.full(len(track), _STUDY_PROMPT, dtype=np.int64)
+    codes = np.full(len(track), _STUDY_PROMPT, dtype=np.int8)
     if not has_track.any():
         return codes
     ids = np.nan_to_num(track.astype(np.float64), nan=-1).astype(np.int64)
@@ -196,7 +196,7 @@ def _row_conditioning(
     mask = np.isin(votes["criterion_code"].to_numpy(), criterion_codes)
     row = np.searchsorted(comparison_ids, votes["comparison_id"].to_numpy()[mask])
     counts = np.bincount(row * 3 + vote_codes[mask], minlength=len(comparison_ids) * 3)
-    return np.asarray(counts.reshape(len(comparison_ids), 3).argmax(axis=1), dtype=np.int64)
+    return np.asarray(counts.reshape(len(comparison_ids), 3).argmax(axis=1), dtype=np.int8)
 
 
 def splitmix_coin(seed: int, ids: np.ndarray) -> np.ndarray:
@@ -266,7 +266,7 @@ def write_trainers(
             name=name,
             lab=lab,
             conditioning=conditioning,
-            both_bad=both_bad[:, codes].sum(axis=1),
+            both_bad=both_bad.of(codes),
             question=texts[name],
         )
         counts["videoalign"][name] = _videoalign(work, pairs, refs, view)
@@ -382,14 +382,24 @@ def _csv_rows(writer: pacsv.CSVWriter, rows: pa.Table, free_text: tuple[str, ...
     writer.write_table(rows)
 
 
-def _both_bad_counts(votes: pa.Table, comparison_ids: np.ndarray) -> np.ndarray:
-    """Per pair and criterion (aggregate.CRITERIA order): the counted both-bad answers."""
+@dataclass(frozen=True)
+class _BothBad:
+    """The counted both-bad answers: their pair (row) and criterion code, to count per pair on demand."""
+
+    row: np.ndarray
+    criterion: np.ndarray
+    pairs: int
+
+    def of(self, criterion_codes: list[int]) -> np.ndarray:
+        """Per pair: the both-bad answers on these criteria."""
+        rows = self.row[np.isin(self.criterion, criterion_codes)]
+        return np.bincount(rows, minlength=self.pairs)
+
+
+def _both_bad_counts(votes: pa.Table, comparison_ids: np.ndarray) -> _BothBad:
     counted = votes["choice_code"].to_numpy() == aggregate.CHOICES.index("both_bad")
     row = np.searchsorted(comparison_ids, votes["comparison_id"].to_numpy()[counted])
-    column = votes["criterion_code"].to_numpy()[counted].astype(np.int64)
-    width = len(aggregate.CRITERIA)
-    flat = np.bincount(row * width + column, minlength=len(comparison_ids) * width)
-    return flat.reshape(len(comparison_ids), width)
+    return _BothBad(row, votes["criterion_code"].to_numpy()[counted], len(comparison_ids))
 
 
 _VIDEOALIGN_CELLS = pa.array([*_VIDEOALIGN.values(), ""], type=pa.string())
@@ -398,7 +408,7 @@ _VIDEOALIGN_CELLS = pa.array([*_VIDEOALIGN.values(), ""], type=pa.string())
 def _videoalign(work: Path, pairs: Pairs, refs: _References, view: _Criterion) -> dict[str, int]:
     cols = pairs.columns
     # The cell of each label (A, B, same), "" for none: codes into _VIDEOALIGN_CELLS.
-    cells = np.full(len(view.lab.label), len(_VIDEOALIGN), dtype=np.int64)
+    cells = np.full(len(view.lab.label), len(_VIDEOALIGN), dtype=np.int8)
     for code, label in enumerate(_VIDEOALIGN):
         cells[view.lab.label == label] = code
     code_name = CODES.get(view.name, view.name)
@@ -619,8 +629,8 @@ def _judge(work: Path, pairs: Pairs, refs: _References, view: _Criterion) -> dic
     label = view.lab.label
     n = view.lab.n_a + view.lab.n_b + view.lab.n_tie
     both_bad = (label == "tie") & (2 * view.both_bad > n)
-    answer_ab = np.where(label == "A", _FIRST, _SECOND)
-    answer_ba = np.where(label == "B", _FIRST, _SECOND)
+    answer_ab = np.where(label == "A", _FIRST, _SECOND).astype(np.int8)
+    answer_ba = np.where(label == "B", _FIRST, _SECOND).astype(np.int8)
     for answer in (answer_ab, answer_ba):
         answer[label == "tie"] = _TIE
         answer[both_bad] = _BOTH_BAD
