@@ -16,6 +16,7 @@ criteria, splits and distinct texts, never over votes or pairs.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from annotate.models import Criterion, Track
 from exports import aggregate, tables, write
@@ -98,7 +101,7 @@ def vote_conditioning(votes: pa.Table) -> np.ndarray:
     """The CONDITIONING code of each vote, from its track's kind (a study vote has no track)."""
     track = votes["track_id"].to_numpy(zero_copy_only=False)
     has_track = ~np.isnan(track) if track.dtype.kind == "f" else np.ones(len(track), dtype=bool)
-    codes = np.full(len(track), _STUDY_PROMPT, dtype=np.int64)
+    codes = np.full(len(track), _STUDY_PROMPT, dtype=np.int8)
     if not has_track.any():
         return codes
     ids = np.nan_to_num(track.astype(np.float64), nan=-1).astype(np.int64)
@@ -121,13 +124,20 @@ def votes_with_conditioning(written: pa.Table, judgments: pa.Table) -> pa.Table:
 
 @dataclass(frozen=True)
 class _References:
-    """Per pair: reference paths (list, primary first), primary path, judge media entries."""
+    """Per identity: reference paths (list, primary first), ";"-joined, primary path, judge media entries
+    (JSON fragments, ", "-joined); ``at``: each pair's identity's position. Taken per slice of pairs, so
+    that no per-pair copy of these texts is ever held whole."""
 
     paths: pa.ListArray
     joined: pa.Array
     primary: pa.Array
-    all_media: pa.Array  # JSON fragments: every reference as a media entry, ", "-joined
+    all_media: pa.Array
     primary_media: pa.Array
+    at: np.ndarray
+
+    def of(self, name: str, rows: pa.Array) -> pa.Array:
+        values: pa.Array = getattr(self, name)
+        return values.take(pa.array(self.at[rows.to_numpy()], type=pa.int64()))
 
 
 def _references(
@@ -156,14 +166,13 @@ def _references(
     else:
         first_path = pa.nulls(len(starts), pa.string())
         first_media = pa.array([""] * len(starts), pa.string())
-    at = tables.positions(galleries.identity_ids, identity_of_pair)
-    paths = per_identity_paths.take(at)
     return _References(
-        paths=paths,
-        joined=pc.binary_join(paths, ";"),
-        primary=first_path.take(at),
-        all_media=pc.binary_join(per_identity_media, ", ").take(at),
-        primary_media=_single(first_media).take(at),
+        paths=per_identity_paths,
+        joined=_single(pc.binary_join(per_identity_paths, ";")),
+        primary=_single(first_path),
+        all_media=_single(pc.binary_join(per_identity_media, ", ")),
+        primary_media=_single(first_media),
+        at=tables.positions(galleries.identity_ids, identity_of_pair).to_numpy(),
     )
 
 
@@ -187,7 +196,7 @@ def _row_conditioning(
     mask = np.isin(votes["criterion_code"].to_numpy(), criterion_codes)
     row = np.searchsorted(comparison_ids, votes["comparison_id"].to_numpy()[mask])
     counts = np.bincount(row * 3 + vote_codes[mask], minlength=len(comparison_ids) * 3)
-    return np.asarray(counts.reshape(len(comparison_ids), 3).argmax(axis=1), dtype=np.int64)
+    return np.asarray(counts.reshape(len(comparison_ids), 3).argmax(axis=1), dtype=np.int8)
 
 
 def splitmix_coin(seed: int, ids: np.ndarray) -> np.ndarray:
@@ -248,7 +257,7 @@ def write_trainers(
     both_bad = _both_bad_counts(votes, comparison_ids)
     texts = questions([name for name, _ in named], study_ids)
     counts: dict[str, Any] = {"videoalign": {}, "dpo": {}, "videodpo": {}, "judge": {}}
-    settings = _settings(videos, galleries)
+    settings = _settings(videos)
     coin = splitmix_coin(options.split_seed, comparison_ids)
     for name, lab in named:
         codes = joint_codes if name == "joint" else [aggregate.CRITERIA.index(name)]
@@ -257,7 +266,7 @@ def write_trainers(
             name=name,
             lab=lab,
             conditioning=conditioning,
-            both_bad=both_bad[:, codes].sum(axis=1),
+            both_bad=both_bad.of(codes),
             question=texts[name],
         )
         counts["videoalign"][name] = _videoalign(work, pairs, refs, view)
@@ -277,58 +286,168 @@ class _Criterion:
     both_bad: np.ndarray
     question: str
 
-    def rows(self, pairs: Pairs, split: int, *, decided_only: bool = False) -> pa.Array:
+    def rows(self, pairs: Pairs, split: int, *, decided_only: bool = False) -> np.ndarray:
         keep = (pairs.split == split) & self.lab.passes_filter
         if decided_only:
             keep &= (self.lab.label == "A") | (self.lab.label == "B")
-        return pa.array(np.flatnonzero(keep), type=pa.int64())
+        return np.flatnonzero(keep)
 
-    def shown_prompt(self, pairs: Pairs) -> pa.Array:
+    def shown_prompt(self, pairs: Pairs, at: pa.Array) -> pa.Array:
         """The prompt beside the videos: empty where the annotators saw none."""
-        no_prompt = pa.array(self.conditioning == _ALL_REFERENCES, type=pa.bool_())
-        return pc.if_else(no_prompt, pa.scalar("", pa.string()), pairs.columns["shown_prompt"])
+        no_prompt = pa.array(self.conditioning[at.to_numpy()] == _ALL_REFERENCES, type=pa.bool_())
+        return pc.if_else(no_prompt, pa.scalar("", pa.string()), pairs.columns["shown_prompt"].take(at))
 
-    def conditioning_names(self) -> pa.Array:
-        return pa.array(CONDITIONING, type=pa.string()).take(pa.array(self.conditioning, type=pa.int64()))
+    def conditioning_names(self, at: pa.Array) -> pa.Array:
+        return _CONDITIONING_NAMES.take(pa.array(self.conditioning[at.to_numpy()], type=pa.int64()))
 
 
-def _both_bad_counts(votes: pa.Table, comparison_ids: np.ndarray) -> np.ndarray:
-    """Per pair and criterion (aggregate.CRITERIA order): the counted both-bad answers."""
+_CONDITIONING_NAMES = pa.array(CONDITIONING, type=pa.string())
+
+
+# --- slices and appending writers ---------------------------------------------------------------
+
+# Rows built and written at a time: each adapter file is appended slice by slice, so that its text is
+# never held whole (the judge's conversations run to about a kilobyte per pair). Parquet files are cut
+# at write.ROW_GROUP_SIZE, the row groups write.write_parquet makes, so their bytes are the same.
+SLICE_ROWS = 65_536
+
+
+def _slices(rows: np.ndarray, size: int | None = None) -> Iterator[pa.Array]:
+    step = size or SLICE_ROWS
+    for start in range(0, len(rows), step):
+        yield pa.array(rows[start : start + step], type=pa.int64())
+
+
+def _text(handle: Any, values: pa.Array, skip: int = 0) -> None:
+    """Write the characters of every value of a string array, back to back, straight from its buffer
+    (less the first ``skip`` bytes)."""
+    values = _single(values)
+    if not len(values):
+        return
+    _, offsets, data = values.buffers()
+    width = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    bounds = np.frombuffer(offsets, dtype=width)[values.offset : values.offset + len(values) + 1]
+    handle.write(memoryview(data)[int(bounds[0]) + skip : int(bounds[-1])])
+
+
+def _open(path: Path) -> Any:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return open(path, "wb")
+
+
+def _lines(handle: Any, lines: pa.Array) -> None:
+    """Append one line per value (write.write_lines' bytes, a slice at a time)."""
+    _text(handle, pc.binary_join_element_wise(_single(lines), "\n", ""))
+
+
+class _JsonArray:
+    """A JSON array written an item at a time, in write.write_lines' layout of trainers' arrays: "[",
+    then each item indented by two spaces, a comma after every item but the last, then "]"; "[]" when
+    empty."""
+
+    def __init__(self, path: Path) -> None:
+        self.handle = _open(path)
+        self.empty = True
+
+    def add(self, items: pa.Array) -> None:
+        if not len(items):
+            return
+        joined = pc.binary_join_element_wise(",\n  ", _single(items), "")
+        if self.empty:
+            # The first item has no comma before it: skip the 4 bytes of its ",\n  " after writing "[\n  ".
+            self.handle.write(b"[\n  ")
+            _text(self.handle, joined, skip=4)
+            self.empty = False
+        else:
+            _text(self.handle, joined)
+
+    def close(self) -> None:
+        self.handle.write(b"[]\n" if self.empty else b"\n]\n")
+        self.handle.close()
+
+
+def _csv(path: Path, schema: pa.Schema) -> pacsv.CSVWriter:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return pacsv.CSVWriter(path, schema, write_options=pacsv.WriteOptions(quoting_style="needed"))
+
+
+def _csv_rows(writer: pacsv.CSVWriter, rows: pa.Table, free_text: tuple[str, ...]) -> None:
+    """Append rows as write.write_csv writes them: cells a spreadsheet would run as a formula get a
+    leading quote. Only the ``free_text`` columns are searched: media paths ("media/..."), labels and
+    conditioning names never start like a formula."""
+    for name in free_text:
+        index = rows.schema.get_field_index(name)
+        safe = write._formula_safe(rows.select([index]))
+        rows = rows.set_column(index, rows.schema.field(index), safe.column(0))
+    writer.write_table(rows)
+
+
+@dataclass(frozen=True)
+class _BothBad:
+    """The counted both-bad answers: their pair (row) and criterion code, to count per pair on demand."""
+
+    row: np.ndarray
+    criterion: np.ndarray
+    pairs: int
+
+    def of(self, criterion_codes: list[int]) -> np.ndarray:
+        """Per pair: the both-bad answers on these criteria."""
+        rows = self.row[np.isin(self.criterion, criterion_codes)]
+        return np.bincount(rows, minlength=self.pairs)
+
+
+def _both_bad_counts(votes: pa.Table, comparison_ids: np.ndarray) -> _BothBad:
     counted = votes["choice_code"].to_numpy() == aggregate.CHOICES.index("both_bad")
     row = np.searchsorted(comparison_ids, votes["comparison_id"].to_numpy()[counted])
-    column = votes["criterion_code"].to_numpy()[counted].astype(np.int64)
-    width = len(aggregate.CRITERIA)
-    flat = np.bincount(row * width + column, minlength=len(comparison_ids) * width)
-    return flat.reshape(len(comparison_ids), width)
+    return _BothBad(row, votes["criterion_code"].to_numpy()[counted], len(comparison_ids))
+
+
+_VIDEOALIGN_CELLS = pa.array([*_VIDEOALIGN.values(), ""], type=pa.string())
 
 
 def _videoalign(work: Path, pairs: Pairs, refs: _References, view: _Criterion) -> dict[str, int]:
     cols = pairs.columns
-    cells = np.full(len(view.lab.label), "", dtype=object)
-    for label, cell in _VIDEOALIGN.items():
-        cells[view.lab.label == label] = cell
-    prompt = view.shown_prompt(pairs)
-    conditioning = view.conditioning_names()
+    # The cell of each label (A, B, same), "" for none: codes into _VIDEOALIGN_CELLS.
+    cells = np.full(len(view.lab.label), len(_VIDEOALIGN), dtype=np.int8)
+    for code, label in enumerate(_VIDEOALIGN):
+        cells[view.lab.label == label] = code
+    code_name = CODES.get(view.name, view.name)
+    schema = pa.schema(
+        [
+            ("path_A", pa.string()),
+            ("path_B", pa.string()),
+            ("prompt", pa.string()),
+            (code_name, pa.string()),
+            ("fps_A", pa.float64()),
+            ("num_frames_A", pa.int64()),
+            ("fps_B", pa.float64()),
+            ("num_frames_B", pa.int64()),
+            ("comparison_id", pa.int64()),
+            ("reference_paths", pa.string()),
+            ("conditioning_shown", pa.string()),
+        ]
+    )
     counts = {}
     for index, split in enumerate(SPLITS):
-        at = view.rows(pairs, index)
-        rows = table(
-            [
-                ("path_A", pa.string(), cols["video_a_path"].take(at)),
-                ("path_B", pa.string(), cols["video_b_path"].take(at)),
-                ("prompt", pa.string(), prompt.take(at)),
-                (CODES.get(view.name, view.name), pa.string(), cells[at.to_numpy()]),
-                ("fps_A", pa.float64(), cols["fps_a"].take(at)),
-                ("num_frames_A", pa.int64(), cols["num_frames_a"].take(at)),
-                ("fps_B", pa.float64(), cols["fps_b"].take(at)),
-                ("num_frames_B", pa.int64(), cols["num_frames_b"].take(at)),
-                ("comparison_id", pa.int64(), cols["comparison_id"].take(at)),
-                ("reference_paths", pa.string(), refs.joined.take(at)),
-                ("conditioning_shown", pa.string(), conditioning.take(at)),
-            ]
-        )
-        write.write_csv(rows, work / f"adapters/videoalign/{view.name}/{split}.csv")
-        counts[split] = rows.num_rows
+        rows = view.rows(pairs, index)
+        with _csv(work / f"adapters/videoalign/{view.name}/{split}.csv", schema) as writer:
+            for at in _slices(rows):
+                values = [
+                    cols["video_a_path"].take(at),
+                    cols["video_b_path"].take(at),
+                    view.shown_prompt(pairs, at),
+                    _VIDEOALIGN_CELLS.take(pa.array(cells[at.to_numpy()])),
+                    cols["fps_a"].take(at),
+                    cols["num_frames_a"].take(at),
+                    cols["fps_b"].take(at),
+                    cols["num_frames_b"].take(at),
+                    cols["comparison_id"].take(at),
+                    refs.of("joined", at),
+                    view.conditioning_names(at),
+                ]
+                rows_out = table([(f.name, f.type, v) for f, v in zip(schema, values, strict=True)])
+                _csv_rows(writer, rows_out, free_text=("prompt",))
+        counts[split] = len(rows)
     return counts
 
 
@@ -344,9 +463,19 @@ _SETTINGS = (
 )
 
 
-def _settings(videos: pa.Table, galleries: tables.Galleries) -> pa.Table:
-    full = tables.videos_table(videos, galleries)
-    return full.select([name for name, _ in _SETTINGS])
+def _settings(videos: pa.Table) -> pa.Table:
+    """The videos' generation settings, as tables.videos_table has them (those columns alone)."""
+    numbers = {"steps": True, "guidance": False}
+    return table(
+        [
+            (
+                name,
+                kind,
+                tables._number(videos[name], integer=numbers[name]) if name in numbers else videos[name],
+            )
+            for name, kind in _SETTINGS
+        ]
+    )
 
 
 def _dpo(
@@ -359,51 +488,63 @@ def _dpo(
 ) -> dict[str, int]:
     cols = pairs.columns
     video_ids = settings["id"].to_numpy()
-    a_first = pa.array(coin, type=pa.bool_())
-    first_id = pc.if_else(a_first, cols["video_a_id"], cols["video_b_id"])
-    second_id = pc.if_else(a_first, cols["video_b_id"], cols["video_a_id"])
-    first_path = pc.if_else(a_first, cols["video_a_path"], cols["video_b_path"])
-    second_path = pc.if_else(a_first, cols["video_b_path"], cols["video_a_path"])
-    first_at = tables.positions(video_ids, first_id.to_numpy())
-    second_at = tables.positions(video_ids, second_id.to_numpy())
-    conditioning = view.conditioning_names()
+    a_at = tables.positions(video_ids, cols["video_a_id"].to_numpy()).to_numpy()
+    b_at = tables.positions(video_ids, cols["video_b_id"].to_numpy()).to_numpy()
     counts = {}
     for index, split in enumerate(SPLITS):
-        at = view.rows(pairs, index, decided_only=True)
-        rows = at.to_numpy()
-        first_wins = (view.lab.label[rows] == "A") == coin[rows]
-        columns: list[tables.Column] = [
-            ("comparison_id", pa.int64(), cols["comparison_id"].take(at)),
-            # The prompt the videos were generated from (the differential text for differential tasks),
-            # whatever the annotators were shown: conditioning_shown says what that was.
-            ("caption", pa.string(), cols["shown_prompt"].take(at)),
-            ("video_0", pa.string(), first_path.take(at)),
-            ("video_1", pa.string(), second_path.take(at)),
-            ("label_0", pa.float64(), first_wins.astype(np.float64)),
-            ("label_1", pa.float64(), (~first_wins).astype(np.float64)),
-            ("video_0_is_a", pa.bool_(), coin[rows]),
-            ("reference_paths", pa.list_(pa.string()), refs.paths.take(at)),
-            ("primary_reference_path", pa.string(), refs.primary.take(at)),
-            ("conditioning_shown", pa.string(), conditioning.take(at)),
-        ]
-        for side, where in (("video_0", first_at), ("video_1", second_at)):
-            picked = settings.take(where.take(at))
-            columns += [(f"{side}_{name}", kind, picked[name]) for name, kind in _SETTINGS]
-        frame = table(columns)
-        write.write_parquet(frame, work / f"adapters/dpo/{view.name}/{split}.parquet")
-        counts[split] = frame.num_rows
+        path = work / f"adapters/dpo/{view.name}/{split}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows = view.rows(pairs, index, decided_only=True)
+        writer = None
+        # One slice per row group: the same cuts as write.write_parquet's.
+        for at in _slices(rows, write.ROW_GROUP_SIZE) if len(rows) else [pa.array([], pa.int64())]:
+            frame = _dpo_rows(pairs, refs, view, settings, coin, at, a_at, b_at)
+            if writer is None:
+                writer = pq.ParquetWriter(path, frame.schema, **write.PARQUET_OPTIONS)
+            if frame.num_rows:
+                writer.write_table(frame, row_group_size=write.ROW_GROUP_SIZE)
+        assert writer is not None
+        writer.close()
+        counts[split] = len(rows)
     return counts
 
 
-def _json_array(items: pa.Array) -> pa.Array:
-    """Lines of a JSON array of ``items`` (each already JSON): "[", items with commas, "]"."""
-    if not len(items):
-        return pa.array(["[]"], pa.string())
-    commas = pa.array(np.r_[np.full(len(items) - 1, ","), [""]].astype(object), pa.string())
-    body = pc.binary_join_element_wise("  ", items, commas, "")
-    return pa.concat_arrays(
-        [pa.array(["["], pa.string()), body.cast(pa.string()), pa.array(["]"], pa.string())]
-    )
+def _dpo_rows(
+    pairs: Pairs,
+    refs: _References,
+    view: _Criterion,
+    settings: pa.Table,
+    coin: np.ndarray,
+    at: pa.Array,
+    a_at: np.ndarray,
+    b_at: np.ndarray,
+) -> pa.Table:
+    cols = pairs.columns
+    rows = at.to_numpy()
+    a_first = coin[rows]
+    flags = pa.array(a_first, type=pa.bool_())
+    a_path, b_path = cols["video_a_path"].take(at), cols["video_b_path"].take(at)
+    first_wins = (view.lab.label[rows] == "A") == a_first
+    columns: list[tables.Column] = [
+        ("comparison_id", pa.int64(), cols["comparison_id"].take(at)),
+        # The prompt the videos were generated from (the differential text for differential tasks),
+        # whatever the annotators were shown: conditioning_shown says what that was.
+        ("caption", pa.string(), cols["shown_prompt"].take(at)),
+        ("video_0", pa.string(), pc.if_else(flags, a_path, b_path)),
+        ("video_1", pa.string(), pc.if_else(flags, b_path, a_path)),
+        ("label_0", pa.float64(), first_wins.astype(np.float64)),
+        ("label_1", pa.float64(), (~first_wins).astype(np.float64)),
+        ("video_0_is_a", pa.bool_(), a_first),
+        ("reference_paths", pa.list_(pa.string()), refs.of("paths", at)),
+        ("primary_reference_path", pa.string(), refs.of("primary", at)),
+        ("conditioning_shown", pa.string(), view.conditioning_names(at)),
+    ]
+    first_at = np.where(a_first, a_at[rows], b_at[rows])
+    second_at = np.where(a_first, b_at[rows], a_at[rows])
+    for side, where in (("video_0", first_at), ("video_1", second_at)):
+        picked = settings.take(pa.array(where, type=pa.int64()))
+        columns += [(f"{side}_{name}", kind, picked[name]) for name, kind in _SETTINGS]
+    return table(columns)
 
 
 def _videodpo(work: Path, pairs: Pairs, view: _Criterion) -> dict[str, int]:
@@ -413,10 +554,10 @@ def _videodpo(work: Path, pairs: Pairs, view: _Criterion) -> dict[str, int]:
     pairs stay for the other adapters. ``score`` is left out (see manifest_entry).
     """
     cols = pairs.columns
-    at = view.rows(pairs, SPLITS.index("train"), decided_only=True)
-    rows = at.to_numpy()
+    rows = view.rows(pairs, SPLITS.index("train"), decided_only=True)
     a_ids, b_ids = cols["video_a_id"].to_numpy()[rows], cols["video_b_id"].to_numpy()[rows]
     videos, inverse = np.unique(np.concatenate([a_ids, b_ids]), return_inverse=True)
+    inverse = inverse.reshape(-1)
     a_index, b_index = inverse[: len(rows)], inverse[len(rows) :]
     # Each video's path, duration and caption from the first pair that shows it.
     first_seen = np.full(len(videos), -1, dtype=np.int64)
@@ -425,99 +566,114 @@ def _videodpo(work: Path, pairs: Pairs, view: _Criterion) -> dict[str, int]:
     starts = np.searchsorted(inverse[order], np.arange(len(videos)))
     first_seen = both_rows[order[starts]] if len(videos) else first_seen
     is_a = order[starts] < len(rows) if len(videos) else np.zeros(0, dtype=bool)
-    seen = pa.array(first_seen, type=pa.int64())
-    path = pc.if_else(pa.array(is_a), cols["video_a_path"].take(seen), cols["video_b_path"].take(seen))
-    frames = pc.if_else(pa.array(is_a), cols["num_frames_a"].take(seen), cols["num_frames_b"].take(seen))
-    fps = pc.if_else(pa.array(is_a), cols["fps_a"].take(seen), cols["fps_b"].take(seen))
-    duration = pc.divide(pc.cast(frames, pa.float64()), fps)
-    caption = _json_literals(cols["shown_prompt"].take(seen)) if len(videos) else pa.array([], pa.string())
-    duration_text = pc.cast(pc.fill_null(pc.round(duration, 6), 0.0), pa.string())
-    metadata = pc.binary_join_element_wise(
-        '{"basic": {"clip_path": "',
-        path,
-        '", "clip_duration": ',
-        duration_text,
-        '}, "misc": {"frame_caption": ',
-        caption,
-        "}}",
-        "",
-    )
+    folder = work / f"adapters/videodpo/{view.name}"
+    metadata = _JsonArray(folder / "metadata.json")
+    for at in _slices(np.arange(len(videos))):
+        part = at.to_numpy()
+        seen = pa.array(first_seen[part], type=pa.int64())
+        on_a = pa.array(is_a[part])
+        path = pc.if_else(on_a, cols["video_a_path"].take(seen), cols["video_b_path"].take(seen))
+        frames = pc.if_else(on_a, cols["num_frames_a"].take(seen), cols["num_frames_b"].take(seen))
+        fps = pc.if_else(on_a, cols["fps_a"].take(seen), cols["fps_b"].take(seen))
+        duration = pc.divide(pc.cast(frames, pa.float64()), fps)
+        duration_text = pc.cast(pc.fill_null(pc.round(duration, 6), 0.0), pa.string())
+        metadata.add(
+            pc.binary_join_element_wise(
+                '{"basic": {"clip_path": "',
+                path,
+                '", "clip_duration": ',
+                duration_text,
+                '}, "misc": {"frame_caption": ',
+                _json_literals(cols["shown_prompt"].take(seen)),
+                "}}",
+                "",
+            )
+        )
+    metadata.close()
     a_wins = view.lab.label[rows] == "A"
     winner = np.where(a_wins, a_index, b_index)
     loser = np.where(a_wins, b_index, a_index)
-    pair_caption = _json_literals(cols["shown_prompt"].take(at)) if len(rows) else pa.array([], pa.string())
-    pair = pc.binary_join_element_wise(
-        '{"video1": ',
-        pc.cast(pa.array(winner, type=pa.int64()), pa.string()),
-        ', "video2": ',
-        pc.cast(pa.array(loser, type=pa.int64()), pa.string()),
-        ', "frame_caption": ',
-        pair_caption,
-        ', "comparison_id": ',
-        pc.cast(cols["comparison_id"].take(at), pa.string()),
-        "}",
-        "",
-    )
-    folder = work / f"adapters/videodpo/{view.name}"
-    write.write_lines(_json_array(metadata), folder / "metadata.json")
-    write.write_lines(_json_array(pair), folder / "pair.json")
+    pair = _JsonArray(folder / "pair.json")
+    for at in _slices(np.arange(len(rows))):
+        part = at.to_numpy()
+        taken = pa.array(rows[part], type=pa.int64())
+        pair.add(
+            pc.binary_join_element_wise(
+                '{"video1": ',
+                pc.cast(pa.array(winner[part], type=pa.int64()), pa.string()),
+                ', "video2": ',
+                pc.cast(pa.array(loser[part], type=pa.int64()), pa.string()),
+                ', "frame_caption": ',
+                _json_literals(cols["shown_prompt"].take(taken)),
+                ', "comparison_id": ',
+                pc.cast(cols["comparison_id"].take(taken), pa.string()),
+                "}",
+                "",
+            )
+        )
+    pair.close()
     return {"metadata": len(videos), "pairs": len(rows)}
 
 
+_ANSWERS = pa.array(list(ANSWERS.values()), type=pa.string())
+_FIRST, _SECOND, _TIE, _BOTH_BAD = range(4)
+
+
 def _judge(work: Path, pairs: Pairs, refs: _References, view: _Criterion) -> dict[str, int]:
-    """Both orders of each passing comparison; a tie answers "equally good", a both-bad majority apart."""
+    """Both orders of each passing comparison; a tie answers "equally good", a both-bad majority apart.
+
+    Each pair's two lines (AB, then BA) are one string built by a single join: the file is in comparison
+    order, AB before BA.
+    """
     cols = pairs.columns
     label = view.lab.label
     n = view.lab.n_a + view.lab.n_b + view.lab.n_tie
     both_bad = (label == "tie") & (2 * view.both_bad > n)
-    all_refs = pa.array(view.conditioning == _ALL_REFERENCES, type=pa.bool_())
-    media = pc.if_else(all_refs, refs.all_media, refs.primary_media)
-    media = pc.if_else(pc.equal(media, ""), media, pc.binary_join_element_wise(media, ", ", ""))
-    with_prompt = pc.binary_join_element_wise(
-        view.question + "\nPrompt: ", pc.cast(cols["shown_prompt"], pa.string()), ""
-    )
-    text = pc.if_else(all_refs, pa.scalar(view.question, pa.string()), with_prompt)
-    text_json = _json_literals(text)
-    conditioning = view.conditioning_names()
-    header = '{"comparison_id": '
+    answer_ab = np.where(label == "A", _FIRST, _SECOND).astype(np.int8)
+    answer_ba = np.where(label == "B", _FIRST, _SECOND).astype(np.int8)
+    for answer in (answer_ab, answer_ba):
+        answer[label == "tie"] = _TIE
+        answer[both_bad] = _BOTH_BAD
+    all_refs = view.conditioning == _ALL_REFERENCES
     counts = {}
     for index, split in enumerate(SPLITS):
-        at = view.rows(pairs, index)
-        rows = at.to_numpy()
-        lines = []
-        for order, (first, second, winner) in enumerate(
-            (("video_a_path", "video_b_path", "A"), ("video_b_path", "video_a_path", "B"))
-        ):
-            answer = np.where(label[rows] == winner, ANSWERS["first"], ANSWERS["second"]).astype(object)
-            answer[label[rows] == "tie"] = ANSWERS["tie"]
-            answer[both_bad[rows]] = ANSWERS["both_bad"]
-            lines.append(
-                pc.binary_join_element_wise(
-                    header,
-                    pc.cast(cols["comparison_id"].take(at), pa.string()),
-                    ', "order": "' + ("AB" if order == 0 else "BA") + '", "conditioning_shown": "',
-                    conditioning.take(at),
-                    '", "messages": [{"role": "user", "content": [',
-                    media.take(at),
-                    '{"type": "video", "video": "',
-                    cols[first].take(at),
-                    '"}, {"type": "video", "video": "',
-                    cols[second].take(at),
-                    '"}, {"type": "text", "text": ',
-                    text_json.take(at),
-                    '}]}, {"role": "assistant", "content": [{"type": "text", "text": "',
-                    pa.array(answer, pa.string()),
-                    '"}]}]}',
-                    "",
+        rows = view.rows(pairs, index)
+        with _open(work / f"adapters/judge/{view.name}/{split}.jsonl") as handle:
+            for at in _slices(rows):
+                part = at.to_numpy()
+                every = pa.array(all_refs[part], type=pa.bool_())
+                media = pc.if_else(every, refs.of("all_media", at), refs.of("primary_media", at))
+                media = pc.if_else(pc.equal(media, ""), media, pc.binary_join_element_wise(media, ", ", ""))
+                with_prompt = pc.binary_join_element_wise(
+                    view.question + "\nPrompt: ", pc.cast(cols["shown_prompt"].take(at), pa.string()), ""
                 )
-            )
-        # Comparison order, AB before BA.
-        both = pa.concat_arrays([line.cast(pa.string()) for line in lines])
-        interleave = np.column_stack([np.arange(len(rows)), np.arange(len(rows)) + len(rows)]).ravel()
-        write.write_lines(
-            both.take(pa.array(interleave, type=pa.int64())),
-            work / f"adapters/judge/{view.name}/{split}.jsonl",
-        )
+                text = _json_literals(pc.if_else(every, pa.scalar(view.question, pa.string()), with_prompt))
+                comparison = pc.cast(cols["comparison_id"].take(at), pa.string())
+                conditioning = view.conditioning_names(at)
+                a_path, b_path = cols["video_a_path"].take(at), cols["video_b_path"].take(at)
+                pieces: list[Any] = []
+                for order, first, second, answer in (
+                    ("AB", a_path, b_path, answer_ab),
+                    ("BA", b_path, a_path, answer_ba),
+                ):
+                    pieces += [
+                        '{"comparison_id": ',
+                        comparison,
+                        ', "order": "' + order + '", "conditioning_shown": "',
+                        conditioning,
+                        '", "messages": [{"role": "user", "content": [',
+                        media,
+                        '{"type": "video", "video": "',
+                        first,
+                        '"}, {"type": "video", "video": "',
+                        second,
+                        '"}, {"type": "text", "text": ',
+                        text,
+                        '}]}, {"role": "assistant", "content": [{"type": "text", "text": "',
+                        _ANSWERS.take(pa.array(answer[part])),
+                        '"}]}]}\n',
+                    ]
+                _text(handle, pc.binary_join_element_wise(*pieces, ""))
         counts[split] = 2 * len(rows)
     return counts
 
@@ -530,17 +686,6 @@ def _rl_prompts(work: Path, pairs: Pairs, refs: _References, identities: pa.Tabl
     cols = pairs.columns
     identity = cols["identity_id"].to_numpy()
     prompt = cols["prompt_id"].to_numpy()
-    slugs = identities["slug"].take(tables.positions(identities["identity_id"].to_numpy(), identity))
-    one_line = pc.replace_substring_regex(cols["shown_prompt"], r"[\r\n]+", " ")
-    prompt_json = _json_literals(one_line)
-    differential_json = _json_literals(cols["differential_prompt"])
-    slug_json = _json_literals(_single(slugs))
-    paths_json = pc.binary_join_element_wise("[", pc.binary_join(_quoted_list(refs.paths), ", "), "]", "")
-    primary_json = pc.if_else(
-        pc.is_valid(refs.primary),
-        pc.binary_join_element_wise('"', refs.primary, '"', ""),
-        pa.scalar("null", pa.string()),
-    )
     counts = {}
     folder = work / "adapters/rl_prompts"
     for index, split in enumerate(SPLITS):
@@ -550,41 +695,55 @@ def _rl_prompts(work: Path, pairs: Pairs, refs: _References, identities: pa.Tabl
         first = np.ones(len(order), dtype=bool)
         first[1:] = np.any(keys[1:] != keys[:-1], axis=1)
         at = pa.array(order[first], type=pa.int64())
-        write.write_lines(one_line.take(at), folder / f"{split}.txt")
+        one_line = pc.replace_substring_regex(cols["shown_prompt"].take(at), r"[\r\n]+", " ")
+        prompt_json = _json_literals(one_line)
+        slugs = identities["slug"].take(
+            tables.positions(identities["identity_id"].to_numpy(), identity[order[first]])
+        )
+        primary = refs.of("primary", at)
+        primary_json = pc.if_else(
+            pc.is_valid(primary),
+            pc.binary_join_element_wise('"', primary, '"', ""),
+            pa.scalar("null", pa.string()),
+        )
+        paths_json = pc.binary_join_element_wise(
+            "[", pc.binary_join(_quoted_list(refs.of("paths", at)), ", "), "]", ""
+        )
+        write.write_lines(one_line, folder / f"{split}.txt")
         metadata = pc.binary_join_element_wise(
             '{"prompt": ',
-            prompt_json.take(at),
+            prompt_json,
             ', "differential_prompt": ',
-            differential_json.take(at),
+            _json_literals(cols["differential_prompt"].take(at)),
             ', "identity": ',
-            slug_json.take(at),
+            _json_literals(_single(slugs)),
             ', "identity_id": ',
             pc.cast(cols["identity_id"].take(at), pa.string()),
             ', "prompt_id": ',
             pc.cast(cols["prompt_id"].take(at), pa.string()),
             ', "reference_paths": ',
-            paths_json.take(at),
+            paths_json,
             ', "primary_reference_path": ',
-            primary_json.take(at),
+            primary_json,
             "}",
             "",
         )
         write.write_lines(metadata, folder / f"{split}_metadata.jsonl")
         csv_rows = table(
             [
-                ("ref_paths", pa.string(), refs.joined.take(at)),
-                ("prompt", pa.string(), one_line.take(at)),
-                ("identity", pa.string(), _single(slugs).take(at)),
-                ("primary_reference_path", pa.string(), refs.primary.take(at)),
+                ("ref_paths", pa.string(), refs.of("joined", at)),
+                ("prompt", pa.string(), one_line),
+                ("identity", pa.string(), _single(slugs)),
+                ("primary_reference_path", pa.string(), primary),
             ]
         )
         write.write_csv(csv_rows, folder / f"{split}.csv")
         # DanceGRPO: "path" is the case's conditioning image (its primary reference), "cap" the prompt.
-        captions = pc.binary_join_element_wise(
-            '{"path": ', primary_json.take(at), ', "cap": ', prompt_json.take(at), "}", ""
-        )
+        captions = pc.binary_join_element_wise('{"path": ', primary_json, ', "cap": ', prompt_json, "}", "")
         name = "videos2caption.json" if split == "train" else f"{split}_videos2caption.json"
-        write.write_lines(_json_array(captions), folder / name)
+        captions_file = _JsonArray(folder / name)
+        captions_file.add(captions)
+        captions_file.close()
         counts[split] = len(at)
     return counts
 

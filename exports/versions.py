@@ -175,6 +175,19 @@ def _taken(labels: pa.Array | None, rows: np.ndarray) -> pa.Array:
     return labels.take(pa.array(rows, type=pa.int64())).cast(pa.string())
 
 
+def _rows_in(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The row of each of ``wanted`` in ``ids`` (unique; written in id order, so rarely sorted again),
+    -1 where it is not there."""
+    order = None if bool(np.all(ids[1:] > ids[:-1])) else np.argsort(ids, kind="stable")
+    keys = ids if order is None else ids[order]
+    if not len(keys):
+        return np.full(len(wanted), -1, dtype=np.int64)
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    found = keys[at] == wanted
+    rows = at if order is None else order[at]
+    return np.where(found, rows, -1)
+
+
 def _rows(kind: str, n: int, **columns: Any) -> dict[str, Any]:
     rows: dict[str, Any] = {"kind": np.full(n, KINDS.index(kind), dtype=np.int8)}
     for name in ("judgment_id", "comparison_id", "criterion", "old_label", "new_label"):
@@ -186,15 +199,20 @@ def diff_compute(*, work: Path, base: Base) -> tuple[dict[str, Any], pa.Table]:
     """The counts and the rows of what changed from ``base`` to the snapshot being written in ``work``."""
     old, new = _votes(base.root), _votes(work)
     old_ids, new_ids = old["judgment_id"].to_numpy(), new["judgment_id"].to_numpy()
-    _, in_old, in_new = np.intersect1d(old_ids, new_ids, assume_unique=True, return_indices=True)
-    moved = old["comparison_id"].to_numpy()[in_old] != new["comparison_id"].to_numpy()[in_new]
+    # Each new judgment's row in the old votes (-1: added); one lookup, no sorted copies of both.
+    old_row = _rows_in(old_ids, new_ids)
+    kept = old_row >= 0
+    moved = old["comparison_id"].to_numpy()[old_row[kept]] != new["comparison_id"].to_numpy()[kept]
     if moved.any():
         raise ExtendsError(
             f"{base.manifest.get('name')} is not an earlier export of this database: judgment "
-            f"{int(old_ids[in_old][moved][0])} belongs to another comparison there"
+            f"{int(new_ids[kept][moved].min())} belongs to another comparison there"
         )
-    added = np.flatnonzero(~np.isin(new_ids, old_ids, assume_unique=True))
-    removed = np.flatnonzero(~np.isin(old_ids, new_ids, assume_unique=True))
+    added = np.flatnonzero(~kept)
+    still_there = np.zeros(len(old_ids), dtype=bool)
+    still_there[old_row[kept]] = True
+    removed = np.flatnonzero(~still_there)
+    del old_row, kept, still_there
 
     old_pairs, old_labels = _labels(base.pair_files())
     new_pairs, new_labels = _labels(sorted(work.glob("data/pairs/*.parquet")))

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from exports import trainers, write
 from exports.build import export_build
 from exports.options import ExportOptions
 from exports.trainers import ANSWERS, CONDITIONING, splitmix_coin
@@ -252,3 +254,31 @@ def test_every_config_and_loading_line_of_the_card_loads_with_datasets(
     else:
         assert any("adapters/videoalign/identity_fidelity/train.csv" in line for line in adapters)
         assert any("adapters/judge/identity_fidelity/train.jsonl" in line for line in adapters)
+
+
+def test_adapters_written_a_row_at_a_time_have_the_same_bytes(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Row groups of 2 rows: the DPO files get several, cut where write_parquet cuts them.
+    monkeypatch.setattr(write, "ROW_GROUP_SIZE", 2)
+    whole = export(tmp_path, "whole", joint_criteria=JOINT, keep_ties=True, media="none")
+    monkeypatch.setattr(trainers, "SLICE_ROWS", 1)
+    sliced = export(tmp_path, "sliced", joint_criteria=JOINT, keep_ties=True, media="none")
+    files = sorted(p.relative_to(whole) for p in (whole / "adapters").rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(sliced) for p in (sliced / "adapters").rglob("*") if p.is_file())
+    assert all((whole / f).read_bytes() == (sliced / f).read_bytes() for f in files)
+    # Each DPO file is what write_parquet writes of its rows at once, whatever the slices.
+    for path in sorted((sliced / "adapters/dpo").rglob("*.parquet")):
+        again = tmp_path / "again.parquet"
+        rows = pq.read_table(path)
+        # Parquet names a list's items "element"; the written table had Arrow's "item".
+        items = [
+            pa.field(f.name, pa.list_(f.type.value_type)) if pa.types.is_list(f.type) else f
+            for f in rows.schema
+        ]
+        write.write_parquet(rows.cast(pa.schema(items)), again)
+        assert again.read_bytes() == path.read_bytes(), path
+    assert max(pq.ParquetFile(p).num_row_groups for p in (sliced / "adapters/dpo").rglob("*.parquet")) > 1
+    # The JSON arrays stay one valid array however they were cut.
+    arrays = [json.loads(p.read_text()) for p in (sliced / "adapters/videodpo").rglob("*.json")]
+    assert max(len(items) for items in arrays) > 1

@@ -8,6 +8,7 @@ import tarfile
 from pathlib import Path
 
 import datasets
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -265,3 +266,12 @@ def test_extending_an_unchanged_export_writes_an_empty_but_valid_diff_that_the_c
         "new_label",
     ]
     assert "diff" not in configs_of(out)
+
+
+def test_the_judgments_of_a_new_snapshot_are_found_in_the_old_in_any_order() -> None:
+    from exports.versions import _rows_in
+
+    old = np.array([7, 3, 9, 1])  # not in id order: looked up through a sort
+    assert _rows_in(old, np.array([9, 2, 1, 7, 10])).tolist() == [2, -1, 3, 0, -1]
+    assert _rows_in(np.sort(old), np.array([3, 8])).tolist() == [1, -1]
+    assert _rows_in(np.zeros(0, dtype=np.int64), np.array([5])).tolist() == [-1]
