@@ -38,6 +38,9 @@ VOLATILE_HEADERS = {"date", "last-modified", "expires", "etag"}
 # Every element in document order: tag, attributes (sorted, value normalised below) and own text.
 DOM_TREE = """() => {
   const walk = (node, depth, out) => {
+    // The prefetch shelf holds the NEXT comparison's warm videos, made when they have loaded, sooner or
+    // later: it says nothing of the comparison shown, so it is left out.
+    if (node.id === "prefetch-warm") return out;
     const attributes = [...node.attributes].map(a => [a.name, a.value]).sort();
     const text = [...node.childNodes].filter(c => c.nodeType === 3).map(c => c.textContent.trim())
       .filter(Boolean).join(" ");
