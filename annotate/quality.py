@@ -287,7 +287,10 @@ def _position(df: _Coded, table: pd.DataFrame) -> None:
     _rates(table, n, k, ("decisive_n", "left_n", "left_share"))
     p = np.full(len(table), np.nan)
     tested = n > 0
-    p[tested] = [binomtest(int(ki), int(ni), 0.5).pvalue for ki, ni in zip(k[tested], n[tested], strict=True)]
+    # One test per distinct (left, decisive) pair: raters with the same counts share their p-value.
+    pairs, which = np.unique(np.column_stack([k[tested], n[tested]]), axis=0, return_inverse=True)
+    tests = np.array([binomtest(int(ki), int(ni), 0.5).pvalue for ki, ni in pairs], dtype=np.float64)
+    p[tested] = tests[which.reshape(-1)]
     table["left_p"] = p
     holm = np.full(len(table), np.nan)
     if tested.any():
