@@ -52,7 +52,7 @@ comparisons, 3 votes each, 10 % gold, 10 % repeats, 20 careful raters at 80 % ac
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -225,20 +225,25 @@ class _Coded:
         return np.bincount(self.rater_index[where], minlength=int(self.rater_index.max(initial=-1)) + 1)
 
 
-def _text_codes(column: pd.Series[Any], categories: tuple[str, ...]) -> np.ndarray:
-    """The index of each value in ``categories`` (-1 for a missing value), from text or a categorical."""
-    return np.asarray(pd.Categorical(column, categories=list(categories)).codes, dtype=np.int8)
+def _text_codes(column: pd.Series[Any], categories: Sequence[str]) -> np.ndarray:
+    """The index of each value in ``categories`` (-1 for a missing or unknown value), from text or a
+    categorical (whose codes are translated, never its text per row)."""
+    wanted = pd.Index(list(categories), dtype=object)
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        own = column.cat.codes.to_numpy()
+        translate = np.append(wanted.get_indexer(column.cat.categories.astype(object)), -1)
+        return translate[own].astype(np.int8 if len(wanted) < 128 else np.int64)
+    return wanted.get_indexer(column.astype(object)).astype(np.int8 if len(wanted) < 128 else np.int64)
 
 
 def _criterion_codes(column: pd.Series[Any]) -> tuple[list[str], np.ndarray]:
     """The criteria present, sorted by name, and each row's index in them."""
-    values = (
-        column.cat.remove_unused_categories().cat.categories
-        if isinstance(column.dtype, pd.CategoricalDtype)
-        else column.unique()
-    )
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        values = column.cat.remove_unused_categories().cat.categories
+    else:
+        values = column.dropna().unique()
     criteria = sorted(str(v) for v in values)
-    return criteria, np.asarray(pd.Categorical(column, categories=criteria).codes, dtype=np.int64)
+    return criteria, _text_codes(column, criteria).astype(np.int64)
 
 
 def _prepare(judgments: pd.DataFrame) -> _Coded:
