@@ -5,7 +5,8 @@ call :func:`quality_fit` once, and show or export its two results, ``raters`` (o
 ``posteriors`` (one row per item and criterion). Formulas and thresholds: the protocols' "Rater quality".
 
 Input columns (:data:`JUDGMENT_COLUMNS`), one row per answer, rows in the order they were given
-(chronological: the crowd-contradiction test reads each rater's first votes):
+(chronological: the crowd-contradiction test reads each rater's first votes). The text columns may be
+pandas categoricals instead (the export sends codes, one byte a row); the fit reads codes either way:
 
 - ``rater`` int; ``item`` int (the comparison of a track, the matchup of a study); ``criterion`` str;
 - ``choice`` ``'A'``, ``'B'``, ``'tie'`` or ``'both_bad'`` (canonical A/B terms);
