@@ -5,7 +5,8 @@ call :func:`quality_fit` once, and show or export its two results, ``raters`` (o
 ``posteriors`` (one row per item and criterion). Formulas and thresholds: the protocols' "Rater quality".
 
 Input columns (:data:`JUDGMENT_COLUMNS`), one row per answer, rows in the order they were given
-(chronological: the crowd-contradiction test reads each rater's first votes):
+(chronological: the crowd-contradiction test reads each rater's first votes). The text columns may be
+pandas categoricals instead (the export sends codes, one byte a row); the fit reads codes either way:
 
 - ``rater`` int; ``item`` int (the comparison of a track, the matchup of a study); ``criterion`` str;
 - ``choice`` ``'A'``, ``'B'``, ``'tie'`` or ``'both_bad'`` (canonical A/B terms);
@@ -52,7 +53,7 @@ comparisons, 3 votes each, 10 % gold, 10 % repeats, 20 careful raters at 80 % ac
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,22 +160,27 @@ def quality_fit(
     thresholds: Thresholds = THRESHOLDS,
     mace_iterations: int = 25,
 ) -> QualityFit:
-    """Every rater's figures and flags, and the items' posteriors, from one Dawid–Skene fit per criterion."""
+    """Every rater's figures and flags, and the items' posteriors, from one Dawid–Skene fit per criterion.
+
+    Text columns may come as pandas categoricals (the export's codes): everything below works on integer
+    codes, the per-rater figures are counts with ``np.bincount`` over each row's rater index."""
     df = _prepare(judgments)
     excluded_set = {int(r) for r in excluded}
-    df["excluded"] = df["rater"].isin(excluded_set)
-    raters = pd.Index(np.unique(df["rater"].to_numpy()), name="rater")
+    rater = df.rater
+    raters_values, df.rater_index = np.unique(rater, return_inverse=True)
+    df.excluded = np.isin(rater, np.array(sorted(excluded_set), dtype=np.int64))
+    raters = pd.Index(raters_values, name="rater")
     table = pd.DataFrame(index=raters)
     table["excluded"] = table.index.isin(excluded_set)
 
-    real = df[~df["is_gold"] & ~df["is_repeat"]]
-    table["votes"] = real.groupby("rater").size().reindex(raters, fill_value=0)
+    real = ~df.is_gold & ~df.is_repeat
+    table["votes"] = df.count(real)
     _gold(df, table)
     _repeats(df, table)
     _position(df, table)
     _timing(df, table)
-    _contradiction(real, table, thresholds)
-    reliability, spamming, post = _models(real, df[df["is_gold"] & ~df["is_repeat"]], mace_iterations)
+    _contradiction(df, real, table, thresholds)
+    reliability, spamming, post = _models(df, real, df.is_gold & ~df.is_repeat, mace_iterations)
     table["ds_reliability"] = reliability.reindex(raters)
     table["mace_spamming"] = spamming.reindex(raters)
     flags, review = _flags(table, thresholds)
@@ -184,31 +190,89 @@ def quality_fit(
     return QualityFit(raters=out[list(RATER_COLUMNS)], posteriors=post)
 
 
-def _prepare(judgments: pd.DataFrame) -> pd.DataFrame:
+CHOICE_ORDER = ("A", "B", "tie", "both_bad")  # choice codes; the first three are also the label codes
+
+
+class _Coded:
+    """The judgments as numpy columns: codes for the text, one row per answer in the order given."""
+
+    rater_index: np.ndarray
+    excluded: np.ndarray
+
+    def __init__(self, judgments: pd.DataFrame) -> None:
+        self.rater = judgments["rater"].to_numpy(dtype=np.int64)
+        self.item = judgments["item"].to_numpy(dtype=np.int64)
+        self.contrast = (
+            judgments["contrast_item"].to_numpy(dtype=np.int64) if "contrast_item" in judgments else None
+        )
+        self.criteria, self.criterion = _criterion_codes(judgments["criterion"])
+        self.choice = _text_codes(judgments["choice"], CHOICE_ORDER)
+        self.label = np.minimum(self.choice, 2)  # both_bad counts as a tie
+        self.decisive = self.choice <= 1
+        self.left = _text_codes(judgments["shown_left"], CHOICE_ORDER)
+        self.gold = _text_codes(judgments["gold_answer"], CHOICE_ORDER)  # -1: none known
+        self.is_gold = judgments["is_gold"].to_numpy(dtype=bool)
+        self.is_repeat = judgments["is_repeat"].to_numpy(dtype=bool)
+        same = judgments["repeat_choice_same"]
+        self.same_known = same.notna().to_numpy()
+        self.same = same.fillna(False).to_numpy(dtype=bool)
+        self.response_ms = judgments["response_ms"].to_numpy(dtype=np.float64)
+        self.duration_ms = judgments["duration_ms"].to_numpy(dtype=np.float64)
+
+    def count(self, where: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Per rater (in sorted rater order): how many rows ``where`` holds (those also in ``weights``)."""
+        if weights is not None:
+            where = where & weights
+        return np.bincount(self.rater_index[where], minlength=int(self.rater_index.max(initial=-1)) + 1)
+
+
+def _text_codes(column: pd.Series[Any], categories: Sequence[str]) -> np.ndarray:
+    """The index of each value in ``categories`` (-1 for a missing or unknown value), from text or a
+    categorical (whose codes are translated, never its text per row)."""
+    wanted = pd.Index(list(categories), dtype=object)
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        own = column.cat.codes.to_numpy()
+        translate = np.append(wanted.get_indexer(column.cat.categories.astype(object)), -1)
+        return translate[own].astype(np.int8 if len(wanted) < 128 else np.int64)
+    return wanted.get_indexer(column.astype(object)).astype(np.int8 if len(wanted) < 128 else np.int64)
+
+
+def _criterion_codes(column: pd.Series[Any]) -> tuple[list[str], np.ndarray]:
+    """The criteria present, sorted by name, and each row's index in them."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        values = column.cat.remove_unused_categories().cat.categories
+    else:
+        values = column.dropna().unique()
+    criteria = sorted(str(v) for v in values)
+    return criteria, _text_codes(column, criteria).astype(np.int64)
+
+
+def _prepare(judgments: pd.DataFrame) -> _Coded:
     missing = [c for c in JUDGMENT_COLUMNS if c not in judgments.columns]
     if missing:
         raise ValueError(f"judgments lack the columns {', '.join(missing)}")
-    bad = set(judgments["choice"].unique()) - CHOICES
-    if bad:
+    coded = _Coded(judgments)
+    if (coded.choice < 0).any():
+        bad = set(judgments["choice"][coded.choice < 0].astype(object).unique()) - CHOICES
         raise ValueError(f"unknown choices {sorted(map(str, bad))}: expected A, B, tie or both_bad")
-    df = judgments[[*JUDGMENT_COLUMNS, *(["contrast_item"] if "contrast_item" in judgments else [])]].copy()
-    df["rater"] = df["rater"].astype(np.int64)
-    df["item"] = df["item"].astype(np.int64)
-    df["is_gold"] = df["is_gold"].astype(bool)
-    df["is_repeat"] = df["is_repeat"].astype(bool)
-    df["label"] = df["choice"].where(df["choice"] != "both_bad", "tie").astype(str)
-    df["decisive"] = df["choice"].isin(("A", "B"))
-    df["order"] = np.arange(len(df))
-    return df
+    return coded
 
 
-def _gold(df: pd.DataFrame, table: pd.DataFrame) -> None:
+def _rates(table: pd.DataFrame, size: np.ndarray, hits: np.ndarray, names: tuple[str, str, str]) -> None:
+    """Per rater: how many rows, how many of them hit, and the share (NaN without rows)."""
+    n = pd.Series(size, index=table.index).astype(int)
+    k = pd.Series(hits, index=table.index).astype(int)
+    table[names[0]] = n
+    table[names[1]] = k
+    table[names[2]] = (k / n.where(n > 0)).astype(float)
+
+
+def _gold(df: _Coded, table: pd.DataFrame) -> None:
     # A gold row without a known answer (a study's gold matchup on a question it has none for) checks
     # nothing: it counts for position bias and timing only.
-    gold = df[df["is_gold"] & df["gold_answer"].notna()]
-    correct = (gold["choice"] == gold["gold_answer"]).groupby(gold["rater"]).agg(["size", "sum"])
-    n = correct["size"].reindex(table.index, fill_value=0).astype(int)
-    k = correct["sum"].reindex(table.index, fill_value=0).astype(int)
+    gold = df.is_gold & (df.gold >= 0)
+    n = pd.Series(df.count(gold), index=table.index).astype(int)
+    k = pd.Series(df.count(gold, df.choice == df.gold), index=table.index).astype(int)
     table["gold_n"] = n
     table["gold_correct"] = k
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -218,28 +282,21 @@ def _gold(df: pd.DataFrame, table: pd.DataFrame) -> None:
     table["gold_high"] = np.where(n > 0, high, np.nan)
 
 
-def _repeats(df: pd.DataFrame, table: pd.DataFrame) -> None:
-    rep = df[df["is_repeat"] & df["repeat_choice_same"].notna()]
-    same = rep["repeat_choice_same"].astype(bool).groupby(rep["rater"]).agg(["size", "sum"])
-    n = same["size"].reindex(table.index, fill_value=0).astype(int)
-    k = same["sum"].reindex(table.index, fill_value=0).astype(int)
-    table["repeats_n"] = n
-    table["repeats_same"] = k
-    table["self_consistency"] = (k / n.where(n > 0)).astype(float)
+def _repeats(df: _Coded, table: pd.DataFrame) -> None:
+    rep = df.is_repeat & df.same_known
+    _rates(table, df.count(rep), df.count(rep, df.same), ("repeats_n", "repeats_same", "self_consistency"))
 
 
-def _position(df: pd.DataFrame, table: pd.DataFrame) -> None:
+def _position(df: _Coded, table: pd.DataFrame) -> None:
     """Left share of every decisive answer (votes, gold and repeats alike: the habit is the rater's)."""
-    decisive = df[df["decisive"]]
-    left = (decisive["choice"] == decisive["shown_left"]).groupby(decisive["rater"]).agg(["size", "sum"])
-    n = left["size"].reindex(table.index, fill_value=0).astype(int)
-    k = left["sum"].reindex(table.index, fill_value=0).astype(int)
-    table["decisive_n"] = n
-    table["left_n"] = k
-    table["left_share"] = (k / n.where(n > 0)).astype(float)
+    n, k = df.count(df.decisive), df.count(df.decisive, df.choice == df.left)
+    _rates(table, n, k, ("decisive_n", "left_n", "left_share"))
     p = np.full(len(table), np.nan)
-    tested = (n > 0).to_numpy()
-    p[tested] = [binomtest(int(ki), int(ni), 0.5).pvalue for ki, ni in zip(k[tested], n[tested], strict=True)]
+    tested = n > 0
+    # One test per distinct (left, decisive) pair: raters with the same counts share their p-value.
+    pairs, which = np.unique(np.column_stack([k[tested], n[tested]]), axis=0, return_inverse=True)
+    tests = np.array([binomtest(int(ki), int(ni), 0.5).pvalue for ki, ni in pairs], dtype=np.float64)
+    p[tested] = tests[which.reshape(-1)]
     table["left_p"] = p
     holm = np.full(len(table), np.nan)
     if tested.any():
@@ -247,15 +304,16 @@ def _position(df: pd.DataFrame, table: pd.DataFrame) -> None:
     table["left_p_holm"] = holm
 
 
-def _timing(df: pd.DataFrame, table: pd.DataFrame) -> None:
-    table["median_ms"] = df.groupby("rater")["response_ms"].median().reindex(table.index)
-    timed = df[df["response_ms"].notna() & df["duration_ms"].notna()]
-    fast = (timed["response_ms"] < timed["duration_ms"]).groupby(timed["rater"]).agg(["size", "mean"])
-    table["timed_n"] = fast["size"].reindex(table.index, fill_value=0).astype(int)
-    table["speeder_share"] = fast["mean"].reindex(table.index).astype(float)
+def _timing(df: _Coded, table: pd.DataFrame) -> None:
+    table["median_ms"] = pd.Series(df.response_ms).groupby(df.rater).median().reindex(table.index)
+    timed = ~np.isnan(df.response_ms) & ~np.isnan(df.duration_ms)
+    n, k = df.count(timed), df.count(timed, df.response_ms < df.duration_ms)
+    table["timed_n"] = pd.Series(n, index=table.index).astype(int)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["speeder_share"] = np.where(n > 0, k / np.maximum(n, 1), np.nan)
 
 
-def _contradiction(real: pd.DataFrame, table: pd.DataFrame, th: Thresholds) -> None:
+def _contradiction(df: _Coded, real: np.ndarray, table: pd.DataFrame, th: Thresholds) -> None:
     """FastChat's ``outlier_detect`` (fastchat/serve/monitor/elo_analysis.py), vectorised.
 
     Follows it in: votes 1 (A), 0.5 (tie or both bad), 0 (B); the reference R holds only decisive votes
@@ -272,26 +330,31 @@ def _contradiction(real: pd.DataFrame, table: pd.DataFrame, th: Thresholds) -> N
     at least one other decisive vote are used, and a rater needs at least 5 of them (FastChat counts all
     of a rater's votes towards its 5).
     """
-    key = "contrast_item" if "contrast_item" in real.columns else "item"
-    crowd = real[~real["excluded"] & real["decisive"]]
-    is_a = (crowd["choice"] == "A").astype(np.int64)
-    totals = is_a.groupby([crowd[key], crowd["criterion"]]).agg(["size", "sum"])
-    totals.columns = pd.Index(["n", "n1"])
-    own = is_a.groupby([crowd["rater"], crowd[key], crowd["criterion"]]).agg(["size", "sum"])
-    own.columns = pd.Index(["r", "r1"])
-    votes = real[["rater", key, "criterion", "label", "order"]]
-    votes = votes.join(totals, on=[key, "criterion"]).join(own, on=["rater", key, "criterion"])
-    votes = votes.fillna({"n": 0, "n1": 0, "r": 0, "r1": 0})
-    votes["o1"] = votes["n1"] - votes["r1"]
-    votes["o0"] = votes["n"] - votes["n1"] - (votes["r"] - votes["r1"])
-    votes["m"] = votes["o1"] + votes["o0"]
-    votes = votes[votes["m"] >= 1].sort_values("order", kind="stable")
-    label, mm = votes["label"].to_numpy(), votes["m"].to_numpy(dtype=np.float64)
-    le = np.where(label == "A", mm, votes["o0"].to_numpy())  # R ≤ v: v = 1 takes all, else the zeros
-    ge = np.where(label == "B", mm, votes["o1"].to_numpy())  # R ≥ v: v = 0 takes all, else the ones
+    contrast = df.contrast if df.contrast is not None else df.item
+    rows = np.flatnonzero(real)
+    n_criteria = max(len(df.criteria), 1)
+    # One integer per (contrast item, criterion), and per (rater, contrast item, criterion).
+    item_codes, item_index = np.unique(contrast[rows], return_inverse=True)
+    key = item_index.astype(np.int64) * n_criteria + df.criterion[rows]
+    n_keys = len(item_codes) * n_criteria
+    own_key = df.rater_index[rows].astype(np.int64) * n_keys + key
+    crowd = ~df.excluded[rows] & df.decisive[rows]
+    is_a = df.choice[rows] == 0
+    n = np.bincount(key[crowd], minlength=n_keys)[key]
+    n1 = np.bincount(key[crowd & is_a], minlength=n_keys)[key]
+    owned, own_index = np.unique(own_key, return_inverse=True)
+    r = np.bincount(own_index[crowd], minlength=len(owned))[own_index]
+    r1 = np.bincount(own_index[crowd & is_a], minlength=len(owned))[own_index]
+    o1 = (n1 - r1).astype(np.float64)
+    o0 = (n - n1 - (r - r1)).astype(np.float64)
+    mm = o1 + o0
+    used = mm >= 1
+    label, mm, o0, o1 = df.label[rows][used], mm[used], o0[used], o1[used]
+    le = np.where(label == 0, mm, o0)  # R ≤ v: v = 1 takes all, else the zeros
+    ge = np.where(label == 1, mm, o1)  # R ≥ v: v = 0 takes all, else the ones
     frame = pd.DataFrame(
         {
-            "rater": votes["rater"].to_numpy(),
+            "rater": df.rater[rows][used],
             "lp": -np.log(2.0 * (le + 1.0) / (mm + 1.0)),
             "lm": -np.log(2.0 * (ge + 1.0) / (mm + 1.0)),
         }
@@ -306,7 +369,7 @@ def _contradiction(real: pd.DataFrame, table: pd.DataFrame, th: Thresholds) -> N
 
 
 def _models(
-    real: pd.DataFrame, gold: pd.DataFrame, mace_iterations: int
+    df: _Coded, real: np.ndarray, gold: np.ndarray, mace_iterations: int
 ) -> tuple[pd.Series[Any], pd.Series[Any], pd.DataFrame]:
     """Dawid–Skene and MACE per criterion over the included raters' votes, averaged over criteria.
 
@@ -324,30 +387,29 @@ def _models(
     weighted_spam: list[pd.Series[Any]] = []
     weights: list[pd.Series[Any]] = []
     post_parts: list[pd.DataFrame] = []
-    for criterion, rows in real.groupby("criterion", sort=True):
-        item, rater = rows["item"].to_numpy(), rows["rater"].to_numpy()
-        label = _label_codes(rows["label"])
-        inside = ~rows["excluded"].to_numpy()
+    for code, criterion in enumerate(df.criteria):
+        rows = np.flatnonzero(real & (df.criterion == code))
+        if not len(rows):
+            continue
+        item, rater, label = df.item[rows], df.rater[rows], df.label[rows].astype(np.int64)
+        inside = ~df.excluded[rows]
         if not inside.any():
             continue
-        known = gold[(gold["criterion"] == criterion) & ~gold["excluded"] & gold["gold_answer"].notna()]
-        answers = known.groupby("item")["gold_answer"].first().replace("both_bad", "tie")
-        tasks, task = np.unique(
-            np.concatenate([item[inside], -1 - known["item"].to_numpy()]), return_inverse=True
-        )
-        workers, worker = np.unique(
-            np.concatenate([rater[inside], known["rater"].to_numpy()]), return_inverse=True
-        )
-        answered = np.concatenate([label[inside], _label_codes(known["label"])])
-        truth = _label_codes(answers)
+        known = np.flatnonzero(gold & (df.criterion == code) & ~df.excluded & (df.gold >= 0))
+        # The first known answer of each gold item, both bad as a tie.
+        gold_items, first = np.unique(df.item[known], return_index=True)
+        truth = np.minimum(df.gold[known][first], 2).astype(np.int64)
+        tasks, task = np.unique(np.concatenate([item[inside], -1 - df.item[known]]), return_inverse=True)
+        workers, worker = np.unique(np.concatenate([rater[inside], df.rater[known]]), return_inverse=True)
+        answered = np.concatenate([label[inside], df.label[known].astype(np.int64)])
         # The classes crowd-kit would see: those answered, and those a gold item is known to have.
         classes = np.unique(np.concatenate([answered, truth]))
-        code = np.full(len(LABELS), -1, dtype=np.int64)
-        code[classes] = np.arange(len(classes))
+        codes = np.full(len(LABELS), -1, dtype=np.int64)
+        codes[classes] = np.arange(len(classes))
         true_labels = np.full(len(tasks), -1, dtype=np.int64)
-        true_labels[np.searchsorted(tasks, -1 - answers.index.to_numpy())] = code[truth]
+        true_labels[np.searchsorted(tasks, -1 - gold_items)] = codes[truth]
         ds = quality_em.dawid_skene(
-            task, worker, code[answered], n_tasks=len(tasks), n_workers=len(workers), n_labels=len(classes),
+            task, worker, codes[answered], n_tasks=len(tasks), n_workers=len(workers), n_labels=len(classes),
             true_labels=true_labels, n_iter=100, tol=1e-5,
         )  # fmt: skip
         rel = _reliability(ds.errors, ds.answered, ds.priors, workers)
@@ -370,11 +432,9 @@ def _models(
         )
         spam = pd.Series(mace.spamming[:, 0], index=mace.workers)
         if outside.any():
-            probas = pd.DataFrame(mace.probas, index=mace.tasks, columns=[LABELS[c] for c in mace.labels])
-            votes = pd.DataFrame(
-                {"task": item[outside], "worker": rater[outside], "label": rows["label"][outside]}
+            spam = pd.concat(
+                [spam, _mace_spamming_against(item[outside], rater[outside], label[outside], mace)]
             )
-            spam = pd.concat([spam, _mace_spamming_against(votes, probas)])
         used_raters, used_n = np.unique(rater[inside | outside], return_counts=True)
         used = pd.Series(used_n, index=used_raters)
         weighted_rel.append(rel.reindex(used.index) * used)
@@ -417,19 +477,24 @@ def _reliability(
     return pd.Series(np.where(answered, diagonal, 0.0) @ priors, index=workers)
 
 
-def _mace_spamming_against(votes: pd.DataFrame, probas: pd.DataFrame, iterations: int = 50) -> pd.Series[Any]:
+def _mace_spamming_against(
+    item: np.ndarray, rater: np.ndarray, label: np.ndarray, fit: quality_em.MaceFit, iterations: int = 50
+) -> pd.Series[Any]:
     """MACE's spamming probability of raters left out of the fit, by plain EM against its fixed posteriors.
 
     MACE's model: with probability 1 - s the rater knows and answers the true class, with probability s
     they spam and answer class l with probability θ_l. With the items' posteriors q fixed, an answer l is
     "knowing" with probability (1 - s) q_l / (s θ_l + (1 - s) q_l); s and θ are the means of the rest.
     """
-    labels = list(probas.columns)
+    labels = list(fit.labels)
     # An answer the included raters never gave is a class with posterior 0 (it can only be spam).
-    q = np.column_stack([probas.reindex(index=votes["task"]).to_numpy(), np.zeros(len(votes))])
-    answer = np.array([labels.index(a) if a in labels else len(labels) for a in votes["label"]])
-    q_answer = q[np.arange(len(votes)), answer]
-    workers, names = pd.factorize(votes["worker"])
+    rows = pd.Index(fit.tasks).get_indexer(item)
+    q = np.column_stack([np.where(rows[:, None] >= 0, fit.probas[rows], np.nan), np.zeros(len(item))])
+    position = np.full(len(LABELS), len(labels))
+    position[fit.labels] = np.arange(len(labels))
+    answer = position[label]
+    q_answer = q[np.arange(len(item)), answer]
+    workers, names = pd.factorize(rater)
     spam = np.full(len(names), 0.5)
     theta = np.full((len(names), len(labels) + 1), 1.0 / (len(labels) + 1))
     for _ in range(iterations):

@@ -28,38 +28,49 @@ class ExportQuality:
 
 
 def judgments_frame(votes: pa.Table) -> pd.DataFrame:
-    """annotate.quality's input columns from the export's votes, in judgment-id (chronological) order."""
-    ids = votes["judgment_id"].to_numpy()
-    comparison = votes["comparison_id"].to_numpy()
-    criteria = np.array(aggregate.CRITERIA, dtype=object)[votes["criterion_code"].to_numpy()]
-    choices = np.array(aggregate.CHOICES, dtype=object)[votes["choice_code"].to_numpy()]
+    """annotate.quality's input columns from the export's votes, in judgment-id (chronological) order.
+
+    Criterion, choice, side and gold answer are categoricals over the codes ``read.votes_read`` sends
+    (one byte a row, no text per row); ids may come as int32 or int64, codes as any integer type."""
+    ids = votes["judgment_id"].to_numpy().astype(np.int64, copy=False)
+    comparison = votes["comparison_id"].to_numpy().astype(np.int64, copy=False)
+    criterion_codes = votes["criterion_code"].to_numpy().astype(np.int8, copy=False)
+    choice_codes = votes["choice_code"].to_numpy().astype(np.int8, copy=False)
     is_gold = votes["is_gold"].to_numpy(zero_copy_only=False)
     is_repeat = votes["is_repeat"].to_numpy(zero_copy_only=False)
 
     known = GoldAnswer.objects.filter(comparison_id__in=np.unique(comparison[is_gold]).tolist())
-    gold = {(c, k): a for c, k, a in known.values_list("comparison_id", "criterion", "answer")}
-    gold_answer = np.full(len(ids), None, dtype=object)
+    gold = {
+        (c, aggregate.CRITERIA.index(k)): aggregate.CHOICES.index(a)
+        for c, k, a in known.values_list("comparison_id", "criterion", "answer")
+        if k in aggregate.CRITERIA and a in aggregate.CHOICES
+    }
+    gold_codes = np.full(len(ids), -1, dtype=np.int8)
     at = np.flatnonzero(is_gold)  # a few percent of the rows
-    gold_answer[at] = [gold.get((int(comparison[i]), criteria[i])) for i in at]
+    gold_codes[at] = [
+        gold.get((int(c), int(k)), -1) for c, k in zip(comparison[at], criterion_codes[at], strict=True)
+    ]
 
     # A repeat's original is read with it (same rater, track and criterion); NA where it was not.
-    choice_of = pd.Series(choices, index=ids)
-    original = votes["repeat_of"].to_numpy(zero_copy_only=False)
-    original_choice = choice_of.reindex(pd.Series(original).fillna(-1).astype(np.int64)).to_numpy()
-    same = pd.array(np.where(pd.isna(original_choice), None, original_choice == choices), dtype="boolean")
-    same[~is_repeat] = pd.NA
+    original = votes["repeat_of"].fill_null(-1).to_numpy().astype(np.int64, copy=False)
+    found = pd.Index(ids).get_indexer(original)
+    read_with = is_repeat & (found >= 0)
+    same = pd.array(np.full(len(ids), None, dtype=object), dtype="boolean")
+    same[read_with] = choice_codes[found[read_with]] == choice_codes[read_with]
 
     durations = _durations_ms(np.unique(comparison))
     return pd.DataFrame(
         {
-            "rater": votes["rater_pk"].to_numpy(),
+            "rater": votes["rater_pk"].to_numpy().astype(np.int64, copy=False),
             "item": comparison,
-            "criterion": criteria,
-            "choice": choices,
-            "shown_left": SIDES[votes["shown_left_a"].to_numpy(zero_copy_only=False).astype(int)],
+            "criterion": pd.Categorical.from_codes(criterion_codes, categories=list(aggregate.CRITERIA)),
+            "choice": pd.Categorical.from_codes(choice_codes, categories=list(aggregate.CHOICES)),
+            "shown_left": pd.Categorical.from_codes(
+                votes["shown_left_a"].to_numpy(zero_copy_only=False).astype(np.int8), categories=list(SIDES)
+            ),
             "response_ms": votes["response_ms"].to_numpy(zero_copy_only=False).astype(float),
             "is_gold": is_gold,
-            "gold_answer": gold_answer,
+            "gold_answer": pd.Categorical.from_codes(gold_codes, categories=list(aggregate.CHOICES)),
             "is_repeat": is_repeat,
             "repeat_choice_same": same,
             "duration_ms": durations.reindex(comparison).to_numpy(dtype=np.float64, na_value=np.nan),

@@ -160,3 +160,23 @@ def test_a_judgment_table_without_a_column_or_with_an_unknown_choice_is_refused(
     frame.loc[0, "choice"] = "left"
     with pytest.raises(ValueError, match="left"):
         quality_fit(frame)
+
+
+def test_categorical_columns_give_the_figures_of_text_columns_exactly() -> None:
+    frame = small_track()
+    # Gold answers on some gold rows, and criterion categories in another order than their names'.
+    gold = frame["is_gold"].to_numpy()
+    frame["gold_answer"] = np.where(gold, np.where(frame.index % 2 == 0, "A", "both_bad"), None)
+    coded = frame.copy()
+    for column, categories in (
+        ("criterion", ["visual_quality", "identity", "unused"]),
+        ("choice", ["both_bad", "tie", "B", "A"]),
+        ("shown_left", ["B", "A"]),
+        ("gold_answer", ["A", "B", "tie", "both_bad"]),
+    ):
+        coded[column] = pd.Categorical(frame[column], categories=categories)
+    coded["rater"] = coded["rater"].astype(np.int32)
+    text_fit, coded_fit = quality_fit(frame, excluded={2}), quality_fit(coded, excluded={2})
+    pd.testing.assert_frame_equal(coded_fit.raters, text_fit.raters, check_exact=True)
+    pd.testing.assert_frame_equal(coded_fit.posteriors, text_fit.posteriors, check_exact=True)
+    assert text_fit.raters["gold_n"].sum() > 0
