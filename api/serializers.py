@@ -312,7 +312,9 @@ class ExportOptionsSerializer(serializers.Serializer):
 class ExportRunSerializer(serializers.ModelSerializer):
     download_url = serializers.SerializerMethodField()
     extends: serializers.PrimaryKeyRelatedField[ExportRun] = serializers.PrimaryKeyRelatedField(
-        read_only=True, help_text="The earlier run with the same options whose snapshot this one extends."
+        read_only=True,
+        allow_null=True,
+        help_text="The earlier run with the same options whose snapshot this one extends; null for none.",
     )
 
     class Meta:

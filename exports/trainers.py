@@ -2,7 +2,7 @@
 
 - ``adapters/videoalign/<c>/<split>.csv``: VideoAlign's columns, one A/B/same column named by the
   criterion's code (``CODES``), paths relative to the snapshot root (its ``--data_dir``);
-- ``adapters/dpo/<c>/<split>.parquet``: decided pairs only, ``video_0`` chosen by a seeded coin;
+- ``adapters/dpo/<c>/<split>.parquet``: decided pairs only, ``video_0`` by a seeded, balanced shuffle;
 - ``adapters/videodpo/<c>/{metadata,pair}.json``: VideoDPO's loader files, train split only;
 - ``adapters/judge/<c>/<split>.jsonl``: conversations for a video judge, both orders;
 - ``adapters/rl_prompts/``: the cases (identity, prompt) of each split for online RL.
@@ -86,8 +86,9 @@ def manifest_entry(counts: dict[str, Any]) -> dict[str, Any]:
         "conditioning_shown": list(CONDITIONING),
         "conditioning_rule": "per vote by its source (see CONDITIONING); per adapter row the value of most "
         "of that comparison's counted votes on that criterion (equal counts: the first in this list)",
-        "video_0_rule": "video_0_is_a = top bit of splitmix64(split_seed * 0x9E3779B97F4A7C15 xor "
-        "comparison_id)",
+        "video_0_rule": "per DPO file, the A-won rows in the order of splitmix64(split_seed * "
+        "0x9E3779B97F4A7C15 xor comparison_id) get video_0_is_a true, false, true, ... and so do the B-won "
+        "rows: the winner is video_0 in half the rows (one more at most), never by canonical order",
         "judge_answers": ANSWERS,
         "videodpo_score": "left out: VideoDPO weighs a pair by (0.72 / score) ** beta",
         "reference_paths": "primary first; ';'-separated in CSV, a list in Parquet and JSON",
@@ -199,15 +200,40 @@ def _row_conditioning(
     return np.asarray(counts.reshape(len(comparison_ids), 3).argmax(axis=1), dtype=np.int8)
 
 
-def splitmix_coin(seed: int, ids: np.ndarray) -> np.ndarray:
-    """A fair, seeded coin per id (splitmix64's finaliser): True puts the canonical A in video_0."""
+def splitmix_hash(seed: int, ids: np.ndarray) -> np.ndarray:
+    """A seeded 64-bit hash per id (splitmix64's finaliser): the same on every machine and database."""
     with np.errstate(over="ignore"):
         z = (np.uint64(seed & 0xFFFFFFFFFFFFFFFF) * _SPLITMIX_GAMMA) ^ ids.astype(np.uint64)
         z = z + _SPLITMIX_GAMMA
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(63)).astype(bool)
+        return np.asarray(z ^ (z >> np.uint64(31)))
+
+
+def splitmix_coin(seed: int, ids: np.ndarray) -> np.ndarray:
+    """A fair, seeded coin per id: the top bit of ``splitmix_hash``."""
+    return (splitmix_hash(seed, ids) >> np.uint64(63)).astype(bool)
+
+
+def winner_first_balanced(seed: int, comparison_ids: np.ndarray, a_won: np.ndarray) -> np.ndarray:
+    """``video_0_is_a`` for one DPO file's decided rows: a seeded shuffle that puts the winner first in
+    half of the rows (one more at most).
+
+    An independent coin per comparison leaves the winner-first share at 50 % give or take a few points
+    by chance (44 % in one database's demo export, a few hundred rows): a position signal of its own.
+    Here the A-won rows, walked in the order of a seeded hash of their comparison ids, get A first and
+    second in turn, and so do the B-won rows: which comparison gets which order is still the hash's, but
+    the shares are exact.
+    """
+    a_first = np.zeros(len(comparison_ids), dtype=bool)
+    order = np.lexsort((comparison_ids, splitmix_hash(seed, comparison_ids)))
+    for won in (True, False):
+        members = order[a_won[order] == won]
+        turns = np.arange(len(members)) % 2 == 0
+        # A-won rows start with the winner first, B-won rows with the winner second: the two
+        # rounding-ups cancel, so the winner is first in half the rows give or take one.
+        a_first[members] = turns
+    return a_first
 
 
 def _question(criterion: str, study_ids: list[int]) -> str:
@@ -258,7 +284,6 @@ def write_trainers(
     texts = questions([name for name, _ in named], study_ids)
     counts: dict[str, Any] = {"videoalign": {}, "dpo": {}, "videodpo": {}, "judge": {}}
     settings = _settings(videos)
-    coin = splitmix_coin(options.split_seed, comparison_ids)
     for name, lab in named:
         codes = joint_codes if name == "joint" else [aggregate.CRITERIA.index(name)]
         conditioning = _row_conditioning(votes, vote_codes, comparison_ids, codes)
@@ -270,7 +295,7 @@ def write_trainers(
             question=texts[name],
         )
         counts["videoalign"][name] = _videoalign(work, pairs, refs, view)
-        counts["dpo"][name] = _dpo(work, pairs, refs, view, settings, coin)
+        counts["dpo"][name] = _dpo(work, pairs, refs, view, settings, options.split_seed)
         counts["videodpo"][name] = _videodpo(work, pairs, view)
         counts["judge"][name] = _judge(work, pairs, refs, view)
     counts["rl_prompts"] = _rl_prompts(work, pairs, refs, identities)
@@ -484,7 +509,7 @@ def _dpo(
     refs: _References,
     view: _Criterion,
     settings: pa.Table,
-    coin: np.ndarray,
+    seed: int,
 ) -> dict[str, int]:
     cols = pairs.columns
     video_ids = settings["id"].to_numpy()
@@ -495,10 +520,15 @@ def _dpo(
         path = work / f"adapters/dpo/{view.name}/{split}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         rows = view.rows(pairs, index, decided_only=True)
+        # Indexed by pair, like every other per-pair array: only this file's decided rows are set.
+        a_first = np.zeros(len(pairs), dtype=bool)
+        a_first[rows] = winner_first_balanced(
+            seed, cols["comparison_id"].to_numpy()[rows], view.lab.label[rows] == "A"
+        )
         writer = None
         # One slice per row group: the same cuts as write.write_parquet's.
         for at in _slices(rows, write.ROW_GROUP_SIZE) if len(rows) else [pa.array([], pa.int64())]:
-            frame = _dpo_rows(pairs, refs, view, settings, coin, at, a_at, b_at)
+            frame = _dpo_rows(pairs, refs, view, settings, a_first, at, a_at, b_at)
             if writer is None:
                 writer = pq.ParquetWriter(path, frame.schema, **write.PARQUET_OPTIONS)
             if frame.num_rows:
@@ -514,14 +544,14 @@ def _dpo_rows(
     refs: _References,
     view: _Criterion,
     settings: pa.Table,
-    coin: np.ndarray,
+    a_first_of_pair: np.ndarray,
     at: pa.Array,
     a_at: np.ndarray,
     b_at: np.ndarray,
 ) -> pa.Table:
     cols = pairs.columns
     rows = at.to_numpy()
-    a_first = coin[rows]
+    a_first = a_first_of_pair[rows]
     flags = pa.array(a_first, type=pa.bool_())
     a_path, b_path = cols["video_a_path"].take(at), cols["video_b_path"].take(at)
     first_wins = (view.lab.label[rows] == "A") == a_first

@@ -18,7 +18,7 @@ import yaml
 from exports import trainers, write
 from exports.build import export_build
 from exports.options import ExportOptions
-from exports.trainers import ANSWERS, CONDITIONING, splitmix_coin
+from exports.trainers import ANSWERS, CONDITIONING, splitmix_coin, winner_first_balanced
 from tests.exports.export_world import World, build_world
 
 JOINT = ("identity_fidelity", "prompt_controllability")
@@ -88,7 +88,7 @@ def test_videoalign_reads_one_csv_per_criterion_with_its_code_and_a_b_same(
     assert "`--eval_dim`" in card and '- `"IF"`: "In which video does the person look more like' in card
 
 
-def test_dpo_rows_order_their_videos_by_a_seeded_coin_and_label_the_winner(
+def test_dpo_rows_order_their_videos_by_a_seeded_balanced_shuffle_and_label_the_winner(
     world: World, tmp_path: Path
 ) -> None:
     out = export(tmp_path, split=(1.0, 0.0, 0.0), joint_criteria=JOINT)
@@ -102,8 +102,10 @@ def test_dpo_rows_order_their_videos_by_a_seeded_coin_and_label_the_winner(
     assert {"video_0_seed", "video_1_steps", "video_0_guidance", "video_1_settings"} <= set(frame.columns)
     assert len(frame) == 5  # seven fidelity comparisons, ben1 and ben2 are ties: left out
     assert ((frame["label_0"] + frame["label_1"]) == 1.0).all() and set(frame["label_0"]) <= {0.0, 1.0}
-    coin = splitmix_coin(0, frame["comparison_id"].to_numpy())
-    assert (frame["video_0_is_a"].to_numpy() == coin).all()
+    a_won = (frame["video_0_is_a"] == (frame["label_0"] == 1.0)).to_numpy()
+    expected = winner_first_balanced(0, frame["comparison_id"].to_numpy(), a_won)
+    assert (frame["video_0_is_a"].to_numpy() == expected).all()
+    assert abs(frame["label_0"].sum() - len(frame) / 2) <= 1
     for row in frame.itertuples():
         pair = pairs.loc[row.comparison_id]
         a, b = pair["video_a_path"], pair["video_b_path"]
@@ -113,10 +115,16 @@ def test_dpo_rows_order_their_videos_by_a_seeded_coin_and_label_the_winner(
         assert set(row.reference_paths) <= references and row.reference_paths[0] == row.primary_reference_path
         assert {row.video_0, row.video_1} <= videos
         assert row.caption == "On a beach." and row.conditioning_shown == CONDITIONING[0]
-    # A fair coin, never the canonical order: half the winners first over many comparisons.
-    many = splitmix_coin(0, np.arange(1, 20_001))
-    assert abs(many.mean() - 0.5) < 0.02
-    assert not np.array_equal(splitmix_coin(1, np.arange(1, 200)), splitmix_coin(0, np.arange(1, 200)))
+    # Never the canonical order, and exactly balanced: however lopsided the wins (here A wins 90 %), the
+    # winner is first in half the rows, A first in about half, and another seed shuffles other rows.
+    ids = np.arange(1, 2_001)
+    a_won = splitmix_coin(7, ids) | (ids % 5 != 0)
+    a_first = winner_first_balanced(0, ids, a_won)
+    winner_first = a_first == a_won
+    assert abs(winner_first.sum() - len(ids) / 2) <= 1
+    assert abs(a_first.mean() - 0.5) < 0.01
+    other = winner_first_balanced(1, ids, a_won)
+    assert 0.4 < (other != a_first).mean() < 0.6
 
 
 def test_videodpo_reads_metadata_and_pair_json_with_winner_indices(world: World, tmp_path: Path) -> None:
