@@ -70,6 +70,13 @@ ANSWERS = {
     "tie": "Both videos are equally good",
     "both_bad": "Neither video is acceptable",
 }
+# Around the annotators' question in a judge conversation: which video is "Video 1", and the answers
+# the assistant turn uses, so that a model fine-tuned on it learns the words it will be read by.
+JUDGE_INTRO = "The references come first, then Video 1 and Video 2.\n"
+JUDGE_ANSWER_HINT = (
+    '\nAnswer "Video 1 is better", "Video 2 is better" or "Both videos are equally good", or '
+    '"Neither video is acceptable".'
+)
 # The study presets' questions: what annotators read for a criterion no exported study words itself.
 _PRESET_QUESTIONS = {
     q.criterion: q.text
@@ -674,10 +681,12 @@ def _judge(work: Path, pairs: Pairs, refs: _References, view: _Criterion) -> dic
                 every = pa.array(all_refs[part], type=pa.bool_())
                 media = pc.if_else(every, refs.of("all_media", at), refs.of("primary_media", at))
                 media = pc.if_else(pc.equal(media, ""), media, pc.binary_join_element_wise(media, ", ", ""))
+                question = JUDGE_INTRO + view.question
                 with_prompt = pc.binary_join_element_wise(
-                    view.question + "\nPrompt: ", pc.cast(cols["shown_prompt"].take(at), pa.string()), ""
+                    question + "\nPrompt: ", pc.cast(cols["shown_prompt"].take(at), pa.string()), ""
                 )
-                text = _json_literals(pc.if_else(every, pa.scalar(view.question, pa.string()), with_prompt))
+                asked = pc.if_else(every, pa.scalar(question, pa.string()), with_prompt)
+                text = _json_literals(pc.binary_join_element_wise(asked, JUDGE_ANSWER_HINT, ""))
                 comparison = pc.cast(cols["comparison_id"].take(at), pa.string())
                 conditioning = view.conditioning_names(at)
                 a_path, b_path = cols["video_a_path"].take(at), cols["video_b_path"].take(at)

@@ -183,7 +183,9 @@ def test_judge_conversations_show_both_orders_references_and_explicit_ties(
     for record in control:
         content = record["messages"][0]["content"]
         assert len([c for c in content if c["type"] == "image"]) == 1  # the primary reference
-        assert content[-1]["text"].endswith("Prompt: On a beach.")
+        assert "\nPrompt: On a beach.\n" in content[-1]["text"]
+        assert content[-1]["text"].startswith("The references come first, then Video 1 and Video 2.\n")
+        assert '"Video 1 is better", "Video 2 is better"' in content[-1]["text"]
 
 
 def test_rl_prompts_hold_each_case_of_a_split_once_with_its_references(world: World, tmp_path: Path) -> None:
