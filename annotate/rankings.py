@@ -290,7 +290,10 @@ def _elo_batch(wins: np.ndarray) -> np.ndarray:
         # still converges.
         scores[active] = s + np.clip(step, -2.0, 2.0)
         active = active[np.abs(step).max(axis=1) >= TOLERANCE]
-    return 1000.0 + ELO * (scores - scores.mean(axis=1, keepdims=True))
+    elo = 1000.0 + ELO * (scores - scores.mean(axis=1, keepdims=True))
+    for b in active:  # a round Newton did not settle (none seen so far) gets choix's own fit
+        elo[b] = _elo(wins[b])
+    return elo
 
 
 def _cluster_cells(

@@ -10,6 +10,7 @@ import choix
 import numpy as np
 import pytest
 
+from annotate import rankings
 from annotate.rankings import ALPHA, Judged, RankingError, _elo_batch, fit_scores, leaderboard
 
 
@@ -73,6 +74,13 @@ def test_every_bootstrap_round_fitted_at_once_equals_choixs_fit_of_that_rounds_m
     for wins, scores in zip(matrices, batch, strict=True):
         params = choix.ilsr_pairwise_dense(wins, alpha=ALPHA, max_iter=100_000, tol=1e-12)
         np.testing.assert_allclose(scores, 1000.0 + 400.0 / math.log(10) * params, atol=1e-6)
+
+
+def test_a_round_newton_has_not_settled_gets_choixs_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rankings, "NEWTON_STEPS", 1)
+    wins = np.array([[[0.0, 30.0, 2.0], [1.0, 0.0, 5.0], [0.0, 4.0, 0.0]]])
+    params = choix.ilsr_pairwise_dense(wins[0], alpha=ALPHA, max_iter=100_000, tol=1e-12)
+    np.testing.assert_allclose(_elo_batch(wins)[0], 1000.0 + 400.0 / math.log(10) * params, atol=1e-6)
 
 
 # --- coverage of the rater-clustered bootstrap -------------------------------------------------------
