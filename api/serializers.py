@@ -419,3 +419,109 @@ class TokenCredentialsSerializer(serializers.Serializer):
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
     expires = serializers.DateTimeField(allow_null=True, help_text="When the token stops being accepted.")
+
+
+# --- rankings ------------------------------------------------------------------------------------------
+
+
+class FragilitySerializer(serializers.Serializer):
+    removals = serializers.IntegerField(
+        allow_null=True, help_text="Judgments whose removal puts runner_up above leader (greedy upper bound)."
+    )
+    leader = serializers.CharField()
+    runner_up = serializers.CharField()
+
+
+class LeaderboardRowSerializer(serializers.Serializer):
+    method = serializers.CharField()
+    score = serializers.FloatField(help_text="Bradley–Terry strength on the Elo scale, mean 1000.")
+    low = serializers.FloatField(help_text="2.5th percentile of the bootstrap, raters resampled.")
+    high = serializers.FloatField(help_text="97.5th percentile.")
+    rank_upper = serializers.IntegerField(help_text="1 + the methods whose low is above this one's high.")
+    judgments = serializers.IntegerField()
+
+
+class LeaderboardSerializer(serializers.Serializer):
+    """One criterion's leaderboard; the win-rate and count matrices are in ``methods`` order, best first."""
+
+    criterion = serializers.CharField()
+    methods = LeaderboardRowSerializer(many=True)
+    win_rate = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(allow_null=True)),
+        help_text="[i][j]: share of i's wins over j, ties half; null without a judgment.",
+    )
+    pair_counts = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()))
+    fragility = FragilitySerializer(allow_null=True)
+    rounds = serializers.IntegerField()
+    seed = serializers.IntegerField()
+    resample = serializers.CharField()
+    raters = serializers.IntegerField()
+    total = serializers.IntegerField(help_text="Judgments fitted.")
+    tie_rule = serializers.CharField()
+
+
+class RankingRunSerializer(serializers.Serializer):
+    """The stored leaderboard of a set of options: status "queued"/"running" while a worker computes it."""
+
+    status = serializers.CharField()
+    progress = serializers.FloatField()
+    error = serializers.CharField()
+    computed_at = serializers.DateTimeField(allow_null=True)
+    seconds = serializers.FloatField(allow_null=True, help_text="How long the computation took.")
+    judgments = serializers.IntegerField()
+    options = serializers.DictField()
+    leaderboards = LeaderboardSerializer(many=True)
+
+
+IDS_HELP = "Ids, comma separated (none of tracks and studies: every track and study)."
+
+
+class RankingOptionsSerializer(serializers.Serializer):
+    """The options of a leaderboard: a POST body, and (with ``criterion``) the GET's query."""
+
+    tracks = serializers.RegexField(r"^[0-9, ]*$", required=False, allow_blank=True, help_text=IDS_HELP)
+    studies = serializers.RegexField(r"^[0-9, ]*$", required=False, allow_blank=True, help_text=IDS_HELP)
+    rounds = serializers.IntegerField(
+        required=False, min_value=1, max_value=100_000, help_text="Bootstrap rounds (default 1,000)."
+    )
+    seed = serializers.IntegerField(required=False, min_value=0, max_value=2**32 - 1, help_text="Default 0.")
+
+
+class RankingQuerySerializer(RankingOptionsSerializer):
+    criterion = serializers.ChoiceField(
+        choices=["all", *Criterion.values], required=False, help_text='One criterion, or "all" (default).'
+    )
+
+
+class CheckpointQuerySerializer(serializers.Serializer):
+    new = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="The new method's id.")
+    old = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="The old method's id.")
+    half_width = serializers.FloatField(
+        required=False, min_value=0.001, max_value=0.499, help_text="Wanted interval half-width (0.05)."
+    )
+    tracks = serializers.RegexField(r"^[0-9, ]*$", required=False, allow_blank=True, help_text=IDS_HELP)
+    studies = serializers.RegexField(r"^[0-9, ]*$", required=False, allow_blank=True, help_text=IDS_HELP)
+
+
+class CheckpointRowSerializer(serializers.Serializer):
+    criterion = serializers.CharField()
+    wins = serializers.IntegerField()
+    losses = serializers.IntegerField()
+    ties = serializers.IntegerField()
+    n = serializers.IntegerField()
+    raters = serializers.IntegerField()
+    rate = serializers.FloatField(help_text="The new method's share of wins, ties half.")
+    low = serializers.FloatField(help_text="95 % interval, raters resampled.")
+    high = serializers.FloatField()
+    p_better = serializers.FloatField(
+        help_text="One-sided: the new method is preferred more than half the time."
+    )
+    design_effect = serializers.FloatField()
+    more_needed = serializers.IntegerField(help_text="Further judgments for an interval of ± half_width.")
+
+
+class CheckpointComparisonSerializer(serializers.Serializer):
+    new = serializers.CharField()
+    old = serializers.CharField()
+    half_width = serializers.FloatField()
+    criteria = CheckpointRowSerializer(many=True)

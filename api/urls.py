@@ -64,6 +64,8 @@ urlpatterns = [
         views.GenerationJobCancelApi.as_view(),
         name="generation-job-cancel",
     ),
+    path("rankings/", views.RankingsApi.as_view(), name="rankings"),
+    path("rankings/checkpoints/", views.CheckpointsApi.as_view(), name="checkpoints"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", docs_page(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),
     path("redoc/", docs_page(SpectacularRedocView.as_view(url_name="api:schema")), name="redoc"),

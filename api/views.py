@@ -10,7 +10,12 @@ from django.contrib.auth import authenticate, user_login_failed
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import FileResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from redis.exceptions import RedisError
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
@@ -47,7 +52,20 @@ from generation.selectors import job_list, job_progress_get, job_progress_of
 from generation.services import generation_job_cancel, generation_job_create
 from lib.auth import lockout_message, lockout_minutes
 from lib.roles import IsMlTeamOrStaff, may_export
-from studies.models import Study
+from studies.models import RankingRun, Study
+from studies.rankings import (
+    ALL_CRITERIA,
+    RankingOptionsError,
+    checkpoint_compare,
+    criterion_from_query,
+    half_width_from_query,
+    judged_criteria,
+    methods_from_query,
+    options_from_query,
+    ranking_run_get,
+    ranking_run_start,
+    scope_from_query,
+)
 
 
 class ApiView(APIView):
@@ -58,7 +76,7 @@ class ApiView(APIView):
 # The entry points GET /api/ lists: the lists and what a client starts from (names in api/urls.py).
 ENTRY_POINTS = (
     "identities", "prompts", "methods", "videos", "comparisons", "tracks", "studies", "judgments",
-    "exports", "generation-jobs", "token", "schema", "docs", "redoc",
+    "exports", "generation-jobs", "rankings", "checkpoints", "token", "schema", "docs", "redoc",
 )  # fmt: skip
 
 
@@ -417,3 +435,105 @@ class TokenApi(APIView):
         Staff revoke anyone's under Auth Token in the admin."""
         Token.objects.filter(user=cast(User, request.user)).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- rankings -----------------------------------------------------------------------------------
+
+
+def _ranking_payload(run: RankingRun, criterion: str) -> dict[str, Any]:
+    boards = (
+        run.boards if criterion == ALL_CRITERIA else {k: v for k, v in run.boards.items() if k == criterion}
+    )
+    leaderboards = [{"criterion": name} | board for name, board in boards.items()]
+    fields = ("status", "progress", "error", "computed_at", "seconds", "judgments", "options")
+    return {name: getattr(run, name) for name in fields} | {"leaderboards": leaderboards}
+
+
+def _ranking_query(request: Request, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
+    """The query checked against its serializer: a bad value, or an unknown or repeated name, is a 400."""
+    fields: list[str] = list(serializer_class().fields.keys())
+    unknown = sorted(set(request.query_params) - set(fields))
+    repeated = sorted(name for name in fields if len(request.query_params.getlist(name)) > 1)
+    if unknown or repeated:
+        errors = {name: ["Unknown parameter."] for name in unknown}
+        raise ValidationError(errors | {name: ["Give this parameter once."] for name in repeated})
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return dict(query.validated_data)
+
+
+def _refused(error: RankingOptionsError) -> Exception:
+    if error.not_found:
+        return NotFound(error.message)
+    return ValidationError({error.field: [error.message]})
+
+
+NOT_COMPUTED = OpenApiResponse(
+    description="Nothing to show: an id of no row, a criterion nobody judged, or "
+    "no leaderboard computed for these options yet (POST them)."
+)
+
+
+class RankingsApi(ApiView):
+    @extend_schema(
+        parameters=[out.RankingQuerySerializer], responses={200: out.RankingRunSerializer, 404: NOT_COMPUTED}
+    )
+    def get(self, request: Request) -> Response:
+        """The last computed leaderboard of these options (the Rankings page's): Bradley–Terry scores with
+        rater-clustered bootstrap intervals, ranks (upper bound), win rates and fragility."""
+        query = _ranking_query(request, out.RankingQuerySerializer)
+        try:
+            options = options_from_query(query)
+            criterion = criterion_from_query(query, judged=judged_criteria(options.scope))
+        except RankingOptionsError as error:
+            raise _refused(error) from error
+        run = ranking_run_get(options)
+        if run is None:
+            raise NotFound("No leaderboard computed for these options yet: POST them to compute one.")
+        return Response(out.RankingRunSerializer(_ranking_payload(run, criterion)).data)
+
+    @extend_schema(
+        request=out.RankingOptionsSerializer,
+        responses={200: out.RankingRunSerializer, 202: out.RankingRunSerializer, 404: NOT_COMPUTED},
+        description="Compute the leaderboard of these options: at once when small (200), else as a Celery "
+        "task (202; GET the same options to follow it).",
+    )
+    def post(self, request: Request) -> Response:
+        known = set(out.RankingOptionsSerializer().fields.keys())
+        unknown = sorted(set(request.data) - known) if isinstance(request.data, dict) else []
+        if unknown:
+            raise ValidationError({name or "(empty name)": ["Unknown option."] for name in unknown})
+        body = out.RankingOptionsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            options = options_from_query(body.validated_data)
+        except RankingOptionsError as error:
+            raise _refused(error) from error
+        run = ranking_run_start(options)
+        code = status.HTTP_200_OK if run.status == RankingRun.Status.DONE else status.HTTP_202_ACCEPTED
+        return Response(out.RankingRunSerializer(_ranking_payload(run, ALL_CRITERIA)).data, status=code)
+
+
+class CheckpointsApi(ApiView):
+    @extend_schema(
+        parameters=[out.CheckpointQuerySerializer],
+        responses={200: out.CheckpointComparisonSerializer, 404: NOT_COMPUTED},
+    )
+    def get(self, request: Request) -> Response:
+        """Two methods head to head per criterion: wins, losses, ties, win rate with a rater-clustered
+        interval, a one-sided test that the new one is better, and the judgments still needed."""
+        query = _ranking_query(request, out.CheckpointQuerySerializer)
+        try:
+            new, old = methods_from_query(query)
+            scope = scope_from_query(query)
+            half_width = half_width_from_query(query)
+            rows = checkpoint_compare(new=new, old=old, scope=scope, half_width=half_width)
+        except RankingOptionsError as error:
+            raise _refused(error) from error
+        data = {
+            "new": new.name,
+            "old": old.name,
+            "half_width": half_width,
+            "criteria": [r.as_dict() for r in rows],
+        }
+        return Response(out.CheckpointComparisonSerializer(data).data)

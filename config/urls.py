@@ -25,6 +25,7 @@ urlpatterns = [
     path("manage/tracks/", include("annotate.manage_urls")),
     path("manage/people/", include("annotate.people_urls")),
     path("manage/exports/", include("exports.urls")),
+    path("manage/rankings/", include("studies.rankings_urls")),
     path("api/", include("api.urls")),
     path("generation/", include("generation.urls")),
     path("studies/", include("studies.urls")),

@@ -381,3 +381,45 @@ class Answer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.criterion}: video {self.picked} on {self.matchup}"
+
+
+class RankingRun(models.Model):
+    """The last computed leaderboard for one set of options (tracks, studies, criterion, bootstrap).
+
+    A bootstrap over a million judgments takes seconds to half a minute, so a large one runs as a Celery
+    task; the page shows this row's result with the time it was computed and the options it used.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Computing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    # The sha256 of the options' canonical text (studies.rankings.RankingOptions.key): one row per choice.
+    key = models.CharField(max_length=64, unique=True)
+    options = models.JSONField(default=dict)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0.0)
+    step = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    requested_at = models.DateTimeField(auto_now=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    seconds = models.FloatField(null=True, blank=True)  # how long the last computation took
+    judgments = models.PositiveIntegerField(default=0)
+    # Per criterion: annotate.rankings.Leaderboard.as_dict() of the last finished computation.
+    boards = models.JSONField(default=dict)
+
+    class Meta:
+        ordering: ClassVar = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"Ranking {self.key}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        return round(self.progress * 100)

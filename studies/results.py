@@ -255,7 +255,7 @@ def results_figure(results: StudyResults, *, fmt: str) -> bytes:
                 frameon=False, ncols=min(len(baselines), 4), loc="lower center", bbox_to_anchor=(0.5, 1.0)
             )
         buffer = io.BytesIO()
-        figure.savefig(buffer, format=fmt, dpi=300 if fmt == "png" else None, metadata=_metadata(fmt))
+        figure.savefig(buffer, format=fmt, dpi=300 if fmt == "png" else None, metadata=figure_metadata(fmt))
     return buffer.getvalue()
 
 
@@ -268,7 +268,7 @@ def _wrap(label: str) -> str:
     return " ".join(words[:middle]) + "\n" + " ".join(words[middle:])
 
 
-def _metadata(fmt: str) -> dict[str, str | None]:
+def figure_metadata(fmt: str) -> dict[str, str | None]:
     # No creation date: the same answers give byte-identical files, which keeps paper repositories quiet.
     if fmt == "svg":
         return {"Date": None}

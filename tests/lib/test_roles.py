@@ -17,7 +17,14 @@ from tests.factories import IdentityFactory, MethodFactory, PromptFactory
 
 pytestmark = pytest.mark.django_db
 
-ML_PAGES = ("generation:job_list", "generation:job_new", "generation:video_upload", "exports:list")
+ML_PAGES = (
+    "generation:job_list",
+    "generation:job_new",
+    "generation:video_upload",
+    "exports:list",
+    "rankings:leaderboard",
+    "rankings:checkpoints",
+)
 NAV = re.compile(r"<nav>(.*?)</nav>", re.S)
 
 
@@ -79,8 +86,8 @@ def test_an_ml_team_member_does_not_reach_the_study_admin_pages(ml_client):
         assert ml_client.get(url).status_code == 404
 
 
-def test_the_ml_team_navigation_lists_generation_exports_and_the_api_once(ml_client):
-    assert nav_links(ml_client) == ["Generation", "Exports", "API"]
+def test_the_ml_team_navigation_lists_generation_rankings_exports_and_the_api_once(ml_client):
+    assert nav_links(ml_client) == ["Generation", "Rankings", "Exports", "API"]
 
 
 def test_the_annotator_navigation_lists_only_their_tracks(annotator_client):
@@ -89,4 +96,14 @@ def test_the_annotator_navigation_lists_only_their_tracks(annotator_client):
 
 def test_the_study_admin_navigation_lists_each_page_once(admin_client):
     links = nav_links(admin_client)
-    assert links == ["My tracks", "Tracks", "People", "Studies", "Generation", "Exports", "API", "Catalog"]
+    assert links == [
+        "My tracks",
+        "Tracks",
+        "People",
+        "Studies",
+        "Generation",
+        "Rankings",
+        "Exports",
+        "API",
+        "Catalog",
+    ]
