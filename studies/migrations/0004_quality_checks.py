@@ -141,6 +141,9 @@ class Migration(migrations.Migration):
                 "UPDATE studies_study SET "
                 "gold_matchups_per_participant = LEAST(gold_matchups_per_participant, matchups_per_participant / 4), "
                 "repeat_matchups_per_participant = LEAST(repeat_matchups_per_participant, matchups_per_participant / 4);"
+                # The updates queue the table's deferred foreign-key checks, and PostgreSQL alters no table
+                # with checks pending ("pending trigger events"): run them now, then defer again.
+                "SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED;"
             ),
             reverse_sql=migrations.RunSQL.noop,
         ),
