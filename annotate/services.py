@@ -70,7 +70,12 @@ BULK_BATCH = 2000
 def comparisons_build(*, videos: Iterable[Video], same_method: bool = True) -> list[Comparison]:
     """Every unordered pair of videos that share identity and prompt, each pair once (idempotent);
     without ``same_method``, none of one method's videos with each other."""
-    wanted = _pairs(videos, same_method=same_method)
+    return comparisons_of_pairs(pairs=_pairs(videos, same_method=same_method))
+
+
+def comparisons_of_pairs(*, pairs: Iterable[tuple[Video, Video]]) -> list[Comparison]:
+    """The comparisons of these pairs of videos of one case, made where missing (idempotent)."""
+    wanted = [(a, b) if a.pk < b.pk else (b, a) for a, b in pairs]  # the canonical order of _pairs
     Comparison.objects.bulk_create(
         [
             Comparison(video_a=a, video_b=b, identity_id=a.identity_id, prompt_id=a.prompt_id)
@@ -79,9 +84,9 @@ def comparisons_build(*, videos: Iterable[Video], same_method: bool = True) -> l
         ignore_conflicts=True,  # pairs that already exist are reused, not duplicated
         batch_size=BULK_BATCH,
     )
-    pairs = {(a.pk, b.pk) for a, b in wanted}
-    existing = Comparison.objects.filter(video_a__in={a for a, _ in pairs}, video_b__in={b for _, b in pairs})
-    return [c for c in existing if (c.video_a_id, c.video_b_id) in pairs]
+    keys = {(a.pk, b.pk) for a, b in wanted}
+    existing = Comparison.objects.filter(video_a__in={a for a, _ in keys}, video_b__in={b for _, b in keys})
+    return [c for c in existing if (c.video_a_id, c.video_b_id) in keys]
 
 
 @transaction.atomic
@@ -290,18 +295,26 @@ def track_extend_preview(*, track: Track, videos: QuerySet[Video], same_method_p
 
 
 @transaction.atomic
-def track_extend(*, track: Track, videos: Iterable[Video], same_method_pairs: bool = True) -> int:
+def track_extend(
+    *,
+    track: Track,
+    videos: Iterable[Video],
+    same_method_pairs: bool = True,
+    pairs: Iterable[tuple[Video, Video]] = (),
+) -> int:
     """Add comparisons of ``videos`` with each other and with the track's videos of the same identity and
-    prompt; return how many comparisons the track gained. Running it again adds nothing. Without
-    ``same_method_pairs``, one method's videos are never paired with each other (they would differ only by
-    seed)."""
-    new = list(videos)
-    if not new:
+    prompt, and those of ``pairs`` (e.g. a rematch's new video against the old method's of the same seed,
+    whether or not that one is in the track); return how many comparisons the track gained. Running it
+    again adds nothing. Without ``same_method_pairs``, one method's videos are never paired with each other
+    (they would differ only by seed)."""
+    new, extra = list(videos), list(pairs)
+    if not new and not extra:
         return 0
     track_setup_lock(track_id=track.pk)
     track.refresh_from_db()  # the votes per comparison as they are now, not as the caller read them
     paired, _ = _extension(track=track, videos=new)
     comparisons = comparisons_build(videos=paired, same_method=same_method_pairs)
+    comparisons += comparisons_of_pairs(pairs=extra)
     before = TrackItem.objects.filter(track=track).count()
     TrackItem.objects.bulk_create(
         [

@@ -19,6 +19,7 @@ from django.conf import settings
 from annotate.models import Track
 from annotate.stats_agreement import agreement
 from exports import adapters, aggregate, card, groups, read, tables, trainers, versions, votes_stream, write
+from exports.leaderboard import leaderboard_write
 from exports.options import SPLITS, ExportOptions
 from exports.quality import export_quality
 from lib.hashing import sha256_file
@@ -327,6 +328,14 @@ def _write_all(
     }
     if options.schema == 2:
         manifest["adapters"] = trainers.manifest_entry(adapter_counts)
+        report(0.97, "Fitting the leaderboard")
+        manifest["leaderboard"] = leaderboard_write(
+            work=work,
+            votes=data.votes,
+            comparisons=data.comparisons,
+            videos=data.videos,
+            criteria=data.criteria,
+        )
     return manifest
 
 

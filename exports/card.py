@@ -117,6 +117,30 @@ def _trainer_context(manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _leaderboard_context(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Schema 2: the card's leaderboard summary, from the manifest's ``leaderboard`` entry."""
+    entry = manifest["leaderboard"]
+    rows = []
+    for criterion, board in entry["criteria"].items():
+        top = "; ".join(
+            f"{t['method']} {t['score']:.1f} ({t['low']:.1f}–{t['high']:.1f})" for t in board["top"]
+        )
+        fragility = board["fragility"]
+        if fragility is None:
+            fragile = "— (one method)"
+        elif fragility["removals"] is None:
+            fragile = f"no removal found that puts {fragility['runner_up']} above {fragility['leader']}"
+        else:
+            fragile = f"{fragility['removals']} (to put {fragility['runner_up']} above {fragility['leader']})"
+        rows.append([criterion, top, str(board["judgments"]), str(board["raters"]), fragile])
+    return {
+        "leaderboard_rows": rows,
+        "leaderboard_rounds": str(entry["rounds"]),
+        "leaderboard_seed": str(entry["seed"]),
+        "leaderboard_skipped": sorted(entry["skipped"].items()),
+    }
+
+
 def diff_rows(manifest: dict[str, Any]) -> int:
     """Rows of data/diff.parquet: one per judgment or pair added or removed and per label changed."""
     diff = manifest.get("diff")
@@ -189,7 +213,9 @@ def card_context(
         "extends": manifest.get("extends"),
         "diff": manifest.get("diff"),
         "diff_rows": str(diff_rows(manifest)),
-    } | (_trainer_context(manifest) if manifest["schema_version"] == 2 else {})
+    } | (
+        _trainer_context(manifest) | _leaderboard_context(manifest) if manifest["schema_version"] == 2 else {}
+    )
 
 
 def write_card(path: Path, *, manifest: dict[str, Any], options: ExportOptions, work: Path) -> None:

@@ -11,7 +11,7 @@ from generation import signals
 from generation.backends.base import setting_bounds_text
 from generation.errors import GenerationError
 from generation.models import Identity, Method, Prompt
-from generation.services import MAX_SEEDS, settings_overrides_check
+from generation.services import MAX_SEEDS, match_cases, settings_overrides_check
 
 
 class _MethodField(forms.ModelChoiceField):
@@ -26,14 +26,32 @@ class _PromptsField(forms.ModelMultipleChoiceField):
 
 class JobLaunchForm(forms.Form):
     method = _MethodField(queryset=Method.objects.exclude(backend=Method.Backend.IMPORTED))
-    identities = forms.ModelMultipleChoiceField(
-        queryset=Identity.objects.all(), widget=forms.CheckboxSelectMultiple
+    match_method = _MethodField(
+        queryset=Method.objects.all(),
+        required=False,
+        label="Same identities, prompts and seeds as method",
+        error_messages={"invalid_choice": "No such method to match: choose one from the list."},
+        help_text=(
+            "Renders exactly the identity, prompt and seed of each of that method's videos, instead of the "
+            "identities, prompts and seeds below (leave identities and prompts unticked). With a track, "
+            "each new video is paired with that method's video of the same identity, prompt and seed, and "
+            "with the track's videos of the same identity and prompt."
+        ),
     )
-    prompts = _PromptsField(queryset=Prompt.objects.all(), widget=forms.CheckboxSelectMultiple)
+    identities = forms.ModelMultipleChoiceField(
+        queryset=Identity.objects.all(), widget=forms.CheckboxSelectMultiple, required=False
+    )
+    prompts = _PromptsField(
+        queryset=Prompt.objects.all(), widget=forms.CheckboxSelectMultiple, required=False
+    )
     seeds = forms.CharField(
         initial="2",
         max_length=2000,
-        help_text="A count N (seeds 0…N-1, the same for every method) or a list: 3, 17, 42.",
+        required=False,
+        help_text=(
+            "A count N (seeds 0…N-1, the same for every method) or a list: 3, 17, 42. Not used when "
+            "matching a method."
+        ),
     )
     settings = forms.CharField(
         required=False,
@@ -65,7 +83,9 @@ class JobLaunchForm(forms.Form):
         assert isinstance(extend_track, forms.TypedChoiceField)
         extend_track.choices = [("", "— none —"), *signals.track_choices()]
 
-    def clean_seeds(self) -> int | list[int]:
+    def clean_seeds(self) -> int | list[int] | None:
+        if self.data.get("match_method"):
+            return None  # the matched method's seeds
         text = self.cleaned_data["seeds"].strip()
         try:
             parts = [int(part) for part in text.replace(",", " ").split()]
@@ -95,13 +115,38 @@ class JobLaunchForm(forms.Form):
             raise forms.ValidationError(str(error)) from error
         return value
 
+    def clean(self) -> dict[str, Any] | None:
+        data = super().clean()
+        assert data is not None
+        method, match = data.get("method"), data.get("match_method")
+        if "match_method" in self.errors:
+            pass  # the identities and prompts are asked for once the method to match is settled
+        elif match is None:
+            for name in ("identities", "prompts"):
+                if name in data and not data[name]:
+                    self.add_error(name, f"Choose at least one of the {name}, or a method to match.")
+        elif data.get("identities") or data.get("prompts"):
+            self.add_error(
+                "match_method",
+                f"Either match {match.name}'s identities, prompts and seeds or choose them: untick the "
+                "identities and prompts, or choose no method to match.",
+            )
+        elif method is not None:
+            try:
+                match_cases(method=method, match_method=match)
+            except GenerationError as error:
+                self.add_error("match_method", f"{str(error)[:1].upper()}{str(error)[1:]}.")
+        return data
+
     def job_options(self) -> dict[str, Any]:
         data = self.cleaned_data
+        matching = data["match_method"] is not None
         return {
             "method": data["method"],
-            "identities": data["identities"],
-            "prompts": data["prompts"],
-            "seeds": data["seeds"],
+            "match_method": data["match_method"],
+            "identities": () if matching else data["identities"],
+            "prompts": () if matching else data["prompts"],
+            "seeds": None if matching else data["seeds"],
             "settings_overrides": data["settings"],
             "extend_track_id": data["extend_track"],
             "extend_same_method_pairs": data["extend_same_method_pairs"],

@@ -274,6 +274,11 @@ class GenerationJob(models.Model):
     extend_track_id = models.PositiveBigIntegerField(null=True, blank=True)
     # Whether the track also gets pairs of this method's videos with each other, which differ only by seed.
     extend_same_method_pairs = models.BooleanField(default=False)
+    # A rematch: the job renders the (identity, prompt, seed) cases of this method's videos, and the track
+    # it extends also gets each new video paired with this method's video of the same case.
+    match_method = models.ForeignKey(
+        Method, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_by = models.ForeignKey(
         django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -279,7 +279,7 @@ def _with_progress(jobs: list[GenerationJob]) -> list[JobProgress]:
 
 
 def job_list() -> QuerySet[GenerationJob]:
-    return GenerationJob.objects.select_related("method", "created_by")
+    return GenerationJob.objects.select_related("method", "match_method", "created_by")
 
 
 def job_progress_list(*, limit: int = 50) -> list[JobProgress]:
@@ -292,7 +292,9 @@ def job_progress_of(*, jobs: list[GenerationJob]) -> list[JobProgress]:
 
 
 def job_progress_get(*, job_id: int) -> JobProgress | None:
-    job = GenerationJob.objects.select_related("method", "created_by").filter(pk=job_id).first()
+    job = (
+        GenerationJob.objects.select_related("method", "match_method", "created_by").filter(pk=job_id).first()
+    )
     return _with_progress([job])[0] if job else None
 
 
@@ -313,3 +315,24 @@ def job_track_shape_warnings(*, job: GenerationJob) -> list[str]:
     return video_set_shape_warnings(
         videos=made, reference=Video.objects.filter(pk__in=track_ids), what="This job's videos"
     )
+
+
+def job_match_pairs(*, job: GenerationJob) -> list[tuple[Video, Video]]:
+    """For a job that matches another method's videos: each video the job made with that method's video
+    of the same identity, prompt and seed (the rematch's pairs), in the job's item order."""
+    if job.match_method_id is None:
+        return []
+    made = list(
+        Video.objects.filter(generation_items__job=job, generation_items__status=GenerationStatus.DONE)
+        .order_by("identity_id", "prompt_id", "seed", "pk")
+        .distinct()
+    )
+    old: dict[tuple[int, int, int], list[Video]] = defaultdict(list)
+    for video in Video.objects.of_methods().filter(
+        method_id=job.match_method_id,
+        identity__in={video.identity_id for video in made},
+        prompt__in={video.prompt_id for video in made},
+        seed__in={video.seed for video in made},
+    ):
+        old[(video.identity_id, video.prompt_id, video.seed)].append(video)
+    return [(new, match) for new in made for match in old[(new.identity_id, new.prompt_id, new.seed)]]

@@ -18,6 +18,7 @@ from generation.services.jobs import (
     generation_job_cancel,
     generation_job_create,
     generation_render,
+    match_cases,
     settings_overrides_check,
 )
 from generation.services.manifest import catalog_import
@@ -31,6 +32,7 @@ __all__ = [
     "generation_job_cancel",
     "generation_job_create",
     "generation_render",
+    "match_cases",
     "reference_create",
     "settings_overrides_check",
     "video_create_from_frames",

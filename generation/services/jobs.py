@@ -1,6 +1,7 @@
 """Generation jobs: launch, render (the work of a Celery task), retry and cancel.
 
-A job is identities × prompts × seeds of one method; each video is a GenerationItem. Items are queued in
+A job is identities × prompts × seeds of one method, or the (identity, prompt, seed) cases of another
+method's videos (a rematch); each video is a GenerationItem. Items are queued in
 batches of seeds of one (identity, prompt), one Celery task per batch, so that a backend can sample the
 seeds in one call. Workers write progress and results to the rows; the pages only read them.
 """
@@ -68,27 +69,66 @@ def _seed_list(seeds: int | Sequence[int]) -> list[int]:
     return chosen
 
 
+def match_cases(*, method: Method, match_method: Method) -> list[tuple[Identity, Prompt, int]]:
+    """The (identity, prompt, seed) cases of ``match_method``'s videos, ordered, for ``method`` to render
+    on exactly the same inputs (a new checkpoint against the last one). Raises GenerationError when there
+    is nothing to match."""
+    if match_method.pk == method.pk:
+        raise GenerationError(
+            f"the method to match must be another method than {method.name}, the one rendering"
+        )
+    keys = list(
+        Video.objects.of_methods()
+        .filter(method=match_method)
+        .values_list("identity_id", "prompt_id", "seed")
+        .distinct()
+        .order_by("identity_id", "prompt_id", "seed")
+    )
+    if not keys:
+        raise GenerationError(f"method {match_method.name} has no videos to match")
+    identities = Identity.objects.in_bulk({identity_id for identity_id, _, _ in keys})
+    prompts = Prompt.objects.in_bulk({prompt_id for _, prompt_id, _ in keys})
+    return [(identities[identity_id], prompts[prompt_id], seed) for identity_id, prompt_id, seed in keys]
+
+
 def generation_job_create(
     *,
     method: Method,
-    identities: Iterable[Identity],
-    prompts: Iterable[Prompt],
-    seeds: int | Sequence[int],
+    identities: Iterable[Identity] = (),
+    prompts: Iterable[Prompt] = (),
+    seeds: int | Sequence[int] | None = None,
     settings_overrides: Mapping[str, Any] | None = None,
     created_by: User | None = None,
     extend_track_id: int | None = None,
     extend_same_method_pairs: bool = False,
+    match_method: Method | None = None,
 ) -> GenerationJob:
     """Check the request, create one item per identity × prompt × seed, and queue their render tasks.
 
     ``seeds`` is a count (seeds 0…N-1, the same for every method, so that methods can be compared seed
-    for seed) or a list. Videos already in the catalog for (method, identity, prompt, seed) are not made
-    again. Raises GenerationError, with nothing written, when the request cannot be rendered.
+    for seed) or a list. With ``match_method`` instead of identities, prompts and seeds, the items are the
+    (identity, prompt, seed) cases of that method's videos. Videos already in the catalog for (method,
+    identity, prompt, seed) are not made again. Raises GenerationError, with nothing written, when the
+    request cannot be rendered.
     """
     identity_rows, prompt_rows = list(identities), list(prompts)
-    if not identity_rows or not prompt_rows:
-        raise GenerationError("choose at least one identity and one prompt")
-    seed_list = _seed_list(seeds)
+    if match_method is not None:
+        if identity_rows or prompt_rows or seeds is not None:
+            raise GenerationError(
+                f"a job that matches {match_method.name} renders the identities, prompts and seeds of its "
+                "videos: give no identities, prompts or seeds of its own"
+            )
+        cases = match_cases(method=method, match_method=match_method)
+        identity_rows = list({identity.pk: identity for identity, _, _ in cases}.values())
+        prompt_rows = list({prompt.pk: prompt for _, prompt, _ in cases}.values())
+        seed_list = sorted({seed for _, _, seed in cases})
+    else:
+        if not identity_rows or not prompt_rows:
+            raise GenerationError("choose at least one identity and one prompt")
+        if seeds is None:
+            raise GenerationError("give a number of seeds or a list of seeds")
+        seed_list = _seed_list(seeds)
+        cases = [(i, p, s) for i in identity_rows for p in prompt_rows for s in seed_list]
     overrides = dict(settings_overrides or {})
     settings_overrides_check(overrides)
     backend_for(method.backend)  # an imported method renders nothing
@@ -98,13 +138,7 @@ def generation_job_create(
         .filter(method=method, identity__in=identity_rows, prompt__in=prompt_rows, seed__in=seed_list)
         .values_list("identity_id", "prompt_id", "seed")
     )
-    wanted = [
-        (identity, prompt, seed)
-        for identity in identity_rows
-        for prompt in prompt_rows
-        for seed in seed_list
-        if (identity.pk, prompt.pk, seed) not in existing
-    ]
+    wanted = [(i, p, s) for i, p, s in cases if (i.pk, p.pk, s) not in existing]
     if not wanted:
         raise GenerationError("every requested video is already in the catalog")
     with transaction.atomic():
@@ -115,6 +149,7 @@ def generation_job_create(
             created_by=created_by,
             extend_track_id=extend_track_id,
             extend_same_method_pairs=extend_same_method_pairs,
+            match_method=match_method,
         )
         job.identities.set(identity_rows)
         job.prompts.set(prompt_rows)

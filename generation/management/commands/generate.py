@@ -1,4 +1,5 @@
-"""``manage.py generate --method NAME --identities a,b|all --prompts p,q|all --seeds N|s1,s2 [--wait]``."""
+"""``manage.py generate --method NAME (--identities a,b|all --prompts p,q|all --seeds N|s1,s2 | --match-method
+OLD) [--wait]``."""
 
 from __future__ import annotations
 
@@ -45,9 +46,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--method", required=True, help="method name")
-        parser.add_argument("--identities", required=True, help="identity slugs, comma-separated, or all")
-        parser.add_argument("--prompts", required=True, help="prompt slugs, comma-separated, or all")
-        parser.add_argument("--seeds", required=True, help="a count N (seeds 0…N-1) or seeds: 3,17,42")
+        parser.add_argument("--identities", help="identity slugs, comma-separated, or all")
+        parser.add_argument("--prompts", help="prompt slugs, comma-separated, or all")
+        parser.add_argument("--seeds", help="a count N (seeds 0…N-1) or seeds: 3,17,42")
+        parser.add_argument(
+            "--match-method",
+            metavar="OLD",
+            help="instead of --identities, --prompts and --seeds: the identity, prompt and seed of each of "
+            "OLD's videos; with --extend-track, each new video is also paired with OLD's of the same seed",
+        )
         # Django owns --settings; these are the sampling settings of this job over the method's.
         parser.add_argument("--overrides", default="{}", help="JSON, e.g. '{\"num_inference_steps\": 30}'")
         parser.add_argument(
@@ -76,9 +83,7 @@ class Command(BaseCommand):
         try:
             job = generation_job_create(
                 method=method,
-                identities=_pick(Identity.objects.all(), options["identities"], "identity"),
-                prompts=_pick(Prompt.objects.all(), options["prompts"], "prompt"),
-                seeds=_seeds(options["seeds"]),
+                **self._cases(options),
                 settings_overrides=overrides,
                 extend_track_id=options["extend_track"],
                 extend_same_method_pairs=options["same_method_pairs"],
@@ -88,6 +93,26 @@ class Command(BaseCommand):
         self.stdout.write(f"Job {job.pk}: {job.items.count()} videos queued for {method.name}.")
         if options["wait"]:
             self._follow(job.pk, options["timeout"])
+
+    def _cases(self, options: dict[str, Any]) -> dict[str, Any]:
+        chosen = [f"--{name}" for name in ("identities", "prompts", "seeds") if options[name] is not None]
+        if options["match_method"] is None:
+            if len(chosen) < 3:
+                raise CommandError("give --identities, --prompts and --seeds, or --match-method OLD")
+            return {
+                "identities": _pick(Identity.objects.all(), options["identities"], "identity"),
+                "prompts": _pick(Prompt.objects.all(), options["prompts"], "prompt"),
+                "seeds": _seeds(options["seeds"]),
+            }
+        if chosen:
+            raise CommandError(
+                f"--match-method takes the identities, prompts and seeds of OLD's videos: leave out "
+                f"{', '.join(chosen)}"
+            )
+        match = Method.objects.filter(name=options["match_method"]).first()
+        if match is None:
+            raise CommandError(f"no such method to match: {options['match_method']}")
+        return {"match_method": match}
 
     def _follow(self, job_id: int, timeout: float | None) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout

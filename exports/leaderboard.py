@@ -1,0 +1,130 @@
+"""The snapshot's leaderboard (schema 2): ``data/leaderboard.parquet``, one row per criterion and method.
+
+Fitted on the exported judgments alone, from the export's own tables (no second read of the database):
+each vote's comparison gives its two videos, each video its method. The fit and its intervals are
+annotate.rankings' (a Bradley–Terry fit on the Elo scale, a bootstrap that resamples raters), seeded: the
+same snapshot gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from annotate.rankings import Judged, Leaderboard, RankingError, leaderboard
+from exports import aggregate, write
+
+PATH = "data/leaderboard.parquet"
+ROUNDS = 1000
+SEED = 0
+RESAMPLE = "rater"
+# Choice codes (aggregate.CHOICES: A, B, tie, both_bad) to the outcome for video A: a tie or a both-bad
+# answer prefers neither video and counts half a win to each side, as in the pairs' p_a.
+_OUTCOME_OF_CHOICE = np.array([1.0, 0.0, 0.5, 0.5])
+SCHEMA = pa.schema(
+    [
+        ("criterion", pa.string()),
+        ("position", pa.int32()),
+        ("method", pa.string()),
+        ("score", pa.float64()),
+        ("low", pa.float64()),
+        ("high", pa.float64()),
+        ("rank_upper", pa.int32()),
+        ("judgments", pa.int64()),
+    ]
+)
+
+
+def judged_of(*, votes: pa.Table, comparisons: pa.Table, videos: pa.Table, criterion: str) -> Judged | None:
+    """The judgments of one criterion as rankings' input; None without any."""
+    code = aggregate.CRITERIA.index(criterion)
+    mine = votes["criterion_code"].to_numpy() == code
+    if not mine.any():
+        return None
+    # comparisons and videos come sorted by id (exports.read).
+    at = np.searchsorted(comparisons["comparison_id"].to_numpy(), votes["comparison_id"].to_numpy()[mine])
+    video_ids = videos["id"].to_numpy()
+    method_of_video = np.asarray(videos["method"].to_pylist(), dtype=object)
+    first = method_of_video[np.searchsorted(video_ids, comparisons["video_a_id"].to_numpy()[at])]
+    second = method_of_video[np.searchsorted(video_ids, comparisons["video_b_id"].to_numpy()[at])]
+    # Two videos of one method (seeds apart) say nothing about how methods rank.
+    across = first != second
+    if not across.any():
+        return None
+    first, second = first[across], second[across]
+    methods, codes = np.unique(np.concatenate([first, second]).astype(str), return_inverse=True)
+    return Judged(
+        methods=tuple(str(m) for m in methods),
+        first=codes[: len(first)],
+        second=codes[len(first) :],
+        outcome=_OUTCOME_OF_CHOICE[votes["choice_code"].to_numpy()[mine][across].astype(np.int64)],
+        rater=votes["rater_pk"].to_numpy()[mine][across],
+    )
+
+
+def leaderboard_write(
+    *, work: Path, votes: pa.Table, comparisons: pa.Table, videos: pa.Table, criteria: tuple[str, ...]
+) -> dict[str, Any]:
+    """Write data/leaderboard.parquet; return the manifest's ``leaderboard`` entry."""
+    boards: dict[str, Leaderboard] = {}
+    skipped: dict[str, str] = {}
+    for criterion in criteria:
+        data = judged_of(votes=votes, comparisons=comparisons, videos=videos, criterion=criterion)
+        if data is None:
+            continue
+        try:
+            boards[criterion] = leaderboard(data, rounds=ROUNDS, seed=SEED, resample=RESAMPLE)
+        except RankingError as error:  # bad input the export cannot fix: said in the manifest and card
+            skipped[criterion] = str(error)
+    write.write_parquet(_table(boards), work / PATH)
+    return {
+        "file": PATH,
+        "fit": "Bradley-Terry (annotate.rankings.fit_scores)",
+        "scale": "Elo: 1000 + 400 log10(strength), mean 1000",
+        "interval": "95 % bootstrap percentile interval",
+        "rank_upper": "1 + the number of methods whose low is above this one's high",
+        "rounds": ROUNDS,
+        "seed": SEED,
+        "resample": RESAMPLE,
+        "tie_rule": "half: a tie or both-bad answer is half a win to each side",
+        "votes": "the snapshot's votes (no gold or repeat check, no excluded rater) between two methods",
+        "criteria": {
+            criterion: {
+                "top": [
+                    {
+                        "method": m,
+                        "score": round(float(s), 1),
+                        "low": round(float(lo), 1),
+                        "high": round(float(hi), 1),
+                    }
+                    for m, s, lo, hi in zip(board.methods, board.score, board.low, board.high, strict=True)
+                ][:3],
+                "judgments": board.total,
+                "raters": board.raters,
+                "fragility": None
+                if board.fragility is None
+                else {
+                    "removals": board.fragility.removals,
+                    "leader": board.fragility.leader,
+                    "runner_up": board.fragility.runner_up,
+                },
+            }
+            for criterion, board in boards.items()
+        },
+        "skipped": skipped,
+    }
+
+
+def _table(boards: dict[str, Leaderboard]) -> pa.Table:
+    columns: dict[str, list[Any]] = {name: [] for name in SCHEMA.names}
+    for criterion, board in boards.items():
+        count = len(board.methods)
+        columns["criterion"] += [criterion] * count
+        columns["position"] += list(range(1, count + 1))
+        columns["method"] += list(board.methods)
+        for name in ("score", "low", "high", "rank_upper", "judgments"):
+            columns[name] += np.asarray(getattr(board, name)).tolist()
+    return pa.table(columns, schema=SCHEMA)
