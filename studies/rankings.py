@@ -512,14 +512,19 @@ class SideBySideRow:
 
 
 def boards_side_by_side(boards: Mapping[str, Any]) -> tuple[list[str], list[SideBySideRow]]:
-    """Every criterion's scores in one table: criteria labels, and methods by their mean upper-bound rank."""
+    """Every criterion's scores in one table: criteria labels, and methods by mean rank, then mean score."""
     criteria = [c for c in Criterion.values if c in boards]
     by_criterion = [{row.method: row for row in board_rows(boards[c])} for c in criteria]
     methods = sorted({m for rows in by_criterion for m in rows})
 
-    def mean_rank(method: str) -> tuple[float, str]:
-        ranks = [rows[method].rank_upper for rows in by_criterion if method in rows]
-        return (sum(ranks) / len(ranks), method)
+    def mean_rank(method: str) -> tuple[float, float, str]:
+        # By mean rank (upper bound); among equal ranks, by mean score, higher first.
+        cells = [rows[method] for rows in by_criterion if method in rows]
+        return (
+            sum(c.rank_upper for c in cells) / len(cells),
+            -sum(c.score for c in cells) / len(cells),
+            method,
+        )
 
     rows = [SideBySideRow(m, [rows.get(m) for rows in by_criterion]) for m in sorted(methods, key=mean_rank)]
     return [str(Criterion(c).label) for c in criteria], rows

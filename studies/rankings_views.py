@@ -103,12 +103,10 @@ def _board_context(
         board = boards[criterion]
         context["board"] = board
         context["rows"] = board_rows(board)
-        context["method_names"] = board_methods(board)
+        context["method_names"] = names = board_methods(board)
         context["matrix"] = [
             (method, list(zip(rates, counts, strict=True)))
-            for method, rates, counts in zip(
-                board["methods"], board["win_rate"], board["pair_counts"], strict=True
-            )
+            for method, rates, counts in zip(names, board["win_rate"], board["pair_counts"], strict=True)
         ]
     return context
 
