@@ -350,10 +350,30 @@ class ExportRunSerializer(serializers.ModelSerializer):
 
 class GenerationJobCreateSerializer(serializers.Serializer):
     method = serializers.PrimaryKeyRelatedField(queryset=Method.objects.all())
-    identities = serializers.PrimaryKeyRelatedField(queryset=Identity.objects.all(), many=True)
-    prompts = serializers.PrimaryKeyRelatedField(queryset=Prompt.objects.all(), many=True)
+    identities = serializers.PrimaryKeyRelatedField(
+        queryset=Identity.objects.all(), many=True, required=False, help_text="Not with match_method."
+    )
+    prompts = serializers.PrimaryKeyRelatedField(
+        queryset=Prompt.objects.all(), many=True, required=False, help_text="Not with match_method."
+    )
     seeds = serializers.JSONField(
-        help_text="A count (seeds 0…N-1, the same for every method) or a list of seeds.",
+        required=False,
+        help_text="A count (seeds 0…N-1, the same for every method) or a list of seeds; not with "
+        "match_method.",
+    )
+    match_method = serializers.PrimaryKeyRelatedField(
+        queryset=Method.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Render exactly the (identity, prompt, seed) cases of this method's videos (a rematch of a "
+        "new checkpoint against the last one), instead of identities, prompts and seeds.",
+    )
+    extend_track = serializers.PrimaryKeyRelatedField(
+        queryset=Track.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Add the new videos' comparisons to this track (with match_method: each new video also "
+        "against the matched method's video of the same identity, prompt and seed).",
     )
     settings = serializers.DictField(default=dict, help_text="Overrides of the method's sampling settings.")
 

@@ -318,11 +318,14 @@ class GenerationJobListApi(FilteredListApi):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         try:
+            track = data.get("extend_track")
             job = generation_job_create(
                 method=data["method"],
-                identities=data["identities"],
-                prompts=data["prompts"],
-                seeds=data["seeds"],
+                identities=data.get("identities", ()),
+                prompts=data.get("prompts", ()),
+                seeds=data.get("seeds"),
+                match_method=data.get("match_method"),
+                extend_track_id=track.pk if track else None,
                 settings_overrides=data["settings"],
                 created_by=cast(User, request.user),  # signed in: IsMlTeamOrStaff
             )

@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from generation.models import GenerationJob, Method
-from tests.factories import IdentityFactory, MethodFactory, PromptFactory
+from tests.factories import IdentityFactory, MethodFactory, PromptFactory, make_track, make_video
 
 
 def _procedural_method() -> Method:
@@ -102,3 +102,25 @@ def test_the_job_list_is_paginated_like_the_other_lists(ml_api: APIClient) -> No
     second = ml_api.get(first["next"]).json()
     assert [j["id"] for j in second["results"]] == made[2:] and second["next"] is None
     assert ml_api.get("/api/generation-jobs/?page_size=0").status_code == 400
+
+
+def test_a_rematch_through_the_api_renders_the_old_methods_cases_into_a_track(
+    ml_api: APIClient, django_capture_on_commit_callbacks
+) -> None:
+    old = MethodFactory(name="round-1")
+    cases = [(IdentityFactory(), PromptFactory(), seed) for seed in (3, 8)]
+    for identity, prompt, seed in cases:
+        make_video(method=old, identity=identity, prompt=prompt, seed=seed, frames=4, size=32)
+    track = make_track(methods=2)
+    new = _procedural_method()
+    body = {"method": new.pk, "match_method": old.pk, "extend_track": track.pk}
+
+    with django_capture_on_commit_callbacks(execute=False):
+        response = ml_api.post("/api/generation-jobs/", body, format="json")
+
+    assert response.status_code == 202 and response.json()["seeds"] == [3, 8]
+    job = GenerationJob.objects.get()
+    assert (job.match_method, job.extend_track_id) == (old, track.pk)
+    assert sorted(job.items.values_list("seed", flat=True)) == [3, 8]
+    mixed = ml_api.post("/api/generation-jobs/", body | {"seeds": 2}, format="json")
+    assert mixed.status_code == 400 and "give no identities, prompts or seeds" in str(mixed.json())
