@@ -214,29 +214,48 @@ def judged_criteria(scope: RankingScope) -> list[str]:
     return [c for c in Criterion.values if c in present]
 
 
-def judged(scope: RankingScope, criterion: str) -> Judged:
-    """The scope's judgments of one criterion as the arrays annotate.rankings fits."""
+def judged_by_criterion(scope: RankingScope) -> dict[str, Judged]:
+    """The scope's judgments, read once, as the arrays annotate.rankings fits, per judged criterion."""
     rows = np.array(
         list(
             scope_judgments(scope)
-            .filter(criterion=criterion)
             .order_by("id")
             .values_list(
-                "comparison__video_a__method_id", "comparison__video_b__method_id", "rater_id", "choice"
+                "criterion",
+                "comparison__video_a__method_id",
+                "comparison__video_b__method_id",
+                "rater_id",
+                "choice",
             )
         ),
         dtype=object,
-    ).reshape(-1, 4)
-    method_ids, codes = np.unique(rows[:, :2].astype(np.int64), return_inverse=True)
-    names = dict(Method.objects.filter(pk__in=method_ids.tolist()).values_list("pk", "name"))
-    codes = codes.reshape(-1, 2)
-    return Judged(
-        methods=tuple(names[int(pk)] for pk in method_ids),
-        first=codes[:, 0],
-        second=codes[:, 1],
-        outcome=outcome_of(rows[:, 3]),
-        rater=rows[:, 2].astype(np.int64),
-    )
+    ).reshape(-1, 5)
+    criteria = rows[:, 0]
+    pairs = rows[:, 1:3].astype(np.int64)
+    raters = rows[:, 3].astype(np.int64)
+    outcomes = outcome_of(rows[:, 4])
+    names = dict(Method.objects.filter(pk__in=np.unique(pairs).tolist()).values_list("pk", "name"))
+    boards = {}
+    for criterion in Criterion.values:
+        these = criteria == criterion
+        if not these.any():
+            continue
+        # Codes of this criterion's own methods: a method judged only on others is not on its board.
+        method_ids, codes = np.unique(pairs[these], return_inverse=True)
+        codes = codes.reshape(-1, 2)
+        boards[criterion] = Judged(
+            methods=tuple(names[int(pk)] for pk in method_ids),
+            first=codes[:, 0],
+            second=codes[:, 1],
+            outcome=outcomes[these],
+            rater=raters[these],
+        )
+    return boards
+
+
+def judged(scope: RankingScope, criterion: str) -> Judged:
+    """The scope's judgments of one criterion (see judged_by_criterion)."""
+    return judged_by_criterion(scope)[criterion]
 
 
 def outcome_of(choices: np.ndarray) -> np.ndarray:
@@ -295,12 +314,13 @@ def ranking_run_compute(*, run_id: int) -> RankingRun | None:
     RankingRun.objects.filter(pk=run_id).update(
         status=RankingRun.Status.RUNNING, step="Reading the judgments"
     )
-    criteria = judged_criteria(options.scope)
+    judged = judged_by_criterion(options.scope)
+    criteria = list(judged)
     boards: dict[str, Any] = {}
     total = 0
     try:
         for index, criterion in enumerate(criteria):
-            data = judged(options.scope, criterion)
+            data = judged[criterion]
             label = Criterion(criterion).label
 
             def progress(done: int, rounds: int, index: int = index, label: str = label) -> None:
