@@ -69,13 +69,14 @@ def clustered_rate_interval(
     """95 % percentile bootstrap interval of the pooled rate ``Σ wins / Σ n``, resampling clusters.
 
     Each round draws as many clusters as there are, with replacement: multinomial counts over clusters,
-    one row per round, so the rates of all rounds come from two matrix products. (0, 1) without answers.
+    one row per round, so the rates of all rounds come from two matrix products. (0, 1) when fewer than
+    two clusters answered: one person's answers say nothing about how people differ.
     """
     if not 1 <= rounds <= 100_000:
         raise ValueError(f"rounds must be between 1 and 100000, not {rounds}")
     wins, n = _clusters(wins, n)
     clusters = wins.size
-    if clusters == 0:
+    if clusters < 2:
         return (0.0, 1.0)
     rng = np.random.default_rng(seed)
     share = np.full(clusters, 1.0 / clusters)

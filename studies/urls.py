@@ -22,6 +22,7 @@ urlpatterns = [
     path("<id:pk>/results/", views.study_results_page, name="study_results"),
     path("<id:pk>/results/figure.<str:fmt>", views.results_figure_download, name="results_figure"),
     path("<id:pk>/results/answers.csv", views.results_csv, name="results_csv"),
+    path("<id:pk>/results/table.csv", views.results_table_download, name="results_table_csv"),
     path("<id:pk>/quality/", views.study_quality, name="quality"),
     path("<id:pk>/quality/recompute", views.study_quality_recompute, name="quality_recompute"),
     path("<id:pk>/quality/progress", views.study_quality_progress, name="quality_progress"),

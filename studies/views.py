@@ -32,7 +32,7 @@ from studies.quality import (
     study_quality_rows,
     study_scope,
 )
-from studies.results import FIGURE_FORMATS, answers_csv, results_figure, study_results
+from studies.results import FIGURE_FORMATS, answers_csv, results_figure, results_table_csv, study_results
 
 
 def _study_or_404(pk: int) -> Study:
@@ -193,6 +193,14 @@ def results_figure_download(request: HttpRequest, pk: int, fmt: str) -> HttpResp
 def results_csv(request: HttpRequest, pk: int) -> HttpResponse:
     study = _study_or_404(pk)
     return _download(answers_csv(study=study), "text/csv", f"{slugify(study.name) or 'study'}-answers.csv")
+
+
+@require_safe
+@staff_required
+def results_table_download(request: HttpRequest, pk: int) -> HttpResponse:
+    study = _study_or_404(pk)
+    content = results_table_csv(study_results(study=study))
+    return _download(content, "text/csv", f"{slugify(study.name) or 'study'}-results.csv")
 
 
 def _download(

@@ -40,6 +40,19 @@ def test_the_binomial_p_value_is_scipys_binomtest(wins, n, alternative):
     assert binomial_p(wins, n, alternative) == binomtest(wins, n, 0.5, alternative=alternative).pvalue
 
 
+@pytest.mark.parametrize(
+    ("wins", "n", "expected"),
+    [
+        (7, 10, 2 * (1 + 10 + 45 + 120) / 1024),  # P(X <= 3) + P(X >= 7) for X ~ Bin(10, 1/2)
+        (5, 10, 1.0),  # the most likely outcome: every outcome is as or less likely
+        (10, 10, 2 / 1024),
+        (9, 12, 2 * (1 + 12 + 66 + 220) / 4096),
+    ],
+)
+def test_the_two_sided_binomial_p_matches_sums_worked_by_hand(wins, n, expected):
+    assert binomial_p(wins, n) == pytest.approx(expected, abs=1e-12)
+
+
 def test_no_answers_give_a_binomial_p_of_one():
     assert binomial_p(0, 0) == 1.0
 
@@ -64,6 +77,10 @@ def test_a_cluster_without_answers_changes_nothing_and_no_answer_at_all_gives_th
     padded = clustered_rate_interval(np.append(wins, 0), np.append(n, 0), seed=1)
     assert padded == clustered_rate_interval(wins, n, seed=1)
     assert clustered_rate_interval(np.zeros(3), np.zeros(3)) == (0.0, 1.0)
+
+
+def test_one_participant_alone_gives_the_whole_range_not_a_zero_width_interval():
+    assert clustered_rate_interval(np.array([7.0]), np.array([10])) == (0.0, 1.0)
 
 
 def test_bad_cluster_input_is_refused_with_a_message_that_names_it():
