@@ -107,14 +107,12 @@ def study_answers(*, study: Study) -> QuerySet[Answer]:
     ).exclude(Exists(checks))
 
 
-def study_results(*, study: Study) -> StudyResults:
-    """Ours against each baseline, per question; a "best of all" pick counts as a win over each other
-    shown video, so a matchup where a third method was picked says nothing about ours against this one.
+def cell_tallies(*, study: Study) -> dict[tuple[int, str], np.ndarray]:
+    """Per (baseline id, criterion): one row per participant who answered it, ``[ours' wins, answers]``.
 
-    Tallies are kept per participant (rater) as well, for the interval that resamples participants."""
-    baselines = list(study.baselines.order_by("name"))
-    baseline_ids = {b.pk for b in baselines}
-    # (baseline, criterion) -> rater -> [wins, answers]
+    A "best of all" pick counts as a win over each other shown video, so a matchup where a third method
+    was picked says nothing about ours against this one."""
+    baseline_ids = set(study.baselines.values_list("pk", flat=True))
     tallies: dict[tuple[int, str], dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     rows = (
         study_judgments(study=study)
@@ -139,12 +137,19 @@ def study_results(*, study: Study) -> StudyResults:
         tally[1] += row["count"]
         if row["choice"] == ours_side:
             tally[0] += row["count"]
+    return {key: np.array(list(raters.values()), dtype=np.int64) for key, raters in tallies.items()}
 
+
+def study_results(*, study: Study) -> StudyResults:
+    """Ours against each baseline, per question (see ``cell_tallies`` for what counts as a win).
+
+    Tallies are kept per participant (rater) as well, for the interval that resamples participants."""
+    baselines = list(study.baselines.order_by("name"))
+    tallies = cell_tallies(study=study)
     cells = []
     for question in study.questions.all():
         for baseline in baselines:
-            per_rater = np.array(list(tallies[(baseline.pk, question.criterion)].values()), dtype=np.int64)
-            per_rater = per_rater.reshape(-1, 2)
+            per_rater = tallies.get((baseline.pk, question.criterion), np.zeros((0, 2), dtype=np.int64))
             wins, n = int(per_rater[:, 0].sum()), int(per_rater[:, 1].sum())
             low, high = wilson_interval(wins, n)
             clustered = clustered_rate_interval(

@@ -19,6 +19,7 @@ urlpatterns = [
     path("<id:pk>/preview/done/", preview_views.preview_done, name="preview_done"),
     path("<id:pk>/links/", views.invitations_create, name="invitations_create"),
     path("<id:pk>/links.csv", views.invitations_csv, name="invitations_csv"),
+    path("<id:pk>/power/", views.study_power, name="study_power"),
     path("<id:pk>/results/", views.study_results_page, name="study_results"),
     path("<id:pk>/results/figure.<str:fmt>", views.results_figure_download, name="results_figure"),
     path("<id:pk>/results/answers.csv", views.results_csv, name="results_csv"),

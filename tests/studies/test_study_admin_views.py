@@ -207,7 +207,7 @@ def test_the_results_table_shows_both_intervals_both_p_values_and_says_what_they
     for seed in (1, 2, 3):
         answer_all(take_part(study, seed=seed), pick=seed % 2)
     page = admin_client.get(f"/studies/{study.pk}/results/").content.decode()
-    assert "95% interval (Wilson)" in page and "95% interval (participants)" in page
+    assert "95% interval<br>(Wilson)" in page and "95% interval<br>(participants)" in page
     assert "p (binomial)" in page and "p (Holm)" in page
     assert "resamples participants (1000 seeded rounds)" in page
     assert 'data-col="clustered">0.' in page or 'data-col="clustered">1.' in page
