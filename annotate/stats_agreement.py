@@ -49,6 +49,12 @@ def krippendorff_alpha_nominal(counts: np.ndarray) -> float | None:
     ``o[c, k] = Σ_u (n_uc n_uk - [c = k] n_uc) / (m_u - 1)`` over units with ``m_u ≥ 2``;
     ``alpha = 1 - (n - 1) Σ_{c≠k} o[c, k] / Σ_{c≠k} n_c n_k``. None when it is undefined: fewer than two
     pairable values, or every value in one category (no expected disagreement to compare with).
+
+    Kept here rather than calling crowd-kit's ``alpha_krippendorff`` (which works offline: it runs NLTK's
+    ``AnnotationTask``, a Python loop over ratings): on 1 million judgments in this shape (333,333 units of
+    3 raters) crowd-kit took 3.8 s plus 0.4 s to build its one-row-per-rating frame, about 0.6 GB, where
+    this takes 0.1 s on the counts; an export computes it per criterion and is measured at 10 million.
+    tests/annotate/test_stats_agreement_library.py checks both give the same number on random counts.
     """
     counts = np.asarray(counts, dtype=np.float64)
     m = counts.sum(axis=1)

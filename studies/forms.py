@@ -9,6 +9,7 @@ from django import forms
 from generation.models import Identity, Method, Prompt
 from studies import presets, selectors
 from studies.models import Study, return_code_validator, return_url_validator
+from studies.power import DEFAULT_HALF_WIDTH, DEFAULT_RATE
 
 
 class MethodChoiceField(forms.ModelChoiceField):
@@ -284,3 +285,40 @@ class MatchupForm(forms.Form):
             for c in self.criteria
             if self.cleaned_data.get(f"q_{c}") not in (None, "")
         }
+
+
+class PowerPlanForm(forms.Form):
+    """The power planner's inputs; blank rate or half-width take the defaults, a blank correlation is
+    estimated from the study's answers (or the default when it has too few)."""
+
+    rate = forms.FloatField(
+        required=False, label="Expected win rate", widget=forms.NumberInput({"step": "0.01"})
+    )
+    half_width = forms.FloatField(
+        required=False, label="Wanted half-width", widget=forms.NumberInput({"step": "0.005"})
+    )
+    icc = forms.FloatField(
+        required=False, label="Intra-participant correlation", widget=forms.NumberInput({"step": "0.01"})
+    )
+
+    def clean_rate(self) -> float:
+        rate = self.cleaned_data["rate"]
+        if rate is None:
+            return DEFAULT_RATE
+        if not 0 < rate < 1:
+            raise forms.ValidationError("The expected win rate must lie between 0 and 1, both excluded.")
+        return float(rate)
+
+    def clean_half_width(self) -> float:
+        half_width = self.cleaned_data["half_width"]
+        if half_width is None:
+            return DEFAULT_HALF_WIDTH
+        if not 0 < half_width < 0.5:
+            raise forms.ValidationError("The half-width must lie between 0 and 0.5, both excluded.")
+        return float(half_width)
+
+    def clean_icc(self) -> float | None:
+        icc = self.cleaned_data["icc"]
+        if icc is not None and not 0 <= icc < 1:
+            raise forms.ValidationError("The correlation must be at least 0 and below 1.")
+        return icc

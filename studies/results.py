@@ -1,5 +1,7 @@
 """Study results: ours' win rate per baseline and question with Wilson intervals and exact binomial
-tests, participation numbers and timings, the paper figure, and the raw answers as CSV.
+tests (as papers report them), beside a participant-clustered bootstrap interval and Holm-adjusted
+p-values over the study's family of baseline x question tests; participation numbers and timings, the
+paper figure, and the raw answers as CSV.
 
 Everything here reads judgments and answers of participants who have not withdrawn
 (``rater__excluded=False``), the same filter the export module uses; the judgments are the dataset's
@@ -14,12 +16,14 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from annotate.models import Criterion, Judgment, Side
+from annotate.proportions import binomial_p, clustered_rate_interval, holm, wilson_interval
 from generation.models import Method, Video
 from lib.spreadsheet import formula_safe
 from studies.models import Answer, Matchup, Participant, Study
@@ -29,36 +33,12 @@ from studies.services import participant_code
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
-# The 97.5th percentile of the standard normal distribution: a two-sided 95% interval.
-Z_95 = 1.959963984540054
+# The participant-clustered interval: a seeded percentile bootstrap, so the page and its downloads agree.
+CLUSTER_ROUNDS = 1000
+CLUSTER_SEED = 0
 FIGURE_FORMATS = {"svg": "image/svg+xml", "png": "image/png", "pdf": "application/pdf"}
 # Okabe–Ito: distinguishable with every common colour-vision deficiency, and in greyscale print.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
-
-
-def wilson_interval(wins: int, n: int, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval for a proportion; (0, 1) when there is no answer yet."""
-    if n == 0:
-        return (0.0, 1.0)
-    rate = wins / n
-    denominator = 1 + z * z / n
-    centre = (rate + z * z / (2 * n)) / denominator
-    half = z / denominator * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n))
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def binomial_test_two_sided(wins: int, n: int) -> float:
-    """Exact two-sided binomial test against "no preference" (p = 1/2).
-
-    The p-value sums the probabilities of every outcome no more likely than the one seen, as SciPy's
-    ``binomtest`` does. Under p = 1/2 each outcome has probability C(n, i) / 2^n, so integer arithmetic
-    gives the exact value.
-    """
-    if n == 0:
-        return 1.0
-    observed = math.comb(n, wins)
-    extreme = sum(c for c in (math.comb(n, i) for i in range(n + 1)) if c <= observed)
-    return min(1.0, extreme / 2**n)
 
 
 @dataclass(frozen=True)
@@ -68,9 +48,13 @@ class ResultRow:
     question: str
     wins: int
     n: int
-    low: float
+    low: float  # 95 % Wilson interval: every answer counted as independent
     high: float
-    p_value: float
+    p_value: float  # exact two-sided binomial test against 50 %
+    participants: int = 0  # participants who answered this cell (the clusters)
+    clustered_low: float = 0.0  # 95 % percentile bootstrap over participants
+    clustered_high: float = 1.0
+    p_holm: float = 1.0  # p_value adjusted (Holm) over the study's baseline x question cells with answers
 
     @property
     def rate(self) -> float | None:
@@ -98,6 +82,15 @@ class StudyResults:
     def questions(self) -> list[str]:
         return list(dict.fromkeys(row.question for row in self.rows))
 
+    @property
+    def tested(self) -> int:
+        """The size of the family Holm adjusts for: the baseline x question cells with answers."""
+        return sum(1 for row in self.rows if row.n)
+
+    @property
+    def cluster_rounds(self) -> int:
+        return CLUSTER_ROUNDS
+
 
 def study_judgments(*, study: Study) -> QuerySet[Judgment]:
     """The judgments that count for this study: its participants' votes, withdrawn ones and quality checks
@@ -114,15 +107,22 @@ def study_answers(*, study: Study) -> QuerySet[Answer]:
     ).exclude(Exists(checks))
 
 
-def study_results(*, study: Study) -> StudyResults:
-    """Ours against each baseline, per question; a "best of all" pick counts as a win over each other
-    shown video, so a matchup where a third method was picked says nothing about ours against this one."""
-    baselines = list(study.baselines.order_by("name"))
-    baseline_ids = {b.pk for b in baselines}
-    tallies: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+def cell_tallies(*, study: Study) -> dict[tuple[int, str], np.ndarray]:
+    """Per (baseline id, criterion): one row per participant who answered it, ``[ours' wins, answers]``.
+
+    A "best of all" pick counts as a win over each other shown video, so a matchup where a third method
+    was picked says nothing about ours against this one."""
+    baseline_ids = set(study.baselines.values_list("pk", flat=True))
+    tallies: dict[tuple[int, str], dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     rows = (
         study_judgments(study=study)
-        .values("comparison__video_a__method_id", "comparison__video_b__method_id", "criterion", "choice")
+        .values(
+            "comparison__video_a__method_id",
+            "comparison__video_b__method_id",
+            "criterion",
+            "choice",
+            "rater_id",
+        )
         .annotate(count=Count("id"))
     )
     for row in rows:
@@ -133,18 +133,29 @@ def study_results(*, study: Study) -> StudyResults:
             baseline_id, ours_side = method_a, Side.B
         else:
             continue  # two baselines compared with each other ("best of all"): not about ours
-        tally = tallies[(baseline_id, row["criterion"])]
+        tally = tallies[(baseline_id, row["criterion"])][row["rater_id"]]
         tally[1] += row["count"]
         if row["choice"] == ours_side:
             tally[0] += row["count"]
+    return {key: np.array(list(raters.values()), dtype=np.int64) for key, raters in tallies.items()}
 
-    questions = list(study.questions.all())
-    result_rows = []
-    for question in questions:
+
+def study_results(*, study: Study) -> StudyResults:
+    """Ours against each baseline, per question (see ``cell_tallies`` for what counts as a win).
+
+    Tallies are kept per participant (rater) as well, for the interval that resamples participants."""
+    baselines = list(study.baselines.order_by("name"))
+    tallies = cell_tallies(study=study)
+    cells = []
+    for question in study.questions.all():
         for baseline in baselines:
-            wins, n = tallies[(baseline.pk, question.criterion)]
+            per_rater = tallies.get((baseline.pk, question.criterion), np.zeros((0, 2), dtype=np.int64))
+            wins, n = int(per_rater[:, 0].sum()), int(per_rater[:, 1].sum())
             low, high = wilson_interval(wins, n)
-            result_rows.append(
+            clustered = clustered_rate_interval(
+                per_rater[:, 0], per_rater[:, 1], rounds=CLUSTER_ROUNDS, seed=CLUSTER_SEED
+            )
+            cells.append(
                 ResultRow(
                     baseline=baseline.name,
                     criterion=question.criterion,
@@ -153,9 +164,17 @@ def study_results(*, study: Study) -> StudyResults:
                     n=n,
                     low=low,
                     high=high,
-                    p_value=binomial_test_two_sided(wins, n),
+                    p_value=binomial_p(wins, n),
+                    participants=len(per_rater),
+                    clustered_low=clustered[0],
+                    clustered_high=clustered[1],
                 )
             )
+    # The family is the tests actually run: a cell nobody answered tests nothing and would only make the
+    # adjustment stricter.
+    tested = [k for k, row in enumerate(cells) if row.n]
+    adjusted = dict(zip(tested, holm([cells[k].p_value for k in tested]), strict=True))
+    result_rows = [replace(row, p_holm=adjusted.get(k, 1.0)) for k, row in enumerate(cells)]
     return StudyResults(
         ours=study.ours.name,
         rows=result_rows,
@@ -275,6 +294,41 @@ def figure_metadata(fmt: str) -> dict[str, str | None]:
     if fmt == "pdf":
         return {"CreationDate": None}
     return {}
+
+
+# --- the results table ----------------------------------------------------------------------------------
+
+TABLE_HEADER = (
+    "question",
+    "baseline",
+    "ours_preferred",
+    "answers",
+    "participants",
+    "win_rate",
+    "wilson_low",
+    "wilson_high",
+    "participant_bootstrap_low",
+    "participant_bootstrap_high",
+    "p_binomial_two_sided",
+    "p_holm",
+)
+
+
+def results_table_csv(results: StudyResults) -> str:
+    """The table of the results page, one row per question and baseline, with full precision. Empty
+    cells where a number is undefined (no answers; fewer than two participants for the clustered one)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(TABLE_HEADER)
+    for row in results.rows:
+        answered = [row.rate or 0.0, row.low, row.high] if row.n else [None] * 3
+        clustered = [row.clustered_low, row.clustered_high] if row.participants > 1 else [None] * 2
+        tests = [row.p_value, row.p_holm] if row.n else [None] * 2
+        writer.writerow(
+            [formula_safe(row.question), formula_safe(row.baseline), row.wins, row.n, row.participants]
+            + ["" if value is None else f"{value:.6g}" for value in answered + clustered + tests]
+        )
+    return buffer.getvalue()
 
 
 # --- raw answers ---------------------------------------------------------------------------------------

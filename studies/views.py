@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
@@ -22,8 +23,9 @@ from lib.http import AuthenticatedHttpRequest, HtmxHttpRequest
 from lib.roles import staff_required
 from studies import selectors, services
 from studies.errors import StudyError
-from studies.forms import InvitationsForm, StudyForm
+from studies.forms import InvitationsForm, PowerPlanForm, StudyForm
 from studies.models import Participant, Study
+from studies.power import DEFAULT_ICC, study_power_plan
 from studies.presets import PRESETS
 from studies.quality import (
     SAME_SIDE_SHARE,
@@ -32,7 +34,7 @@ from studies.quality import (
     study_quality_rows,
     study_scope,
 )
-from studies.results import FIGURE_FORMATS, answers_csv, results_figure, study_results
+from studies.results import FIGURE_FORMATS, answers_csv, results_figure, results_table_csv, study_results
 
 
 def _study_or_404(pk: int) -> Study:
@@ -96,8 +98,35 @@ def study_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "join_url": request.build_absolute_uri(reverse("study_participant:join", args=[study.public_slug])),
         "invitations": selectors.invitations_list(study=study),
         "invitations_form": InvitationsForm(),
+        **_power_context(study, request),
     }
-    return render(request, "studies/study_detail.html", context)
+    status = 400 if context["power_form"].errors else 200
+    return render(request, "studies/study_detail.html", context, status=status)
+
+
+def _power_context(study: Study, request: HttpRequest) -> dict[str, Any]:
+    # Unbound until asked: the page first shows the plan for the default inputs.
+    asked = any(key in request.GET for key in PowerPlanForm.base_fields)
+    form = PowerPlanForm(request.GET if asked else {})
+    plan = None
+    if form.is_valid():
+        plan = study_power_plan(study=study, **form.cleaned_data)
+    return {"power_form": form, "power_plan": plan, "default_icc": DEFAULT_ICC}
+
+
+@require_safe
+@staff_required
+def study_power(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The power planner alone, for htmx; without it, the study page with the planner filled in."""
+    study = _study_or_404(pk)
+    if not request.htmx:
+        query = request.GET.urlencode()
+        return redirect(
+            reverse("studies:study_detail", args=[study.pk]) + (f"?{query}" if query else "") + "#power"
+        )
+    context = {"study": study, **_power_context(study, request)}
+    status = 400 if context["power_form"].errors else 200
+    return render(request, "studies/_power_panel.html", context, status=status)
 
 
 @require_safe
@@ -193,6 +222,14 @@ def results_figure_download(request: HttpRequest, pk: int, fmt: str) -> HttpResp
 def results_csv(request: HttpRequest, pk: int) -> HttpResponse:
     study = _study_or_404(pk)
     return _download(answers_csv(study=study), "text/csv", f"{slugify(study.name) or 'study'}-answers.csv")
+
+
+@require_safe
+@staff_required
+def results_table_download(request: HttpRequest, pk: int) -> HttpResponse:
+    study = _study_or_404(pk)
+    content = results_table_csv(study_results(study=study))
+    return _download(content, "text/csv", f"{slugify(study.name) or 'study'}-results.csv")
 
 
 def _download(

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from generation.models import Method, Video
 from studies.models import Question, Study
+from studies.results import study_results
 from tests.studies.conftest import answer_all, make_study, take_part
 
 
@@ -52,7 +56,8 @@ def test_study_pages_are_for_staff_only(catalog, outsider_client, url):
 
 def test_an_outsider_gets_a_404_for_every_page_of_a_study(catalog, outsider_client):
     study = make_study(catalog)
-    for suffix in ("", "edit/", "results/", "results/figure.svg", "results/answers.csv", "links.csv"):
+    suffixes = ("", "edit/", "results/", "results/figure.svg", "results/answers.csv", "results/table.csv")
+    for suffix in (*suffixes, "links.csv"):
         assert outsider_client.get(f"/studies/{study.pk}/{suffix}").status_code == 404
     assert outsider_client.post(f"/studies/{study.pk}/status/", {"status": "closed"}).status_code == 404
 
@@ -195,6 +200,31 @@ def test_the_results_page_shows_numbers_the_figure_and_downloads(catalog, admin_
     assert admin_client.get(f"/studies/{study.pk}/results/figure.gif").status_code == 404
     csv_response = admin_client.get(f"/studies/{study.pk}/results/answers.csv")
     assert csv_response.content.decode().startswith("participant,matchup,")
+
+
+def test_the_results_table_shows_both_intervals_both_p_values_and_says_what_they_are(catalog, admin_client):
+    study = make_study(catalog, matchups_per_participant=3)
+    for seed in (1, 2, 3):
+        answer_all(take_part(study, seed=seed), pick=seed % 2)
+    page = admin_client.get(f"/studies/{study.pk}/results/").content.decode()
+    assert "95% interval<br>(Wilson)" in page and "95% interval<br>(participants)" in page
+    assert "p (binomial)" in page and "p (Holm)" in page
+    assert "resamples participants (1000 seeded rounds)" in page
+    assert 'data-col="clustered">0.' in page or 'data-col="clustered">1.' in page
+    answered = [row for row in study_results(study=study).rows if row.n]
+    assert f"for the {len(answered)} baseline × question tests" in page
+
+    response = admin_client.get(f"/studies/{study.pk}/results/table.csv")
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert len(rows) == len(study_results(study=study).rows)
+    by_key = {(r.question, r.baseline): r for r in answered}
+    for row in rows:
+        if (row["question"], row["baseline"]) in by_key:
+            expected = by_key[(row["question"], row["baseline"])]
+            assert float(row["wilson_low"]) == pytest.approx(expected.low, abs=1e-6)
+            assert float(row["p_holm"]) == pytest.approx(expected.p_holm, rel=1e-5)
+            assert int(row["participants"]) == expected.participants
 
 
 def test_the_study_list_counts_participants(catalog, admin_client):

@@ -4,18 +4,15 @@ import csv
 import io
 import math
 
+import numpy as np
 import pytest
+from statsmodels.stats.multitest import multipletests
 
 from annotate.models import Choice, Comparison, Judgment, Rater
+from annotate.proportions import clustered_rate_interval
 from generation.models import Identity, Method
 from studies.models import Matchup, Participant, Study
-from studies.results import (
-    answers_csv,
-    binomial_test_two_sided,
-    results_figure,
-    study_results,
-    wilson_interval,
-)
+from studies.results import CLUSTER_ROUNDS, CLUSTER_SEED, answers_csv, results_figure, study_results
 from tests.studies.conftest import answer_all, make_study, take_part
 
 
@@ -25,32 +22,6 @@ def hand_wilson(wins: int, n: int) -> tuple[float, float]:
     centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
     half = z / (1 + z**2 / n) * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
     return centre - half, centre + half
-
-
-def test_seven_of_ten_gives_the_textbook_wilson_interval_and_p_value():
-    low, high = wilson_interval(7, 10)
-    assert (round(low, 4), round(high, 4)) == (0.3968, 0.8922)
-    # P(X <= 3) + P(X >= 7) for X ~ Bin(10, 1/2) = 2 * (1 + 10 + 45 + 120) / 1024
-    assert binomial_test_two_sided(7, 10) == pytest.approx(0.34375, abs=1e-12)
-
-
-@pytest.mark.parametrize(
-    ("wins", "n", "expected"),
-    [
-        (5, 10, 1.0),  # the most likely outcome: every outcome is as or less likely
-        (10, 10, 2 / 1024),
-        (0, 10, 2 / 1024),
-        (9, 12, 2 * (1 + 12 + 66 + 220) / 4096),
-        (1, 1, 1.0),
-        (0, 0, 1.0),
-    ],
-)
-def test_the_exact_binomial_test_matches_sums_worked_by_hand(wins, n, expected):
-    assert binomial_test_two_sided(wins, n) == pytest.approx(expected, abs=1e-12)
-
-
-def test_no_answers_give_the_whole_interval():
-    assert wilson_interval(0, 0) == (0.0, 1.0)
 
 
 def _judge(comparison: Comparison, criterion: str, *, ours_wins: bool, ours_is_a: bool, rater: Rater) -> None:
@@ -108,6 +79,40 @@ def test_results_on_a_known_set_of_answers_equal_hand_computed_numbers(catalog):
 
     untouched = rows[(catalog.baselines[2].name, "identity_fidelity")]
     assert untouched.n == 0 and untouched.rate is None
+
+    # Holm over the three cells with answers, the raw p-values kept beside the adjusted ones.
+    tested = [fidelity_1, quality_1, fidelity_2]
+    expected = multipletests([row.p_value for row in tested], method="holm")[1]
+    assert [row.p_holm for row in tested] == pytest.approx(list(expected))
+    assert fidelity_1.p_holm > fidelity_1.p_value
+    # One participant alone says nothing about how participants differ: the clustered interval is open.
+    assert (fidelity_1.participants, fidelity_1.clustered_low, fidelity_1.clustered_high) == (1, 0.0, 1.0)
+
+
+def test_the_clustered_interval_resamples_participants_and_is_wider_than_wilson_when_they_disagree(catalog):
+    """Three participants meet the same baseline: two prefer ours in 9 of 10 answers, one in 1 of 10.
+    Wilson counts 30 independent answers; the clustered interval sees three people who disagree."""
+    study = make_study(catalog, matchups_per_participant=3)
+    baseline = catalog.baselines[0]
+    for seed, ours_wins in ((1, 9), (2, 9), (3, 1)):
+        participant = take_part(study, seed=seed)
+        comparison = participant.matchups.get(baseline=baseline).comparison
+        ours_is_a = comparison.video_a.method_id == catalog.ours.pk
+        for k in range(10):
+            _judge(comparison, "identity_fidelity", ours_wins=k < ours_wins, ours_is_a=ours_is_a,
+                   rater=participant.rater)  # fmt: skip
+
+    row = next(
+        r
+        for r in study_results(study=study).rows
+        if (r.baseline, r.criterion) == (baseline.name, "identity_fidelity")
+    )
+    assert (row.wins, row.n, row.participants) == (19, 30, 3)
+    expected = clustered_rate_interval(
+        np.array([9, 9, 1]), np.array([10, 10, 10]), rounds=CLUSTER_ROUNDS, seed=CLUSTER_SEED
+    )
+    assert (row.clustered_low, row.clustered_high) == pytest.approx(expected)
+    assert row.clustered_high - row.clustered_low > 1.5 * (row.high - row.low)
 
 
 def test_participation_and_timing_numbers(catalog):
