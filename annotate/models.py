@@ -23,6 +23,9 @@ class Criterion(models.TextChoices):
     DYNAMIC_DEGREE = "dynamic_degree", "Dynamic degree"
     OVERALL_QUALITY = "overall_quality", "Overall quality"
     IDENTITY_CONSISTENCY = "identity_consistency", "Identity consistency"
+    BODY_CONSISTENCY = "body_consistency", "Body consistency"
+    NARRATIVE_ADHERENCE = "narrative_adherence", "Narrative adherence"
+    CONTINUITY = "continuity", "Continuity"
     FACIAL_MOTION_ALIGNMENT = "facial_motion_alignment", "Facial motion alignment"
     FACIAL_MOTION_NATURALNESS = "facial_motion_naturalness", "Facial motion naturalness"
 
@@ -121,12 +124,26 @@ ITEM_STATUSES = [
 ]
 
 
+NARRATIVE_CRITERIA = (
+    Criterion.IDENTITY_CONSISTENCY,
+    Criterion.BODY_CONSISTENCY,
+    Criterion.NARRATIVE_ADHERENCE,
+    Criterion.CONTINUITY,
+)
+NARRATIVE_KINDS = frozenset(str(c) for c in NARRATIVE_CRITERIA)
+
+
 class Track(models.Model):
     """A pairwise annotation track: one criterion, a pool of comparisons, a team of annotators."""
 
     class Kind(models.TextChoices):
         IDENTITY_FIDELITY = "identity_fidelity", "Identity fidelity"
         PROMPT_CONTROLLABILITY = "prompt_controllability", "Prompt controllability"
+        # Narrative tracks: comparisons of two renderings of one story (their joined files), one question.
+        IDENTITY_CONSISTENCY = "identity_consistency", "Narrative: identity consistency across shots"
+        BODY_CONSISTENCY = "body_consistency", "Narrative: body consistency"
+        NARRATIVE_ADHERENCE = "narrative_adherence", "Narrative: narrative adherence"
+        CONTINUITY = "continuity", "Narrative: continuity"
 
     name = models.CharField(max_length=120, unique=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -213,7 +230,12 @@ class Track(models.Model):
 
     @property
     def criterion(self) -> str:
-        return str(self.kind)  # the two kinds are named after the criterion they ask
+        return str(self.kind)  # every kind is named after the criterion it asks
+
+    @property
+    def is_narrative(self) -> bool:
+        """Whether the track compares renderings of stories (joined shot files) rather than single clips."""
+        return self.kind in NARRATIVE_KINDS
 
     @property
     def watch_needed(self) -> float:

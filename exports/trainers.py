@@ -51,6 +51,9 @@ CODES: dict[str, str] = {
     Criterion.IDENTITY_CONSISTENCY: "IC",
     Criterion.FACIAL_MOTION_ALIGNMENT: "FMA",
     Criterion.FACIAL_MOTION_NATURALNESS: "FMN",
+    Criterion.BODY_CONSISTENCY: "BC",
+    Criterion.NARRATIVE_ADHERENCE: "NA",
+    Criterion.CONTINUITY: "CO",
     "joint": "J",
 }
 # What the annotators of a vote were shown beside the two videos: an identity-fidelity track shows every

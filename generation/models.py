@@ -39,13 +39,33 @@ class Identity(models.Model):
 
 
 class Reference(models.Model):
+    # The framing: how much of the person the reference shows (a clip may show any of them).
     class Kind(models.TextChoices):
         FACE = "face", "Face crop"
-        PORTRAIT = "portrait", "Portrait"
+        PORTRAIT = "portrait", "Portrait / half body"
+        FULL_BODY = "full_body", "Full body"
         VIDEO = "video", "Video clip"
 
+    # Where the camera stands relative to the person's front.
+    class Viewpoint(models.TextChoices):
+        FRONT = "front", "Front"
+        THREE_QUARTER_LEFT = "three_quarter_left", "Three-quarter left"
+        THREE_QUARTER_RIGHT = "three_quarter_right", "Three-quarter right"
+        PROFILE_LEFT = "profile_left", "Left profile"
+        PROFILE_RIGHT = "profile_right", "Right profile"
+        BACK = "back", "Back"
+        UNKNOWN = "unknown", "Unknown"
+
     identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="references")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name="framing")
+    viewpoint = models.CharField(max_length=20, choices=Viewpoint.choices, default=Viewpoint.UNKNOWN)
+    # One of the identity's canonical three-view references (front, side, back, each full body): either
+    # none of an identity's references is, or a complete set is (generation.services.three_view_check).
+    in_three_view = models.BooleanField(
+        default=False,
+        verbose_name="canonical three-view",
+        help_text="Front, side or back of the full-body set.",
+    )
     is_primary = models.BooleanField(
         default=False, help_text="The reference shown in prompt-controllability matchups and studies."
     )
@@ -136,6 +156,49 @@ class Prompt(models.Model):
         return {name: text for name in ASPECTS if (text := getattr(self, name)) and name not in omitted}
 
 
+class Story(models.Model):
+    """A sequential narrative: one identity through 2 to 5 ordered shot prompts that form one storyline."""
+
+    slug = models.SlugField(max_length=80, unique=True)
+    identity = models.ForeignKey(Identity, on_delete=models.PROTECT, related_name="stories")
+    title = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["slug"]
+        verbose_name_plural = "stories"
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def shot_prompts(self) -> list[Prompt]:
+        return [shot.prompt for shot in self.shots.select_related("prompt").order_by("position")]
+
+
+STORY_SHOTS_MIN, STORY_SHOTS_MAX = 2, 5
+
+
+class StoryShot(models.Model):
+    """One shot of a story: its place (1 = first) and its prompt."""
+
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="shots")
+    position = models.PositiveSmallIntegerField()
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="story_shots")
+
+    class Meta:
+        ordering: ClassVar = ["story", "position"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["story", "position"], name="story_shot_position_unique"),
+            models.CheckConstraint(
+                condition=Q(position__gte=1) & Q(position__lte=STORY_SHOTS_MAX),
+                name="story_shot_position_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.story} · shot {self.position}"
+
+
 class Method(models.Model):
     """A way of making videos: the studied method ("ours") or a baseline. Never shown to raters."""
 
@@ -215,6 +278,16 @@ class Video(models.Model):
     gold_source = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="gold_copies", editable=False
     )
+    # A shot of a story rendering (its position, 1 = first), or the rendering's joined file (no shot).
+    rendering = models.ForeignKey(
+        "StoryRendering",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="videos",
+        editable=False,
+    )
+    shot = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = VideoQuerySet.as_manager()
@@ -233,10 +306,63 @@ class Video(models.Model):
                 condition=Q(gold_source__isnull=True) | Q(is_gold_stimulus=True),
                 name="video_gold_source_only_for_gold_stimuli",
             ),
+            models.CheckConstraint(
+                condition=Q(shot__isnull=True) | Q(rendering__isnull=False), name="video_shot_of_a_rendering"
+            ),
+            models.UniqueConstraint(fields=["rendering", "shot"], name="video_one_per_rendering_shot"),
+            models.UniqueConstraint(
+                fields=["rendering"],
+                condition=Q(shot__isnull=True),
+                name="video_one_joined_file_per_rendering",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.method} · {self.identity.slug} · {self.prompt.slug} · seed {self.seed}"
+
+
+class StoryRendering(models.Model):
+    """A story rendered by one method with one seed in one mode: its shot videos in order, and the joined
+    file that plays them one after the other (a Video with no shot: what narrative comparisons pair; its
+    prompt is the first shot's, its settings say the mode)."""
+
+    class Mode(models.TextChoices):
+        INDEPENDENT = "independent", "Independent: each shot from the references and its prompt"
+        AUTOREGRESSIVE = (
+            "autoregressive",
+            "Autoregressive: each next shot from the last frame, with the references",
+        )
+        AUTOREGRESSIVE_NO_REFERENCES = (
+            "autoregressive_no_references",
+            "Autoregressive: each next shot from the last frame, without the references",
+        )
+
+    story = models.ForeignKey(Story, on_delete=models.PROTECT, related_name="renderings")
+    method = models.ForeignKey(Method, on_delete=models.PROTECT, related_name="story_renderings")
+    seed = models.BigIntegerField(default=0)
+    mode = models.CharField(max_length=32, choices=Mode.choices, default=Mode.INDEPENDENT)
+    # Seconds from the joined file's start at which each shot begins (first: 0.0), for the player's strip.
+    shot_starts = models.JSONField(default=list, blank=True)
+    settings = models.JSONField(default=dict, blank=True, help_text="Every generation setting.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["story", "method", "seed", "mode"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["story", "method", "seed", "mode"], name="story_rendering_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.story} · {self.method} · seed {self.seed} · {self.mode}"
+
+    @property
+    def joined(self) -> Video | None:
+        return self.videos.filter(shot__isnull=True).first()
+
+    def shot_videos(self) -> list[Video]:
+        return list(self.videos.filter(shot__isnull=False).order_by("shot"))
 
 
 # --- generation jobs ---------------------------------------------------------------------------------
