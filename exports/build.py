@@ -18,7 +18,19 @@ from django.conf import settings
 
 from annotate.models import Track
 from annotate.stats_agreement import agreement
-from exports import adapters, aggregate, card, groups, read, tables, trainers, versions, votes_stream, write
+from exports import (
+    adapters,
+    aggregate,
+    card,
+    groups,
+    read,
+    stories,
+    tables,
+    trainers,
+    versions,
+    votes_stream,
+    write,
+)
 from exports.leaderboard import leaderboard_write
 from exports.options import SPLITS, ExportOptions
 from exports.quality import export_quality
@@ -152,6 +164,8 @@ def _read_all(*, options: ExportOptions, excluded: set[int], work: Path) -> _Dat
     if not np.array_equal(comparisons["comparison_id"].to_numpy(), comparison_ids):
         raise ExportError("comparisons changed while reading: run the export again")
     video_ids = np.unique(np.concatenate([comparisons["video_a_id"], comparisons["video_b_id"]]))
+    if options.schema == 2:  # a story's shot videos go with its joined file (exports/stories.py)
+        video_ids = np.union1d(video_ids, stories.shot_video_ids(video_ids))
     identity_ids = np.unique(comparisons["identity_id"].to_numpy())
     return _Data(
         judgments=judgments,
@@ -229,12 +243,22 @@ def _write_all(
     schema_2_groups: dict[str, Any] = {}
     if options.schema == 2:
         pairs_table = groups.pairs_with_construction(pairs_table, data.videos)
+        compared = pc.is_in(
+            data.videos["id"],
+            pa.concat_arrays(
+                [
+                    data.comparisons["video_a_id"].combine_chunks(),
+                    data.comparisons["video_b_id"].combine_chunks(),
+                ]
+            ),
+        )
         schema_2_groups = groups.groups_write(
             work=work,
             comparisons=data.comparisons,
             counts=data.counts,
             criteria=data.criteria,
-            videos=data.videos,
+            # The compared videos: a story's shot videos, exported with its joined file, are in no case.
+            videos=data.videos.filter(compared),
             prompts=data.prompts,
             galleries=galleries,
             split_of_pair=split_of_pair,
@@ -244,8 +268,15 @@ def _write_all(
         write.write_parquet(pairs_table.take(rows), work / f"data/pairs/{split}.parquet")
 
     report(0.6, "Writing videos and references")
-    write.write_parquet(tables.videos_table(data.videos, galleries), work / "data/videos.parquet")
-    write.write_parquet(tables.references_table(data.references), work / "data/references.parquet")
+    write.write_parquet(
+        tables.videos_table(data.videos, galleries, schema=options.schema), work / "data/videos.parquet"
+    )
+    write.write_parquet(
+        tables.references_table(data.references, schema=options.schema), work / "data/references.parquet"
+    )
+    story_entry = (
+        stories.stories_write(work=work, pairs=pairs, videos=data.videos) if options.schema == 2 else None
+    )
 
     report(0.7, "Measuring agreement")
     agreement_data = {
@@ -328,6 +359,7 @@ def _write_all(
     }
     if options.schema == 2:
         manifest["adapters"] = trainers.manifest_entry(adapter_counts)
+        manifest["stories"] = story_entry
         report(0.97, "Fitting the leaderboard")
         manifest["leaderboard"] = leaderboard_write(
             work=work,

@@ -63,6 +63,11 @@ def _configs(manifest: dict[str, Any]) -> list[dict[str, Any]]:
         configs.append((f"dpo_{name}", _split_files(f"adapters/{folder}/{name}/{{split}}.parquet", rows)))
     if diff_rows(manifest):
         configs.append(("diff", [("train", "data/diff.parquet")]))
+    story_entry = manifest.get("stories") or {}  # schema 2
+    if story_entry.get("stories"):
+        configs.append(("stories", [("train", "data/stories.parquet")]))
+    if story_entry.get("story_pairs"):
+        configs.append(("story_pairs", [("train", "data/story_pairs.parquet")]))
     # A config with no row at all is left out: listing it would make the Hub fail on it.
     return [
         {"name": name, "default": index == 0, "files": files}
@@ -186,6 +191,7 @@ def card_context(
         "raters": str(counts["raters"]),
         "videos": str(counts["videos"]),
         "references": str(counts["references"]),
+        "stories": bool((manifest.get("stories") or {}).get("stories")),
         "prompts_in_several_splits": str(split["prompts_in_several_splits"]),
         "agreement_rows": [
             _cells(

@@ -498,6 +498,11 @@ VIDEO_SCHEMA = pa.schema(
         ("flow_shift", pa.string()),
         ("negative_prompt", pa.string()),
         ("settings", pa.string()),
+        # A shot of a story rendering (shot 1…n) or its joined file (no shot); null for a clip.
+        ("rendering_id", pa.int64()),
+        ("shot", pa.int64()),
+        ("story_id", pa.int64()),
+        ("story_mode", pa.string()),
     ]
 )
 
@@ -511,10 +516,12 @@ def videos_read(*, video_ids: np.ndarray) -> pa.Table:
     sql = f"""
         SELECT v.id, v.sha256, v.file, v.bytes, v.width, v.height, v.num_frames, v.fps, v.duration, v.codec,
                v.identity_id, v.prompt_id, v.method_id, m.name, m.role, m.revision, m.checkpoint,
-               m.lora_path, m.lora_sha256, v.seed, v.origin, {extracted}, s.merged::text
+               m.lora_path, m.lora_sha256, v.seed, v.origin, {extracted}, s.merged::text,
+               v.rendering_id, v.shot, r.story_id, r.mode
         FROM generation_video AS v
         JOIN unnest(%(ids)s::bigint[]) AS wanted(id) ON wanted.id = v.id
         JOIN generation_method AS m ON m.id = v.method_id
+        LEFT JOIN generation_storyrendering AS r ON r.id = v.rendering_id
         CROSS JOIN LATERAL (SELECT m.settings::jsonb || v.settings::jsonb AS merged) AS s
     """
     return copy_table(sql, {"ids": int_array_literal(video_ids)}, VIDEO_SCHEMA, free_text=True).sort_by("id")
@@ -562,6 +569,8 @@ REFERENCE_SCHEMA = pa.schema(
         ("position", pa.int64()),
         ("note", pa.string()),
         ("consent_note", pa.string()),
+        ("viewpoint", pa.string()),
+        ("in_three_view", pa.bool_()),
     ]
 )
 
@@ -570,7 +579,8 @@ def references_read(*, identity_ids: np.ndarray) -> pa.Table:
     """References of these identities in gallery order: by identity, primary first, then by position."""
     sql = """
         SELECT r.id, r.identity_id, r.kind, r.file, r.sha256, r.bytes, r.width, r.height, r.duration,
-               r.fps, r.num_frames, r.is_primary, r.position, r.note, i.consent_note
+               r.fps, r.num_frames, r.is_primary, r.position, r.note, i.consent_note, r.viewpoint,
+               r.in_three_view
         FROM generation_reference AS r JOIN generation_identity AS i ON i.id = r.identity_id
         WHERE r.identity_id = ANY(%(ids)s::bigint[])
         ORDER BY r.identity_id, r.is_primary DESC, r.position, r.id

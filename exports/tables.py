@@ -242,7 +242,14 @@ def _number(values: pa.ChunkedArray | pa.Array, *, integer: bool) -> np.ndarray 
     return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def videos_table(videos: pa.Table, galleries: Galleries) -> pa.Table:
+def videos_table(videos: pa.Table, galleries: Galleries, *, schema: int = 2) -> pa.Table:
+    # Schema 2: the story, rendering and shot of a story's videos (null for clips).
+    stories: list[Column] = [
+        ("story_id", pa.int64(), videos["story_id"]),
+        ("rendering_id", pa.int64(), videos["rendering_id"]),
+        ("shot", pa.int64(), videos["shot"]),
+        ("story_mode", pa.string(), videos["story_mode"]),
+    ]
     return table(
         [
             ("id", pa.int64(), videos["id"]),
@@ -274,12 +281,23 @@ def videos_table(videos: pa.Table, galleries: Galleries) -> pa.Table:
             ("negative_prompt", pa.string(), videos["negative_prompt"]),
             ("settings", pa.string(), videos["settings"]),
             ("origin", pa.string(), videos["origin"]),
+            *(stories if schema == 2 else []),
         ]
     )
 
 
-def references_table(references: pa.Table) -> pa.Table:
+# The framing as the catalog import names it: a reference of kind "video" is a clip.
+FRAMING_OF_KIND = {"face": "face", "portrait": "portrait", "full_body": "full_body", "video": "clip"}
+
+
+def references_table(references: pa.Table, *, schema: int = 2) -> pa.Table:
     rows = references.sort_by("id")
+    # Schema 2: the framing, the viewpoint, and membership of the canonical three-view set.
+    views: list[Column] = [
+        ("framing", pa.string(), [FRAMING_OF_KIND.get(kind, kind) for kind in rows["kind"].to_pylist()]),
+        ("viewpoint", pa.string(), rows["viewpoint"]),
+        ("in_three_view", pa.bool_(), rows["in_three_view"]),
+    ]
     return table(
         [
             ("id", pa.int64(), rows["id"]),
@@ -298,5 +316,6 @@ def references_table(references: pa.Table) -> pa.Table:
             ("position", pa.int64(), rows["position"]),
             ("note", pa.string(), rows["note"]),
             ("consent_note", pa.string(), rows["consent_note"]),
+            *(views if schema == 2 else []),
         ]
     )

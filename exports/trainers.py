@@ -64,8 +64,17 @@ CONDITIONING = (
     "all_references_no_prompt",
     "primary_reference_differential_prompt",
     "primary_reference_prompt",
+    "story_prompts_by_shot",
 )
-_ALL_REFERENCES, _TRACK_PROMPT, _STUDY_PROMPT = range(3)
+_ALL_REFERENCES, _TRACK_PROMPT, _STUDY_PROMPT, _STORY_PROMPTS = range(4)
+# Narrative tracks (two renderings of a story): the identity and body questions show every reference and
+# no prompt, as identity fidelity does; narrative adherence and continuity show the story's shot prompts.
+_ALL_REFERENCE_KINDS = (
+    Track.Kind.IDENTITY_FIDELITY,
+    Track.Kind.IDENTITY_CONSISTENCY,
+    Track.Kind.BODY_CONSISTENCY,
+)
+_STORY_PROMPT_KINDS = (Track.Kind.NARRATIVE_ADHERENCE, Track.Kind.CONTINUITY)
 _VIDEOALIGN = {"A": "A", "B": "B", "tie": "same"}
 ANSWERS = {
     "first": "Video 1 is better",
@@ -117,9 +126,11 @@ def vote_conditioning(votes: pa.Table) -> np.ndarray:
         return codes
     ids = np.nan_to_num(track.astype(np.float64), nan=-1).astype(np.int64)
     kinds = dict(Track.objects.filter(pk__in=np.unique(ids[has_track]).tolist()).values_list("pk", "kind"))
-    fidelity = np.array(sorted(pk for pk, kind in kinds.items() if kind == Track.Kind.IDENTITY_FIDELITY))
+    fidelity = np.array(sorted(pk for pk, kind in kinds.items() if kind in _ALL_REFERENCE_KINDS))
+    story = np.array(sorted(pk for pk, kind in kinds.items() if kind in _STORY_PROMPT_KINDS))
     codes[has_track] = _TRACK_PROMPT
     codes[has_track & np.isin(ids, fidelity)] = _ALL_REFERENCES
+    codes[has_track & np.isin(ids, story)] = _STORY_PROMPTS
     return codes
 
 
@@ -206,8 +217,9 @@ def _row_conditioning(
     """Per pair, the CONDITIONING code most of its votes on these criteria were given."""
     mask = np.isin(votes["criterion_code"].to_numpy(), criterion_codes)
     row = np.searchsorted(comparison_ids, votes["comparison_id"].to_numpy()[mask])
-    counts = np.bincount(row * 3 + vote_codes[mask], minlength=len(comparison_ids) * 3)
-    return np.asarray(counts.reshape(len(comparison_ids), 3).argmax(axis=1), dtype=np.int8)
+    kinds = len(CONDITIONING)
+    counts = np.bincount(row * kinds + vote_codes[mask], minlength=len(comparison_ids) * kinds)
+    return np.asarray(counts.reshape(len(comparison_ids), kinds).argmax(axis=1), dtype=np.int8)
 
 
 def splitmix_hash(seed: int, ids: np.ndarray) -> np.ndarray:
