@@ -380,6 +380,7 @@ class Pose:
     hand_angle: float = 0.0  # radians
     zoom: float = 1.0
     centre: Point = (0.5, 0.5)
+    from_back: bool = False  # seen from behind: the back of the head, no face
 
 
 def _quad(x0: float, y0: float, x1: float, y1: float, slant: float = 0.0) -> list[Point]:
@@ -421,6 +422,26 @@ def _hair_back(head: _Canvas, look: CartoonLook, yaw: float) -> None:
             head.oval(x, y, 0.3 - 0.16 * t, 0.3 - 0.16 * t, colour, shade(colour, 0.7))
     elif look.hair_style == "bun":
         head.oval(-yaw * 0.15, -1.05, 0.42, 0.38, colour, shade(colour, 0.7))
+
+
+def _back_of_head(head: _Canvas, look: CartoonLook) -> None:
+    """The head from behind: the skull in skin, covered by the hair of the look's style."""
+    skin = look.skin
+    head.polygon(_head_outline(1.0, look.squareness, look.chin), skin, shade(skin, 0.62))
+    if look.hair_style == "bald":
+        return
+    colour = mix(skin, look.hair_colour, 0.55) if look.hair_style == "buzz" else look.hair_colour
+    dark = shade(colour, 0.75)
+    if look.hair_style in ("long", "bob"):
+        length = 1.9 if look.hair_style == "long" else 0.9
+        head.polygon(_quad(-1.15, -0.3, 1.15, length, slant=0.2 if length > 1 else 0.02), colour, dark)
+    size = 1.75 if look.hair_style == "afro" else 1.06
+    head.ellipse(0, -0.18, size, 0.98 if size < 1.5 else 1.2, colour, dark)
+    if look.hair_style == "bun":
+        head.oval(0, -1.05, 0.42, 0.38, colour, dark)
+    elif look.hair_style == "ponytail":
+        for t in np.linspace(0.0, 1.0, 7):
+            head.oval(0.0, -0.2 + 1.5 * t, 0.3 - 0.16 * t, 0.3 - 0.16 * t, colour, dark)
 
 
 def _hair_cap(volume: float, *, hairline: float, side: float, parted: bool) -> list[Point]:
@@ -710,6 +731,11 @@ def draw_person(image: Image.Image, look: CartoonLook, pose: Pose) -> None:
         0.185 * look.face_width,
         0.235 * look.face_length,
     )
+    if pose.from_back:
+        _torso(cv, look, bob)
+        _neck_and_ears(cv, head, look, 0.0, collar=0.76 + bob)
+        _back_of_head(head, look)
+        return
     _hair_back(head, look, pose.yaw)
     _torso(cv, look, bob)
     _neck_and_ears(cv, head, look, pose.yaw, collar=0.76 + bob)

@@ -414,12 +414,17 @@ class ReferenceView:
     pitch: float = 0.0
     expression: str = "resting"
     zoom: float = 1.0
+    from_back: bool = False
 
 
 FACE_CROP = ReferenceView(zoom=2.1)
 PORTRAIT_FRONT = ReferenceView()
 PORTRAIT_LEFT_SMILE = ReferenceView(yaw=-0.45, expression="smile")
 PORTRAIT_RIGHT_SURPRISE = ReferenceView(yaw=0.4, pitch=-0.2, expression="surprise")
+# The canonical three views, the whole figure in frame: front, side (turned to the viewer's left), back.
+FULL_FRONT = ReferenceView(zoom=0.62)
+FULL_SIDE = ReferenceView(yaw=-0.9, zoom=0.62)
+FULL_BACK = ReferenceView(zoom=0.62, from_back=True)
 
 
 def render_reference_image(
@@ -427,8 +432,18 @@ def render_reference_image(
 ) -> Image.Image:
     """A still of ``look`` in its own setting, as the person would be photographed: no prompt, no drift."""
     _check_size(size, size)
-    canvas = background(look.setting, size * SUPERSAMPLE, size * SUPERSAMPLE, look.backdrop).copy()
-    draw_person(canvas, look, Pose(yaw=view.yaw, pitch=view.pitch, expression=EXPRESSIONS[view.expression]))
+    side = size * SUPERSAMPLE
+    canvas = background(look.setting, side, side, look.backdrop).copy()
+    pose = Pose(
+        yaw=view.yaw, pitch=view.pitch, expression=EXPRESSIONS[view.expression], from_back=view.from_back
+    )
+    if view.zoom < 1:
+        # The whole figure: drawn smaller on a clear layer, standing at the bottom of the scene.
+        figure = Image.new("RGBA", (round(side * view.zoom),) * 2, (0, 0, 0, 0))
+        draw_person(figure, look, pose)
+        canvas.paste(figure, ((side - figure.width) // 2, side - figure.height), figure)
+        return canvas.reduce(SUPERSAMPLE)
+    draw_person(canvas, look, pose)
     # A face crop centres on the face rather than the middle of the portrait.
     return _camera(canvas, view.zoom, (0.5, 0.5 if view.zoom <= 1 else 0.41), (size, size), None)
 

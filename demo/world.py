@@ -26,7 +26,7 @@ from django.contrib.auth.models import Group, User
 from demo import procedural
 from demo.procedural import Accessory, CartoonLook, ReferenceView
 from generation import media, services
-from generation.models import ASPECTS, Identity, Method, Prompt, Reference, Video
+from generation.models import ASPECTS, Identity, Method, Prompt, Reference, Story, StoryShot, Video
 from lib.roles import ANNOTATORS_GROUP, ML_TEAM_GROUP
 
 if TYPE_CHECKING:
@@ -54,6 +54,8 @@ class DemoReference:
     view: ReferenceView | None  # None for the clip
     note: str
     is_primary: bool = False
+    viewpoint: str = Reference.Viewpoint.UNKNOWN
+    in_three_view: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,12 +148,43 @@ IDENTITIES: tuple[DemoIdentity, ...] = (
 # The gallery of one person; the last portrait is only drawn for every other identity (3–5 references).
 REFERENCES: tuple[DemoReference, ...] = (
     DemoReference(
-        "portrait", procedural.PORTRAIT_FRONT, "Portrait, front, resting expression", is_primary=True
+        "portrait",
+        procedural.PORTRAIT_FRONT,
+        "Portrait, front, resting expression",
+        is_primary=True,
+        viewpoint="front",
     ),
-    DemoReference("face", procedural.FACE_CROP, "Face crop, front"),
-    DemoReference("portrait", procedural.PORTRAIT_LEFT_SMILE, "Portrait, turned left, smiling"),
+    DemoReference("face", procedural.FACE_CROP, "Face crop, front", viewpoint="front"),
+    DemoReference(
+        "portrait",
+        procedural.PORTRAIT_LEFT_SMILE,
+        "Portrait, turned left, smiling",
+        viewpoint="three_quarter_left",
+    ),
     DemoReference("video", None, "Clip, about 2 s, turning the head"),
-    DemoReference("portrait", procedural.PORTRAIT_RIGHT_SURPRISE, "Portrait, turned right, surprised"),
+    DemoReference(
+        "portrait",
+        procedural.PORTRAIT_RIGHT_SURPRISE,
+        "Portrait, turned right, surprised",
+        viewpoint="three_quarter_right",
+    ),
+)
+# The canonical three-view set (front, side, back, the whole figure), drawn for the first identity only:
+# the demo's digital actor of the narrative track and study.
+THREE_VIEW: tuple[DemoReference, ...] = (
+    DemoReference(
+        "full_body", procedural.FULL_FRONT, "Full figure, front", viewpoint="front", in_three_view=True
+    ),
+    DemoReference(
+        "full_body",
+        procedural.FULL_SIDE,
+        "Full figure, side",
+        viewpoint="three_quarter_left",
+        in_three_view=True,
+    ),
+    DemoReference(
+        "full_body", procedural.FULL_BACK, "Full figure, back", viewpoint="back", in_three_view=True
+    ),
 )
 
 
@@ -225,6 +258,47 @@ PROMPTS: tuple[DemoPrompt, ...] = (
     ),
 )  # fmt: skip
 
+
+@dataclass(frozen=True)
+class DemoStory:
+    slug: str
+    identity: str  # a DemoIdentity's slug
+    title: str
+    shots: tuple[DemoPrompt, ...]
+
+
+# Two three-shot storylines for the demo's digital actor (the identity with the three-view set): the person
+# stays the same while the setting, the action and the camera change from shot to shot.
+STORIES: tuple[DemoStory, ...] = (
+    DemoStory(
+        "park-to-cafe", "mara-quill", "A morning in the park, then coffee",
+        (
+            _prompt("park-to-cafe-1", FULL, shot="medium shot, static camera", expression="smiling",
+                    action="waves at a friend", setting="in a sunny park"),
+            _prompt("park-to-cafe-2", FULL, shot="medium shot, the camera pans left",
+                    expression="looks surprised", action="turns to look to the side",
+                    setting="in a sunny park"),
+            _prompt("park-to-cafe-3", FULL, shot="medium close-up, static camera",
+                    expression="a calm, gentle smile", action="nods slowly",
+                    setting="in a cosy cafe with warm string lights"),
+        ),
+    ),
+    DemoStory(
+        "neon-to-sunset", "mara-quill", "A night in the city, then the seaside at dusk",
+        (
+            _prompt("neon-to-sunset-1", FULL, shot="close-up, static camera",
+                    expression="serious and composed", action="turns the head slowly",
+                    setting="on a city street at night under neon lights"),
+            _prompt("neon-to-sunset-2", FULL, shot="the camera slowly pulls back from a close-up",
+                    expression="laughing", action="shakes the head playfully",
+                    setting="on a city street at night under neon lights"),
+            _prompt("neon-to-sunset-3", FULL, shot="close-up, the camera slowly zooms in",
+                    expression="a dreamy smile", action="turns to look at the sunset",
+                    setting="at the seaside at sunset, warm golden light"),
+        ),
+    ),
+)  # fmt: skip
+
 METHODS: tuple[DemoMethod, ...] = (
     DemoMethod(
         "ours", Method.Role.OURS, 0.95, 0.9, "The studied method: keeps the person, follows the prompt."
@@ -265,6 +339,7 @@ class DemoSummary:
     identities: int = 0
     references: int = 0
     prompts: int = 0
+    stories: int = 0
     methods: int = 0
     videos: int = 0
     videos_skipped: int = 0
@@ -274,7 +349,8 @@ class DemoSummary:
     def __str__(self) -> str:
         return (
             f"{self.identities} identities, {self.references} references, {self.prompts} prompts, "
-            f"{self.methods} methods, {self.videos} videos created ({self.videos_skipped} already there), "
+            f"{self.stories} stories, {self.methods} methods, {self.videos} videos created "
+            f"({self.videos_skipped} already there), "
             f"{self.users} users created, in {self.seconds:.1f} s"
         )
 
@@ -312,10 +388,17 @@ def _identity_rows(
         )
         summary.identities += made
         references = REFERENCES if index % 2 == 0 else REFERENCES[:4]
-        for position, reference in enumerate(references):
+        # Gallery positions: the three-view set after the longest gallery (its positions never move).
+        placed = list(enumerate(references))
+        if index == 0:
+            placed += list(enumerate(THREE_VIEW, start=len(REFERENCES)))
+        for position, reference in placed:
             if identity.references.filter(position=position).exists():
                 continue
-            _reference_make(identity, spec, reference, position=position, size=size, fps=fps)
+            drawn = _reference_make(identity, spec, reference, position=position, size=size, fps=fps)
+            Reference.objects.filter(pk=drawn.pk).update(
+                viewpoint=reference.viewpoint, in_three_view=reference.in_three_view
+            )
             summary.references += 1
         rows.append(identity)
     return rows
@@ -344,7 +427,8 @@ def _reference_make(
             finally:
                 media.delete_stored([encoded])
         # Stills are sharper than the videos: a gallery shows them larger.
-        still_size = min(512, size * 2) if reference.kind == Reference.Kind.PORTRAIT else size
+        large = reference.kind in (Reference.Kind.PORTRAIT, Reference.Kind.FULL_BODY)
+        still_size = min(512, size * 2) if large else size
         source = Path(scratch) / "reference.png"
         procedural.render_reference_image(spec.look, reference.view, still_size).save(source)
         return services.reference_create(
@@ -373,6 +457,27 @@ def _prompt_rows(chosen: Sequence[DemoPrompt], summary: DemoSummary) -> list[Pro
         )
         summary.prompts += made
         rows.append(prompt)
+    return rows
+
+
+def _story_rows(identity_rows: Sequence[Identity], summary: DemoSummary) -> list[Story]:
+    """The demo's stories whose identity is in the world, with their shot prompts (full prompts)."""
+    identities = {identity.slug: identity for identity in identity_rows}
+    rows = []
+    for spec in STORIES:
+        if spec.identity not in identities:
+            continue
+        prompts = _prompt_rows(spec.shots, summary)
+        story, made = Story.objects.get_or_create(
+            slug=spec.slug, defaults={"identity": identities[spec.identity], "title": spec.title}
+        )
+        if made:
+            StoryShot.objects.bulk_create(
+                StoryShot(story=story, position=position, prompt=prompt)
+                for position, prompt in enumerate(prompts, start=1)
+            )
+            summary.stories += 1
+        rows.append(story)
     return rows
 
 
@@ -511,7 +616,11 @@ def seed_demo_world(
     identity_rows = _identity_rows(identity_specs, size=size, fps=fps, summary=summary)
     prompt_rows = _prompt_rows(PROMPTS[:prompts], summary)
     method_rows = _method_rows(summary)
-    counts = f"{len(identity_rows)} identities, {len(prompt_rows)} prompts, {len(method_rows)} methods"
+    story_rows = _story_rows(identity_rows, summary)
+    counts = (
+        f"{len(identity_rows)} identities, {len(prompt_rows)} prompts, {len(story_rows)} stories, "
+        f"{len(method_rows)} methods"
+    )
     _say(stdout, f"Catalog ready: {counts}.")
 
     shape = {"width": size, "height": size, "num_frames": num_frames, "fps": fps}

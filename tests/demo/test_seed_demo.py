@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from demo import world
-from generation.models import KEPT_ELEMENT_ASPECTS, Identity, Method, Prompt, Reference, Video
+from generation.models import KEPT_ELEMENT_ASPECTS, Identity, Method, Prompt, Reference, Story, Video
 
 pytestmark = pytest.mark.django_db
 
@@ -37,17 +37,24 @@ def media(name: str) -> Path:
 def test_it_creates_the_small_world_it_was_asked_for():
     seed(*SMALL)
     assert Identity.objects.count() == 2
-    assert Prompt.objects.count() == 2
+    assert Prompt.objects.filter(story_shots__isnull=True).count() == 2  # and the stories' shot prompts
+    assert list(Story.objects.values_list("slug", flat=True)) == ["neon-to-sunset", "park-to-cafe"]
+    assert all(story.shots.count() == 3 for story in Story.objects.all())
     assert set(Method.objects.values_list("name", flat=True)) == {"ours", "baseline-drift", "baseline-rigid"}
     assert Video.objects.filter(is_gold_stimulus=False).count() == 2 * 2 * 3
     # and one degraded copy per "ours" video at most, the study's gold of visual quality
     assert Video.objects.filter(is_gold_stimulus=True).count() <= 2 * 2
     for identity in Identity.objects.all():
-        references = list(identity.references.all())
+        references = list(identity.references.filter(in_three_view=False))
         assert 3 <= len(references) <= 5
         primaries = [reference for reference in references if reference.is_primary]
         assert len(primaries) == 1 and primaries[0].kind == Reference.Kind.PORTRAIT
         assert {reference.kind for reference in references} == {"face", "portrait", "video"}
+    # The first identity, the digital actor of the stories, has the canonical three-view set.
+    actor = Identity.objects.get(slug=world.IDENTITIES[0].slug)
+    three_view = actor.references.filter(in_three_view=True)
+    assert sorted(three_view.values_list("viewpoint", flat=True)) == ["back", "front", "three_quarter_left"]
+    assert {reference.kind for reference in three_view} == {Reference.Kind.FULL_BODY}
 
 
 def test_every_case_gets_one_video_per_method_and_seed():
@@ -200,7 +207,7 @@ def test_the_world_has_distinct_people_half_men_half_women():
 
 def test_prompts_are_written_in_the_seven_aspect_order():
     seed("--identities", "1", "--size", "32", "--frames", "2")
-    prompts = list(Prompt.objects.all())
+    prompts = list(Prompt.objects.filter(story_shots__isnull=True))
     assert len(prompts) >= 10
     differential = [prompt for prompt in prompts if prompt.task == Prompt.Task.DIFFERENTIAL]
     assert 2 <= len(prompts) - len(differential) < len(differential)
