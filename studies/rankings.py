@@ -411,6 +411,15 @@ def half_width_from_query(query: Mapping[str, Any]) -> float:
     return value
 
 
+# The planner's normal approximation needs a rate inside (0, 1): a clean sweep so far is planned as if
+# the rate were this far from certain, the usual hedge (at most this many more judgments, not zero).
+PLANNING_RATE_LIMIT = 0.05
+
+
+def _planning_rate(rate: float) -> float:
+    return min(max(rate, PLANNING_RATE_LIMIT), 1 - PLANNING_RATE_LIMIT)
+
+
 def checkpoint_compare(
     *, new: Method, old: Method, scope: RankingScope, half_width: float = HALF_WIDTH_DEFAULT, seed: int = 0
 ) -> list[CheckpointRow]:
@@ -459,7 +468,9 @@ def checkpoint_compare(
                 high=high,
                 p_better=one_sided_better_p(wins_by_rater, n_by_rater),
                 design_effect=inflation,
-                more_needed=max(0, answers_needed(rate, half_width, inflation) - len(new_won)),
+                more_needed=max(
+                    0, answers_needed(_planning_rate(rate), half_width, inflation) - len(new_won)
+                ),
             )
         )
     return result
