@@ -403,9 +403,10 @@ class _Handed(NamedTuple):
 
 _HANDED = columns(_Handed)
 
-# Every reference of the identity, primary first (as the gallery orders them), as [kind, file, poster].
+# Every reference of the identity, primary first (as the gallery orders them), as
+# [kind, file, poster, viewpoint].
 _REFERENCES = """(
-        SELECT json_agg(json_build_array(r.kind, r.file, r.poster)
+        SELECT json_agg(json_build_array(r.kind, r.file, r.poster, r.viewpoint)
                         ORDER BY r.is_primary DESC, r.position, r.id)
         FROM generation_reference AS r WHERE r.identity_id = c.identity_id
     )"""
@@ -920,6 +921,39 @@ class PanelMedia:
     is_video: bool = True
     width: int = 0
     height: int = 0
+    viewpoint: str = Reference.Viewpoint.UNKNOWN  # of a reference
+
+
+_V = Reference.Viewpoint
+# The identity gallery's groups, in the order it shows them: a label and the viewpoints it gathers.
+VIEW_GROUPS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("Front", frozenset({_V.FRONT})),
+    ("Three-quarter", frozenset({_V.THREE_QUARTER_LEFT, _V.THREE_QUARTER_RIGHT})),
+    ("Profile", frozenset({_V.PROFILE_LEFT, _V.PROFILE_RIGHT})),
+    ("Back", frozenset({_V.BACK})),
+    ("Other", frozenset({_V.UNKNOWN})),
+)
+
+
+class ReferenceGroup(NamedTuple):
+    """References of one group of viewpoints, each with its place (1 = first) in the whole gallery."""
+
+    label: str  # empty when the gallery is one group of unknown viewpoints: shown as it always was
+    references: list[tuple[int, PanelMedia]]
+
+
+def reference_groups(references: Sequence[PanelMedia]) -> list[ReferenceGroup]:
+    """The references grouped by viewpoint (front, three-quarter, profile, back, then unknown), each
+    group in the gallery's order; groups without a reference are left out."""
+    numbered = list(enumerate(references, start=1))
+    groups = [
+        ReferenceGroup(label, [(n, media) for n, media in numbered if media.viewpoint in viewpoints])
+        for label, viewpoints in VIEW_GROUPS
+    ]
+    groups = [group for group in groups if group.references]
+    if len(groups) == 1 and groups[0].label == "Other":
+        return [groups[0]._replace(label="")]
+    return groups
 
 
 @dataclass(frozen=True)
@@ -940,6 +974,10 @@ class ComparisonPanel:
     wait_url: str
     # With prefetching: the media of the comparison reserved next, for the browser to fetch meanwhile.
     next_media: tuple[str, ...] = ()
+
+    @property
+    def reference_groups(self) -> list[ReferenceGroup]:
+        return reference_groups(self.references)
 
     @property
     def locked(self) -> bool:
@@ -983,9 +1021,12 @@ def _comparison_panel(row: _PanelRow, *, track: Track, assignment: Assignment) -
         right=right,
         references=[
             PanelMedia(
-                url=_media_url(file), poster_url=_media_url(poster), is_video=kind == Reference.Kind.VIDEO
+                url=_media_url(file),
+                poster_url=_media_url(poster),
+                is_video=kind == Reference.Kind.VIDEO,
+                viewpoint=viewpoint,
             )
-            for kind, file, poster in shown
+            for kind, file, poster, viewpoint in shown
         ],
         prompt_text=prompt_text,
         fps=max(row.a_fps, row.b_fps),

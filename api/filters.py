@@ -67,6 +67,12 @@ class MethodFilters(Filters):
     backend = serializers.ChoiceField(choices=Method.Backend.choices, required=False)
 
 
+class StoryFilters(Filters):
+    slug = serializers.SlugField(required=False)
+    identity = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
+    lookups = {"identity": "identity_id"}
+
+
 class VideoFilters(Filters):
     identity = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
     prompt = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)

@@ -14,16 +14,39 @@ from exports.models import ExportRun
 from exports.options import DEFAULT_SCHEMA, DEFAULT_SPLIT, JOINT_RULES, MEDIA_MODES, SCHEMAS
 from exports.read import rater_public_id
 from generation.errors import GenerationError
-from generation.models import GenerationItem, Identity, Method, Prompt, Video
+from generation.models import GenerationItem, Identity, Method, Prompt, Reference, Story, StoryShot, Video
 from generation.selectors import JobProgress
 from generation.services import settings_overrides_check
 from studies.models import Study
 
 
+class ReferenceSerializer(serializers.ModelSerializer):
+    # The model's field is ``kind``; its name in the catalog's words is the framing.
+    framing = serializers.ChoiceField(source="kind", choices=Reference.Kind.choices, read_only=True)
+
+    class Meta:
+        model = Reference
+        fields = [
+            "id",
+            "framing",
+            "viewpoint",
+            "in_three_view",
+            "is_primary",
+            "position",
+            "note",
+            "sha256",
+            "width",
+            "height",
+            "duration",
+        ]
+
+
 class IdentitySerializer(serializers.ModelSerializer):
+    references = ReferenceSerializer(many=True, read_only=True)
+
     class Meta:
         model = Identity
-        fields = ["id", "slug", "name", "description", "consent_note", "created_at"]
+        fields = ["id", "slug", "name", "description", "consent_note", "created_at", "references"]
 
 
 class PromptSerializer(serializers.ModelSerializer):
@@ -64,6 +87,25 @@ class MethodSerializer(serializers.ModelSerializer):
             "description",
             "created_at",
         ]
+
+
+class StoryShotSerializer(serializers.ModelSerializer):
+    prompt_slug = serializers.SlugField(source="prompt.slug", read_only=True)
+    text = serializers.CharField(
+        source="prompt.full_text", read_only=True, help_text="The prompt's full text."
+    )
+
+    class Meta:
+        model = StoryShot
+        fields = ["position", "prompt", "prompt_slug", "text"]
+
+
+class StorySerializer(serializers.ModelSerializer):
+    shots = StoryShotSerializer(many=True, read_only=True, help_text="In the order they play.")
+
+    class Meta:
+        model = Story
+        fields = ["id", "slug", "identity", "title", "created_at", "shots"]
 
 
 class VideoSerializer(serializers.ModelSerializer):

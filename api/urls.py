@@ -45,6 +45,7 @@ urlpatterns = [
     path("identities/", views.IdentityListApi.as_view(), name="identities"),
     path("prompts/", views.PromptListApi.as_view(), name="prompts"),
     path("methods/", views.MethodListApi.as_view(), name="methods"),
+    path("stories/", views.StoryListApi.as_view(), name="stories"),
     path("videos/", views.VideoListApi.as_view(), name="videos"),
     path("comparisons/", views.ComparisonListApi.as_view(), name="comparisons"),
     path("tracks/", views.TrackListApi.as_view(), name="tracks"),

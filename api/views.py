@@ -8,7 +8,7 @@ from typing import Any, cast
 from django.conf import settings
 from django.contrib.auth import authenticate, user_login_failed
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import FileResponse
 from drf_spectacular.utils import (
     OpenApiResponse,
@@ -47,7 +47,7 @@ from exports.runs import (
     export_run_start,
 )
 from generation.errors import GenerationError
-from generation.models import GenerationJob, Identity, Method, Prompt, Video
+from generation.models import GenerationJob, Identity, Method, Prompt, Story, StoryShot, Video
 from generation.selectors import job_list, job_progress_get, job_progress_of
 from generation.services import generation_job_cancel, generation_job_create
 from lib.auth import lockout_message, lockout_minutes
@@ -75,7 +75,7 @@ class ApiView(APIView):
 
 # The entry points GET /api/ lists: the lists and what a client starts from (names in api/urls.py).
 ENTRY_POINTS = (
-    "identities", "prompts", "methods", "videos", "comparisons", "tracks", "studies", "judgments",
+    "identities", "prompts", "methods", "stories", "videos", "comparisons", "tracks", "studies", "judgments",
     "exports", "generation-jobs", "rankings", "checkpoints", "token", "schema", "docs", "redoc",
 )  # fmt: skip
 
@@ -133,7 +133,7 @@ class IdentityListApi(FilteredListApi):
     filter_class = filters.IdentityFilters
 
     def base_queryset(self) -> QuerySet:
-        return Identity.objects.all()
+        return Identity.objects.prefetch_related("references")
 
 
 class PromptListApi(FilteredListApi):
@@ -150,6 +150,15 @@ class MethodListApi(FilteredListApi):
 
     def base_queryset(self) -> QuerySet:
         return Method.objects.all()
+
+
+class StoryListApi(FilteredListApi):
+    serializer_class = out.StorySerializer
+    filter_class = filters.StoryFilters
+
+    def base_queryset(self) -> QuerySet:
+        shots = StoryShot.objects.select_related("prompt").order_by("position")
+        return Story.objects.prefetch_related(Prefetch("shots", queryset=shots))
 
 
 class VideoListApi(FilteredListApi):

@@ -237,8 +237,8 @@ def catalog_build(*, tag: str, identities: int, prompts: int, methods: int, refe
             for i, identity in enumerate(catalog.identity_ids)
             for r in range(references)
         ),
-        kind="portrait", file=SHARED_FILE, poster="", bytes=1000, width=64, height=64, note="",
-        created_at=STAMP,
+        kind="portrait", viewpoint="unknown", in_three_view="false", file=SHARED_FILE, poster="",
+        bytes=1000, width=64, height=64, note="", created_at=STAMP,
     )  # fmt: skip
     next_video = _next_id("generation_video")
     rows = []

@@ -224,6 +224,8 @@ def _fill(judgments: int, comparisons: int) -> dict[str, Any]:
                 "id": np.arange(1, reference_count + 1),
                 "identity_id": np.repeat(identity_ids, references_per_identity),
                 "kind": "portrait",
+                "viewpoint": "unknown",
+                "in_three_view": False,
                 "is_primary": np.tile([True, False, False], identities_n),
                 "file": [f"m/br/{i:020x}.png" for i in range(reference_count)],
                 "poster": "",

@@ -1,12 +1,25 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
 
-from generation.models import Identity, Method, Prompt, Reference, Video
+from generation.models import (
+    STORY_SHOTS_MAX,
+    STORY_SHOTS_MIN,
+    Identity,
+    Method,
+    Prompt,
+    Reference,
+    Story,
+    StoryShot,
+    Video,
+)
+from generation.services import three_view_check
 
 if TYPE_CHECKING:
     from typing import TypedDict
@@ -24,6 +37,11 @@ if TYPE_CHECKING:
         """What MethodAdmin.get_queryset adds to each method."""
 
         n_videos: int
+
+    class _StoryRow(TypedDict):
+        """What StoryAdmin.get_queryset adds to each story."""
+
+        n_shots: int
 
 
 def _media_url(name: str) -> str:
@@ -62,11 +80,91 @@ class MediaAdminMixin:
         return format_html('<img class="admin-player" src="{}" alt="">', _media_url(file_name))
 
 
+class ReferenceForm(forms.ModelForm):
+    """A reference's framing may change between the still framings; a clip stays a clip (its file is)."""
+
+    class Meta:
+        model = Reference
+        fields = ("identity", "kind", "viewpoint", "in_three_view", "is_primary", "position", "note")
+
+    def clean_kind(self) -> str:
+        kind = self.cleaned_data["kind"]
+        if self.instance.pk and (kind == Reference.Kind.VIDEO) != self.instance.is_video:
+            if self.instance.is_video:
+                raise ValidationError("The file is a video: its framing stays a clip.")
+            raise ValidationError("The file is a still image: its framing cannot be a clip.")
+        return kind
+
+
+def _sentences(problems: list[str]) -> list[str]:
+    return [problem[:1].upper() + problem[1:] + "." for problem in problems]
+
+
+class ReferenceAdminForm(ReferenceForm):
+    """One reference's page: its identity's three-view set (and the one it leaves) must keep the rule."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or self.cleaned_data
+        identity = cleaned.get("identity")
+        if identity is None or self.errors:
+            return cleaned
+        changed = Reference(
+            pk=self.instance.pk,
+            identity=identity,
+            kind=cleaned.get("kind", ""),
+            viewpoint=cleaned.get("viewpoint", ""),
+            in_three_view=cleaned.get("in_three_view", False),
+        )
+        problems = three_view_check(
+            [*identity.references.exclude(pk=self.instance.pk), changed], identity=identity.slug
+        )
+        left = (
+            self.instance.identity if self.instance.pk and self.instance.identity_id != identity.pk else None
+        )
+        if left is not None:
+            problems += three_view_check(left.references.exclude(pk=self.instance.pk), identity=left.slug)
+        if problems:
+            raise ValidationError(_sentences(problems))
+        return cleaned
+
+
+class ReferenceInlineFormSet(forms.BaseInlineFormSet):
+    """The identity's references as edited together: its three-view set must keep the rule."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        kept = [
+            form.instance for form in self.forms if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        # Rows not on the page (none today: the inline lists them all) count as they are.
+        others = Reference.objects.filter(identity=self.instance).exclude(
+            pk__in=[form.instance.pk for form in self.forms if form.instance.pk]
+        )
+        problems = three_view_check([*others, *kept], identity=self.instance.slug)
+        if problems:
+            raise ValidationError(_sentences(problems))
+
+
 class ReferenceInline(MediaAdminMixin, admin.TabularInline):
     model = Reference
+    form = ReferenceForm
+    formset = ReferenceInlineFormSet
     extra = 0
-    fields = ("preview_thumbnail", "kind", "is_primary", "position", "note", "width", "height", "duration")
-    readonly_fields = ("preview_thumbnail", "kind", "width", "height", "duration")
+    fields = (
+        "preview_thumbnail",
+        "kind",
+        "viewpoint",
+        "in_three_view",
+        "is_primary",
+        "position",
+        "note",
+        "width",
+        "height",
+        "duration",
+    )
+    readonly_fields = ("preview_thumbnail", "width", "height", "duration")
     show_change_link = True
     can_delete = True
 
@@ -115,8 +213,19 @@ class IdentityAdmin(admin.ModelAdmin):
 
 @admin.register(Reference)
 class ReferenceAdmin(MediaAdminMixin, admin.ModelAdmin):
-    list_display = ("preview_thumbnail", "identity", "kind", "is_primary", "width", "height", "duration")
-    list_filter = ("kind", "is_primary", "identity")
+    form = ReferenceAdminForm
+    list_display = (
+        "preview_thumbnail",
+        "identity",
+        "kind",
+        "viewpoint",
+        "in_three_view",
+        "is_primary",
+        "width",
+        "height",
+        "duration",
+    )
+    list_filter = ("kind", "viewpoint", "in_three_view", "is_primary", "identity")
     search_fields = ("identity__name", "identity__slug", "note", "sha256")
     list_select_related = ("identity",)
     readonly_fields = (
@@ -132,7 +241,17 @@ class ReferenceAdmin(MediaAdminMixin, admin.ModelAdmin):
         "num_frames",
         "created_at",
     )
-    fields = ("media_preview", "identity", "kind", "is_primary", "position", "note", *readonly_fields[1:])
+    fields = (
+        "media_preview",
+        "identity",
+        "kind",
+        "viewpoint",
+        "in_three_view",
+        "is_primary",
+        "position",
+        "note",
+        *readonly_fields[1:],
+    )
 
 
 @admin.register(Prompt)
@@ -152,6 +271,62 @@ class PromptAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="element consistency applies")
     def keeps_elements(self, obj: Prompt) -> bool:
         return obj.keeps_elements
+
+
+class StoryShotInlineFormSet(forms.BaseInlineFormSet):
+    """A story has 2 to 5 shots, numbered 1 to n in the order they play."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        positions = sorted(
+            form.cleaned_data["position"]
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        )
+        if not STORY_SHOTS_MIN <= len(positions) <= STORY_SHOTS_MAX:
+            raise ValidationError(
+                f"A story has {STORY_SHOTS_MIN} to {STORY_SHOTS_MAX} shots; this one has {len(positions)}."
+            )
+        expected = list(range(1, len(positions) + 1))
+        if positions != expected:
+            given = ", ".join(str(position) for position in positions)
+            raise ValidationError(
+                f"Number the shots {', '.join(map(str, expected))} in the order they play (given: {given})."
+            )
+
+
+class StoryShotInline(admin.TabularInline):
+    model = StoryShot
+    formset = StoryShotInlineFormSet
+    extra = 0
+    fields = ("position", "prompt")
+    ordering = ("position",)
+    autocomplete_fields = ("prompt",)
+
+    def get_extra(self, request, obj=None, **kwargs) -> int:
+        # A new story starts with the usual three shots to fill in.
+        return 3 if obj is None else 0
+
+
+@admin.register(Story)
+class StoryAdmin(admin.ModelAdmin):
+    list_display = ("slug", "title", "identity", "shot_count")
+    list_filter = ("identity",)
+    search_fields = ("slug", "title", "identity__slug", "identity__name")
+    list_select_related = ("identity",)
+    autocomplete_fields = ("identity",)
+    inlines = [StoryShotInline]
+
+    def get_queryset(self, request):
+        from django.db.models import Count
+
+        return super().get_queryset(request).annotate(n_shots=Count("shots"))
+
+    @admin.display(description="shots", ordering="n_shots")
+    def shot_count(self, obj: WithAnnotations[Story, _StoryRow]) -> int:
+        return obj.n_shots
 
 
 @admin.register(Method)

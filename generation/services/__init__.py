@@ -4,7 +4,8 @@
 - ``manifest``: a catalog made elsewhere, imported from a folder with a ``manifest.json``;
 - ``uploads``: a baseline video uploaded through the browser;
 - ``jobs``: generation jobs: launch, render (the work of the Celery task), retry and cancel;
-- ``gold``: degraded copies of videos for gold comparisons (comparisons with a known answer).
+- ``gold``: degraded copies of videos for gold comparisons (comparisons with a known answer);
+- ``viewpoints``: the rule of an identity's canonical three-view set of references.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from generation.services.jobs import (
 )
 from generation.services.manifest import catalog_import
 from generation.services.uploads import video_upload
+from generation.services.viewpoints import three_view_check
 
 __all__ = [
     "MAX_SEEDS",
@@ -35,6 +37,7 @@ __all__ = [
     "match_cases",
     "reference_create",
     "settings_overrides_check",
+    "three_view_check",
     "video_create_from_frames",
     "video_degraded_copy",
     "video_import_file",

@@ -132,11 +132,16 @@ def reference_create(
     identity: Identity,
     kind: str,
     source: Path,
+    viewpoint: str = Reference.Viewpoint.UNKNOWN,
+    in_three_view: bool = False,
     is_primary: bool = False,
     position: int = 0,
     note: str = "",
 ) -> Reference:
-    """Store a reference image or clip (the caller has probed it) and record it."""
+    """Store a reference image or clip (the caller has probed it) and record it.
+
+    The caller has checked the identity's three-view set with the new reference (three_view_check).
+    """
     written: list[str] = []
     try:
         if kind == Reference.Kind.VIDEO:
@@ -162,6 +167,8 @@ def reference_create(
             return Reference.objects.create(
                 identity=identity,
                 kind=kind,
+                viewpoint=viewpoint,
+                in_three_view=in_three_view,
                 is_primary=is_primary,
                 position=position,
                 note=note,

@@ -6,13 +6,21 @@ folder (docs/import-format.md has a complete example)::
     {
       "version": 1,
       "identities": [{"slug", "name", "description"?, "consent_note"?,
-                      "references": [{"file", "kind": face|portrait|video, "primary"?, "note"?}]}],
+                      "references": [{"file", "framing": face|portrait|full_body|clip,
+                                      "viewpoint"?: front|three_quarter_left|three_quarter_right|
+                                                    profile_left|profile_right|back|unknown,
+                                      "three_view"?: true|false, "primary"?, "note"?}]}],
       "prompts":    [{"slug", "task": differential|full, "subject"?: man|woman|any, "full_text",
                       "differential_text"?, "aspects"?: {aspect: text}, "omitted_aspects"?: [aspect]}],
       "methods":    [{"name", "role": ours|baseline, "backend"?, "checkpoint"?, "revision"?,
                       "lora_path"?, "lora_sha256"?, "settings"?: {...}, "description"?}],
-      "videos":     [{"file", "method", "identity", "prompt", "seed"?, "settings"?: {...}}]
+      "videos":     [{"file", "method", "identity", "prompt", "seed"?, "settings"?: {...}}],
+      "stories":    [{"slug", "identity", "title"?, "shots": [prompt slug, ...]}]
     }
+
+A reference's framing may also be given as ``kind`` (older manifests: ``video`` for a clip). An identity's
+references flagged ``three_view`` must form its complete canonical set (three_view_check). A story's 2 to
+5 shots are prompt slugs in order; a story already in the catalog must be described as it is there.
 
 Identities and prompts are matched by slug and methods by name: one already in the catalog is reused
 (the fields the manifest gives must then agree with it), and videos may name such rows without the
@@ -38,9 +46,21 @@ from django.db import DatabaseError, models, transaction
 
 from generation import media
 from generation.errors import CatalogImportError, Problem
-from generation.models import ASPECTS, Identity, Method, Prompt, Reference, Video
+from generation.models import (
+    ASPECTS,
+    STORY_SHOTS_MAX,
+    STORY_SHOTS_MIN,
+    Identity,
+    Method,
+    Prompt,
+    Reference,
+    Story,
+    StoryShot,
+    Video,
+)
 from generation.selectors import videos_by_file_sha256
 from generation.services.catalog import reference_create, video_import_file
+from generation.services.viewpoints import three_view_check
 from lib.hashing import sha256_file
 
 MANIFEST_NAME = "manifest.json"
@@ -54,6 +74,7 @@ TOP_KEYS: dict[str, type] = {
     "prompts": list,
     "methods": list,
     "videos": list,
+    "stories": list,
 }
 IDENTITY_KEYS: dict[str, type] = {
     "slug": str,
@@ -62,7 +83,24 @@ IDENTITY_KEYS: dict[str, type] = {
     "consent_note": str,
     "references": list,
 }
-REFERENCE_KEYS: dict[str, type] = {"file": str, "kind": str, "primary": bool, "note": str}
+REFERENCE_KEYS: dict[str, type] = {
+    "file": str,
+    "framing": str,
+    "kind": str,  # the framing's older name
+    "viewpoint": str,
+    "three_view": bool,
+    "primary": bool,
+    "note": str,
+}
+# The manifest's framings and the Reference.Kind each stands for ("video" is the older word for a clip).
+FRAMINGS: dict[str, str] = {
+    "face": Reference.Kind.FACE,
+    "portrait": Reference.Kind.PORTRAIT,
+    "full_body": Reference.Kind.FULL_BODY,
+    "clip": Reference.Kind.VIDEO,
+    "video": Reference.Kind.VIDEO,
+}
+STORY_KEYS: dict[str, type] = {"slug": str, "identity": str, "title": str, "shots": list}
 PROMPT_KEYS: dict[str, type] = {
     "slug": str,
     "task": str,
@@ -108,6 +146,7 @@ class ImportSummary:
     methods: Tally
     references: Tally
     videos: Tally
+    stories: Tally = Tally()
 
     def __str__(self) -> str:
         if self.dry_run:
@@ -120,6 +159,7 @@ class ImportSummary:
             ("identities", self.identities),
             ("prompts", self.prompts),
             ("methods", self.methods),
+            ("stories", self.stories),
         ):
             lines.append(f"  {label}: {tally.new} {created}, {tally.present} reused")
         for label, tally in (("references", self.references), ("videos", self.videos)):
@@ -171,6 +211,8 @@ class _MediaRow:
 class _ReferenceRow(_MediaRow):
     identity: str = ""
     kind: str = ""
+    viewpoint: str = Reference.Viewpoint.UNKNOWN
+    in_three_view: bool = False
     is_primary: bool = False
     note: str = ""
     position: int = 0
@@ -186,6 +228,18 @@ class _VideoRow(_MediaRow):
 
 
 @dataclass
+class _StoryRow:
+    """A story the manifest describes; ``present`` is the same story already in the catalog."""
+
+    entry: str
+    slug: str
+    identity: str
+    title: str
+    shots: list[str]
+    present: Story | None = None
+
+
+@dataclass
 class _Plan:
     manifest_path: Path
     identities: dict[str, _Described] = field(default_factory=dict)
@@ -193,13 +247,14 @@ class _Plan:
     methods: dict[str, _Described] = field(default_factory=dict)
     references: list[_ReferenceRow] = field(default_factory=list)
     videos: list[_VideoRow] = field(default_factory=list)
+    stories: list[_StoryRow] = field(default_factory=list)
     # Rows that videos name without the manifest describing them.
     catalog_identities: dict[str, Identity] = field(default_factory=dict)
     catalog_prompts: dict[str, Prompt] = field(default_factory=dict)
     catalog_methods: dict[str, Method] = field(default_factory=dict)
 
     def summary(self, *, dry_run: bool) -> ImportSummary:
-        def tally(rows: Iterable[_Described | _MediaRow]) -> Tally:
+        def tally(rows: Iterable[_Described | _MediaRow | _StoryRow]) -> Tally:
             found = [row.existing if isinstance(row, _Described) else row.present for row in rows]
             present = sum(1 for row in found if row is not None)
             return Tally(new=len(found) - present, present=present)
@@ -212,6 +267,7 @@ class _Plan:
             methods=tally(self.methods.values()),
             references=tally(self.references),
             videos=tally(self.videos),
+            stories=tally(self.stories),
         )
 
 
@@ -232,10 +288,13 @@ class _Planner:
             self._read_prompts(manifest.get("prompts", []))
             self._read_methods(manifest.get("methods", []))
             self._read_videos(manifest.get("videos", []))
+            self._read_stories(manifest.get("stories", []))
             self._check_files()
             self._match_catalog()
             self._check_video_links()
+            self._check_story_links()
             self._check_primaries()
+            self._check_three_views()
         if self.problems:
             raise CatalogImportError(self.problems)
         return self.plan
@@ -335,22 +394,40 @@ class _Planner:
                 self._read_reference(f"{where}.references[{position}]", raw_reference, slug, position)
 
     def _read_reference(self, where: str, raw: Any, identity: str, position: int) -> None:
-        fields = self._fields(where, raw, REFERENCE_KEYS, required={"file", "kind"})
-        if "file" not in fields or "kind" not in fields:
+        fields = self._fields(where, raw, REFERENCE_KEYS, required={"file"})
+        given = [key for key in ("framing", "kind") if key in fields]
+        if len(given) > 1:
+            self.add(where, 'give "framing" or its older name "kind", not both')
+        elif not given and isinstance(raw, dict) and not {"framing", "kind"} & raw.keys():
+            self.add(where, 'missing "framing"')
+        if "file" not in fields or len(given) != 1:
             return
+        framing = fields[given[0]]
+        kind = FRAMINGS.get(framing, "")
+        if not kind:
+            allowed = ", ".join(name for name in FRAMINGS if name != "video")
+            self.add(where, f'"{given[0]}" is {framing!r}; expected one of {allowed}')
         row = _ReferenceRow(
             entry=where,
             file=fields["file"],
             identity=identity,
-            kind=fields["kind"],
+            kind=kind,
+            viewpoint=fields.get("viewpoint", Reference.Viewpoint.UNKNOWN),
+            in_three_view=fields.get("three_view", False),
             is_primary=fields.get("primary", False),
             note=fields.get("note", ""),
             position=position,
         )
-        instance = Reference(kind=row.kind, is_primary=row.is_primary, note=row.note, position=position)
-        self._model_check(
-            where, instance, exclude=["identity", "file", "poster", "sha256", "bytes", "width", "height"]
+        instance = Reference(
+            kind=row.kind,
+            viewpoint=row.viewpoint,
+            in_three_view=row.in_three_view,
+            is_primary=row.is_primary,
+            note=row.note,
+            position=position,
         )
+        exclude = ["identity", "file", "poster", "sha256", "bytes", "width", "height"]
+        self._model_check(where, instance, exclude=exclude if kind else [*exclude, "kind"])
         # Kept even when invalid, so that its identity's primary is still counted.
         self.plan.references.append(row)
 
@@ -404,6 +481,28 @@ class _Planner:
                 where, instance, exclude=[f.name for f in Video._meta.fields if f.name != "seed"]
             )
             self.plan.videos.append(row)
+
+    def _read_stories(self, entries: list[Any]) -> None:
+        seen: dict[str, str] = {}
+        for index, raw in enumerate(entries):
+            where = f"stories[{index}]"
+            fields = self._fields(where, raw, STORY_KEYS, required={"slug", "identity", "shots"})
+            if not {"slug", "identity", "shots"} <= fields.keys():
+                continue
+            shots = fields["shots"]
+            if not STORY_SHOTS_MIN <= len(shots) <= STORY_SHOTS_MAX:
+                self.add(
+                    where,
+                    f'"shots" has {len(shots)} prompt(s); a story has {STORY_SHOTS_MIN} to {STORY_SHOTS_MAX}',
+                )
+            for position, shot in enumerate(shots, start=1):
+                if not isinstance(shot, str):
+                    self.add(where, f'"shots" item {position} must be a prompt slug, got {_json_type(shot)}')
+            shots = [shot for shot in shots if isinstance(shot, str)]
+            row = _StoryRow(where, fields["slug"], fields["identity"], fields.get("title", ""), shots)
+            self._model_check(where, Story(slug=row.slug, title=row.title), exclude=["identity"])
+            if self._unique("slug", where, row.slug, seen):
+                self.plan.stories.append(row)
 
     # --- the files ---------------------------------------------------------------------------------
 
@@ -467,8 +566,16 @@ class _Planner:
 
     def _match_catalog(self) -> None:
         plan = self.plan
-        identity_slugs = set(plan.identities) | {video.identity for video in plan.videos}
-        prompt_slugs = set(plan.prompts) | {video.prompt for video in plan.videos}
+        identity_slugs = (
+            set(plan.identities)
+            | {video.identity for video in plan.videos}
+            | {story.identity for story in plan.stories}
+        )
+        prompt_slugs = (
+            set(plan.prompts)
+            | {video.prompt for video in plan.videos}
+            | {slug for story in plan.stories for slug in story.shots}
+        )
         method_names = set(plan.methods) | {video.method for video in plan.videos}
         plan.catalog_identities = Identity.objects.in_bulk(identity_slugs, field_name="slug")
         plan.catalog_prompts = Prompt.objects.in_bulk(prompt_slugs, field_name="slug")
@@ -533,6 +640,54 @@ class _Planner:
                         row.entry, f'unknown {what} "{value}" (neither in the manifest nor in the catalog)'
                     )
 
+    def _check_story_links(self) -> None:
+        plan = self.plan
+        stories = Story.objects.select_related("identity").in_bulk(
+            [story.slug for story in plan.stories], field_name="slug"
+        )
+        for row in plan.stories:
+            if row.identity not in plan.identities and row.identity not in plan.catalog_identities:
+                self.add(
+                    row.entry,
+                    f'unknown identity "{row.identity}" (neither in the manifest nor in the catalog)',
+                )
+            for position, slug in enumerate(row.shots, start=1):
+                if slug not in plan.prompts and slug not in plan.catalog_prompts:
+                    self.add(
+                        row.entry,
+                        f'shot {position}: unknown prompt "{slug}" '
+                        "(neither in the manifest nor in the catalog)",
+                    )
+            row.present = present = stories.get(row.slug)
+            if present is not None and (
+                (present.identity.slug, present.title, [prompt.slug for prompt in present.shot_prompts()])
+                != (row.identity, row.title, row.shots)
+            ):
+                self.add(
+                    row.entry,
+                    f'slug "{row.slug}" is already in the catalog as a story with another identity, title '
+                    "or shots; give it a new slug, or describe it as the catalog has it",
+                )
+
+    def _check_three_views(self) -> None:
+        """Each identity's three-view set, as the catalog has it with the manifest's new references."""
+        slugs = {row.identity for row in self.plan.references}
+        in_catalog: dict[str, list[Reference]] = {slug: [] for slug in slugs}
+        for reference in Reference.objects.filter(identity__slug__in=slugs).select_related("identity"):
+            in_catalog[reference.identity.slug].append(reference)
+        for slug in sorted(slugs):
+            # A row with an unknown framing or viewpoint was reported already.
+            new = [
+                row
+                for row in self.plan.references
+                if row.identity == slug
+                and row.present is None
+                and row.kind in Reference.Kind.values
+                and row.viewpoint in Reference.Viewpoint.values
+            ]
+            for problem in three_view_check([*in_catalog[slug], *new], identity=slug):
+                self.add(self.plan.identities[slug].entry, problem)
+
     def _check_primaries(self) -> None:
         with_primary = set(
             Reference.objects.filter(
@@ -578,12 +733,24 @@ def _write(plan: _Plan) -> None:
                     created = reference_create(
                         identity=identities[reference.identity],
                         kind=reference.kind,
+                        viewpoint=reference.viewpoint,
+                        in_three_view=reference.in_three_view,
                         source=reference.path,
                         is_primary=reference.is_primary,
                         position=reference.position,
                         note=reference.note,
                     )
                     stored += [created.file.name, created.poster.name]
+            for story in plan.stories:
+                if story.present is None:
+                    entry = story.entry
+                    created_story = Story.objects.create(
+                        slug=story.slug, identity=identities[story.identity], title=story.title
+                    )
+                    StoryShot.objects.bulk_create(
+                        StoryShot(story=created_story, position=position, prompt=prompts[slug])
+                        for position, slug in enumerate(story.shots, start=1)
+                    )
             for video in plan.videos:
                 if video.present is None and video.path is not None:
                     entry = video.entry
@@ -623,7 +790,9 @@ def _refuse_constant(name: str) -> float:
 def _manifest_key(model_field: str) -> str:
     if model_field in ASPECTS:
         return f"aspects.{model_field}"
-    return {"is_primary": "primary"}.get(model_field, model_field)
+    return {"is_primary": "primary", "in_three_view": "three_view", "kind": "framing"}.get(
+        model_field, model_field
+    )
 
 
 def _json_type(value: Any) -> str:

@@ -12,6 +12,7 @@ LISTS = [
     "/api/identities/",
     "/api/prompts/",
     "/api/methods/",
+    "/api/stories/",
     "/api/videos/",
     "/api/comparisons/",
     "/api/tracks/",

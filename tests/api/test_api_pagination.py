@@ -13,6 +13,7 @@ LISTS = [
     "identities",
     "prompts",
     "methods",
+    "stories",
     "videos",
     "comparisons",
     "tracks",

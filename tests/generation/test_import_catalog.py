@@ -13,14 +13,14 @@ from PIL import Image
 
 from generation import services
 from generation.errors import CatalogImportError
-from generation.models import Identity, Method, Prompt, Reference, Video
+from generation.models import Identity, Method, Prompt, Reference, Story, StoryShot, Video
 from generation.services import catalog_import, manifest
 from lib.hashing import sha256_file
 from tests.factories import IdentityFactory, MethodFactory, PromptFactory, gradient_frames
 
 pytestmark = pytest.mark.django_db
 
-CATALOG_MODELS = (Identity, Reference, Prompt, Method, Video)
+CATALOG_MODELS = (Identity, Reference, Prompt, Method, Video, Story, StoryShot)
 
 
 # --- tiny media and a good import folder ---------------------------------------------------------------
@@ -256,7 +256,8 @@ def test_the_command_refuses_a_deeply_nested_manifest_without_a_traceback(tmp_pa
 def test_it_refuses_a_manifest_that_is_not_an_object(tmp_path):
     problems = refused(tmp_path, [1, 2])
     assert problems == [
-        "manifest.json: expected an object with version, identities, prompts, methods, videos, got a list"
+        "manifest.json: expected an object with version, identities, prompts, methods, videos, stories, "
+        "got a list"
     ]
 
 
@@ -406,7 +407,7 @@ def test_it_refuses_unknown_kind_task_and_role_values(tmp_path):
     manifest["prompts"][0]["task"] = "diff"
     manifest["methods"][0]["role"] = "competitor"
     assert refused(tmp_path, manifest) == [
-        "identities[0].references[1]: \"kind\" is 'selfie'; expected one of face, portrait, video",
+        "identities[0].references[1]: \"kind\" is 'selfie'; expected one of face, portrait, full_body, clip",
         "prompts[0]: \"task\" is 'diff'; expected one of full, differential",
         "methods[0]: \"role\" is 'competitor'; expected one of ours, baseline",
     ]
