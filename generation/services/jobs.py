@@ -126,6 +126,8 @@ def generation_job_create(
                 "a story job renders the stories' own identities and shot prompts: "
                 "give no identities, prompts or method to match"
             )
+        if extend_track_id is not None or extend_same_method_pairs:
+            raise GenerationError("a story job adds no comparisons to a track")
         return _story_job_create(
             method=method,
             stories=story_rows,

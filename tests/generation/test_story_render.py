@@ -20,12 +20,13 @@ pytestmark = pytest.mark.django_db
 SAME_FRAME_TOLERANCE = 10.0
 
 
+# Each asks for another action the cartoon backend draws (waves, talks, turns, nods, shakes its head).
 SHOT_TEXTS = (
-    "She opens the front door and steps out into the rain.",
-    "She walks down a busy street at night under neon signs.",
-    "She turns to look back over her shoulder, then smiles.",
-    "She sits down at a cafe table by the window.",
-    "She waves goodbye as the camera pulls away.",
+    "She opens the door and waves hello to a neighbour.",
+    "She walks down the street, talking on the phone.",
+    "She turns to look back over her shoulder.",
+    "She nods at a friend across the cafe.",
+    "She shakes her head and laughs.",
 )
 
 
