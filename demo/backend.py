@@ -72,6 +72,8 @@ def _frame_hook(request: RenderRequest, *, done: int, total: int) -> Callable[[i
     return frame_done
 
 
+# A shot continued without the references keeps this share of the method's identity fidelity.
+NO_REFERENCES_FIDELITY = 0.6
 # A continued shot fades from the previous shot's last frame into its own drawing over this long.
 CONTINUATION_FADE_SECONDS = 0.5
 
@@ -118,11 +120,15 @@ class ProceduralBackend(Backend):
         with blamed_on("settings"):
             self._shape(settings)
 
-    def check_continuation(self, *, checkpoint: str, settings: Mapping[str, Any]) -> None:
+    def check_continuation(self, *, checkpoint: str, settings: Mapping[str, Any], references: bool) -> None:
         return None  # any clip can start from a frame: it fades in from it
 
     def render(self, request: RenderRequest) -> list[np.ndarray]:
         width, height, num_frames, fps, fidelity, control = self._shape(request.settings)
+        if request.start_frame is not None and not request.references:
+            # Continued without the references, only the previous frame says who the person is: the
+            # cartoon holds the identity less well, as such models do.
+            fidelity *= NO_REFERENCES_FIDELITY
         look = look_for(request.identity_slug)
         videos = []
         for index, seed in enumerate(request.seeds):
@@ -150,7 +156,9 @@ class ProceduralBackend(Backend):
         width, height, num_frames, fps, fidelity, control = self._shape(request.settings)
         return {
             "backend": self.name,
-            "fidelity": fidelity,
+            "fidelity": fidelity * NO_REFERENCES_FIDELITY
+            if request.start_frame is not None and not request.references
+            else fidelity,
             "control": control,
             "width": width,
             "height": height,

@@ -351,10 +351,6 @@ def _start_image(frame: np.ndarray, width: int, height: int) -> Any:
     return image if image.size == (width, height) else image.resize((width, height), Image.Resampling.LANCZOS)
 
 
-def _encodes_images(pipe: Any) -> bool:
-    return getattr(pipe, "image_encoder", None) is not None
-
-
 class DiffusersBackend(Backend):
     name: ClassVar[str] = "diffusers"
     defaults: ClassVar[Mapping[str, Any]] = DEFAULTS
@@ -375,7 +371,7 @@ class DiffusersBackend(Backend):
                     f"the LoRA file {path} has sha256 {digest}, not {lora_sha256.lower()}", "lora_sha256"
                 )
 
-    def check_continuation(self, *, checkpoint: str, settings: Mapping[str, Any]) -> None:
+    def check_continuation(self, *, checkpoint: str, settings: Mapping[str, Any], references: bool) -> None:
         shape = model_shape(checkpoint)
         if not shape.can_condition_on_image:
             raise GenerationError(
@@ -385,6 +381,13 @@ class DiffusersBackend(Backend):
         if settings.get("image_to_video") is False:
             raise GenerationError(
                 'an autoregressive story needs image-to-video, but the setting "image_to_video" is false'
+            )
+        if references:
+            # Wan's image-to-video takes one image, the first frame, which a continued shot takes from the
+            # previous one (stock diffusers refuses a CLIP embedding of another image beside it).
+            raise GenerationError(
+                "Wan image-to-video takes one image, the first frame, which a continued shot takes from the "
+                "previous shot: it cannot also use the references; choose autoregressive_no_references"
             )
 
     def _lora(self, request: RenderRequest) -> tuple[Path, str] | None:
@@ -416,18 +419,13 @@ class DiffusersBackend(Backend):
                     f"{sampling.max_sequence_length} (max_sequence_length)"
                 )
         _with_shift(pipe, sampling.flow_shift)
-        image, image_embeds = None, None
+        image = None
         if request.start_frame is not None:
             image = _start_image(request.start_frame, sampling.width, sampling.height)
-            if request.reference_image is not None and _encodes_images(pipe):
-                # Wan I2V models also read the image through a CLIP encoder (cross-attention): the first
-                # frame continues the story, the encoder sees the identity's reference.
-                reference = _reference_image(request.reference_image, sampling.width, sampling.height)
-                image_embeds = pipe.encode_image(reference, loaded.device)
         elif image_mode:
             assert request.reference_image is not None
             image = _reference_image(request.reference_image, sampling.width, sampling.height)
-        return self._sample(loaded, pipe, request, sampling, image, image_embeds)
+        return self._sample(loaded, pipe, request, sampling, image)
 
     def _sample(
         self,
@@ -436,7 +434,6 @@ class DiffusersBackend(Backend):
         request: RenderRequest,
         sampling: Sampling,
         image: Any,
-        image_embeds: Any = None,
     ) -> list[np.ndarray]:
         torch = _torch()
 
@@ -453,9 +450,7 @@ class DiffusersBackend(Backend):
         while pending:
             chunk = pending[:batch]
             try:
-                videos.extend(
-                    self._call(loaded, pipe, request, sampling, image, image_embeds, chunk, on_step)
-                )
+                videos.extend(self._call(loaded, pipe, request, sampling, image, chunk, on_step))
             except torch.OutOfMemoryError:
                 if batch == 1:
                     raise
@@ -474,15 +469,12 @@ class DiffusersBackend(Backend):
         request: RenderRequest,
         sampling: Sampling,
         image: Any,
-        image_embeds: Any,
         seeds: Sequence[int],
         on_step: Any,
     ) -> list[np.ndarray]:
         torch = _torch()
         generators = [torch.Generator(device=loaded.device).manual_seed(seed) for seed in seeds]
-        extra: dict[str, Any] = {"image": image} if image is not None else {}
-        if image_embeds is not None:
-            extra["image_embeds"] = image_embeds
+        extra = {"image": image} if image is not None else {}
         with torch.inference_mode():
             output = pipe(
                 prompt=[request.prompt] * len(seeds),
@@ -511,15 +503,10 @@ class DiffusersBackend(Backend):
         assert loaded is not None, "describe() follows render()"
         image_mode = _image_mode(shape, sampling, request.reference_image, request.start_frame)
         pipe = _image_pipeline(loaded) if image_mode else loaded.pipe
-        if request.start_frame is None:
-            conditioning = "reference as the first frame" if image_mode else "text only"
-        elif request.reference_image is not None and _encodes_images(pipe):
-            conditioning = (
-                "previous shot's last frame as the first frame; reference through the image encoder"
-            )
-        else:
-            # TI2V-5B's only image input is the first frame: the reference cannot condition a continued shot.
+        if request.start_frame is not None:
             conditioning = "previous shot's last frame as the first frame"
+        else:
+            conditioning = "reference as the first frame" if image_mode else "text only"
         return {
             "backend": self.name,
             "base_model": str(shape.folder),

@@ -220,7 +220,11 @@ def _story_job_create(
     resolved = method_check(method, overrides=overrides)
     if story_mode != StoryRendering.Mode.INDEPENDENT:
         try:
-            backend.check_continuation(checkpoint=method.checkpoint, settings=resolved)
+            backend.check_continuation(
+                checkpoint=method.checkpoint,
+                settings=resolved,
+                references=story_mode == StoryRendering.Mode.AUTOREGRESSIVE,
+            )
         except GenerationError as error:
             raise GenerationError(
                 f"method {method.name} cannot render autoregressive stories: {error}"
@@ -496,6 +500,7 @@ def _render_story(item: GenerationItem) -> None:
                 aspects=shot.prompt.aspects(),
                 reference_image=None if without_references or reference is None else reference[0],
                 start_frame=start if continued else None,
+                references=not without_references,
                 progress=_ShotProgress(progress, index, len(shots)),
                 cancelled=progress.cancelled,
             )
@@ -505,7 +510,7 @@ def _render_story(item: GenerationItem) -> None:
                 # The conditioning frame itself opens the shot, the generated continuation after it.
                 frames = np.concatenate([start[np.newaxis], frames[1:]])
             described = backend.describe(request, item.seed)
-            described["references"] = request.reference_image is not None
+            described["references"] = request.references and request.reference_image is not None
             made.append((shot.prompt, frames, described))
             start = frames[-1]
     except RenderCancelled:

@@ -46,6 +46,20 @@ def test_the_cartoon_backend_continues_each_shot_from_the_last_frame_of_the_one_
         assert np.abs(before[-1].astype(float) - after[0].astype(float)).mean() < SAME_FRAME_TOLERANCE
     assert rendering.joined is not None and rendering.joined.num_frames == 18
     assert rendering.shot_starts == [0.0, 0.75, 1.5]
+    assert {video.settings["fidelity"] for video in shots} == {1.0}
+
+
+def test_without_the_references_the_cartoon_holds_the_identity_less_well_after_the_first_shot(cartoon_method):
+    story = story_make(shots=3)
+
+    job = generation_job_create(
+        method=cartoon_method, stories=[story], story_mode="autoregressive_no_references", seeds=[4]
+    )
+    generation_render(item_ids=list(job.items.values_list("pk", flat=True)))
+
+    shots = StoryRendering.objects.get().shot_videos()
+    assert [video.settings["fidelity"] for video in shots] == [1.0, 0.6, 0.6]
+    assert [video.settings["references"] for video in shots] == [False, False, False]  # it has none
 
 
 def test_a_story_job_makes_one_item_per_story_and_seed_and_leaves_clips_alone(cartoon_method):

@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from PIL import Image
 
+from generation.errors import GenerationError
 from generation.models import GenerationJob, Story, StoryRendering, StoryShot, Video
 from generation.services import generation_job_create, generation_render, reference_create
 from tests.factories import IdentityFactory, PromptFactory
@@ -58,7 +59,7 @@ def render_story(method, story: Story, mode: str, seeds=1) -> GenerationJob:
     return job
 
 
-@pytest.mark.parametrize("mode", ["independent", "autoregressive"])
+@pytest.mark.parametrize("mode", ["independent", "autoregressive_no_references"])
 def test_a_three_shot_story_renders_its_shots_in_order_each_recording_story_position_and_settings(
     tiny_method, tmp_path, mode
 ):
@@ -90,7 +91,7 @@ def test_in_the_autoregressive_mode_each_shot_begins_with_the_last_frame_of_the_
     story = story_make()
     with_primary_reference(story.identity, tmp_path)
 
-    render_story(tiny_method, story, "autoregressive")
+    render_story(tiny_method, story, "autoregressive_no_references")
 
     shots = [decoded(video) for video in StoryRendering.objects.get().shot_videos()]
     for before, after in pairwise(shots):
@@ -140,12 +141,22 @@ def test_the_joined_file_plays_every_shot_one_after_the_other(tiny_method, tmp_p
 
 
 def test_a_rendering_already_in_the_catalog_is_not_made_again(tiny_method):
-    from generation.errors import GenerationError
-
     story = story_make()
     render_story(tiny_method, story, "independent")
 
     with pytest.raises(GenerationError, match="every requested story rendering is already in the catalog"):
         generation_job_create(method=tiny_method, stories=[story], story_mode="independent", seeds=1)
-    job = generation_job_create(method=tiny_method, stories=[story], story_mode="autoregressive", seeds=1)
+    job = generation_job_create(
+        method=tiny_method, stories=[story], story_mode="autoregressive_no_references", seeds=1
+    )
     assert job.items.count() == 1
+
+
+def test_wan_refuses_to_continue_a_shot_with_the_references_naming_the_mode_it_can_render(tiny_method):
+    story = story_make()
+
+    with pytest.raises(
+        GenerationError, match="it cannot also use the references; choose autoregressive_no_references"
+    ):
+        generation_job_create(method=tiny_method, stories=[story], story_mode="autoregressive", seeds=1)
+    assert not GenerationJob.objects.exists()
