@@ -568,7 +568,8 @@ def _rendering_store(
                 settings={**_rendering_settings(made[0][2]), **common, "shots": len(made)},
             )
             for position, (prompt, frames, described) in enumerate(made, start=1):
-                used_reference = reference is not None and described["references"]
+                # Only a shot made from the reference records it (not one continued from a frame).
+                used_reference = described.get("conditioning") == "reference as the first frame"
                 video = video_create_from_frames(
                     method=method,
                     identity=story.identity,
