@@ -191,7 +191,8 @@ class JobProgress:
         return duration_text(self.seconds_left) if self.seconds_left is not None else "estimating…"
 
     def summary(self) -> str:
-        parts = [f"job {self.job.pk} {self.job.status}: {self.done}/{self.total} videos done"]
+        what = "story renderings" if self.job.story_mode else "videos"
+        parts = [f"job {self.job.pk} {self.job.status}: {self.done}/{self.total} {what} done"]
         if self.failed:
             parts.append(f"{self.failed} failed")
         if self.running and self.steps_total:

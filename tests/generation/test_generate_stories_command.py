@@ -17,7 +17,7 @@ def cartoon(db: None) -> Method:
     return MethodFactory(
         name="cartoon",
         backend=Method.Backend.PROCEDURAL,
-        settings={"width": 32, "height": 32, "num_frames": 4},
+        settings={"width": 32, "height": 32, "num_frames": 12, "fps": 8},
     )
 
 
@@ -67,3 +67,25 @@ def test_an_unknown_story_mode_is_refused_by_name(cartoon):
         call_command(
             "generate", "--method", "cartoon", "--stories", "rain", "--story-mode", "sideways", "--seeds", "1"
         )
+
+
+def test_with_wait_it_follows_a_story_job_by_renderings(cartoon, monkeypatch):
+    from generation.management.commands import generate
+    from generation.models import GenerationItem
+    from generation.services import generation_render
+
+    story_make("rain")
+
+    def a_worker_meanwhile(seconds: float) -> None:
+        generation_render(
+            item_ids=list(GenerationItem.objects.filter(status="queued").values_list("pk", flat=True))
+        )
+
+    monkeypatch.setattr(generate.time, "sleep", a_worker_meanwhile)
+    out = StringIO()
+    call_command(
+        "generate", "--method", "cartoon", "--stories", "rain", "--story-mode", "independent",
+        "--seeds", "1", "--wait", stdout=out,
+    )  # fmt: skip
+
+    assert "1/1 story renderings done" in out.getvalue()
