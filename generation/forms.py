@@ -6,11 +6,12 @@ import json
 from typing import Any
 
 from django import forms
+from django.db.models import Count
 
 from generation import signals
 from generation.backends.base import setting_bounds_text
 from generation.errors import GenerationError
-from generation.models import Identity, Method, Prompt
+from generation.models import Identity, Method, Prompt, Story, StoryRendering
 from generation.services import MAX_SEEDS, match_cases, settings_overrides_check
 
 
@@ -22,6 +23,16 @@ class _MethodField(forms.ModelChoiceField):
 class _PromptsField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj: Prompt) -> str:
         return f"{obj.slug} · {obj.shown_text[:80]}"
+
+
+class _StoriesField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Story) -> str:
+        shots = getattr(obj, "shot_count", None)
+        return " · ".join(
+            part
+            for part in (obj.slug, obj.identity.name, obj.title, f"{shots} shots" if shots else "")
+            if part
+        )
 
 
 class JobLaunchForm(forms.Form):
@@ -43,6 +54,20 @@ class JobLaunchForm(forms.Form):
     )
     prompts = _PromptsField(
         queryset=Prompt.objects.all(), widget=forms.CheckboxSelectMultiple, required=False
+    )
+    stories = _StoriesField(
+        queryset=Story.objects.select_related("identity").annotate(shot_count=Count("shots")),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=(
+            "Instead of identities and prompts: each story × seed is one rendering of all its shots, in "
+            "order, with the story's identity."
+        ),
+    )
+    story_mode = forms.ChoiceField(
+        choices=[("", "— choose with stories —"), *StoryRendering.Mode.choices],
+        required=False,
+        label="Story mode",
     )
     seeds = forms.CharField(
         initial="2",
@@ -119,7 +144,11 @@ class JobLaunchForm(forms.Form):
         data = super().clean()
         assert data is not None
         method, match = data.get("method"), data.get("match_method")
-        if "match_method" in self.errors:
+        if data.get("stories"):
+            self._clean_stories(data)
+        elif data.get("story_mode"):
+            self.add_error("stories", "Choose at least one story for the story mode, or no story mode.")
+        elif "match_method" in self.errors:
             pass  # the identities and prompts are asked for once the method to match is settled
         elif match is None:
             for name in ("identities", "prompts"):
@@ -138,8 +167,29 @@ class JobLaunchForm(forms.Form):
                 self.add_error("match_method", f"{str(error)[:1].upper()}{str(error)[1:]}.")
         return data
 
+    def _clean_stories(self, data: dict[str, Any]) -> None:
+        if not data.get("story_mode"):
+            self.add_error("story_mode", "Choose how the stories' shots are made.")
+        chosen = [
+            name for name in ("identities", "prompts", "match_method", "extend_track") if data.get(name)
+        ]
+        if chosen:
+            self.add_error(
+                "stories",
+                "Stories are rendered with their own identity and shot prompts, and join no track here: "
+                f"leave {', '.join(name.replace('_', ' ') for name in chosen)} empty.",
+            )
+
     def job_options(self) -> dict[str, Any]:
         data = self.cleaned_data
+        if data["stories"]:
+            return {
+                "method": data["method"],
+                "stories": data["stories"],
+                "story_mode": data["story_mode"],
+                "seeds": data["seeds"],
+                "settings_overrides": data["settings"],
+            }
         matching = data["match_method"] is not None
         return {
             "method": data["method"],

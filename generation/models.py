@@ -387,6 +387,9 @@ class GenerationJob(models.Model):
     method = models.ForeignKey(Method, on_delete=models.PROTECT, related_name="generation_jobs")
     identities = models.ManyToManyField(Identity, related_name="generation_jobs")
     prompts = models.ManyToManyField(Prompt, related_name="generation_jobs")
+    # A story job renders each story × seed in ``story_mode`` (one item per rendering) instead of clips.
+    stories = models.ManyToManyField(Story, blank=True, related_name="generation_jobs")
+    story_mode = models.CharField(max_length=32, choices=StoryRendering.Mode.choices, blank=True)
     seeds = models.JSONField(default=list)
     settings = models.JSONField(
         default=dict, blank=True, help_text="Overrides of the method's sampling settings for this job."
@@ -424,7 +427,9 @@ class GenerationJob(models.Model):
 
 
 class GenerationItem(models.Model):
-    """One video of a job: (identity, prompt, seed), its progress, and the video once it is made."""
+    """One unit of a job, its progress and its result: a clip (identity, prompt, seed) and its video, or
+    a story rendering (story, seed; identity and prompt are the story's and its first shot's), all of its
+    shots made in one task because each may start from the previous one."""
 
     Status = GenerationStatus
 
@@ -446,14 +451,27 @@ class GenerationItem(models.Model):
     video = models.ForeignKey(
         Video, null=True, blank=True, on_delete=models.SET_NULL, related_name="generation_items"
     )
+    story = models.ForeignKey(Story, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    rendering = models.ForeignKey(
+        StoryRendering, null=True, blank=True, on_delete=models.SET_NULL, related_name="generation_items"
+    )
 
     class Meta:
         ordering: ClassVar = ["job", "identity", "prompt", "seed"]
         constraints: ClassVar = [
             models.UniqueConstraint(
-                fields=["job", "identity", "prompt", "seed"], name="generation_item_once"
+                fields=["job", "identity", "prompt", "seed"],
+                condition=Q(story__isnull=True),
+                name="generation_item_once",
+            ),
+            models.UniqueConstraint(
+                fields=["job", "story", "seed"],
+                condition=Q(story__isnull=False),
+                name="generation_story_item_once",
             ),
         ]
 
     def __str__(self) -> str:
+        if self.story_id is not None:
+            return f"{self.job} · story {self.story} · seed {self.seed}"
         return f"{self.job} · {self.identity.slug} · {self.prompt.slug} · seed {self.seed}"

@@ -8,7 +8,7 @@ from datetime import datetime
 from statistics import median
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from generation import signals
@@ -191,7 +191,8 @@ class JobProgress:
         return duration_text(self.seconds_left) if self.seconds_left is not None else "estimating…"
 
     def summary(self) -> str:
-        parts = [f"job {self.job.pk} {self.job.status}: {self.done}/{self.total} videos done"]
+        what = "story renderings" if self.job.story_mode else "videos"
+        parts = [f"job {self.job.pk} {self.job.status}: {self.done}/{self.total} {what} done"]
         if self.failed:
             parts.append(f"{self.failed} failed")
         if self.running and self.steps_total:
@@ -299,7 +300,11 @@ def job_progress_get(*, job_id: int) -> JobProgress | None:
 
 
 def job_items(*, job: GenerationJob) -> QuerySet[GenerationItem]:
-    return job.items.select_related("identity", "prompt", "video")
+    """The job's items; a story item with its rendering's videos (shots in order, then the joined file)."""
+    shots = Prefetch("rendering__videos", queryset=Video.objects.order_by(F("shot").asc(nulls_last=True)))
+    return job.items.select_related("identity", "prompt", "video", "story", "rendering").prefetch_related(
+        shots
+    )
 
 
 def job_track_shape_warnings(*, job: GenerationJob) -> list[str]:

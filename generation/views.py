@@ -62,7 +62,8 @@ def job_new(request: AuthenticatedHttpRequest) -> HttpResponse:
         except GenerationError as error:
             form.add_error(None, str(error))
         else:
-            messages.success(request, f"Job {job.pk} queued: {job.items.count()} videos.")
+            what = "story renderings" if job.story_mode else "videos"
+            messages.success(request, f"Job {job.pk} queued: {job.items.count()} {what}.")
             return redirect("generation:job_detail", job_id=job.pk)
     status = 400 if form.is_bound else 200
     return render(request, "generation/job_new.html", {"form": form}, status=status)

@@ -46,6 +46,11 @@ class RenderRequest:
     prompt_slug: str = ""
     aspects: Mapping[str, str] = field(default_factory=dict)
     reference_image: Path | None = None  # the identity's primary reference, for image-to-video models
+    # A story shot that continues the previous one: its last frame, uint8 (height, width, 3). The backend
+    # conditions on it as the first frame (image-to-video); the job service then writes it as frame 0.
+    start_frame: np.ndarray | None = None
+    # False for the continued shots of autoregressive_no_references: the identity's references are withheld.
+    references: bool = True
     progress: ProgressCallback = _no_progress
     cancelled: CancelCheck = _never
 
@@ -64,6 +69,12 @@ class Backend(ABC):
         self, *, checkpoint: str, lora_path: str, lora_sha256: str, settings: Mapping[str, Any]
     ) -> None:
         """Cheap checks that need no model in memory, run before a job is queued. Raise GenerationError."""
+
+    def check_continuation(self, *, checkpoint: str, settings: Mapping[str, Any], references: bool) -> None:
+        """Raise GenerationError unless this backend can start a clip from a given frame (autoregressive
+        story modes), ``references`` whether it must also use the identity's references then; checked
+        before a job is queued, like :meth:`check`."""
+        raise GenerationError(f"the {self.name} backend cannot continue a shot from the previous one's frame")
 
     @abstractmethod
     def render(self, request: RenderRequest) -> list[np.ndarray]:

@@ -197,7 +197,11 @@ def sampling_from(settings: Mapping[str, Any], shape: ModelShape) -> Sampling:
     return sampling
 
 
-def _image_mode(shape: ModelShape, sampling: Sampling, reference: Path | None) -> bool:
+def _image_mode(
+    shape: ModelShape, sampling: Sampling, reference: Path | None, start_frame: Any = None
+) -> bool:
+    if start_frame is not None:
+        return True  # a continued shot is image-to-video from the previous shot's last frame
     wanted = sampling.image_to_video
     if wanted == "auto":
         wanted = shape.can_condition_on_image and (
@@ -339,6 +343,14 @@ def _reference_image(path: Path, width: int, height: int) -> Any:
         return ImageOps.fit(image.convert("RGB"), (width, height), Image.Resampling.LANCZOS)
 
 
+def _start_image(frame: np.ndarray, width: int, height: int) -> Any:
+    from PIL import Image
+
+    image = Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8))
+    # The previous shot has the same settings, so its frame already has the size: no resampling.
+    return image if image.size == (width, height) else image.resize((width, height), Image.Resampling.LANCZOS)
+
+
 class DiffusersBackend(Backend):
     name: ClassVar[str] = "diffusers"
     defaults: ClassVar[Mapping[str, Any]] = DEFAULTS
@@ -359,6 +371,25 @@ class DiffusersBackend(Backend):
                     f"the LoRA file {path} has sha256 {digest}, not {lora_sha256.lower()}", "lora_sha256"
                 )
 
+    def check_continuation(self, *, checkpoint: str, settings: Mapping[str, Any], references: bool) -> None:
+        shape = model_shape(checkpoint)
+        if not shape.can_condition_on_image:
+            raise GenerationError(
+                f"{shape.folder} is a text-to-video model: an autoregressive story needs image-to-video "
+                "(a Wan2.2 TI2V or a Wan image-to-video model folder)"
+            )
+        if settings.get("image_to_video") is False:
+            raise GenerationError(
+                'an autoregressive story needs image-to-video, but the setting "image_to_video" is false'
+            )
+        if references:
+            # Wan's image-to-video takes one image, the first frame, which a continued shot takes from the
+            # previous one (stock diffusers refuses a CLIP embedding of another image beside it).
+            raise GenerationError(
+                "Wan image-to-video takes one image, the first frame, which a continued shot takes from the "
+                "previous shot: it cannot also use the references; choose autoregressive_no_references"
+            )
+
     def _lora(self, request: RenderRequest) -> tuple[Path, str] | None:
         if not request.lora_path:
             return None
@@ -376,7 +407,7 @@ class DiffusersBackend(Backend):
     def render(self, request: RenderRequest) -> list[np.ndarray]:
         shape = model_shape(request.checkpoint)
         sampling = sampling_from(request.settings, shape)
-        image_mode = _image_mode(shape, sampling, request.reference_image)
+        image_mode = _image_mode(shape, sampling, request.reference_image, request.start_frame)
         lora = self._lora(request)
         loaded = pipeline_for(shape, lora, sampling.lora_scale)
         pipe = _image_pipeline(loaded) if image_mode else loaded.pipe
@@ -389,13 +420,20 @@ class DiffusersBackend(Backend):
                 )
         _with_shift(pipe, sampling.flow_shift)
         image = None
-        if image_mode:
+        if request.start_frame is not None:
+            image = _start_image(request.start_frame, sampling.width, sampling.height)
+        elif image_mode:
             assert request.reference_image is not None
             image = _reference_image(request.reference_image, sampling.width, sampling.height)
         return self._sample(loaded, pipe, request, sampling, image)
 
     def _sample(
-        self, loaded: _Loaded, pipe: Any, request: RenderRequest, sampling: Sampling, image: Any
+        self,
+        loaded: _Loaded,
+        pipe: Any,
+        request: RenderRequest,
+        sampling: Sampling,
+        image: Any,
     ) -> list[np.ndarray]:
         torch = _torch()
 
@@ -463,13 +501,18 @@ class DiffusersBackend(Backend):
         sampling = sampling_from(request.settings, shape)
         loaded = _loaded
         assert loaded is not None, "describe() follows render()"
-        image_mode = _image_mode(shape, sampling, request.reference_image)
+        image_mode = _image_mode(shape, sampling, request.reference_image, request.start_frame)
         pipe = _image_pipeline(loaded) if image_mode else loaded.pipe
+        if request.start_frame is not None:
+            conditioning = "previous shot's last frame as the first frame"
+        else:
+            conditioning = "reference as the first frame" if image_mode else "text only"
         return {
             "backend": self.name,
             "base_model": str(shape.folder),
             "pipeline": pipe.__class__.__name__,
             "mode": "image-to-video" if image_mode else "text-to-video",
+            "conditioning": conditioning,
             "lora_path": str(loaded.lora[0]) if loaded.lora else "",
             "lora_sha256": loaded.lora[1] if loaded.lora else "",
             "lora_scale": sampling.lora_scale if loaded.lora else None,

@@ -11,7 +11,7 @@ from django.db import transaction
 
 from generation import media
 from generation.errors import MediaError
-from generation.models import Identity, Method, Prompt, Reference, Video
+from generation.models import Identity, Method, Prompt, Reference, StoryRendering, Video
 from lib.hashing import sha256_file
 
 
@@ -29,8 +29,11 @@ def video_create_from_frames(
     frames: Iterable[np.ndarray],
     fps: int,
     settings: dict[str, Any] | None = None,
+    rendering: StoryRendering | None = None,
+    shot: int | None = None,
 ) -> Video:
-    """Encode generated RGB frames as H.264 MP4 with a poster, and record the video."""
+    """Encode generated RGB frames as H.264 MP4 with a poster, and record the video (with ``rendering``:
+    shot ``shot`` of a story rendering, or without a shot its joined file)."""
     name = media.encode_mp4(frames, fps=fps)
     return _video_record(
         name=name,
@@ -40,6 +43,8 @@ def video_create_from_frames(
         seed=seed,
         settings=settings or {},
         origin=Video.Origin.GENERATED,
+        rendering=rendering,
+        shot=shot,
     )
 
 
@@ -88,6 +93,8 @@ def _video_record(
     original_sha256: str = "",
     original_metadata: dict[str, Any] | None = None,
     gold_source: Video | None = None,
+    rendering: StoryRendering | None = None,
+    shot: int | None = None,
 ) -> Video:
     path = media.media_path(name)
     written = [name]
@@ -120,6 +127,8 @@ def _video_record(
                 original_metadata=original_metadata or {},
                 is_gold_stimulus=gold_source is not None,
                 gold_source=gold_source,
+                rendering=rendering,
+                shot=shot,
             )
     except BaseException:
         # The row was not written: nothing may stay behind on disk either.

@@ -1,7 +1,8 @@
 """Generation jobs: launch, render (the work of a Celery task), retry and cancel.
 
 A job is identities × prompts × seeds of one method, or the (identity, prompt, seed) cases of another
-method's videos (a rematch); each video is a GenerationItem. Items are queued in
+method's videos (a rematch), or stories × seeds in one story mode; each video, or each story rendering
+(all of its shots, in order, in one task), is a GenerationItem. Items are queued in
 batches of seeds of one (identity, prompt), one Celery task per batch, so that a backend can sample the
 seeds in one call. Workers write progress and results to the rows; the pages only read them.
 """
@@ -11,10 +12,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import groupby
+from itertools import chain, groupby
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -29,6 +31,7 @@ from generation.backends.base import RenderRequest, seeds_valid, settings_overri
 from generation.errors import GenerationError, RenderCancelled
 from generation.models import (
     FINISHED_STATUSES,
+    STORY_SHOTS_MIN,
     GenerationItem,
     GenerationJob,
     GenerationStatus,
@@ -36,6 +39,8 @@ from generation.models import (
     Method,
     Prompt,
     Reference,
+    Story,
+    StoryRendering,
     Video,
 )
 from generation.services.catalog import video_create_from_frames
@@ -102,6 +107,8 @@ def generation_job_create(
     extend_track_id: int | None = None,
     extend_same_method_pairs: bool = False,
     match_method: Method | None = None,
+    stories: Iterable[Story] = (),
+    story_mode: str = "",
 ) -> GenerationJob:
     """Check the request, create one item per identity × prompt × seed, and queue their render tasks.
 
@@ -112,6 +119,23 @@ def generation_job_create(
     request cannot be rendered.
     """
     identity_rows, prompt_rows = list(identities), list(prompts)
+    story_rows = list(stories)
+    if story_rows or story_mode:
+        if identity_rows or prompt_rows or match_method is not None:
+            raise GenerationError(
+                "a story job renders the stories' own identities and shot prompts: "
+                "give no identities, prompts or method to match"
+            )
+        if extend_track_id is not None or extend_same_method_pairs:
+            raise GenerationError("a story job adds no comparisons to a track")
+        return _story_job_create(
+            method=method,
+            stories=story_rows,
+            story_mode=story_mode,
+            seeds=seeds,
+            overrides=dict(settings_overrides or {}),
+            created_by=created_by,
+        )
     if match_method is not None:
         if identity_rows or prompt_rows or seeds is not None:
             raise GenerationError(
@@ -164,6 +188,78 @@ def generation_job_create(
     return job
 
 
+def _story_job_create(
+    *,
+    method: Method,
+    stories: list[Story],
+    story_mode: str,
+    seeds: int | Sequence[int] | None,
+    overrides: dict[str, Any],
+    created_by: User | None,
+) -> GenerationJob:
+    """The story branch of generation_job_create: one item per story × seed, each queued alone."""
+    if not stories:
+        raise GenerationError("choose at least one story")
+    if story_mode not in StoryRendering.Mode.values:
+        raise GenerationError(
+            f"the story mode must be one of {', '.join(StoryRendering.Mode.values)}, got {story_mode!r}"
+        )
+    if seeds is None:
+        raise GenerationError("give a number of seeds or a list of seeds")
+    seed_list = _seed_list(seeds)
+    first_prompts: dict[int, Prompt] = {}
+    for story in stories:
+        prompts = story.shot_prompts()
+        if len(prompts) < STORY_SHOTS_MIN:
+            raise GenerationError(
+                f"story {story.slug} has {len(prompts)} shot(s); a story needs at least {STORY_SHOTS_MIN}"
+            )
+        first_prompts[story.pk] = prompts[0]
+    settings_overrides_check(overrides)
+    backend = backend_for(method.backend)  # an imported method renders nothing
+    resolved = method_check(method, overrides=overrides)
+    if story_mode != StoryRendering.Mode.INDEPENDENT:
+        try:
+            backend.check_continuation(
+                checkpoint=method.checkpoint,
+                settings=resolved,
+                references=story_mode == StoryRendering.Mode.AUTOREGRESSIVE,
+            )
+        except GenerationError as error:
+            raise GenerationError(
+                f"method {method.name} cannot render autoregressive stories: {error}"
+            ) from error
+    existing = set(
+        StoryRendering.objects.filter(
+            method=method, story__in=stories, seed__in=seed_list, mode=story_mode
+        ).values_list("story_id", "seed")
+    )
+    wanted = [(story, seed) for story in stories for seed in seed_list if (story.pk, seed) not in existing]
+    if not wanted:
+        raise GenerationError("every requested story rendering is already in the catalog")
+    with transaction.atomic():
+        job = GenerationJob.objects.create(
+            method=method, seeds=seed_list, settings=overrides, created_by=created_by, story_mode=story_mode
+        )
+        job.stories.set(stories)
+        job.identities.set({story.identity_id for story in stories})
+        items = GenerationItem.objects.bulk_create(
+            [
+                GenerationItem(
+                    job=job,
+                    identity_id=story.identity_id,
+                    prompt=first_prompts[story.pk],
+                    seed=seed,
+                    story=story,
+                )
+                for story, seed in wanted
+            ]
+        )
+        for item in items:
+            _enqueue([item.pk])  # a rendering is one unit: its shots follow one another in one task
+    return job
+
+
 def _enqueue(item_ids: list[int]) -> None:
     """Send the render task once the items are committed, so that a fast worker never finds them missing."""
 
@@ -191,7 +287,11 @@ def generation_render(*, item_ids: Sequence[int], worker: str = "") -> None:
     _close_old_connections()
     try:
         ready = _claim(item_ids, worker)
-        for _case, batch in groupby(ready, key=lambda item: (item.job_id, item.identity_id, item.prompt_id)):
+        for item in ready:
+            if item.story_id is not None:
+                _render_story(item)
+        clips = [item for item in ready if item.story_id is None]
+        for _case, batch in groupby(clips, key=lambda item: (item.job_id, item.identity_id, item.prompt_id)):
             _render_batch(list(batch))
     finally:
         _close_old_connections()
@@ -213,7 +313,7 @@ def _claim(item_ids: Sequence[int], worker: str) -> list[GenerationItem]:
         items = (
             GenerationItem.objects.select_for_update(of=("self",))
             .filter(pk__in=item_ids)
-            .select_related("job__method", "identity", "prompt")
+            .select_related("job__method", "identity", "prompt", "story")
             .order_by("identity_id", "prompt_id", "seed")
         )
         for item in items:
@@ -352,6 +452,162 @@ def _item_store(
     except Exception as error:
         logger.exception("storing generation item %s failed", item.pk)
         _items_fail([item], f"storing the video failed: {error.__class__.__name__}: {error}"[:2000])
+
+
+class _ShotProgress:
+    """Progress of one shot as a share of the whole rendering: shot k of n at step s of t is step
+    (k-1)·t + s of n·t, so an item's bar counts shots."""
+
+    def __init__(self, progress: _Progress, index: int, shots: int) -> None:
+        self.progress, self.index, self.shots = progress, index, shots
+
+    def __call__(self, step: int, total: int) -> None:
+        self.progress(self.index * total + step, self.shots * total)
+
+
+def _render_story(item: GenerationItem) -> None:
+    """Render a story's shots in order, then store them and their joined file as one rendering.
+
+    Autoregressive modes: shot k+1 is image-to-video from shot k's last frame, and its frame 0 IS that
+    frame (the generated continuation follows it), so the cut between them is seamless by construction.
+    The frames of every shot stay in memory until the last is made (uint8; a full-size 5-shot story is
+    about 1.6 GB): nothing is stored unless the whole rendering is.
+    """
+    job, method, story = item.job, item.job.method, item.story
+    assert story is not None
+    mode = job.story_mode
+    progress = _Progress([item.pk], job.pk)
+    reference = _primary_reference(story.identity)
+    shots = list(story.shots.select_related("prompt").order_by("position"))
+    made: list[tuple[Prompt, np.ndarray, dict[str, Any]]] = []
+    try:
+        backend = backend_for(method.backend)
+        sampling = backend.settings_for(method.settings, job.settings)
+        start: np.ndarray | None = None
+        for index, shot in enumerate(shots):
+            continued = start is not None and mode != StoryRendering.Mode.INDEPENDENT
+            without_references = continued and mode == StoryRendering.Mode.AUTOREGRESSIVE_NO_REFERENCES
+            request = RenderRequest(
+                method_name=method.name,
+                settings=sampling,
+                prompt=shot.prompt.shown_text,
+                seeds=[item.seed],
+                checkpoint=method.checkpoint,
+                lora_path=method.lora_path,
+                lora_sha256=method.lora_sha256,
+                identity_slug=story.identity.slug,
+                prompt_slug=shot.prompt.slug,
+                aspects=shot.prompt.aspects(),
+                reference_image=None if without_references or reference is None else reference[0],
+                start_frame=start if continued else None,
+                references=not without_references,
+                progress=_ShotProgress(progress, index, len(shots)),
+                cancelled=progress.cancelled,
+            )
+            frames = backend.render(request)[0]
+            if continued:
+                assert start is not None
+                # The conditioning frame itself opens the shot, the generated continuation after it.
+                frames = np.concatenate([start[np.newaxis], frames[1:]])
+            described = backend.describe(request, item.seed)
+            described["references"] = request.references and request.reference_image is not None
+            made.append((shot.prompt, frames, described))
+            start = frames[-1]
+    except RenderCancelled:
+        _items_finish([item], Status.CANCELLED)
+        return
+    except GenerationError as error:
+        _items_fail([item], str(error))
+        return
+    except SoftTimeLimitExceeded:
+        _items_fail([item], f"over the time limit of {settings.GENERATION_SOFT_TIME_LIMIT} s per render task")
+        return
+    except Exception as error:
+        logger.exception("rendering story item %s failed", item.pk)
+        _items_fail([item], f"{error.__class__.__name__}: {error}"[:2000])
+        return
+    _rendering_store(item, made, reference)
+    _job_refresh(job.pk)
+
+
+def _rendering_settings(described: Mapping[str, Any]) -> dict[str, Any]:
+    """What every shot shares: the settings of the first, less what belongs to one shot."""
+    per_shot = ("prompt", "mode", "conditioning", "references", "render_seed")
+    return {key: value for key, value in described.items() if key not in per_shot}
+
+
+def _rendering_store(
+    item: GenerationItem,
+    made: list[tuple[Prompt, np.ndarray, dict[str, Any]]],
+    reference: tuple[Path, str] | None,
+) -> None:
+    job, method, story = item.job, item.job.method, item.story
+    assert story is not None
+    fps = int(made[0][2]["fps"])
+    starts, elapsed = [], 0.0
+    for _prompt, frames, _described in made:
+        starts.append(round(elapsed, 6))
+        elapsed += len(frames) / fps
+    common = {
+        "method": method.name,
+        "revision": method.revision,
+        "story": story.slug,
+        "story_mode": job.story_mode,
+        "generation_job": job.pk,
+        "generation_item": item.pk,
+    }
+    written: list[str | None] = []
+    try:
+        with transaction.atomic():
+            rendering = StoryRendering.objects.create(
+                story=story,
+                method=method,
+                seed=item.seed,
+                mode=job.story_mode,
+                shot_starts=starts,
+                settings={**_rendering_settings(made[0][2]), **common, "shots": len(made)},
+            )
+            for position, (prompt, frames, described) in enumerate(made, start=1):
+                # Only a shot made from the reference records it (not one continued from a frame).
+                used_reference = described.get("conditioning") == "reference as the first frame"
+                video = video_create_from_frames(
+                    method=method,
+                    identity=story.identity,
+                    prompt=prompt,
+                    seed=item.seed,
+                    frames=frames,
+                    fps=fps,
+                    settings={
+                        **described,
+                        **common,
+                        "position": position,
+                        "reference_sha256": reference[1] if used_reference and reference else "",
+                    },
+                    rendering=rendering,
+                    shot=position,
+                )
+                written += [video.file.name, video.poster.name]
+            joined = video_create_from_frames(
+                method=method,
+                identity=story.identity,
+                prompt=made[0][0],
+                seed=item.seed,
+                frames=chain.from_iterable(frames for _prompt, frames, _described in made),
+                fps=fps,
+                settings={**rendering.settings, "joined": True, "shot_starts": starts},
+                rendering=rendering,
+            )
+            written += [joined.file.name, joined.poster.name]
+            GenerationItem.objects.filter(pk=item.pk).update(
+                status=Status.DONE, rendering=rendering, video=joined, finished_at=timezone.now(), error=""
+            )
+    except IntegrityError:
+        media.delete_stored(written)
+        _items_fail([item], "this story rendering, or an identical video, is already in the catalog")
+    except Exception as error:
+        media.delete_stored(written)
+        logger.exception("storing story item %s failed", item.pk)
+        _items_fail([item], f"storing the rendering failed: {error.__class__.__name__}: {error}"[:2000])
 
 
 def _items_finish(items: Iterable[GenerationItem], status: str, error: str = "") -> None:

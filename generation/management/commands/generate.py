@@ -1,5 +1,5 @@
 """``manage.py generate --method NAME (--identities a,b|all --prompts p,q|all --seeds N|s1,s2 | --match-method
-OLD) [--wait]``."""
+OLD | --stories s,t|all --story-mode MODE --seeds N|s1,s2) [--wait]``."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import QuerySet
 
 from generation.errors import GenerationError
-from generation.models import Identity, Method, Prompt
+from generation.models import Identity, Method, Prompt, Story, StoryRendering
 from generation.selectors import job_progress_get
 from generation.services import generation_job_create
 
-_BySlug = TypeVar("_BySlug", Identity, Prompt)
+_BySlug = TypeVar("_BySlug", Identity, Prompt, Story)
 
 
 def _pick(queryset: QuerySet[_BySlug], spec: str, what: str) -> list[_BySlug]:
@@ -55,6 +55,17 @@ class Command(BaseCommand):
             help="instead of --identities, --prompts and --seeds: the identity, prompt and seed of each of "
             "OLD's videos; with --extend-track, each new video is also paired with OLD's of the same seed",
         )
+        parser.add_argument(
+            "--stories",
+            help="instead of --identities and --prompts: story slugs, comma-separated, or all; each story × "
+            "seed is one rendering of all its shots",
+        )
+        parser.add_argument(
+            "--story-mode",
+            choices=StoryRendering.Mode.values,
+            help="with --stories: each shot from the references and its prompt (independent), or each next "
+            "shot from the previous one's last frame, with or without the references",
+        )
         # Django owns --settings; these are the sampling settings of this job over the method's.
         parser.add_argument("--overrides", default="{}", help="JSON, e.g. '{\"num_inference_steps\": 30}'")
         parser.add_argument(
@@ -90,11 +101,14 @@ class Command(BaseCommand):
             )
         except GenerationError as error:
             raise CommandError(str(error)) from error
-        self.stdout.write(f"Job {job.pk}: {job.items.count()} videos queued for {method.name}.")
+        what = "story renderings" if job.story_mode else "videos"
+        self.stdout.write(f"Job {job.pk}: {job.items.count()} {what} queued for {method.name}.")
         if options["wait"]:
             self._follow(job.pk, options["timeout"])
 
     def _cases(self, options: dict[str, Any]) -> dict[str, Any]:
+        if options["stories"] is not None or options["story_mode"] is not None:
+            return self._story_cases(options)
         chosen = [f"--{name}" for name in ("identities", "prompts", "seeds") if options[name] is not None]
         if options["match_method"] is None:
             if len(chosen) < 3:
@@ -113,6 +127,32 @@ class Command(BaseCommand):
         if match is None:
             raise CommandError(f"no such method to match: {options['match_method']}")
         return {"match_method": match}
+
+    def _story_cases(self, options: dict[str, Any]) -> dict[str, Any]:
+        extra = [
+            f"--{name.replace('_', '-')}"
+            for name in ("identities", "prompts", "match_method")
+            if options[name]
+        ]
+        if extra:
+            raise CommandError(
+                "--stories renders the stories' own identities and shot prompts: "
+                f"leave out {', '.join(extra)}"
+            )
+        missing = [
+            f"--{name.replace('_', '-')}"
+            for name in ("stories", "story_mode", "seeds")
+            if options[name] is None
+        ]
+        if missing:
+            raise CommandError(
+                f"a story job needs --stories, --story-mode and --seeds: give {', '.join(missing)}"
+            )
+        return {
+            "stories": _pick(Story.objects.all(), options["stories"], "story"),
+            "story_mode": options["story_mode"],
+            "seeds": _seeds(options["seeds"]),
+        }
 
     def _follow(self, job_id: int, timeout: float | None) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
