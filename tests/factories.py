@@ -8,7 +8,7 @@ import factory
 import numpy as np
 
 from generation import services
-from generation.models import Identity, Method, Prompt, Video
+from generation.models import Identity, Method, Prompt, Story, StoryRendering, StoryShot, Video
 
 
 class IdentityFactory(factory.django.DjangoModelFactory):
@@ -108,3 +108,76 @@ def make_track(
         annotators=annotators,
         **options,  # type: ignore[arg-type]
     )
+
+
+class StoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Story
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"story-{n}")
+    identity = factory.SubFactory(IdentityFactory)
+    title = factory.Sequence(lambda n: f"Story {n}")
+
+
+def make_story(*, identity: Identity | None = None, shots: int = 3) -> Story:
+    """A story of ``shots`` shot prompts (one Prompt each, in order)."""
+    story = StoryFactory(identity=identity or IdentityFactory())
+    for position in range(1, shots + 1):
+        text = f"Shot {position} of {story.slug}: the person walks on, step {position}."
+        prompt = PromptFactory(
+            task=Prompt.Task.FULL, full_text=text, differential_text="", omitted_aspects=[]
+        )
+        StoryShot.objects.create(story=story, position=position, prompt=prompt)
+    return story
+
+
+# One colour a shot (red, green, blue, …), so that a frame tells which shot it is from.
+SHOT_COLOURS = [(220, 40, 40), (40, 200, 60), (50, 80, 230), (230, 200, 40), (200, 60, 220)]
+
+
+def shot_frames(*, shot: int, count: int, size: int = 64, shade: int = 0) -> list[np.ndarray]:
+    """Frames of the ``shot``-th shot (1 = first): its colour, with a moving band so frames differ."""
+    frames = []
+    red, green, blue = SHOT_COLOURS[(shot - 1) % len(SHOT_COLOURS)]
+    for index in range(count):
+        frame = np.empty((size, size, 3), dtype=np.uint8)
+        frame[...] = (red, green, (blue + shade) % 256)
+        band = (index * 5 + shade) % size
+        frame[:, band : band + 4] = 255
+        frames.append(frame)
+    return frames
+
+
+def make_story_rendering(
+    *,
+    story: Story,
+    method: Method,
+    seed: int = 0,
+    frames: int | list[int] = 8,
+    mode: str = StoryRendering.Mode.INDEPENDENT,
+    size: int = 64,
+    fps: int = 8,
+) -> StoryRendering:
+    """A rendering of ``story`` by ``method``: one shot video a shot (``frames`` each, or per shot) and the
+    joined file that plays them one after the other, with its shot starts."""
+    prompts = story.shot_prompts()
+    counts = frames if isinstance(frames, list) else [frames] * len(prompts)
+    assert len(counts) == len(prompts), "one frame count a shot"
+    shade = next(_distinct_shades) * 37 + seed
+    clips = [shot_frames(shot=k, count=n, size=size, shade=shade) for k, n in enumerate(counts, start=1)]
+    starts = [sum(counts[:k]) / fps for k in range(len(counts))]
+    rendering = StoryRendering.objects.create(
+        story=story, method=method, seed=seed, mode=mode, shot_starts=starts, settings={"source": "test"}
+    )
+
+    def video(prompt: Prompt, made: list[np.ndarray], shot: int | None) -> None:
+        made_video = services.video_create_from_frames(
+            method=method, identity=story.identity, prompt=prompt, seed=seed, frames=made, fps=fps
+        )
+        Video.objects.filter(pk=made_video.pk).update(rendering=rendering, shot=shot)
+
+    for shot, (prompt, clip) in enumerate(zip(prompts, clips, strict=True), start=1):
+        video(prompt, clip, shot)
+    video(prompts[0], [frame for clip in clips for frame in clip], None)
+    return rendering
