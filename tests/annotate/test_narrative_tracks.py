@@ -8,10 +8,17 @@ from django.test import Client
 from django.urls import reverse
 
 from annotate.errors import TrackSetupError
-from annotate.models import Comparison, Track
+from annotate.models import Assignment, Comparison, Track
 from annotate.services import track_comparisons_count, track_create
 from generation.models import Video
-from tests.factories import IdentityFactory, MethodFactory, make_story, make_story_rendering, make_video
+from tests.factories import (
+    IdentityFactory,
+    MethodFactory,
+    make_narrative_track,
+    make_story,
+    make_story_rendering,
+    make_video,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -166,3 +173,45 @@ def test_the_creation_page_counts_narrative_comparisons_and_refuses_a_track_with
     assert response.status_code == 400
     assert "No story of these identities has a rendering by these methods" in response.content.decode()
     assert not Track.objects.exists()
+
+
+def test_the_work_page_of_a_narrative_track_gives_the_player_both_sides_shots_and_the_prompts(
+    annotator_client: Client, annotator
+):
+    track = make_narrative_track(
+        kind=Track.Kind.CONTINUITY, annotators=[annotator], frames=([8, 8, 8], [4, 8, 12])
+    )
+    comparison = track.comparisons.get()
+    story = comparison.video_a.rendering.story
+
+    body = annotator_client.get(reverse("annotate:track_work", args=[track.pk])).content.decode()
+
+    assignment = Assignment.objects.get(item__track=track)
+    a, b = comparison.video_a.rendering.shot_starts, comparison.video_b.rendering.shot_starts
+    left, right = (a, b) if assignment.shown_left == "A" else (b, a)
+    assert f'data-shots-left="{" ".join(map(str, left))}"' in body
+    assert f'data-shots-right="{" ".join(map(str, right))}"' in body
+    assert body.count('class="shot-btn') == 3
+    for prompt in story.shot_prompts():
+        assert prompt.full_text in body
+    for method in (comparison.video_a.method, comparison.video_b.method):
+        assert method.name not in body
+    assert "Which video flows better from shot to shot" in body
+
+
+def test_an_identity_question_of_a_story_shows_every_reference_and_no_prompt(
+    annotator_client: Client, annotator
+):
+    track = make_narrative_track(kind=Track.Kind.IDENTITY_CONSISTENCY, annotators=[annotator])
+    story = track.comparisons.get().video_a.rendering.story
+
+    response = annotator_client.get(
+        reverse("annotate:track_work", args=[track.pk]), headers={"HX-Request": "true"}
+    )
+
+    fragment = response.content.decode()
+    assert "<html" not in fragment and 'id="comparison-panel"' in fragment
+    assert fragment.count('class="reference"') == 2  # the face and the full-body references
+    assert "shot-strip" in fragment
+    for prompt in story.shot_prompts():
+        assert prompt.full_text not in fragment
