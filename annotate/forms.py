@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 from django.http import QueryDict
 
 from annotate.adaptive import MAX_VOTES_LIMIT, StoppingRule, VoteMode, VotePlan
-from annotate.models import QUALITY_RATE_MAX, STOPPING_RULES, VOTE_MODES, Comparison, Track
+from annotate.models import NARRATIVE_KINDS, QUALITY_RATE_MAX, STOPPING_RULES, VOTE_MODES, Comparison, Track
 from generation.models import Identity, Method, Prompt, Video
 from lib.roles import ANNOTATORS_GROUP
 
@@ -236,11 +236,25 @@ class TrackEditForm(_TrackSettingsForm):
 
 
 class TrackCreateForm(TrackChecksForm, _TrackSettingsForm):
-    kind = forms.ChoiceField(choices=Track.Kind.choices, widget=forms.RadioSelect)
+    kind = forms.ChoiceField(
+        choices=Track.Kind.choices,
+        widget=forms.RadioSelect,
+        help_text="Identity fidelity and prompt controllability compare two clips of one identity and "
+        "prompt. The narrative kinds compare two renderings of one story (its shots played one after the "
+        "other, in lockstep shot by shot) and ask one question each: the same person in every shot, face "
+        "and body (identity consistency); build, clothing and hair held under viewpoint changes (body "
+        "consistency); each shot doing what its prompt asks, in order (narrative adherence); no jump "
+        "between shots the story does not ask for (continuity).",
+    )
     identities = forms.ModelMultipleChoiceField(
         queryset=Identity.objects.all(), widget=forms.CheckboxSelectMultiple
     )
-    prompts = _PromptChoiceField(queryset=Prompt.objects.all(), widget=forms.CheckboxSelectMultiple)
+    prompts = _PromptChoiceField(
+        queryset=Prompt.objects.all(),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,  # a narrative track takes stories, not prompts: required for clip kinds (clean)
+        help_text="Clip tracks only: a narrative track takes every story of the chosen identities.",
+    )
     methods = _MethodChoiceField(
         queryset=Method.objects.all(),
         widget=forms.CheckboxSelectMultiple,
@@ -270,9 +284,20 @@ class TrackCreateForm(TrackChecksForm, _TrackSettingsForm):
         for name in ("gold_rate", "repeat_rate"):
             self.fields[name].required = False
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if (
+            not data.get("prompts")
+            and data.get("kind") not in NARRATIVE_KINDS
+            and "prompts" not in self.errors
+        ):
+            self.add_error("prompts", "Choose at least one prompt.")
+        return data
+
     def catalog_slice(self) -> dict[str, Any]:
-        """The identities, prompts and methods chosen so far (for the preview: unchecked data)."""
-        found: dict[str, Any] = {}
+        """The kind, identities, prompts and methods chosen so far (for the preview: unchecked data)."""
+        kind = self.data.get("kind") if self.is_bound else self.initial["kind"]
+        found: dict[str, Any] = {"kind": kind if kind in Track.Kind.values else ""}
         for name in ("identities", "prompts", "methods"):
             field = self.fields[name]
             assert isinstance(field, forms.ModelMultipleChoiceField)

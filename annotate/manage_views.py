@@ -27,7 +27,7 @@ from annotate.forms import (
     TrackExtendForm,
     TrackPauseForm,
 )
-from annotate.models import GoldAnswer, QualityReport, Track, TrackSeat
+from annotate.models import NARRATIVE_KINDS, GoldAnswer, QualityReport, Track, TrackSeat
 from annotate.quality_page import quality_figure_svg, quality_rows, sort_headers, sort_param
 from lib.http import AuthenticatedHttpRequest, HtmxHttpRequest
 from lib.roles import staff_required
@@ -60,10 +60,8 @@ def track_new(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Track “{track.name}” created with {built} comparisons.")
             return redirect("manage_tracks:detail", track_id=track.pk)
     status = 400 if form.is_bound else 200
-    count = services.track_comparisons_count(**form.catalog_slice())
-    return render(
-        request, "annotate/manage/track_new.html", {"form": form, "comparisons": count}, status=status
-    )
+    context = {"form": form, **_new_preview(form)}
+    return render(request, "annotate/manage/track_new.html", context, status=status)
 
 
 @require_POST
@@ -73,9 +71,16 @@ def track_new_preview(request: HtmxHttpRequest) -> HttpResponse:
     return _render_new_preview(request, TrackCreateForm(request.POST))
 
 
+def _new_preview(form: TrackCreateForm) -> dict[str, object]:
+    chosen = form.catalog_slice()
+    return {
+        "comparisons": services.track_comparisons_count(**chosen),
+        "narrative": chosen["kind"] in NARRATIVE_KINDS,
+    }
+
+
 def _render_new_preview(request: HttpRequest, form: TrackCreateForm) -> HttpResponse:
-    count = services.track_comparisons_count(**form.catalog_slice())
-    return render(request, "annotate/manage/_track_new_preview.html", {"comparisons": count})
+    return render(request, "annotate/manage/_track_new_preview.html", _new_preview(form))
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

@@ -41,7 +41,7 @@ from annotate.models import (
 )
 from annotate.quality import JUDGMENT_COLUMNS
 from annotate.vote_path import seat_progress
-from generation.models import Video
+from generation.models import StoryShot, Video
 from generation.selectors import video_shape_warnings
 
 # --- the annotator's side -----------------------------------------------------------------------
@@ -101,6 +101,51 @@ def annotator_assignment_get(*, user: User, track_id: int, assignment_id: int) -
 
 
 # --- the study admin's side ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoryPanel:
+    """What a narrative comparison's player needs beyond the clip panel, in the page's left/right terms:
+    the seconds at which each shot starts in either joined file, and the story's shot prompts in order
+    (empty where the track's question does not show them). Nothing names a method or a seed."""
+
+    shots_left: list[float]
+    shots_right: list[float]
+    prompts: list[str]
+
+    @property
+    def count(self) -> int:
+        return len(self.shots_left)
+
+
+def story_panel_get(*, track: Track, item_id: int, shown_left: str) -> StoryPanel | None:
+    """The shots of a narrative comparison's two renderings: read only for narrative tracks, never on a
+    clip track's vote. None when the two renderings' shots cannot be lined up (no shot starts, or not
+    as many on both sides), and the player then plays the joined files as clips."""
+    row = (
+        TrackItem.objects.filter(pk=item_id)
+        .values(
+            starts_a=F("comparison__video_a__rendering__shot_starts"),
+            starts_b=F("comparison__video_b__rendering__shot_starts"),
+            story_id=F("comparison__video_a__rendering__story_id"),
+        )
+        .first()
+    )
+    if row is None or not row["starts_a"] or len(row["starts_a"]) != len(row["starts_b"] or ()):
+        return None
+    prompts = []
+    if track.kind in (Track.Kind.NARRATIVE_ADHERENCE, Track.Kind.CONTINUITY):
+        shots = (
+            StoryShot.objects.filter(story_id=row["story_id"]).select_related("prompt").order_by("position")
+        )
+        prompts = [shot.prompt.shown_text for shot in shots]
+    left_is_a = shown_left == "A"
+    starts_a, starts_b = [float(t) for t in row["starts_a"]], [float(t) for t in row["starts_b"]]
+    return StoryPanel(
+        shots_left=starts_a if left_is_a else starts_b,
+        shots_right=starts_b if left_is_a else starts_a,
+        prompts=prompts,
+    )
 
 
 def _with_track_progress(tracks: QuerySet[Track]) -> QuerySet[Track]:

@@ -19,6 +19,7 @@ from annotate.errors import TrackSetupError
 from annotate.gold import make_gold_pairs as make_gold_pairs
 from annotate.gold import mark_gold as mark_gold
 from annotate.models import (
+    NARRATIVE_KINDS,
     QUALITY_RATE_MAX,
     AnnotatorSettings,
     Comparison,
@@ -27,7 +28,7 @@ from annotate.models import (
     TrackItem,
     TrackSeat,
 )
-from generation.models import Identity, Method, Prompt, Video
+from generation.models import Identity, Method, Prompt, StoryRendering, Video
 from generation.selectors import video_set_shape_warnings
 
 # Two-key advisory locks of "one track's setup" (its rules, its team, its comparisons): setup writes
@@ -48,11 +49,15 @@ def track_setup_lock(*, track_id: int) -> None:
 
 def _pairs(videos: Iterable[Video], *, same_method: bool = True) -> list[tuple[Video, Video]]:
     """Every unordered pair of videos that share identity and prompt, in canonical order; without
-    ``same_method``, none of one method with itself (videos that differ only by seed)."""
+    ``same_method``, none of one method with itself (videos that differ only by seed). Videos of story
+    renderings (shots and joined files) are never paired here: narrative comparisons are
+    ``narrative_pairs``'."""
     by_case: dict[tuple[int, int], list[Video]] = {}
     for video in videos:
         if video.is_gold_stimulus:
             continue  # made for gold comparisons only, never a method's entry in a real one
+        if video.rendering_id is not None:
+            continue  # a shot or a joined file of a story: a clip track never compares it
         by_case.setdefault((video.identity_id, video.prompt_id), []).append(video)
     return [
         (first, second)
@@ -60,6 +65,36 @@ def _pairs(videos: Iterable[Video], *, same_method: bool = True) -> list[tuple[V
         for first, second in itertools.combinations(sorted(case_videos, key=lambda v: v.pk), 2)
         if same_method or first.method_id != second.method_id
     ]
+
+
+def narrative_pairs(*, renderings: Iterable[StoryRendering]) -> list[tuple[Video, Video]]:
+    """The joined files of two renderings of the same story by different methods, in canonical order:
+    for two methods that rendered the story with a seed in common, only the renderings of equal seeds
+    are paired; for two that share no seed, every rendering of one with every rendering of the other.
+    A rendering without its joined file is left out (a shot video alone is never compared)."""
+    by_story: dict[int, dict[int, list[tuple[StoryRendering, Video]]]] = {}
+    for rendering in renderings:
+        joined = next((v for v in rendering.videos.all() if v.shot is None), None)
+        if joined is not None:
+            by_story.setdefault(rendering.story_id, {}).setdefault(rendering.method_id, []).append(
+                (rendering, joined)
+            )
+    pairs = []
+    for by_method in by_story.values():
+        for first, second in itertools.combinations(sorted(by_method), 2):
+            shared = {r.seed for r, _ in by_method[first]} & {r.seed for r, _ in by_method[second]}
+            for (r1, v1), (r2, v2) in itertools.product(by_method[first], by_method[second]):
+                if not shared or (r1.seed == r2.seed):
+                    pairs.append((v1, v2) if v1.pk < v2.pk else (v2, v1))
+    return sorted(pairs, key=lambda pair: (pair[0].pk, pair[1].pk))
+
+
+def _slice_renderings(*, identities: Iterable[Identity], methods: Iterable[Method]) -> list[StoryRendering]:
+    return list(
+        StoryRendering.objects.filter(story__identity__in=list(identities), method__in=list(methods))
+        .prefetch_related("videos")
+        .order_by("pk")
+    )
 
 
 # Rows per INSERT of a bulk create: PostgreSQL's protocol takes at most 65,535 parameters a statement, and a
@@ -109,8 +144,11 @@ def track_create(
     plan: VotePlan | None = None,
     weight_by_reliability: bool = False,
 ) -> Track:
-    """Create a track over the catalog slice and build its comparisons. ``plan``: fixed votes per
-    comparison (by default ``votes_needed`` of them) or adaptive ones (annotate/adaptive.py)."""
+    """Create a track over the catalog slice and build its comparisons. A clip track pairs videos of one
+    identity and prompt; a narrative track (``Track.is_narrative``) pairs the joined files of renderings
+    of the chosen identities' stories by the chosen methods (``narrative_pairs``; ``prompts`` unused) and
+    is refused when there is no rendering. ``plan``: fixed votes per comparison (by default
+    ``votes_needed`` of them) or adaptive ones (annotate/adaptive.py)."""
     _rates_checked(gold_rate=gold_rate, repeat_rate=repeat_rate)
     plan = plan or VotePlan(fixed_votes=votes_needed)
     problems = plan.problems()
@@ -121,8 +159,13 @@ def track_create(
         raise TrackSetupError(
             "The watch rule is a fraction of each video, from 0 (no rule) to 1 (all of it)."
         )
-    videos = _slice_videos(identities=identities, prompts=prompts, methods=methods)
-    comparisons = comparisons_build(videos=videos)
+    if kind in NARRATIVE_KINDS:
+        comparisons = comparisons_of_pairs(
+            pairs=_narrative_pairs_checked(identities=identities, methods=methods)
+        )
+    else:
+        videos = _slice_videos(identities=identities, prompts=prompts, methods=methods)
+        comparisons = comparisons_build(videos=videos)
     if not comparisons:
         raise TrackSetupError(
             "These identities, prompts and methods give no comparison: a comparison needs two videos "
@@ -160,11 +203,35 @@ def _slice_videos(
     )
 
 
+def _narrative_pairs_checked(
+    *, identities: Iterable[Identity], methods: Iterable[Method]
+) -> list[tuple[Video, Video]]:
+    renderings = _slice_renderings(identities=identities, methods=methods)
+    if not renderings:
+        raise TrackSetupError(
+            "No story of these identities has a rendering by these methods: a narrative track compares "
+            "renderings of stories. Render the stories first (a generation job), then create the track."
+        )
+    pairs = narrative_pairs(renderings=renderings)
+    if not pairs:
+        raise TrackSetupError(
+            "These identities and methods give no narrative comparison: a narrative comparison needs two "
+            "renderings of the same story by different methods, each with its joined file."
+        )
+    return pairs
+
+
 def track_comparisons_count(
-    *, identities: Iterable[Identity], prompts: Iterable[Prompt], methods: Iterable[Method]
+    *,
+    identities: Iterable[Identity],
+    prompts: Iterable[Prompt],
+    methods: Iterable[Method],
+    kind: str = "",
 ) -> int:
-    """How many comparisons ``track_create`` would build over this catalog slice, building none: the
-    same videos and the same pairing, counted."""
+    """How many comparisons ``track_create`` would build over this catalog slice for a track of this
+    kind, building none: the same videos and the same pairing, counted."""
+    if kind in NARRATIVE_KINDS:
+        return len(narrative_pairs(renderings=_slice_renderings(identities=identities, methods=methods)))
     return len(_pairs(_slice_videos(identities=identities, prompts=prompts, methods=methods)))
 
 

@@ -97,6 +97,16 @@ def _autoplay_next(request: HtmxHttpRequest) -> bool:
     return chosen
 
 
+def _story(work: Work) -> selectors.StoryPanel | None:
+    """A narrative comparison's shots and prompts (one more read, on narrative tracks only)."""
+    if work.panel is None or not work.track.is_narrative:
+        return None
+    assignment = work.panel.assignment
+    return selectors.story_panel_get(
+        track=work.track, item_id=assignment.item_id, shown_left=assignment.shown_left
+    )
+
+
 def _render(
     request: HtmxHttpRequest, work: Work, *, error: str = "", notice: str = "", status: int = 200
 ) -> HttpResponse:
@@ -110,6 +120,7 @@ def _render(
         "notice": notice,
         "fragment": partial,  # the panel alone, for htmx: see the template's note on CSRF
         "report_reasons": ProblemReport.Reason.choices,
+        "story": _story(work),
     }
     if partial:
         # Rendered on every vote: the panel needs no request (its forms carry no CSRF field here).

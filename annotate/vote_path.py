@@ -964,7 +964,7 @@ class ComparisonPanel:
     left: PanelMedia
     right: PanelMedia
     references: list[PanelMedia]
-    prompt_text: str  # empty in identity-fidelity mode: the prompt must not reach that page at all
+    prompt_text: str  # empty in identity and narrative modes: the prompt must not reach those pages
     fps: float
     watch_needed: float  # the fraction of each video the server will require, tolerance included
     watched_left: float
@@ -983,6 +983,12 @@ class ComparisonPanel:
     def locked(self) -> bool:
         """Whether the vote buttons start disabled: the server would refuse a vote right now."""
         return self.watch_needed > 0 and min(self.watched_left, self.watched_right) < self.watch_needed
+
+
+# The kinds whose question is about the person: every reference is shown, and no prompt.
+_ALL_REFERENCES_KINDS = frozenset(
+    {Track.Kind.IDENTITY_FIDELITY, Track.Kind.IDENTITY_CONSISTENCY, Track.Kind.BODY_CONSISTENCY}
+)
 
 
 def _comparison_panel(row: _PanelRow, *, track: Track, assignment: Assignment) -> ComparisonPanel:
@@ -1006,12 +1012,13 @@ def _comparison_panel(row: _PanelRow, *, track: Track, assignment: Assignment) -
     )
     left_is_a = assignment.shown_left == "A"
     left, right = (video_a, video_b) if left_is_a else (video_b, video_a)
-    identity_mode = track.kind == Track.Kind.IDENTITY_FIDELITY
-    # The controllability mode shows the primary reference only, which the ordering puts first.
+    identity_mode = track.kind in _ALL_REFERENCES_KINDS
+    # The controllability mode shows the primary reference only, which the ordering puts first; the
+    # narrative questions of prompts show the story's shot prompts instead (the view reads them).
     references = row.references or []
-    shown = references if identity_mode else references[:1]
+    shown = references if identity_mode else references[:1] if not track.is_narrative else []
     prompt_text = ""  # identity mode: the prompt never reaches the page
-    if not identity_mode:
+    if not identity_mode and not track.is_narrative:
         prompt_text = Prompt(
             task=row.task, full_text=row.full_text, differential_text=row.differential_text
         ).shown_text

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import tempfile
+from pathlib import Path
 
 import factory
 import numpy as np
+from PIL import Image
 
 from generation import services
-from generation.models import Identity, Method, Prompt, Video
+from generation.models import Identity, Method, Prompt, Story, StoryRendering, StoryShot, Video
 
 
 class IdentityFactory(factory.django.DjangoModelFactory):
@@ -105,6 +108,126 @@ def make_track(
         identities=identity_rows,
         prompts=prompt_rows,
         methods=method_rows,
+        annotators=annotators,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+class StoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Story
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"story-{n}")
+    identity = factory.SubFactory(IdentityFactory)
+    title = factory.Sequence(lambda n: f"Story {n}")
+
+
+def make_story(*, identity: Identity | None = None, shots: int = 3) -> Story:
+    """A story of ``shots`` shot prompts (one Prompt each, in order)."""
+    story = StoryFactory(identity=identity or IdentityFactory())
+    for position in range(1, shots + 1):
+        text = f"Shot {position} of {story.slug}: the person walks on, step {position}."
+        prompt = PromptFactory(
+            task=Prompt.Task.FULL, full_text=text, differential_text="", omitted_aspects=[]
+        )
+        StoryShot.objects.create(story=story, position=position, prompt=prompt)
+    return story
+
+
+# One colour a shot (red, green, blue, …), so that a frame tells which shot it is from.
+SHOT_COLOURS = [(220, 40, 40), (40, 200, 60), (50, 80, 230), (230, 200, 40), (200, 60, 220)]
+
+
+def shot_frames(
+    *, shot: int, count: int, shape: tuple[int, int] = (64, 64), shade: int = 0
+) -> list[np.ndarray]:
+    """Frames (``shape``: height, width) of the ``shot``-th shot (1 = first): its colour, a white band
+    that moves from frame to frame, and a corner patch of ``shade`` that makes each made file distinct."""
+    frames = []
+    height, width = shape
+    for index in range(count):
+        frame = np.empty((height, width, 3), dtype=np.uint8)
+        frame[...] = SHOT_COLOURS[(shot - 1) % len(SHOT_COLOURS)]
+        band = (index * 5) % width
+        frame[:, band : band + 4] = 255
+        frame[:8, :8] = (shade % 256, (shade // 256) % 256, 128)
+        frames.append(frame)
+    return frames
+
+
+def make_story_rendering(
+    *,
+    story: Story,
+    method: Method,
+    seed: int = 0,
+    frames: int | list[int] = 8,
+    mode: str = StoryRendering.Mode.INDEPENDENT,
+    shape: tuple[int, int] = (64, 64),
+    fps: int = 8,
+) -> StoryRendering:
+    """A rendering of ``story`` by ``method``: one shot video a shot (``frames`` each, or per shot) and the
+    joined file that plays them one after the other, with its shot starts."""
+    prompts = story.shot_prompts()
+    counts = frames if isinstance(frames, list) else [frames] * len(prompts)
+    assert len(counts) == len(prompts), "one frame count a shot"
+    shade = next(_distinct_shades) * 37 + seed
+    clips = [shot_frames(shot=k, count=n, shape=shape, shade=shade) for k, n in enumerate(counts, start=1)]
+    starts = [sum(counts[:k]) / fps for k in range(len(counts))]
+    rendering = StoryRendering.objects.create(
+        story=story, method=method, seed=seed, mode=mode, shot_starts=starts, settings={"source": "test"}
+    )
+
+    def video(prompt: Prompt, made: list[np.ndarray], shot: int | None) -> None:
+        made_video = services.video_create_from_frames(
+            method=method, identity=story.identity, prompt=prompt, seed=seed, frames=made, fps=fps
+        )
+        Video.objects.filter(pk=made_video.pk).update(rendering=rendering, shot=shot)
+
+    for shot, (prompt, clip) in enumerate(zip(prompts, clips, strict=True), start=1):
+        video(prompt, clip, shot)
+    video(prompts[0], [frame for clip in clips for frame in clip], None)
+    return rendering
+
+
+def make_narrative_track(
+    *,
+    kind: str = "continuity",
+    annotators: list | tuple = (),
+    frames: tuple[list[int], ...] = ([8, 8, 8], [4, 8, 12]),
+    references: bool = True,
+    shape: tuple[int, int] = (64, 64),
+    **options: object,
+):
+    """A narrative track over one story of three shots rendered by ``len(frames)`` methods (one frame
+    count a shot each: shots of unequal lengths by default), with the identity's face and full-body
+    references: C(methods, 2) comparisons of joined files."""
+    from annotate.services import track_create
+
+    story = make_story(shots=len(frames[0]))
+    if references:
+        with tempfile.TemporaryDirectory() as folder:
+            for position, (kind_of, colour) in enumerate(
+                [("face", (200, 90, 60)), ("full_body", (60, 120, 200))]
+            ):
+                path = Path(folder) / f"{kind_of}.png"
+                Image.new("RGB", (48, 64), colour).save(path)
+                services.reference_create(
+                    identity=story.identity,
+                    kind=kind_of,
+                    source=path,
+                    is_primary=position == 0,
+                    position=position,
+                )
+    methods = [MethodFactory() for _ in frames]
+    for method, counts in zip(methods, frames, strict=True):
+        make_story_rendering(story=story, method=method, frames=list(counts), shape=shape)
+    return track_create(
+        name=options.pop("name", f"narrative-{story.slug}-{kind}"),  # type: ignore[arg-type]
+        kind=kind,
+        identities=[story.identity],
+        prompts=[],
+        methods=methods,
         annotators=annotators,
         **options,  # type: ignore[arg-type]
     )

@@ -8,6 +8,13 @@
  * `video.played`) is reported to the server as `watched_<side>`, and the vote buttons unlock from the
  * server's answer: the server checks that same record when the vote arrives, so a button that looks
  * enabled is a vote that will be accepted.
+ *
+ * Narrative comparisons (two renderings of one story, `data-shots-left` / `data-shots-right`: the second
+ * at which each shot starts in either joined file) play shot by shot in lockstep: both sides start shot k
+ * together, the side whose shot is shorter holds on its last frame until the other's ends, and then both
+ * start shot k+1. The time axis is that of the shots side by side (each as long as its longer side). The
+ * shot strip shows the shot playing and jumps to a shot on both sides at once (a click, or keys 1–9);
+ * voting waits, beside the server's record, until every shot of both sides has played.
  */
 (function () {
   "use strict";
@@ -81,6 +88,8 @@
       this.voting = false;
       this.announcedUnlock = false;
       this.timers = [];
+      this.shots = this.readShots();
+      if (this.shots) this.bindShots();
       this.bind();
       this.updateWatched();
       this.updateLock();
@@ -99,7 +108,186 @@
     }
 
     get duration() {
+      if (this.shots) return this.shotStarts(this.shotCount);
       return Math.max(...this.videos.map((video) => video.duration || 0));
+    }
+
+    // Where playback stands on the time axis: the master's time, or (narrative) the shot's start on the
+    // axis plus how far the side furthest into the shot has come.
+    get position() {
+      if (!this.shots) return this.master.currentTime;
+      const k = this.shot;
+      const into = this.videos.map((video, i) => {
+        const [start, end] = this.span(i, k);
+        return Math.max(0, Math.min(video.currentTime - start, end - start));
+      });
+      return this.shotStarts(k) + Math.max(...into);
+    }
+
+    // --- narrative: shots in lockstep ---
+
+    readShots() {
+      const lists = this.sides.map((side) =>
+        (this.root.getAttribute("data-shots-" + side) || "").split(/\s+/).filter(Boolean).map(Number));
+      const count = lists[0].length;
+      if (!count || lists.some((list) => list.length !== count || list.some((t) => !isFinite(t)))) return null;
+      return lists;
+    }
+
+    get shotCount() {
+      return this.shots[0].length;
+    }
+
+    // Half a frame short of a boundary a side holds on its shot's last frame (never the next shot's first).
+    get holdBack() {
+      return 0.25 / this.fps;
+    }
+
+    // Shot k of video i: [start, end) in that video's seconds.
+    span(i, k) {
+      const starts = this.shots[i];
+      const end = k + 1 < starts.length ? starts[k + 1] : this.videos[i].duration || starts[k];
+      return [starts[k], Math.max(starts[k], end)];
+    }
+
+    shotLength(k) {
+      return Math.max(...this.videos.map((video, i) => this.span(i, k)[1] - this.span(i, k)[0]));
+    }
+
+    // Where shot k starts on the time axis (k = shotCount: the axis's end).
+    shotStarts(k) {
+      let total = 0;
+      for (let j = 0; j < k; j++) total += this.shotLength(j);
+      return total;
+    }
+
+    bindShots() {
+      this.shot = 0;
+      this.frame = null;
+      const panel = this.root.closest("#comparison-panel") || document;
+      this.ui.shotButtons = Array.from(this.root.querySelectorAll(".shot-strip [data-shot]"));
+      this.ui.shotPrompts = Array.from(panel.querySelectorAll('[data-role="story-prompts"] [data-shot]'));
+      // A page reloaded after every shot was seen: the server's record stands for what this page lost.
+      this.seenBefore = this.needed > 0 && Math.min(...this.server) >= this.needed;
+      for (const button of this.ui.shotButtons) {
+        button.addEventListener("click", () => {
+          this.jumpTo(parseInt(button.dataset.shot, 10));
+          button.blur(); // the arrow keys vote, Space plays: not a click on this button
+        });
+      }
+    }
+
+    setShot(k) {
+      this.shot = k;
+      for (const element of [...this.ui.shotButtons, ...this.ui.shotPrompts]) {
+        const here = parseInt(element.dataset.shot, 10) === k;
+        element.classList.toggle("current", here);
+        if (element.tagName === "BUTTON") {
+          if (here) element.setAttribute("aria-current", "step");
+          else element.removeAttribute("aria-current");
+        }
+      }
+    }
+
+    // Whether video i is through shot k: at its boundary (held there), or at its end for the last shot.
+    shotDone(i, k) {
+      const video = this.videos[i];
+      const end = this.span(i, k)[1];
+      if (k === this.shotCount - 1) return video.ended || video.currentTime >= end - 0.01;
+      return video.currentTime >= end - this.holdBack - 0.001;
+    }
+
+    jumpTo(k) {
+      if (!this.ready || !this.shots || k < 0 || k >= this.shotCount) return;
+      this.seekTo(this.shotStarts(k));
+    }
+
+    // Start the sides still inside the current shot; a side through it waits for the others.
+    startShot() {
+      const rate = parseFloat(this.ui.speed.value) || 1;
+      const starts = [];
+      this.videos.forEach((video, i) => {
+        video.playbackRate = rate;
+        if (!this.shotDone(i, this.shot)) starts.push(video.play());
+      });
+      if (this.frame === null) this.frame = requestAnimationFrame(() => this.tick());
+      return starts;
+    }
+
+    // Every animation frame while playing: hold a side at its boundary, start the next shot on all
+    // sides once every side is through this one.
+    tick() {
+      this.frame = null;
+      if (!this.playing || !this.shots) return;
+      const k = this.shot;
+      const last = k === this.shotCount - 1;
+      let through = true;
+      this.videos.forEach((video, i) => {
+        if (!this.shotDone(i, k)) {
+          through = false;
+          return;
+        }
+        if (!last && !video.paused) {
+          video.pause();
+          const hold = this.span(i, k)[1] - this.holdBack;
+          if (video.currentTime > hold) video.currentTime = hold;
+        }
+      });
+      if (through) {
+        this.report();
+        if (!last) {
+          this.setShot(k + 1);
+          this.videos.forEach((video, i) => { video.currentTime = this.span(i, k + 1)[0]; });
+          this.startShot();
+          return;
+        }
+        if (this.ui.loop.checked) {
+          this.seekTo(0);
+          this.startShot();
+          return;
+        }
+        this.playing = false;
+        for (const video of this.videos) video.pause();
+        this.updatePlayButton();
+        this.updateTime();
+        return;
+      }
+      this.updateTime();
+      this.frame = requestAnimationFrame(() => this.tick());
+    }
+
+    // Drift inside a shot (a stall, a slower decoder): the side with the longer shot leads, the others
+    // follow it while their own shot lasts.
+    alignShots(always) {
+      const k = this.shot;
+      const lengths = this.videos.map((video, i) => this.span(i, k)[1] - this.span(i, k)[0]);
+      const lead = lengths.indexOf(Math.max(...lengths));
+      const into = this.videos[lead].currentTime - this.span(lead, k)[0];
+      this.videos.forEach((video, i) => {
+        if (i === lead || into >= lengths[i] - this.holdBack) return; // it holds at its boundary
+        const target = this.span(i, k)[0] + Math.max(0, into);
+        if (always || Math.abs(video.currentTime - target) > 1 / this.fps) video.currentTime = target;
+      });
+    }
+
+    // Of shot k, the least fraction either side has played.
+    shotSeen(k) {
+      return Math.min(...this.videos.map((video, i) => {
+        const [start, end] = this.span(i, k);
+        if (end <= start) return video.duration ? 1 : 0; // an empty shot; or the last one's end not known yet
+        let seen = 0;
+        for (let r = 0; r < video.played.length; r++) {
+          seen += Math.max(0, Math.min(end, video.played.end(r)) - Math.max(start, video.played.start(r)));
+        }
+        // The half frame held back at a boundary is not missing: a frame's worth counts as played.
+        return Math.min(1, (seen + 1 / this.fps) / (end - start));
+      }));
+    }
+
+    get everyShotSeen() {
+      if (!this.shots || this.needed <= 0 || this.seenBefore) return true;
+      for (let k = 0; k < this.shotCount; k++) if (this.shotSeen(k) < this.needed) return false;
+      return true;
     }
 
     // "Both videos" on an A/B page, "All 4 videos" on a best-of-all page.
@@ -140,6 +328,8 @@
     }
 
     destroy() {
+      this.playing = false; // ends a narrative's frame loop
+      if (this.frame) cancelAnimationFrame(this.frame);
       this.timers.forEach(clearInterval);
       this.timers = [];
       for (const video of this.videos) {
@@ -173,7 +363,9 @@
     async play({ quiet = false } = {}) {
       if (!this.ready) return;
       const master = this.master;
-      if (master.ended || master.currentTime >= this.duration - 0.001) this.seekTo(0);
+      if (this.shots ? this.position >= this.duration - 0.01 : master.ended || master.currentTime >= this.duration - 0.001) {
+        this.seekTo(0);
+      }
       const rate = parseFloat(this.ui.speed.value) || 1;
       for (const video of this.videos) video.playbackRate = rate;
       this.alignFollower(true);
@@ -181,7 +373,9 @@
       this.updatePlayButton();
       this.setStatus("");
       // Started in the same task, from the same position: neither side gets a head start.
-      const starts = this.videos.filter((video) => video.currentTime < (video.duration || 0)).map((video) => video.play());
+      const starts = this.shots
+        ? this.startShot()
+        : this.videos.filter((video) => video.currentTime < (video.duration || 0)).map((video) => video.play());
       try {
         await Promise.all(starts);
       } catch (error) {
@@ -208,6 +402,21 @@
 
     seekTo(seconds) {
       const target = Math.max(0, Math.min(seconds, this.duration || 0));
+      if (this.shots) {
+        // The shot at that point of the axis, and as far into it on every side as that side's shot goes.
+        let k = 0;
+        while (k < this.shotCount - 1 && target >= this.shotStarts(k + 1)) k++;
+        const into = target - this.shotStarts(k);
+        this.setShot(k);
+        this.videos.forEach((video, i) => {
+          const [start, end] = this.span(i, k);
+          const hold = k === this.shotCount - 1 ? end : end - this.holdBack;
+          video.currentTime = Math.max(start, Math.min(start + into, hold));
+        });
+        this.updateTime(target);
+        if (this.playing) this.startShot();
+        return;
+      }
       for (const video of this.videos) video.currentTime = Math.min(target, video.duration || 0);
       this.updateTime(target);
     }
@@ -215,10 +424,11 @@
     step(frames) {
       if (!this.ready) return;
       if (this.playing) this.pause();
-      this.seekTo(this.master.currentTime + frames / this.fps);
+      this.seekTo(this.position + frames / this.fps);
     }
 
     alignFollower(always) {
+      if (this.shots) return this.alignShots(always);
       const master = this.master;
       for (const follower of this.followers) {
         if (master.currentTime > (follower.duration || 0)) continue; // a shorter one has simply ended
@@ -234,6 +444,12 @@
         return;
       }
       if (!this.playing) return;
+      if (this.shots) {
+        this.alignShots(false);
+        this.updateTime();
+        this.updateWatched();
+        return;
+      }
       const master = this.master;
       // Drift beyond one frame (a stall, a slower decoder) is corrected by moving the follower.
       this.alignFollower(false);
@@ -249,7 +465,7 @@
     onEnded(video) {
       this.updateWatched();
       this.report();
-      if (video !== this.master) return;
+      if (this.shots || video !== this.master) return; // shots: the next animation frame moves on
       if (this.ui.loop.checked && this.playing) {
         this.seekTo(0);
         this.play();
@@ -266,7 +482,7 @@
     }
 
     updateTime(at) {
-      const now = at === undefined ? this.master.currentTime : at;
+      const now = at === undefined ? this.position : at;
       const duration = this.duration;
       this.ui.time.textContent = formatTime(now) + " / " + formatTime(duration);
       if (duration && document.activeElement !== this.ui.seek) {
@@ -281,6 +497,15 @@
         bar.style.width = (Math.max(playedFraction(video), this.server[k]) * 100).toFixed(1) + "%";
         bar.parentElement.classList.toggle("met", this.server[k] >= this.needed);
       });
+      if (this.shots) {
+        this.ui.shotButtons.forEach((button, k) => {
+          const seen = this.shotSeen(k);
+          const bar = button.querySelector(".shot-seen");
+          if (bar) bar.style.width = (seen * 100).toFixed(1) + "%";
+          button.classList.toggle("seen", seen >= this.needed);
+        });
+        this.updateLock();
+      }
     }
 
     // The server's record from its answer: `watched_<side>` where it names the side (an A/B page), else
@@ -334,7 +559,7 @@
     }
 
     get unlocked() {
-      return this.needed <= 0 || Math.min(...this.server) >= this.needed;
+      return this.needed <= 0 || (Math.min(...this.server) >= this.needed && this.everyShotSeen);
     }
 
     updateLock() {
@@ -348,7 +573,8 @@
       }
       if (unlocked && this.needed > 0 && !this.announcedUnlock) {
         this.announcedUnlock = true;
-        this.setStatus(this.root.dataset.unlockedText || this.allNamed + " have been watched: you can vote now.");
+        const watched = this.shots ? "Every shot of both videos has played" : this.allNamed + " have been watched";
+        this.setStatus(this.root.dataset.unlockedText || watched + ": you can vote now.");
       }
     }
 
@@ -376,6 +602,8 @@
       if (!event.repeat) player.togglePlay();
     } else if (event.key === "a" || event.key === "A") {
       if (!event.repeat) player.toggleAutoplay();
+    } else if (player.shots && /^[1-9]$/.test(event.key)) {
+      if (!event.repeat) player.jumpTo(parseInt(event.key, 10) - 1);
     } else if (keys[event.key]) {
       if (event.key.startsWith("Arrow")) event.preventDefault();
       if (!event.repeat) player.vote(keys[event.key]);

@@ -113,6 +113,23 @@ def test_the_vote_buttons_of_a_track_are_in_view_at_laptop_sizes(
     assert large["width"] > 1.8 * small["width"], (small, large)
 
 
+@pytest.mark.parametrize("kind", [Track.Kind.IDENTITY_CONSISTENCY, Track.Kind.NARRATIVE_ADHERENCE])
+@pytest.mark.parametrize("tall", [True, False], ids=["portrait", "landscape"])
+def test_a_narrative_comparison_with_its_shot_strip_fits_at_laptop_sizes(
+    page, live_server, annotator, kind, tall
+):
+    shape = (256, 140) if tall else (140, 256)
+    track = tests.factories.make_narrative_track(kind=kind, annotators=[annotator], shape=shape)
+    sign_in(page, live_server.url, "annotator-1", "pw-annotator-1")
+    page.goto(f"{live_server.url}/tracks/{track.pk}/")
+    page.locator("details.instructions summary").click()  # read once, closed from then on
+
+    for target in (".shot-strip", ".vote-buttons"):
+        measure_at_every_size(
+            page, lambda t=target: page.locator(t), f"narrative_{kind}_{'tall' if tall else 'wide'}"
+        )
+
+
 @pytest.mark.parametrize("preset", ["pairwise", "personalvideo"])
 def test_the_first_question_of_a_matchup_is_in_view_at_laptop_sizes(
     page, live_server, tmp_path, orientation, preset
