@@ -18,7 +18,7 @@ from generation.models import Method, Prompt, Reference, Video
 from generation.selectors import video_shape_warnings
 from studies import presets
 from studies.models import Answer, Matchup, Participant, ParticipantDecision, Question, Study
-from studies.plans import Case, GoldCase, case_pools, plan_draw
+from studies.plans import Case, GoldCase, case_pools, plan_draw, story_case_pools
 
 # --- study admins -----------------------------------------------------------------------------------
 
@@ -39,6 +39,39 @@ def study_by_slug(*, slug: str) -> Study | None:
     return Study.objects.select_related("ours").filter(public_slug=slug).first()
 
 
+def study_pools(*, study: Study) -> dict[int | None, list[Case]]:
+    """The cases each baseline (or, for "best of all", every method together) can be shown in: the
+    chosen identities x prompts of a clip study, the chosen stories of a narrative one."""
+    baseline_ids = sorted(study.baselines.values_list("pk", flat=True))
+    if study.is_narrative:
+        return story_case_pools(
+            ours_id=study.ours_id,
+            baseline_ids=baseline_ids,
+            story_ids=study.stories.values_list("pk", flat=True),
+            best_of_all=not study.is_pairwise,
+        )
+    return case_pools(
+        ours_id=study.ours_id,
+        baseline_ids=baseline_ids,
+        identity_ids=study.identities.values_list("pk", flat=True),
+        prompt_ids=study.prompts.values_list("pk", flat=True),
+        best_of_all=not study.is_pairwise,
+    )
+
+
+def study_videos(*, study: Study) -> QuerySet[Video]:
+    """The videos of the study's methods that its matchups can show: clips of its identities and
+    prompts, or the joined files of its stories' renderings."""
+    videos = Video.objects.of_methods().filter(
+        method_id__in=[study.ours_id, *study.baselines.values_list("pk", flat=True)]
+    )
+    if study.is_narrative:
+        return videos.filter(rendering__story__in=study.stories.all(), shot__isnull=True)
+    return videos.filter(
+        identity__in=study.identities.all(), prompt__in=study.prompts.all(), rendering__isnull=True
+    )
+
+
 @dataclass(frozen=True)
 class PoolRow:
     label: str
@@ -47,17 +80,12 @@ class PoolRow:
     identities: int
     prompts: int
     keeps_elements: int
+    stories: int = 0
 
 
 def study_case_pool(*, study: Study) -> list[PoolRow]:
     """How many cases each baseline (or, for "best of all", every method together) can be shown in."""
-    pools = case_pools(
-        ours_id=study.ours_id,
-        baseline_ids=sorted(study.baselines.values_list("pk", flat=True)),
-        identity_ids=study.identities.values_list("pk", flat=True),
-        prompt_ids=study.prompts.values_list("pk", flat=True),
-        best_of_all=not study.is_pairwise,
-    )
+    pools = study_pools(study=study)
     names = dict(Method.objects.values_list("pk", "name"))
     keeps = {p.pk for p in study.prompts.all() if p.keeps_elements}
 
@@ -69,6 +97,7 @@ def study_case_pool(*, study: Study) -> list[PoolRow]:
             identities=len({case.identity_id for case in cases}),
             prompts=len({case.prompt_id for case in cases}),
             keeps_elements=sum(case.prompt_id in keeps for case in cases),
+            stories=len({case.story_id for case in cases if case.story_id is not None}),
         )
 
     return [
@@ -79,11 +108,7 @@ def study_case_pool(*, study: Study) -> list[PoolRow]:
 
 def study_video_shape_warnings(*, study: Study) -> list[str]:
     """What a participant could tell "ours" from a baseline by (size, frame rate, duration)."""
-    videos = Video.objects.of_methods().filter(
-        method_id__in=[study.ours_id, *study.baselines.values_list("pk", flat=True)],
-        identity__in=study.identities.all(),
-        prompt__in=study.prompts.all(),
-    )
+    videos = study_videos(study=study)
     return video_shape_warnings(videos=videos, reference_method_id=study.ours_id)
 
 
@@ -107,16 +132,18 @@ def study_gold_cases(*, study: Study) -> list[GoldCase]:
     several videos of a "best of all" page would stand out."""
     if not study.is_pairwise:
         return []
-    comparisons = (
-        Comparison.objects.filter(
-            gold_answers__criterion__in=study.questions.values("criterion"),
+    comparisons = Comparison.objects.filter(gold_answers__criterion__in=study.questions.values("criterion"))
+    if study.is_narrative:
+        comparisons = comparisons.filter(
+            video_a__rendering__story__in=study.stories.all(), video_a__shot__isnull=True
+        )
+    else:
+        comparisons = comparisons.filter(
             identity__in=study.identities.all(),
             prompt__in=study.prompts.all(),
+            video_a__rendering__isnull=True,
         )
-        .distinct()
-        .select_related("prompt")
-        .order_by("pk")
-    )
+    comparisons = comparisons.distinct().select_related("prompt").order_by("pk")
     return [
         GoldCase(
             comparison_id=c.pk,
@@ -162,9 +189,7 @@ def study_watch_seconds(*, study: Study) -> float:
     """About how long watching one matchup's videos takes: the studied method's videos in the study's
     cases, played together side by side (pairwise) or one after the other (best of all)."""
     mean = (
-        Video.objects.filter(
-            method_id=study.ours_id, identity__in=study.identities.all(), prompt__in=study.prompts.all()
-        ).aggregate(mean=Avg("duration"))["mean"]
+        study_videos(study=study).filter(method_id=study.ours_id).aggregate(mean=Avg("duration"))["mean"]
         or 0.0
     )
     return mean if study.is_pairwise else mean * (1 + study.baselines.count())
@@ -495,13 +520,7 @@ def participants_with_decisions(*, study: Study) -> dict[int, Participant]:
 def preview_pages(*, study: Study) -> list[Matchup]:
     """A participant's matchups as a study admin previews them: drawn like a real plan (the same seed
     each time, so that Previous and Next keep their pages) and never saved."""
-    pools = case_pools(
-        ours_id=study.ours_id,
-        baseline_ids=sorted(study.baselines.values_list("pk", flat=True)),
-        identity_ids=study.identities.values_list("pk", flat=True),
-        prompt_ids=study.prompts.values_list("pk", flat=True),
-        best_of_all=not study.is_pairwise,
-    )
+    pools = study_pools(study=study)
     if not pools or any(not cases for cases in pools.values()):
         return []
     plan = plan_draw(
