@@ -14,7 +14,7 @@ from django.db.models import Avg, Count, F, OuterRef, Q, QuerySet, Subquery
 
 from annotate.models import Comparison, Criterion, GoldAnswer, Judgment
 from annotate.quality import JUDGMENT_COLUMNS
-from generation.models import Method, Prompt, Reference, Video
+from generation.models import Method, Prompt, Reference, StoryRendering, Video
 from generation.selectors import video_shape_warnings
 from studies import presets
 from studies.models import Answer, Matchup, Participant, ParticipantDecision, Question, Study
@@ -266,6 +266,12 @@ class MatchupPage:
     watch_missing: str  # what must still play, in the page's words; empty when nothing
     # With prefetching: the media of the participant's next matchup, for the browser to fetch meanwhile.
     next_media: list[str] = field(default_factory=list)
+    # A narrative matchup: the story's shot prompts in order, each video's shot starts (seconds, spaced,
+    # for the player's shot strip) and the person's references grouped by viewpoint (identity and body
+    # questions); empty for clips.
+    shots: list[str] = field(default_factory=list)
+    shot_starts: list[str] = field(default_factory=list)
+    views: list[tuple[str, list[Reference]]] = field(default_factory=list)
 
     @property
     def watched(self) -> list[float]:
@@ -292,12 +298,13 @@ class MatchupPage:
         return list(zip(range(len(self.videos)), self.labels, self.videos, strict=True))
 
     @property
-    def played(self) -> list[tuple[str, str, Video, float]]:
-        """Each video for the player: its side (left and right of two, else its position), label, video
-        and the fraction of it the server has recorded as played."""
+    def played(self) -> list[tuple[str, str, Video, float, str]]:
+        """Each video for the player: its side (left and right of two, else its position), label, video,
+        the fraction of it the server has recorded as played and its shot starts ("" for a clip)."""
         count = len(self.videos)
         sides = ["left", "right"] if count == 2 else [str(k) for k in range(count)]
-        return list(zip(sides, self.labels, self.videos, self.watched, strict=True))
+        starts = self.shot_starts or [""] * count
+        return list(zip(sides, self.labels, self.videos, self.watched, starts, strict=True))
 
 
 def video_labels(count: int) -> list[str]:
@@ -323,6 +330,36 @@ def watch_missing(*, study: Study, matchup: Matchup) -> str:
     return f"Play at least {study.min_watch_fraction:.0%} of {videos} before answering."
 
 
+# The questions that judge the person's look across shots: their pages show every viewpoint.
+LOOK_CRITERIA = (Criterion.IDENTITY_CONSISTENCY, Criterion.BODY_CONSISTENCY)
+
+
+def _story_parts(*, study: Study, videos: list[Video], identity_id: int) -> dict[str, list]:
+    """What a page shows of a story: its shot prompts, each joined file's shot starts and, for identity
+    and body questions, the person's references by viewpoint. Nothing for a page of clips."""
+    if not videos or videos[0].rendering_id is None:
+        return {}
+    renderings = StoryRendering.objects.select_related("story").in_bulk(
+        [video.rendering_id for video in videos]
+    )
+    story = renderings[videos[0].rendering_id].story
+    parts: dict[str, list] = {
+        "shots": [prompt.shown_text for prompt in story.shot_prompts()],
+        "shot_starts": [
+            " ".join(f"{float(start):g}" for start in renderings[video.rendering_id].shot_starts)
+            for video in videos
+        ],
+    }
+    if study.questions.filter(criterion__in=LOOK_CRITERIA).exists():
+        references = Reference.objects.filter(identity_id=identity_id, is_primary=False)
+        order: list[str] = [viewpoint.value for viewpoint in Reference.Viewpoint]
+        groups: dict[str, list[Reference]] = {}
+        for reference in sorted(references, key=lambda r: (order.index(r.viewpoint), r.position, r.pk)):
+            groups.setdefault(reference.get_viewpoint_display(), []).append(reference)
+        parts["views"] = list(groups.items())
+    return parts
+
+
 def matchup_page(*, participant: Participant, position: int) -> MatchupPage | None:
     """Everything one matchup page shows, or None when the participant has no such matchup."""
     matchup = (
@@ -334,6 +371,7 @@ def matchup_page(*, participant: Participant, position: int) -> MatchupPage | No
         return None
     study = participant.study
     videos_by_id = Video.objects.in_bulk(matchup.video_ids)
+    videos = [videos_by_id[pk] for pk in matchup.video_ids]
     picked = dict(Answer.objects.filter(matchup=matchup).values_list("criterion", "picked"))
     questions = [
         QuestionView(question=q, picked=picked.get(q.criterion))
@@ -344,7 +382,7 @@ def matchup_page(*, participant: Participant, position: int) -> MatchupPage | No
         matchup=matchup,
         total=participant.matchups.count(),
         answered=participant.matchups.filter(answered_at__isnull=False).count(),
-        videos=[videos_by_id[pk] for pk in matchup.video_ids],
+        videos=videos,
         labels=video_labels(len(matchup.video_ids)),
         reference=Reference.objects.filter(identity_id=matchup.identity_id, is_primary=True).first(),
         prompt_text=matchup.prompt.shown_text,
@@ -352,6 +390,7 @@ def matchup_page(*, participant: Participant, position: int) -> MatchupPage | No
         watch_needed=study.watch_needed,
         watch_missing=watch_missing(study=study, matchup=matchup),
         next_media=_next_media(participant=participant, position=position + 1),
+        **_story_parts(study=study, videos=videos, identity_id=matchup.identity_id),
     )
 
 
@@ -551,11 +590,12 @@ def preview_page(*, study: Study, matchups: list[Matchup], position: int) -> Mat
     """One previewed matchup as the participant's page shows it, with no watch rule to wait for."""
     matchup = matchups[position]
     videos_by_id = Video.objects.in_bulk(matchup.video_ids)
+    videos = [videos_by_id[pk] for pk in matchup.video_ids]
     return MatchupPage(
         matchup=matchup,
         total=len(matchups),
         answered=position,
-        videos=[videos_by_id[pk] for pk in matchup.video_ids],
+        videos=videos,
         labels=video_labels(len(matchup.video_ids)),
         reference=Reference.objects.filter(identity_id=matchup.identity_id, is_primary=True).first(),
         prompt_text=matchup.prompt.shown_text,
@@ -566,4 +606,5 @@ def preview_page(*, study: Study, matchups: list[Matchup], position: int) -> Mat
         ],
         watch_needed=0.0,
         watch_missing="",
+        **_story_parts(study=study, videos=videos, identity_id=matchup.identity_id),
     )
