@@ -79,14 +79,27 @@ def make_video(
     )
 
 
+# One storyline, a shot each: distinct texts, so that their order shows.
+STORY_ACTIONS = (
+    "walks into the kitchen",
+    "sits down at the table",
+    "turns to the window and waves",
+    "stands up and stretches",
+    "leaves through the back door",
+)
+
+
 def make_story(identity: Identity | None = None, shots: int = 3) -> Story:
     """A story of ``identity`` (a new one by default) with ``shots`` shot prompts, in order."""
     identity = identity or IdentityFactory()
     story = Story.objects.create(
         slug=f"story-{next(_distinct_shades)}", identity=identity, title=f"A day of {identity.name}"
     )
-    for position in range(1, shots + 1):
-        StoryShot.objects.create(story=story, position=position, prompt=PromptFactory())
+    for position, action in enumerate(STORY_ACTIONS[:shots], start=1):
+        prompt = PromptFactory(
+            action=action, full_text=f"A person {action}.", differential_text=f"The person {action}."
+        )
+        StoryShot.objects.create(story=story, position=position, prompt=prompt)
     return story
 
 

@@ -80,7 +80,10 @@ def test_a_story_pair_names_both_renderings_shots_in_order_and_joins_to_the_vide
     assert sorted(references.viewpoint) == ["back", "front", "profile_left"]
     assert set(references.framing) == {"full_body"} and references.in_three_view.all()
 
-    loaded = datasets.load_dataset(str(out), "story_pairs", split="train")
+    # A cache of its own: the library keys its cache by path and size, which another run may share.
+    loaded = datasets.load_dataset(
+        str(out), "story_pairs", split="train", cache_dir=str(tmp_path / "hf-cache")
+    )
     assert loaded[0]["comparison_id"] == comparison.pk
     card = (out / "README.md").read_text()
     assert "`data/story_pairs.parquet`" in card and "`viewpoint`" in card
