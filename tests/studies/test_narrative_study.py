@@ -155,3 +155,10 @@ def test_the_four_narrative_criteria_are_in_the_results_under_their_labels_and_o
     }
     assert len(results.rows) == 4 * 2 and all(row.n > 0 for row in results.rows)
     assert results.tested == 8 and all(row.p_holm >= row.p_value for row in results.rows)
+
+
+def test_a_draft_narrative_study_previews_its_story_pages(stories, admin_client):
+    study = make_study(stories, status=Study.Status.DRAFT, matchups_per_participant=2)
+    page = admin_client.get(f"/studies/{study.pk}/preview/m/1/").content.decode()
+    assert '<ol class="story-shots">' in page and page.count("data-shot-starts=") == 2
+    assert not study.participants.exists()
