@@ -72,6 +72,10 @@ def _pairings(ours: dict[int, int], others: list[dict[int, int]]) -> list[tuple[
     return [(tuple(videos[k % len(videos)] for videos in lists), False) for k in range(longest)]
 
 
+# (identity, prompt, story or None) -> method -> seed -> video id
+_ByCase = defaultdict[tuple[int, int, int | None], defaultdict[int, dict[int, int]]]
+
+
 def case_pools(
     *,
     ours_id: int,
@@ -119,10 +123,6 @@ def story_case_pools(
     for video_id, method_id, identity_id, prompt_id, story_id, seed in rows:
         by_case[(identity_id, prompt_id, story_id)][method_id][seed] = video_id
     return _pools_from(by_case, ours_id=ours_id, baseline_ids=baseline_ids, best_of_all=best_of_all)
-
-
-# (identity, prompt, story or None) -> method -> seed -> video id
-_ByCase = defaultdict[tuple[int, int, int | None], defaultdict[int, dict[int, int]]]
 
 
 def _pools_from(
