@@ -190,7 +190,7 @@ class StudyListApi(FilteredListApi):
     filter_class = filters.StudyFilters
 
     def base_queryset(self) -> QuerySet:
-        return Study.objects.prefetch_related("baselines", "identities", "prompts")
+        return Study.objects.prefetch_related("baselines", "identities", "prompts", "stories")
 
 
 class JudgmentListApi(FilteredListApi):

@@ -13,6 +13,7 @@ from django.http import HttpRequest
 
 from generation.models import Reference, Video
 from studies.models import Matchup, Participant, Study
+from studies.selectors import LOOK_CRITERIA
 
 SESSION_KEY = "study_participants"
 
@@ -40,7 +41,8 @@ def _active_tokens(request: HttpRequest) -> list[str]:
 
 def participant_may_view(request: HttpRequest, owner: Any) -> bool:
     """A participant answering a study sees the videos and the primary reference of their own
-    matchups, and nothing else of the catalog."""
+    matchups (in a narrative study with identity or body questions, every reference of the person, as
+    the page shows them by viewpoint), and nothing else of the catalog."""
     tokens = _active_tokens(request)
     if not tokens:
         return False
@@ -50,5 +52,11 @@ def participant_may_view(request: HttpRequest, owner: Any) -> bool:
     if isinstance(owner, Video):
         return matchups.filter(video_ids__contains=[owner.pk]).exists()
     if isinstance(owner, Reference):
-        return owner.is_primary and matchups.filter(identity_id=owner.identity_id).exists()
+        mine = matchups.filter(identity_id=owner.identity_id)
+        if not owner.is_primary:
+            mine = mine.filter(
+                participant__study__kind=Study.Kind.NARRATIVE,
+                participant__study__questions__criterion__in=LOOK_CRITERIA,
+            )
+        return mine.exists()
     return False

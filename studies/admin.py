@@ -17,7 +17,7 @@ class StudyAdmin(admin.ModelAdmin):
     list_display = ("name", "status", "preset", "ours", "matchups_per_participant", "created_at")
     list_filter = ("status", "preset")
     search_fields = ("name",)
-    filter_horizontal = ("baselines", "identities", "prompts")
+    filter_horizontal = ("baselines", "identities", "prompts", "stories")
     readonly_fields = ("public_slug", "created_at", "opened_at", "closed_at")
     inlines = (QuestionInline,)
 

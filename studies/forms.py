@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from generation.models import Identity, Method, Prompt
+from generation.models import Identity, Method, Prompt, Story
 from studies import presets, selectors
 from studies.models import Study, return_code_validator, return_url_validator
 from studies.power import DEFAULT_HALF_WIDTH, DEFAULT_RATE
@@ -31,6 +31,12 @@ class PromptsChoiceField(forms.ModelMultipleChoiceField):
 class IdentitiesChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj: Identity) -> str:
         return obj.name
+
+
+class StoriesChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Story) -> str:
+        shots = obj.shots.count()
+        return f"{obj.slug}: {obj.title or 'untitled'} ({obj.identity.name}, {shots} shots)"
 
 
 # The form field's own check says "Enter a valid URL." for every refusal; this says what is wanted.
@@ -61,13 +67,26 @@ class StudyForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="Each participant meets every baseline equally often.",
     )
+    # A clip study's cases are identities x prompts, a narrative study's are stories: clean() asks for
+    # the ones its kind of study needs.
     identities = IdentitiesChoiceField(
         queryset=Identity.objects.all(),
         widget=forms.CheckboxSelectMultiple,
         label="People (identities) to draw cases from",
+        required=False,
     )
     prompts = PromptsChoiceField(
-        queryset=Prompt.objects.all(), widget=forms.CheckboxSelectMultiple, label="Prompts to draw cases from"
+        queryset=Prompt.objects.all(),
+        widget=forms.CheckboxSelectMultiple,
+        label="Prompts to draw cases from",
+        required=False,
+    )
+    stories = StoriesChoiceField(
+        queryset=Story.objects.select_related("identity").prefetch_related("shots"),
+        widget=forms.CheckboxSelectMultiple,
+        label="Stories to draw cases from (sequential narrative only)",
+        help_text="Each matchup shows ours' and a baseline's rendering of one story, played shot after shot.",
+        required=False,
     )
     matchups_per_participant = forms.IntegerField(
         min_value=1, max_value=500, initial=40, label="Matchups per participant",
@@ -161,7 +180,7 @@ class StudyForm(forms.Form):
     )  # fmt: skip
 
     design_fields = (
-        "preset", "ours", "baselines", "identities", "prompts", "matchups_per_participant",
+        "preset", "ours", "baselines", "identities", "prompts", "stories", "matchups_per_participant",
         "element_policy", "element_percent", "min_watch_fraction", "gold_matchups_per_participant",
         "repeat_matchups_per_participant", "screen_out_after_failed_gold",
     )  # fmt: skip
@@ -174,6 +193,7 @@ class StudyForm(forms.Form):
             self.initial.setdefault("baselines", list(Method.objects.filter(role=Method.Role.BASELINE)))
             self.initial.setdefault("identities", list(Identity.objects.all()))
             self.initial.setdefault("prompts", list(Prompt.objects.all()))
+            self.initial.setdefault("stories", list(Story.objects.all()))
             return
         self.initial.update({name: getattr(study, name) for name in self.base_fields if hasattr(study, name)})
         self.fields["matchups_per_participant"].help_text = (
@@ -185,6 +205,7 @@ class StudyForm(forms.Form):
             baselines=list(study.baselines.all()),
             identities=list(study.identities.all()),
             prompts=list(study.prompts.all()),
+            stories=list(study.stories.all()),
             element_percent=round(study.element_fraction * 100),
         )
         self.fields["instructions"] = forms.CharField(
@@ -212,6 +233,15 @@ class StudyForm(forms.Form):
         ours, baselines = data.get("ours"), data.get("baselines")
         if ours is not None and baselines is not None and ours in baselines:
             self.add_error("baselines", "The studied method cannot also be a baseline.")
+        preset = data.get("preset")
+        if preset in presets.PRESETS and not self.fields["preset"].disabled:
+            if presets.PRESETS[preset].kind == Study.Kind.NARRATIVE:
+                if not data.get("stories"):
+                    self.add_error("stories", "A sequential narrative study needs at least one story.")
+            else:
+                for name, what in (("identities", "person"), ("prompts", "prompt")):
+                    if not data.get(name):
+                        self.add_error(name, f"Choose at least one {what} to draw cases from.")
         matchups = data.get("matchups_per_participant")
         for name, what in (
             ("gold_matchups_per_participant", "gold matchups"),

@@ -16,7 +16,7 @@ from django.db.models import F, Q
 
 from annotate.models import Comparison, Criterion, Judgment, Rater, RaterDecision
 from annotate.watch import watch_needed
-from generation.models import Identity, Method, Prompt, Video
+from generation.models import Identity, Method, Prompt, Story, Video
 
 
 def new_public_slug() -> str:
@@ -50,6 +50,11 @@ class Study(models.Model):
         ANYID = "anyid", "Four questions, ours against one baseline (AnyID-style)"
         PERSONALVIDEO = "personalvideo", "Best of all methods, four criteria (PersonalVideo-style)"
         CONCATID = "concatid", "Facial motion, three questions (Concat-ID-style)"
+        NARRATIVE = "narrative", "Actor-Bench style: sequential narrative"
+
+    class Kind(models.TextChoices):
+        CLIPS = "clips", "Clips: one video per case (a person and a prompt)"
+        NARRATIVE = "narrative", "Narratives: the joined file of each method's rendering of a story"
 
     class Format(models.TextChoices):
         PAIRWISE = "pairwise", "Two videos: ours against one baseline, answered Left / Right"
@@ -67,6 +72,9 @@ class Study(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
     preset = models.CharField(max_length=16, choices=Preset.choices, default=Preset.ANYID)
     format = models.CharField(max_length=16, choices=Format.choices, default=Format.PAIRWISE)
+    # What a case is, which follows the preset like the format: a clip study draws its cases from
+    # identities x prompts and never shows a story's videos; a narrative study draws them from stories.
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CLIPS)
     public_slug = models.SlugField(max_length=40, unique=True, default=new_public_slug)
     public_join = models.BooleanField(
         default=True, help_text="Anyone with the public link may join; otherwise personal links only."
@@ -75,8 +83,10 @@ class Study(models.Model):
     # The design: frozen once the study opens, so that every answer was given to the same question.
     ours = models.ForeignKey(Method, on_delete=models.PROTECT, related_name="studies_as_ours")
     baselines = models.ManyToManyField(Method, related_name="studies_as_baseline")
-    identities = models.ManyToManyField(Identity, related_name="studies")
-    prompts = models.ManyToManyField(Prompt, related_name="studies")
+    # A clip study's cases; a narrative study has none of these (its stories name person and prompts).
+    identities = models.ManyToManyField(Identity, related_name="studies", blank=True)
+    prompts = models.ManyToManyField(Prompt, related_name="studies", blank=True)
+    stories = models.ManyToManyField(Story, related_name="studies", blank=True)
     matchups_per_participant = models.PositiveSmallIntegerField(
         default=40, validators=[MinValueValidator(1), MaxValueValidator(500)]
     )
@@ -189,6 +199,10 @@ class Study(models.Model):
     @property
     def is_pairwise(self) -> bool:
         return self.format == self.Format.PAIRWISE
+
+    @property
+    def is_narrative(self) -> bool:
+        return self.kind == self.Kind.NARRATIVE
 
     @property
     def watch_needed(self) -> float:

@@ -5,7 +5,9 @@ Kept apart from the services so that the rules can be read (and tested) in one p
 - every baseline is met equally often, ±1 (the remainder goes to the baselines the study has shown
   least so far, so the study as a whole stays balanced too);
 - ours and the baseline show the same case: the same identity, prompt and seed where both have a video
-  with that seed, otherwise the same identity and prompt;
+  with that seed, otherwise the same identity and prompt; a clip study never shows a story's videos;
+- in a narrative study a case is a story: the joined files of ours' and the baseline's renderings of it,
+  the same seed where both have one;
 - cases are spread: a participant sees a case again only when every other case has been used, and
   identities and prompts are used as evenly as the pool allows, preferring cases the study has shown
   least often to earlier participants;
@@ -30,12 +32,19 @@ from generation.models import Prompt, Video
 
 @dataclass(frozen=True)
 class Case:
-    """Videos of one identity and prompt to show together; ``video_ids[0]`` is ours."""
+    """Videos of one identity and prompt to show together; ``video_ids[0]`` is ours.
+
+    A story's case has its ``story_id``, its identity and its first shot's prompt (the joined files')."""
 
     identity_id: int
     prompt_id: int
     video_ids: tuple[int, ...]
     same_seed: bool
+    story_id: int | None = None
+
+    @property
+    def key(self) -> tuple[int, int, int | None]:
+        return (self.identity_id, self.prompt_id, self.story_id)
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,10 @@ def _pairings(ours: dict[int, int], others: list[dict[int, int]]) -> list[tuple[
     return [(tuple(videos[k % len(videos)] for videos in lists), False) for k in range(longest)]
 
 
+# (identity, prompt, story or None) -> method -> seed -> video id
+_ByCase = defaultdict[tuple[int, int, int | None], defaultdict[int, dict[int, int]]]
+
+
 def case_pools(
     *,
     ours_id: int,
@@ -72,27 +85,58 @@ def case_pools(
     best_of_all: bool,
 ) -> dict[int | None, list[Case]]:
     """The cases each baseline can be shown in (or, for "best of all", the cases every method has)."""
-    by_case: dict[tuple[int, int], dict[int, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
+    by_case: _ByCase = defaultdict(lambda: defaultdict(dict))
     rows = (
         Video.objects.of_methods()
         .filter(
             identity_id__in=list(identity_ids),
             prompt_id__in=list(prompt_ids),
             method_id__in=[ours_id, *baseline_ids],
+            rendering__isnull=True,  # a story's shots and joined files belong to narrative studies
         )
         .order_by("-id")  # the oldest video of a seed wins below, so re-imports do not change plans
         .values_list("id", "method_id", "identity_id", "prompt_id", "seed")
     )
     for video_id, method_id, identity_id, prompt_id, seed in rows:
-        by_case[(identity_id, prompt_id)][method_id][seed] = video_id
+        by_case[(identity_id, prompt_id, None)][method_id][seed] = video_id
+    return _pools_from(by_case, ours_id=ours_id, baseline_ids=baseline_ids, best_of_all=best_of_all)
 
+
+def story_case_pools(
+    *, ours_id: int, baseline_ids: Sequence[int], story_ids: Iterable[int], best_of_all: bool = False
+) -> dict[int | None, list[Case]]:
+    """The stories each baseline can be shown in: those that ours and the baseline have both rendered,
+    each side the joined file of one rendering (paired by seed as clips are)."""
+    by_case: _ByCase = defaultdict(lambda: defaultdict(dict))
+    rows = (
+        Video.objects.of_methods()
+        .filter(
+            rendering__story_id__in=list(story_ids),
+            shot__isnull=True,  # the joined file, never a single shot
+            method_id__in=[ours_id, *baseline_ids],
+        )
+        .order_by("-id")  # the oldest rendering of a seed wins, as for clips
+        .values_list(
+            "id", "method_id", "rendering__story__identity_id", "prompt_id", "rendering__story_id", "seed"
+        )
+    )
+    for video_id, method_id, identity_id, prompt_id, story_id, seed in rows:
+        by_case[(identity_id, prompt_id, story_id)][method_id][seed] = video_id
+    return _pools_from(by_case, ours_id=ours_id, baseline_ids=baseline_ids, best_of_all=best_of_all)
+
+
+def _pools_from(
+    by_case: _ByCase, *, ours_id: int, baseline_ids: Sequence[int], best_of_all: bool
+) -> dict[int | None, list[Case]]:
     def cases_for(method_ids: Sequence[int]) -> list[Case]:
         found = []
-        for (identity_id, prompt_id), methods in sorted(by_case.items()):
+        for (identity_id, prompt_id, story_id), methods in sorted(
+            by_case.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or 0)
+        ):
             if ours_id not in methods or any(m not in methods for m in method_ids):
                 continue
             for video_ids, same_seed in _pairings(methods[ours_id], [methods[m] for m in method_ids]):
-                found.append(Case(identity_id, prompt_id, video_ids, same_seed))
+                found.append(Case(identity_id, prompt_id, video_ids, same_seed, story_id))
         return found
 
     if best_of_all:
@@ -171,7 +215,7 @@ def plan_draw(
         slots = list(_baseline_slots([b for b in pools if b is not None], matchups, baselines_so_far, rng))
 
     used_entries: Counter[tuple[int | None, tuple[int, ...]]] = Counter()
-    used_cases: Counter[tuple[int, int]] = Counter()
+    used_cases: Counter[tuple[int, int, int | None]] = Counter()
     used_identities: Counter[int] = Counter()
     used_prompts: Counter[int] = Counter()
     chosen: list[Case] = []
@@ -180,7 +224,7 @@ def plan_draw(
         def score(case: Case, baseline_id: int | None = baseline_id) -> tuple[int, int, int, int, float]:
             return (
                 used_entries[(baseline_id, case.video_ids)],
-                used_cases[(case.identity_id, case.prompt_id)],
+                used_cases[case.key],
                 used_identities[case.identity_id] + used_prompts[case.prompt_id],
                 shown_so_far[tuple(sorted(case.video_ids))],
                 rng.random(),
@@ -189,7 +233,7 @@ def plan_draw(
         case = min(pools[baseline_id], key=score)
         chosen.append(case)
         used_entries[(baseline_id, case.video_ids)] += 1
-        used_cases[(case.identity_id, case.prompt_id)] += 1
+        used_cases[case.key] += 1
         used_identities[case.identity_id] += 1
         used_prompts[case.prompt_id] += 1
 

@@ -26,6 +26,7 @@ class PresetSpec:
     summary: str
     format: str  # Study.Format value
     questions: tuple[QuestionSpec, ...]
+    kind: str = "clips"  # Study.Kind value: "narrative" draws its cases from stories
 
 
 IDENTITY_FIDELITY = QuestionSpec(
@@ -114,6 +115,37 @@ PRESETS: dict[str, PresetSpec] = {
             ),
         ),
     ),
+    "narrative": PresetSpec(
+        key="narrative",
+        title="Actor-Bench style: sequential narrative",
+        summary="Ours against one baseline on stories: each side is one rendering of the same story (its "
+        "shots played one after the other), beside the story's prompts shot by shot; identity "
+        "consistency across shots, body consistency, narrative adherence and continuity.",
+        format="pairwise",
+        kind="narrative",
+        questions=(
+            QuestionSpec(
+                Criterion.IDENTITY_CONSISTENCY,
+                "In which video is it more clearly the same person in every shot?",
+                "Face and body, matching the reference images from every viewpoint.",
+            ),
+            QuestionSpec(
+                Criterion.BODY_CONSISTENCY,
+                "In which video does the person's body stay more consistent?",
+                "Build, clothing and hair held the same when the viewpoint changes.",
+            ),
+            QuestionSpec(
+                Criterion.NARRATIVE_ADHERENCE,
+                "Which video better follows the story?",
+                "Each shot does what its prompt asks, in the order of the prompts.",
+            ),
+            QuestionSpec(
+                Criterion.CONTINUITY,
+                "Which video flows more smoothly from shot to shot?",
+                "No jump between shots (in place, look or lighting) that the story does not ask for.",
+            ),
+        ),
+    ),
 }
 
 DEFAULT_PRESET = "anyid"
@@ -144,6 +176,21 @@ address. If you arrive from a crowd-working platform, its participant id is stor
 (salted) hash, to make sure each person takes part once.
 
 Contact. Questions about this study: {contact}."""
+
+# The narrative preset's participants see stories, not single clips: only "What you will do" differs.
+NARRATIVE_INSTRUCTIONS = DEFAULT_INSTRUCTIONS.replace(
+    "Each page shows a reference image of a person, a text prompt, and short videos made from them. The "
+    "videos play together;",
+    "Each page shows reference images of a person, a short story told in a few numbered shots (one text "
+    "prompt per shot), and two videos, each telling the whole story shot after shot. The videos play "
+    "together;",
+)
+
+
+def instructions_for(preset: str) -> str:
+    """The default instructions of a new study of ``preset``."""
+    return NARRATIVE_INSTRUCTIONS if PRESETS[preset].kind == "narrative" else DEFAULT_INSTRUCTIONS
+
 
 DEFAULT_CONSENT = """\
 Before you start, please confirm that:

@@ -14,11 +14,11 @@ from django.db.models import Avg, Count, F, OuterRef, Q, QuerySet, Subquery
 
 from annotate.models import Comparison, Criterion, GoldAnswer, Judgment
 from annotate.quality import JUDGMENT_COLUMNS
-from generation.models import Method, Prompt, Reference, Video
+from generation.models import Method, Prompt, Reference, StoryRendering, Video
 from generation.selectors import video_shape_warnings
 from studies import presets
 from studies.models import Answer, Matchup, Participant, ParticipantDecision, Question, Study
-from studies.plans import Case, GoldCase, case_pools, plan_draw
+from studies.plans import Case, GoldCase, case_pools, plan_draw, story_case_pools
 
 # --- study admins -----------------------------------------------------------------------------------
 
@@ -39,6 +39,39 @@ def study_by_slug(*, slug: str) -> Study | None:
     return Study.objects.select_related("ours").filter(public_slug=slug).first()
 
 
+def study_pools(*, study: Study) -> dict[int | None, list[Case]]:
+    """The cases each baseline (or, for "best of all", every method together) can be shown in: the
+    chosen identities x prompts of a clip study, the chosen stories of a narrative one."""
+    baseline_ids = sorted(study.baselines.values_list("pk", flat=True))
+    if study.is_narrative:
+        return story_case_pools(
+            ours_id=study.ours_id,
+            baseline_ids=baseline_ids,
+            story_ids=study.stories.values_list("pk", flat=True),
+            best_of_all=not study.is_pairwise,
+        )
+    return case_pools(
+        ours_id=study.ours_id,
+        baseline_ids=baseline_ids,
+        identity_ids=study.identities.values_list("pk", flat=True),
+        prompt_ids=study.prompts.values_list("pk", flat=True),
+        best_of_all=not study.is_pairwise,
+    )
+
+
+def study_videos(*, study: Study) -> QuerySet[Video]:
+    """The videos of the study's methods that its matchups can show: clips of its identities and
+    prompts, or the joined files of its stories' renderings."""
+    videos = Video.objects.of_methods().filter(
+        method_id__in=[study.ours_id, *study.baselines.values_list("pk", flat=True)]
+    )
+    if study.is_narrative:
+        return videos.filter(rendering__story__in=study.stories.all(), shot__isnull=True)
+    return videos.filter(
+        identity__in=study.identities.all(), prompt__in=study.prompts.all(), rendering__isnull=True
+    )
+
+
 @dataclass(frozen=True)
 class PoolRow:
     label: str
@@ -47,17 +80,12 @@ class PoolRow:
     identities: int
     prompts: int
     keeps_elements: int
+    stories: int = 0
 
 
 def study_case_pool(*, study: Study) -> list[PoolRow]:
     """How many cases each baseline (or, for "best of all", every method together) can be shown in."""
-    pools = case_pools(
-        ours_id=study.ours_id,
-        baseline_ids=sorted(study.baselines.values_list("pk", flat=True)),
-        identity_ids=study.identities.values_list("pk", flat=True),
-        prompt_ids=study.prompts.values_list("pk", flat=True),
-        best_of_all=not study.is_pairwise,
-    )
+    pools = study_pools(study=study)
     names = dict(Method.objects.values_list("pk", "name"))
     keeps = {p.pk for p in study.prompts.all() if p.keeps_elements}
 
@@ -69,6 +97,7 @@ def study_case_pool(*, study: Study) -> list[PoolRow]:
             identities=len({case.identity_id for case in cases}),
             prompts=len({case.prompt_id for case in cases}),
             keeps_elements=sum(case.prompt_id in keeps for case in cases),
+            stories=len({case.story_id for case in cases if case.story_id is not None}),
         )
 
     return [
@@ -79,11 +108,7 @@ def study_case_pool(*, study: Study) -> list[PoolRow]:
 
 def study_video_shape_warnings(*, study: Study) -> list[str]:
     """What a participant could tell "ours" from a baseline by (size, frame rate, duration)."""
-    videos = Video.objects.of_methods().filter(
-        method_id__in=[study.ours_id, *study.baselines.values_list("pk", flat=True)],
-        identity__in=study.identities.all(),
-        prompt__in=study.prompts.all(),
-    )
+    videos = study_videos(study=study)
     return video_shape_warnings(videos=videos, reference_method_id=study.ours_id)
 
 
@@ -107,16 +132,18 @@ def study_gold_cases(*, study: Study) -> list[GoldCase]:
     several videos of a "best of all" page would stand out."""
     if not study.is_pairwise:
         return []
-    comparisons = (
-        Comparison.objects.filter(
-            gold_answers__criterion__in=study.questions.values("criterion"),
+    comparisons = Comparison.objects.filter(gold_answers__criterion__in=study.questions.values("criterion"))
+    if study.is_narrative:
+        comparisons = comparisons.filter(
+            video_a__rendering__story__in=study.stories.all(), video_a__shot__isnull=True
+        )
+    else:
+        comparisons = comparisons.filter(
             identity__in=study.identities.all(),
             prompt__in=study.prompts.all(),
+            video_a__rendering__isnull=True,
         )
-        .distinct()
-        .select_related("prompt")
-        .order_by("pk")
-    )
+    comparisons = comparisons.distinct().select_related("prompt").order_by("pk")
     return [
         GoldCase(
             comparison_id=c.pk,
@@ -162,9 +189,7 @@ def study_watch_seconds(*, study: Study) -> float:
     """About how long watching one matchup's videos takes: the studied method's videos in the study's
     cases, played together side by side (pairwise) or one after the other (best of all)."""
     mean = (
-        Video.objects.filter(
-            method_id=study.ours_id, identity__in=study.identities.all(), prompt__in=study.prompts.all()
-        ).aggregate(mean=Avg("duration"))["mean"]
+        study_videos(study=study).filter(method_id=study.ours_id).aggregate(mean=Avg("duration"))["mean"]
         or 0.0
     )
     return mean if study.is_pairwise else mean * (1 + study.baselines.count())
@@ -241,6 +266,12 @@ class MatchupPage:
     watch_missing: str  # what must still play, in the page's words; empty when nothing
     # With prefetching: the media of the participant's next matchup, for the browser to fetch meanwhile.
     next_media: list[str] = field(default_factory=list)
+    # A narrative matchup: the story's shot prompts in order, each video's shot starts (seconds, spaced,
+    # for the player's shot strip) and the person's references grouped by viewpoint (identity and body
+    # questions); empty for clips.
+    shots: list[str] = field(default_factory=list)
+    shot_starts: list[str] = field(default_factory=list)
+    views: list[tuple[str, list[Reference]]] = field(default_factory=list)
 
     @property
     def watched(self) -> list[float]:
@@ -267,12 +298,13 @@ class MatchupPage:
         return list(zip(range(len(self.videos)), self.labels, self.videos, strict=True))
 
     @property
-    def played(self) -> list[tuple[str, str, Video, float]]:
-        """Each video for the player: its side (left and right of two, else its position), label, video
-        and the fraction of it the server has recorded as played."""
+    def played(self) -> list[tuple[str, str, Video, float, str]]:
+        """Each video for the player: its side (left and right of two, else its position), label, video,
+        the fraction of it the server has recorded as played and its shot starts ("" for a clip)."""
         count = len(self.videos)
         sides = ["left", "right"] if count == 2 else [str(k) for k in range(count)]
-        return list(zip(sides, self.labels, self.videos, self.watched, strict=True))
+        starts = self.shot_starts or [""] * count
+        return list(zip(sides, self.labels, self.videos, self.watched, starts, strict=True))
 
 
 def video_labels(count: int) -> list[str]:
@@ -298,6 +330,36 @@ def watch_missing(*, study: Study, matchup: Matchup) -> str:
     return f"Play at least {study.min_watch_fraction:.0%} of {videos} before answering."
 
 
+# The questions that judge the person's look across shots: their pages show every viewpoint.
+LOOK_CRITERIA = (Criterion.IDENTITY_CONSISTENCY, Criterion.BODY_CONSISTENCY)
+
+
+def _story_parts(*, study: Study, videos: list[Video], identity_id: int) -> dict[str, list]:
+    """What a page shows of a story: its shot prompts, each joined file's shot starts and, for identity
+    and body questions, the person's references by viewpoint. Nothing for a page of clips."""
+    if not videos or videos[0].rendering_id is None:
+        return {}
+    renderings = StoryRendering.objects.select_related("story").in_bulk(
+        [video.rendering_id for video in videos]
+    )
+    story = renderings[videos[0].rendering_id].story
+    parts: dict[str, list] = {
+        "shots": [prompt.shown_text for prompt in story.shot_prompts()],
+        "shot_starts": [
+            " ".join(f"{float(start):g}" for start in renderings[video.rendering_id].shot_starts)
+            for video in videos
+        ],
+    }
+    if study.questions.filter(criterion__in=LOOK_CRITERIA).exists():
+        references = Reference.objects.filter(identity_id=identity_id, is_primary=False)
+        order: list[str] = [viewpoint.value for viewpoint in Reference.Viewpoint]
+        groups: dict[str, list[Reference]] = {}
+        for reference in sorted(references, key=lambda r: (order.index(r.viewpoint), r.position, r.pk)):
+            groups.setdefault(reference.get_viewpoint_display(), []).append(reference)
+        parts["views"] = list(groups.items())
+    return parts
+
+
 def matchup_page(*, participant: Participant, position: int) -> MatchupPage | None:
     """Everything one matchup page shows, or None when the participant has no such matchup."""
     matchup = (
@@ -309,6 +371,7 @@ def matchup_page(*, participant: Participant, position: int) -> MatchupPage | No
         return None
     study = participant.study
     videos_by_id = Video.objects.in_bulk(matchup.video_ids)
+    videos = [videos_by_id[pk] for pk in matchup.video_ids]
     picked = dict(Answer.objects.filter(matchup=matchup).values_list("criterion", "picked"))
     questions = [
         QuestionView(question=q, picked=picked.get(q.criterion))
@@ -319,7 +382,7 @@ def matchup_page(*, participant: Participant, position: int) -> MatchupPage | No
         matchup=matchup,
         total=participant.matchups.count(),
         answered=participant.matchups.filter(answered_at__isnull=False).count(),
-        videos=[videos_by_id[pk] for pk in matchup.video_ids],
+        videos=videos,
         labels=video_labels(len(matchup.video_ids)),
         reference=Reference.objects.filter(identity_id=matchup.identity_id, is_primary=True).first(),
         prompt_text=matchup.prompt.shown_text,
@@ -327,6 +390,7 @@ def matchup_page(*, participant: Participant, position: int) -> MatchupPage | No
         watch_needed=study.watch_needed,
         watch_missing=watch_missing(study=study, matchup=matchup),
         next_media=_next_media(participant=participant, position=position + 1),
+        **_story_parts(study=study, videos=videos, identity_id=matchup.identity_id),
     )
 
 
@@ -495,13 +559,7 @@ def participants_with_decisions(*, study: Study) -> dict[int, Participant]:
 def preview_pages(*, study: Study) -> list[Matchup]:
     """A participant's matchups as a study admin previews them: drawn like a real plan (the same seed
     each time, so that Previous and Next keep their pages) and never saved."""
-    pools = case_pools(
-        ours_id=study.ours_id,
-        baseline_ids=sorted(study.baselines.values_list("pk", flat=True)),
-        identity_ids=study.identities.values_list("pk", flat=True),
-        prompt_ids=study.prompts.values_list("pk", flat=True),
-        best_of_all=not study.is_pairwise,
-    )
+    pools = study_pools(study=study)
     if not pools or any(not cases for cases in pools.values()):
         return []
     plan = plan_draw(
@@ -532,11 +590,12 @@ def preview_page(*, study: Study, matchups: list[Matchup], position: int) -> Mat
     """One previewed matchup as the participant's page shows it, with no watch rule to wait for."""
     matchup = matchups[position]
     videos_by_id = Video.objects.in_bulk(matchup.video_ids)
+    videos = [videos_by_id[pk] for pk in matchup.video_ids]
     return MatchupPage(
         matchup=matchup,
         total=len(matchups),
         answered=position,
-        videos=[videos_by_id[pk] for pk in matchup.video_ids],
+        videos=videos,
         labels=video_labels(len(matchup.video_ids)),
         reference=Reference.objects.filter(identity_id=matchup.identity_id, is_primary=True).first(),
         prompt_text=matchup.prompt.shown_text,
@@ -547,4 +606,5 @@ def preview_page(*, study: Study, matchups: list[Matchup], position: int) -> Mat
         ],
         watch_needed=0.0,
         watch_missing="",
+        **_story_parts(study=study, videos=videos, identity_id=matchup.identity_id),
     )

@@ -19,7 +19,7 @@ from annotate.models import Choice, Comparison, Criterion, Judgment, Rater, Side
 from annotate.services import comparisons_build
 from annotate.vote_path import canonical_choice
 from annotate.watch import wait_plausible, watched_plausible
-from generation.models import Identity, Method, Prompt, Video
+from generation.models import Identity, Method, Prompt, Story, Video
 from studies import presets, selectors
 from studies.errors import (
     AlreadyTookPart,
@@ -47,7 +47,7 @@ from studies.models import (
     return_code_validator,
     return_url_validator,
 )
-from studies.plans import GoldCase, case_pools, checks_insert, plan_draw
+from studies.plans import GoldCase, checks_insert, plan_draw
 from studies.selectors import watch_missing
 
 # Crowd platforms append these to the study link. Only salted hashes of them are kept.
@@ -71,7 +71,7 @@ DESIGN_FIELDS = (
     "screen_out_after_failed_gold",
 )
 CHECK_FIELDS = DESIGN_FIELDS[-3:]
-DESIGN_SETS = ("baselines", "identities", "prompts")
+DESIGN_SETS = ("baselines", "identities", "prompts", "stories")
 TEXT_FIELDS = (
     "name",
     "public_title",
@@ -119,13 +119,16 @@ def study_create(
     name: str,
     ours: Method,
     baselines: Iterable[Method],
-    identities: Iterable[Identity],
-    prompts: Iterable[Prompt],
+    identities: Iterable[Identity] = (),
+    prompts: Iterable[Prompt] = (),
+    stories: Iterable[Story] = (),
     preset: str = presets.DEFAULT_PRESET,
     matchups_per_participant: int = 40,
     **options: Any,
 ) -> Study:
-    """A draft study with the preset's questions and format and the platform's default texts."""
+    """A draft study with the preset's questions, format and kind and the platform's default texts.
+
+    A clip study draws its cases from ``identities`` x ``prompts``, a narrative one from ``stories``."""
     if preset not in presets.PRESETS:
         raise StudySetupError(f"Unknown preset {preset!r}.")
     unknown = (
@@ -147,19 +150,21 @@ def study_create(
         repeats=options["repeat_matchups_per_participant"],
         screen_out=options.get("screen_out_after_failed_gold", 2),
     )
-    options.setdefault("instructions", presets.DEFAULT_INSTRUCTIONS)
+    options.setdefault("instructions", presets.instructions_for(preset))
     options.setdefault("consent_text", presets.DEFAULT_CONSENT)
     study = Study.objects.create(
         name=name,
         ours=ours,
         preset=preset,
         format=presets.PRESETS[preset].format,
+        kind=presets.PRESETS[preset].kind,
         matchups_per_participant=matchups_per_participant,
         **options,
     )
     study.baselines.set(list(baselines))
     study.identities.set(list(identities))
     study.prompts.set(list(prompts))
+    study.stories.set(list(stories))
     _questions_reset(study=study, preset=preset)
     return study
 
@@ -262,6 +267,7 @@ def study_update(
             setattr(study, name, value)
     if preset_changed:
         study.format = presets.PRESETS[study.preset].format
+        study.kind = presets.PRESETS[study.preset].kind
         _questions_reset(study=study, preset=study.preset)
     study.save()
     if question_texts and not preset_changed:
@@ -282,15 +288,24 @@ def study_setup_problems(*, study: Study) -> list[str]:
         problems.append("The studied method cannot also be one of its baselines.")
     if not study.questions.exists():
         problems.append("The study has no questions.")
-    if baseline_ids and study.ours_id not in baseline_ids:
-        pools = _pools(study=study)
-        for baseline_id, cases in pools.items():
-            if not cases:
-                whom = (
-                    "every method"
-                    if baseline_id is None
-                    else f"ours and {Method.objects.get(pk=baseline_id).name}"
+    if study.is_narrative and not study.stories.exists():
+        problems.append("Choose at least one story.")
+    elif baseline_ids and study.ours_id not in baseline_ids:
+        for baseline_id, cases in selectors.study_pools(study=study).items():
+            if cases:
+                continue
+            whom = (
+                "every method"
+                if baseline_id is None
+                else f"ours and {Method.objects.get(pk=baseline_id).name}"
+            )
+            if study.is_narrative:
+                problems.append(
+                    f"No chosen story has renderings of {whom}: render the stories with "
+                    f"{'them' if baseline_id is None else 'both methods'} (a generation job of stories), "
+                    "or choose other stories."
                 )
+            else:
                 problems.append(
                     f"No case has videos of {whom} for the chosen identities and prompts: generate or "
                     "import them, or choose other identities and prompts."
@@ -411,16 +426,6 @@ def invitation_accept(*, participant: Participant, now: datetime | None = None) 
     return participant
 
 
-def _pools(*, study: Study) -> dict[int | None, list]:
-    return case_pools(
-        ours_id=study.ours_id,
-        baseline_ids=sorted(study.baselines.values_list("pk", flat=True)),
-        identity_ids=study.identities.values_list("pk", flat=True),
-        prompt_ids=study.prompts.values_list("pk", flat=True),
-        best_of_all=not study.is_pairwise,
-    )
-
-
 def _participant_locked(participant: Participant) -> Participant:
     locked = (
         Participant.objects.select_for_update(of=("self",))
@@ -453,7 +458,7 @@ def participant_consent(
     _check_open(study)
     if not confirmed:
         raise ConsentRequired("Please confirm that you agree to take part before you start.")
-    pools = _pools(study=study)
+    pools = selectors.study_pools(study=study)
     if not pools or any(not cases for cases in pools.values()):
         raise StudySetupError("This study has no videos to show yet. Please contact the researchers.")
 

@@ -82,6 +82,58 @@ def make_video(
     )
 
 
+# One storyline, a shot each: distinct texts, so that their order shows.
+STORY_ACTIONS = (
+    "walks into the kitchen",
+    "sits down at the table",
+    "turns to the window and waves",
+    "stands up and stretches",
+    "leaves through the back door",
+)
+
+
+def make_story(identity: Identity | None = None, shots: int = 3) -> Story:
+    """A story of ``identity`` (a new one by default) with ``shots`` shot prompts, in order."""
+    identity = identity or IdentityFactory()
+    story = Story.objects.create(
+        slug=f"story-{next(_distinct_shades)}", identity=identity, title=f"A day of {identity.name}"
+    )
+    for position, action in enumerate(STORY_ACTIONS[:shots], start=1):
+        prompt = PromptFactory(
+            action=action, full_text=f"A person {action}.", differential_text=f"The person {action}."
+        )
+        StoryShot.objects.create(story=story, position=position, prompt=prompt)
+    return story
+
+
+def make_story_rendering(
+    story: Story, method: Method, *, seed: int = 0, shade: int = 0, frames: int = 4, size: int = 32
+) -> StoryRendering:
+    """A rendering of ``story`` by ``method``: one video per shot (its position set) and the joined file
+    that plays the shots one after the other (no shot; the first shot's prompt), with ``shot_starts``."""
+    fps = 8
+    prompts = story.shot_prompts()
+    rendering = StoryRendering.objects.create(
+        story=story, method=method, seed=seed, shot_starts=[k * frames / fps for k in range(len(prompts))]
+    )
+    base = next(_distinct_shades) * 37 + shade + seed
+    joined: list[np.ndarray] = []
+    for position, prompt in enumerate(prompts, start=1):
+        shot = gradient_frames(count=frames, size=size, shade=base + 40 * position)
+        joined += shot
+        video = services.video_create_from_frames(
+            method=method, identity=story.identity, prompt=prompt, seed=seed, frames=shot, fps=fps,
+            settings={"source": "test", "story": story.slug, "shot": position},
+        )  # fmt: skip
+        Video.objects.filter(pk=video.pk).update(rendering=rendering, shot=position)
+    video = services.video_create_from_frames(
+        method=method, identity=story.identity, prompt=prompts[0], seed=seed, frames=joined, fps=fps,
+        settings={"source": "test", "story": story.slug},
+    )  # fmt: skip
+    Video.objects.filter(pk=video.pk).update(rendering=rendering)
+    return rendering
+
+
 def make_track(
     *,
     annotators: list | tuple = (),

@@ -15,31 +15,13 @@ from annotate.models import Choice, Comparison, Judgment, Rater, Track
 from exports.build import export_build
 from exports.options import ExportOptions
 from generation import services as catalog
-from generation.models import Identity, Method, Reference, Story, StoryRendering, StoryShot, Video
-from tests.factories import IdentityFactory, MethodFactory, PromptFactory, gradient_frames
+from generation.models import Identity, Reference, Story
+from tests.factories import IdentityFactory, MethodFactory, make_story, make_story_rendering
 
 pytestmark = pytest.mark.django_db
 
 SHOTS = 3
 FRAMES = 4
-
-
-def rendering(story: Story, method: Method, *, shade: int) -> StoryRendering:
-    """A rendering of ``story`` by ``method``: one video per shot and the joined file after them."""
-    made = StoryRendering.objects.create(story=story, method=method, seed=0, shot_starts=[0.0, 0.5, 1.0])
-    frames = []
-    for position, prompt in enumerate(story.shot_prompts(), start=1):
-        shot = gradient_frames(count=FRAMES, size=32, shade=shade + 40 * position)
-        frames += shot
-        video = catalog.video_create_from_frames(
-            method=method, identity=story.identity, prompt=prompt, seed=0, frames=shot, fps=8
-        )
-        Video.objects.filter(pk=video.pk).update(rendering=made, shot=position)
-    joined = catalog.video_create_from_frames(
-        method=method, identity=story.identity, prompt=story.shot_prompts()[0], seed=0, frames=frames, fps=8
-    )
-    Video.objects.filter(pk=joined.pk).update(rendering=made)
-    return made
 
 
 @pytest.fixture
@@ -54,11 +36,9 @@ def story_world(tmp_path: Path) -> tuple[Story, Comparison]:
             identity=identity, kind=Reference.Kind.FULL_BODY, source=path, is_primary=viewpoint == "front"
         )
         Reference.objects.filter(pk=reference.pk).update(viewpoint=viewpoint, in_three_view=True)
-    story = Story.objects.create(slug="walk", identity=identity, title="A walk")
-    for position in range(1, SHOTS + 1):
-        StoryShot.objects.create(story=story, position=position, prompt=PromptFactory())
-    first = rendering(story, MethodFactory(name="ours"), shade=0)
-    second = rendering(story, MethodFactory(name="base"), shade=7)
+    story = make_story(identity, shots=SHOTS)
+    first = make_story_rendering(story, MethodFactory(name="ours"), frames=FRAMES)
+    second = make_story_rendering(story, MethodFactory(name="base"), shade=7, frames=FRAMES)
     video_a, video_b = sorted([first.joined, second.joined], key=lambda v: v.pk)
     comparison = Comparison.objects.create(
         video_a=video_a, video_b=video_b, identity=identity, prompt=video_a.prompt
@@ -79,7 +59,7 @@ def test_a_story_pair_names_both_renderings_shots_in_order_and_joins_to_the_vide
     out = export_build(options=ExportOptions(schema=2, media="copy"), out_dir=tmp_path / "out").path
 
     stories = pd.read_parquet(out / "data/stories.parquet")
-    assert stories.slug.tolist() == ["walk"] and len(stories.shot_prompts[0]) == SHOTS
+    assert stories.slug.tolist() == [story.slug] and len(stories.shot_prompts[0]) == SHOTS
     pairs = pd.read_parquet(out / "data/story_pairs.parquet")
     assert pairs.comparison_id.tolist() == [comparison.pk]
     videos = pd.read_parquet(out / "data/videos.parquet").set_index("id")
@@ -100,7 +80,10 @@ def test_a_story_pair_names_both_renderings_shots_in_order_and_joins_to_the_vide
     assert sorted(references.viewpoint) == ["back", "front", "profile_left"]
     assert set(references.framing) == {"full_body"} and references.in_three_view.all()
 
-    loaded = datasets.load_dataset(str(out), "story_pairs", split="train")
+    # A cache of its own: the library keys its cache by path and size, which another run may share.
+    loaded = datasets.load_dataset(
+        str(out), "story_pairs", split="train", cache_dir=str(tmp_path / "hf-cache")
+    )
     assert loaded[0]["comparison_id"] == comparison.pk
     card = (out / "README.md").read_text()
     assert "`data/story_pairs.parquet`" in card and "`viewpoint`" in card

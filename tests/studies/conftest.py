@@ -11,10 +11,17 @@ import pytest
 from PIL import Image
 
 from generation import services as catalog_services
-from generation.models import Identity, Method, Prompt, Reference, Video
+from generation.models import Identity, Method, Prompt, Reference, Story, Video
 from studies import services
 from studies.models import Participant, Study
-from tests.factories import IdentityFactory, MethodFactory, PromptFactory, make_video
+from tests.factories import (
+    IdentityFactory,
+    MethodFactory,
+    PromptFactory,
+    make_story,
+    make_story_rendering,
+    make_video,
+)
 
 
 @dataclass
@@ -79,19 +86,57 @@ def build_catalog(
     return Catalog(ours=ours, baselines=baseline_rows, identities=identity_rows, prompts=prompt_rows)
 
 
-def make_study(catalog: Catalog, *, status: str = Study.Status.OPEN, **options: object) -> Study:
+@dataclass
+class StoryCatalog:
+    ours: Method
+    baselines: list[Method]
+    stories: list[Story]
+
+
+def build_story_catalog(
+    *, baselines: int = 2, stories: int = 2, shots: int = 3, seeds: tuple[int, ...] = (0,), references: Path
+) -> StoryCatalog:
+    """Every method has a rendering of every story for each seed (real MP4s); each story's person has a
+    primary reference (front) and a back view."""
+    ours = MethodFactory(role=Method.Role.OURS)
+    baseline_rows = [MethodFactory() for _ in range(baselines)]
+    story_rows = []
+    for _ in range(stories):
+        identity = IdentityFactory()
+        Reference.objects.filter(pk=primary_reference(identity, references).pk).update(viewpoint="front")
+        path = references / f"{identity.slug}-back.png"
+        Image.new("RGB", (32, 32), (30, identity.pk * 50 % 256, 90)).save(path)
+        back = catalog_services.reference_create(
+            identity=identity, kind=Reference.Kind.FULL_BODY, source=path
+        )
+        Reference.objects.filter(pk=back.pk).update(viewpoint="back")
+        story = make_story(identity, shots=shots)
+        for method in [ours, *baseline_rows]:
+            for seed in seeds:
+                make_story_rendering(story, method, seed=seed)
+        story_rows.append(story)
+    return StoryCatalog(ours=ours, baselines=baseline_rows, stories=story_rows)
+
+
+def make_study(
+    catalog: Catalog | StoryCatalog, *, status: str = Study.Status.OPEN, **options: object
+) -> Study:
     options.setdefault("matchups_per_participant", 12)
     # Tests of the watch rule set it; the others are about answers, given straight away.
     options.setdefault("min_watch_fraction", 0.0)
     # Likewise the quality checks: tests of gold and repeated matchups turn them on.
     options.setdefault("gold_matchups_per_participant", 0)
     options.setdefault("repeat_matchups_per_participant", 0)
+    if isinstance(catalog, StoryCatalog):
+        options.setdefault("preset", "narrative")
+        options.setdefault("stories", catalog.stories)
+    else:
+        options.setdefault("identities", catalog.identities)
+        options.setdefault("prompts", catalog.prompts)
+    options.setdefault("baselines", catalog.baselines)
     study = services.study_create(
         name=options.pop("name", "A study"),  # type: ignore[arg-type]
         ours=catalog.ours,
-        baselines=catalog.baselines,
-        identities=catalog.identities,
-        prompts=catalog.prompts,
         **options,  # type: ignore[arg-type]
     )
     if status != Study.Status.DRAFT:
