@@ -16,7 +16,7 @@ from django.db.models import Count, Field
 from django.utils import timezone
 
 from annotate.models import Choice, Comparison, Criterion, Judgment, Rater, Side
-from annotate.services import comparisons_build
+from annotate.services import comparisons_build, comparisons_of_pairs
 from annotate.vote_path import canonical_choice
 from annotate.watch import wait_plausible, watched_plausible
 from generation.models import Identity, Method, Prompt, Story, Video
@@ -558,7 +558,14 @@ def _comparisons_for(video_sets: Iterable[Iterable[int]]) -> dict[frozenset[int]
     wanted = {frozenset(ids) for ids in video_sets}
     found: dict[frozenset[int], Comparison] = {}
     for ids in wanted:
-        for comparison in comparisons_build(videos=Video.objects.filter(pk__in=ids)):
+        videos = list(Video.objects.filter(pk__in=ids))
+        # A pair is compared as planned (two clips of a case, or two joined files of a story); the videos
+        # of a "best of all" matchup pair by case.
+        if len(videos) == 2:
+            built = comparisons_of_pairs(pairs=[(videos[0], videos[1])])
+        else:
+            built = comparisons_build(videos=videos)
+        for comparison in built:
             found[frozenset((comparison.video_a_id, comparison.video_b_id))] = comparison
     return found
 

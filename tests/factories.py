@@ -92,48 +92,6 @@ STORY_ACTIONS = (
 )
 
 
-def make_story(identity: Identity | None = None, shots: int = 3) -> Story:
-    """A story of ``identity`` (a new one by default) with ``shots`` shot prompts, in order."""
-    identity = identity or IdentityFactory()
-    story = Story.objects.create(
-        slug=f"story-{next(_distinct_shades)}", identity=identity, title=f"A day of {identity.name}"
-    )
-    for position, action in enumerate(STORY_ACTIONS[:shots], start=1):
-        prompt = PromptFactory(
-            action=action, full_text=f"A person {action}.", differential_text=f"The person {action}."
-        )
-        StoryShot.objects.create(story=story, position=position, prompt=prompt)
-    return story
-
-
-def make_story_rendering(
-    story: Story, method: Method, *, seed: int = 0, shade: int = 0, frames: int = 4, size: int = 32
-) -> StoryRendering:
-    """A rendering of ``story`` by ``method``: one video per shot (its position set) and the joined file
-    that plays the shots one after the other (no shot; the first shot's prompt), with ``shot_starts``."""
-    fps = 8
-    prompts = story.shot_prompts()
-    rendering = StoryRendering.objects.create(
-        story=story, method=method, seed=seed, shot_starts=[k * frames / fps for k in range(len(prompts))]
-    )
-    base = next(_distinct_shades) * 37 + shade + seed
-    joined: list[np.ndarray] = []
-    for position, prompt in enumerate(prompts, start=1):
-        shot = gradient_frames(count=frames, size=size, shade=base + 40 * position)
-        joined += shot
-        video = services.video_create_from_frames(
-            method=method, identity=story.identity, prompt=prompt, seed=seed, frames=shot, fps=fps,
-            settings={"source": "test", "story": story.slug, "shot": position},
-        )  # fmt: skip
-        Video.objects.filter(pk=video.pk).update(rendering=rendering, shot=position)
-    video = services.video_create_from_frames(
-        method=method, identity=story.identity, prompt=prompts[0], seed=seed, frames=joined, fps=fps,
-        settings={"source": "test", "story": story.slug},
-    )  # fmt: skip
-    Video.objects.filter(pk=video.pk).update(rendering=rendering)
-    return rendering
-
-
 def make_track(
     *,
     annotators: list | tuple = (),
@@ -175,14 +133,14 @@ class StoryFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Story {n}")
 
 
-def make_story(*, identity: Identity | None = None, shots: int = 3) -> Story:
-    """A story of ``shots`` shot prompts (one Prompt each, in order)."""
+def make_story(identity: Identity | None = None, *, shots: int = 3) -> Story:
+    """A story of ``shots`` shot prompts (one full Prompt each, in order, each with its own action)."""
     story = StoryFactory(identity=identity or IdentityFactory())
-    for position in range(1, shots + 1):
-        text = f"Shot {position} of {story.slug}: the person walks on, step {position}."
+    for position, action in enumerate(STORY_ACTIONS[:shots], start=1):
         prompt = PromptFactory(
-            task=Prompt.Task.FULL, full_text=text, differential_text="", omitted_aspects=[]
-        )
+            task=Prompt.Task.FULL, action=action, full_text=f"A person {action}.", differential_text="",
+            omitted_aspects=[],
+        )  # fmt: skip
         StoryShot.objects.create(story=story, position=position, prompt=prompt)
     return story
 
@@ -195,7 +153,7 @@ def shot_frames(
     *, shot: int, count: int, shape: tuple[int, int] = (64, 64), shade: int = 0
 ) -> list[np.ndarray]:
     """Frames (``shape``: height, width) of the ``shot``-th shot (1 = first): its colour, a white band
-    that moves from frame to frame, and a corner patch of ``shade`` that makes each made file distinct."""
+    that moves from frame to frame, and ``shade`` written along the top: each made file is distinct."""
     frames = []
     height, width = shape
     for index in range(count):
@@ -203,15 +161,18 @@ def shot_frames(
         frame[...] = SHOT_COLOURS[(shot - 1) % len(SHOT_COLOURS)]
         band = (index * 5) % width
         frame[:, band : band + 4] = 255
-        frame[:8, :8] = (shade % 256, (shade // 256) % 256, 128)
+        # ``shade`` in binary, black and white 8-pixel blocks along the top: no encoder blurs it away.
+        for bit in range(2 * (width // 8)):
+            row, column = divmod(bit, width // 8)
+            frame[row * 8 : row * 8 + 8, column * 8 : column * 8 + 8] = 255 if shade >> bit & 1 else 0
         frames.append(frame)
     return frames
 
 
 def make_story_rendering(
-    *,
     story: Story,
     method: Method,
+    *,
     seed: int = 0,
     frames: int | list[int] = 8,
     mode: str = StoryRendering.Mode.INDEPENDENT,

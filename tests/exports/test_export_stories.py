@@ -38,7 +38,7 @@ def story_world(tmp_path: Path) -> tuple[Story, Comparison]:
         Reference.objects.filter(pk=reference.pk).update(viewpoint=viewpoint, in_three_view=True)
     story = make_story(identity, shots=SHOTS)
     first = make_story_rendering(story, MethodFactory(name="ours"), frames=FRAMES)
-    second = make_story_rendering(story, MethodFactory(name="base"), shade=7, frames=FRAMES)
+    second = make_story_rendering(story, MethodFactory(name="base"), frames=FRAMES)
     video_a, video_b = sorted([first.joined, second.joined], key=lambda v: v.pk)
     comparison = Comparison.objects.create(
         video_a=video_a, video_b=video_b, identity=identity, prompt=video_a.prompt

@@ -113,7 +113,7 @@ def build_story_catalog(
         story = make_story(identity, shots=shots)
         for method in [ours, *baseline_rows]:
             for seed in seeds:
-                make_story_rendering(story, method, seed=seed)
+                make_story_rendering(story, method, seed=seed, frames=4)
         story_rows.append(story)
     return StoryCatalog(ours=ours, baselines=baseline_rows, stories=story_rows)
 

@@ -54,7 +54,7 @@ def test_a_clip_study_never_shows_a_storys_shots_or_joined_files(db, tmp_path):
     catalog = build_catalog(baselines=1, identities=1, prompts=1)
     story = make_story(catalog.identities[0], shots=2)
     for method in (catalog.ours, *catalog.baselines):
-        make_story_rendering(story, method)
+        make_story_rendering(story, method, frames=4)
     # The story's prompts are chosen too: its shots share person and prompt with the study's cases.
     study = make_study(catalog, prompts=[*catalog.prompts, *story.shot_prompts()], matchups_per_participant=6)
 
