@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from annotate.gold import make_gold_pairs
 from annotate.models import Choice, Criterion
-from generation.models import Identity, Method, Prompt, Video
+from generation.models import Identity, Method, Prompt, Story, StoryRendering, Video
 from studies import services
 from studies.errors import StudyError
 from studies.models import Matchup, Study
@@ -73,6 +73,51 @@ def seed_demo_study_gold(*, seed: int = 0) -> int:
     return len(
         make_gold_pairs(criterion=Criterion.VISUAL_QUALITY, videos=videos, limit=DEMO_VISUAL_GOLD, seed=seed)
     )
+
+
+DEMO_STORY_STUDY_NAME = "Demo study: stories, shot by shot"
+DEMO_STORY_STUDY_SLUG = "demo-stories"
+DEMO_STORY_MATCHUPS = 4
+
+
+@transaction.atomic
+def seed_demo_story_study() -> Study | None:
+    """Create (once) and open the demo's narrative study (the sequential narrative preset over the demo's
+    stories: ours against the baseline that rendered them); None while no story has renderings."""
+    study = Study.objects.filter(public_slug=DEMO_STORY_STUDY_SLUG).first()
+    if study is None:
+        rendered = StoryRendering.objects.values_list("method_id", flat=True)
+        ours = Method.objects.filter(role=Method.Role.OURS, pk__in=rendered).order_by("pk").first()
+        baselines = list(Method.objects.filter(role=Method.Role.BASELINE, pk__in=rendered))
+        stories = Story.objects.filter(renderings__isnull=False).distinct()
+        if ours is None or not baselines:
+            return None
+        study = services.study_create(
+            name=DEMO_STORY_STUDY_NAME,
+            public_title="Short stories: which video keeps the person?",
+            ours=ours,
+            baselines=baselines,
+            stories=stories,
+            preset="narrative",
+            matchups_per_participant=DEMO_STORY_MATCHUPS,
+            gold_matchups_per_participant=0,  # gold pairs are clips: a story study has none
+            repeat_matchups_per_participant=0,
+            completion_code="DEMO-THANKS",
+            contact="the platform's maintainers (this is a demo: answers are not used)",
+        )
+        Study.objects.filter(pk=study.pk).update(public_slug=DEMO_STORY_STUDY_SLUG)
+        study.refresh_from_db()
+    if study.status != Study.Status.OPEN:
+        try:
+            study = services.study_status_set(study=study, status=Study.Status.OPEN)
+        except StudyError:
+            return study
+    return study
+
+
+def demo_story_study_join_path() -> str | None:
+    study = Study.objects.filter(public_slug=DEMO_STORY_STUDY_SLUG, status=Study.Status.OPEN).first()
+    return f"/s/{study.public_slug}/" if study else None
 
 
 def demo_study_join_path() -> str | None:

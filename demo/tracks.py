@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from annotate import services, vote_path
 from annotate.gold import make_gold_pairs
-from annotate.models import Assignment, GoldAnswer, Side, Track
-from generation.models import Identity, Method, Prompt, Video
+from annotate.models import NARRATIVE_KINDS, Assignment, GoldAnswer, Side, Track
+from generation.models import Identity, Method, Prompt, StoryRendering, Video
 from lib.roles import ANNOTATORS_GROUP
 
 DEMO_TRACKS: dict[str, tuple[str, str]] = {
@@ -35,6 +35,13 @@ DEMO_TRACKS: dict[str, tuple[str, str]] = {
         "Read the prompt: it names only what must change. Everything it does not mention (for example "
         "the hair or the clothing) must stay as in the reference picture. Watch both videos to the end "
         "and choose the one that makes the asked changes best while keeping the rest.",
+    ),
+    # A narrative track compares two renderings of one story (made only once the stories are rendered).
+    Track.Kind.IDENTITY_CONSISTENCY: (
+        "Demo: narrative, identity across shots",
+        "Each side tells the same short story in three shots, played shot by shot together. Look at the "
+        "references from every side (front, side, back). Choose the side on which the person stays the "
+        "same in every shot, face and body, and matches the references from every viewpoint.",
     ),
 }
 
@@ -65,6 +72,8 @@ def seed_demo_tracks(*, annotator_usernames: list[str]) -> list[Track]:
         raise ValueError(f"No such users to seat on the demo tracks: {', '.join(sorted(missing))}")
     tracks = []
     for kind, (name, instructions) in DEMO_TRACKS.items():
+        if kind in NARRATIVE_KINDS and not StoryRendering.objects.exists():
+            continue  # no story rendered (yet): no narrative track
         track = Track.objects.filter(name=name).first()
         if track is None:
             track = services.track_create(
@@ -86,7 +95,9 @@ def seed_demo_tracks(*, annotator_usernames: list[str]) -> list[Track]:
 def seed_demo_gold(*, tracks: Sequence[Track], seed: int = 0) -> int:
     """Gold comparisons for each demo track's criterion, made from the catalog; returns how many the
     tracks have (idempotent: a second run makes nothing new). Tracks hand them out at their gold rate."""
-    return sum(len(make_gold_pairs(track=track, limit=DEMO_GOLD_PAIRS, seed=seed)) for track in tracks)
+    # Gold pairs are clips of a criterion made from the catalog: narrative tracks have none.
+    clip_tracks = [track for track in tracks if not track.is_narrative]
+    return sum(len(make_gold_pairs(track=track, limit=DEMO_GOLD_PAIRS, seed=seed)) for track in clip_tracks)
 
 
 def _seat(track: Track, users: Iterable[User]) -> None:

@@ -26,7 +26,19 @@ from django.contrib.auth.models import Group, User
 from demo import procedural
 from demo.procedural import Accessory, CartoonLook, ReferenceView
 from generation import media, services
-from generation.models import ASPECTS, Identity, Method, Prompt, Reference, Story, StoryShot, Video
+from generation.models import (
+    ASPECTS,
+    GenerationJob,
+    Identity,
+    Method,
+    Prompt,
+    Reference,
+    Story,
+    StoryRendering,
+    StoryShot,
+    Video,
+)
+from generation.services.jobs import generation_job_create, generation_render
 from lib.roles import ANNOTATORS_GROUP, ML_TEAM_GROUP
 
 if TYPE_CHECKING:
@@ -646,3 +658,47 @@ def seed_demo_world(
             _say(stdout, f"  {done}/{len(jobs)} videos")
     summary.seconds = time.monotonic() - started
     return summary
+
+
+# The demo's story renderings: "ours" continues each shot from the last (with the references), a baseline
+# renders each shot on its own; one seed, the size and length of the demo's clips.
+STORY_RENDERINGS: tuple[tuple[str, str], ...] = (
+    ("ours", StoryRendering.Mode.AUTOREGRESSIVE),
+    ("baseline-drift", StoryRendering.Mode.INDEPENDENT),
+)
+
+
+def seed_demo_story_renderings(
+    *, seed: int = 0, size: int = DEFAULT_SIZE, num_frames: int = DEFAULT_FRAMES, fps: int = 16
+) -> int:
+    """Render every demo story with the methods of STORY_RENDERINGS (once), in this process, through the
+    generation jobs the ML team launches; returns how many renderings were made this time."""
+    methods = {
+        method.name: method for method in Method.objects.filter(name__in=[m for m, _ in STORY_RENDERINGS])
+    }
+    shape = {"width": size, "height": size, "num_frames": num_frames, "fps": fps}
+    made = 0
+    for story in Story.objects.filter(slug__in=[spec.slug for spec in STORIES]).order_by("slug"):
+        for name, mode in STORY_RENDERINGS:
+            method = methods.get(name)
+            if (
+                method is None
+                or StoryRendering.objects.filter(story=story, method=method, seed=seed).exists()
+            ):
+                continue
+            job = generation_job_create(
+                method=method,
+                stories=[story],
+                story_mode=mode,
+                seeds=[seed],
+                settings_overrides=shape,
+                queue=False,
+            )
+            generation_render(item_ids=list(job.items.values_list("pk", flat=True)))
+            job.refresh_from_db()
+            if job.status != GenerationJob.Status.DONE:
+                raise RuntimeError(
+                    f"the demo story {story.slug} could not be rendered by {name}: {job.error}"
+                )
+            made += 1
+    return made

@@ -109,6 +109,7 @@ def generation_job_create(
     match_method: Method | None = None,
     stories: Iterable[Story] = (),
     story_mode: str = "",
+    queue: bool = True,
 ) -> GenerationJob:
     """Check the request, create one item per identity × prompt × seed, and queue their render tasks.
 
@@ -116,7 +117,8 @@ def generation_job_create(
     for seed) or a list. With ``match_method`` instead of identities, prompts and seeds, the items are the
     (identity, prompt, seed) cases of that method's videos. Videos already in the catalog for (method,
     identity, prompt, seed) are not made again. Raises GenerationError, with nothing written, when the
-    request cannot be rendered.
+    request cannot be rendered. ``queue=False`` sends no task: the caller renders the items itself with
+    ``generation_render`` (the demo's seeding does, in its own process).
     """
     identity_rows, prompt_rows = list(identities), list(prompts)
     story_rows = list(stories)
@@ -135,6 +137,7 @@ def generation_job_create(
             seeds=seeds,
             overrides=dict(settings_overrides or {}),
             created_by=created_by,
+            queue=queue,
         )
     if match_method is not None:
         if identity_rows or prompt_rows or seeds is not None:
@@ -184,7 +187,8 @@ def generation_job_create(
         for _case, case_items in groupby(items, key=lambda item: (item.identity_id, item.prompt_id)):
             ids = [item.pk for item in case_items]
             for start in range(0, len(ids), batch_size):
-                _enqueue(ids[start : start + batch_size])
+                if queue:
+                    _enqueue(ids[start : start + batch_size])
     return job
 
 
@@ -196,6 +200,7 @@ def _story_job_create(
     seeds: int | Sequence[int] | None,
     overrides: dict[str, Any],
     created_by: User | None,
+    queue: bool,
 ) -> GenerationJob:
     """The story branch of generation_job_create: one item per story × seed, each queued alone."""
     if not stories:
@@ -256,7 +261,8 @@ def _story_job_create(
             ]
         )
         for item in items:
-            _enqueue([item.pk])  # a rendering is one unit: its shots follow one another in one task
+            if queue:
+                _enqueue([item.pk])  # a rendering is one unit: its shots follow one another in one task
     return job
 
 

@@ -46,3 +46,29 @@ def test_the_demo_exports_dpo_rows_with_the_winner_first_half_the_time_and_rerun
 def _coins(snapshot: Path) -> pd.DataFrame:
     rows = pd.concat([pd.read_parquet(path) for path in snapshot.glob("adapters/dpo/*/*.parquet")])
     return rows.drop_duplicates("comparison_id").set_index("comparison_id")[["video_0_is_a"]]
+
+
+def test_the_demo_narrative_track_exports_story_pairs_that_load_and_join_to_their_shot_videos(
+    tmp_path: Path,
+) -> None:
+    import datasets
+
+    from annotate.models import Track
+
+    call_command("seed_demo", "--identities", "1", "--prompts", "1", "--size", "32", "--frames", "4",
+                 "--with-votes", stdout=StringIO())  # fmt: skip
+    narrative = Track.objects.get(kind=Track.Kind.IDENTITY_CONSISTENCY)
+    out = export_build(
+        options=ExportOptions(tracks=(narrative.pk,), media="copy"), out_dir=tmp_path / "stories"
+    ).path
+
+    pairs = datasets.load_dataset(str(out), "story_pairs", split="train", cache_dir=str(tmp_path / "cache"))
+    assert len(pairs) == 2  # each demo story: ours' rendering against the baseline's
+    videos = pd.read_parquet(out / "data/videos.parquet").set_index("id")
+    for row in pairs:
+        for side in ("a", "b"):
+            shots = videos.loc[row[f"shot_video_ids_{side}"]]
+            assert shots["shot"].tolist() == [1, 2, 3] and set(shots["story_id"]) == {row["story_id"]}
+            assert all((out / path).is_file() for path in row[f"shot_paths_{side}"])
+    stories = pd.read_parquet(out / "data/stories.parquet")
+    assert sorted(stories.slug) == ["neon-to-sunset", "park-to-cafe"]

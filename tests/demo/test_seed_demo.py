@@ -11,7 +11,16 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from demo import world
-from generation.models import KEPT_ELEMENT_ASPECTS, Identity, Method, Prompt, Reference, Story, Video
+from generation.models import (
+    KEPT_ELEMENT_ASPECTS,
+    Identity,
+    Method,
+    Prompt,
+    Reference,
+    Story,
+    StoryRendering,
+    Video,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +50,16 @@ def test_it_creates_the_small_world_it_was_asked_for():
     assert list(Story.objects.values_list("slug", flat=True)) == ["neon-to-sunset", "park-to-cafe"]
     assert all(story.shots.count() == 3 for story in Story.objects.all())
     assert set(Method.objects.values_list("name", flat=True)) == {"ours", "baseline-drift", "baseline-rigid"}
-    assert Video.objects.filter(is_gold_stimulus=False).count() == 2 * 2 * 3
+    assert Video.objects.filter(is_gold_stimulus=False, rendering__isnull=True).count() == 2 * 2 * 3
+    # Each story rendered by ours (each shot from the last) and a baseline (shots on their own):
+    renderings = StoryRendering.objects.order_by("story__slug", "method__name")
+    assert [(r.story.slug, r.method.name, r.mode) for r in renderings] == [
+        ("neon-to-sunset", "baseline-drift", "independent"),
+        ("neon-to-sunset", "ours", "autoregressive"),
+        ("park-to-cafe", "baseline-drift", "independent"),
+        ("park-to-cafe", "ours", "autoregressive"),
+    ]
+    assert all(len(r.shot_videos()) == 3 and r.joined is not None for r in renderings)
     # and one degraded copy per "ours" video at most, the study's gold of visual quality
     assert Video.objects.filter(is_gold_stimulus=True).count() <= 2 * 2
     for identity in Identity.objects.all():
@@ -72,7 +90,8 @@ def test_every_case_gets_one_video_per_method_and_seed():
         "--seed",
         "5",
     )
-    rows = set(Video.objects.filter(is_gold_stimulus=False).values_list("method__name", "seed"))
+    clips = Video.objects.filter(is_gold_stimulus=False, rendering__isnull=True)
+    rows = set(clips.values_list("method__name", "seed"))
     assert rows == {(name, seed) for name in ("ours", "baseline-drift", "baseline-rigid") for seed in (5, 6)}
 
 
@@ -82,7 +101,9 @@ def test_its_videos_are_h264_yuv420p_with_posters_and_their_settings():
     assert ours.role == Method.Role.OURS and ours.backend == Method.Backend.PROCEDURAL
     assert ours.settings == {"fidelity": 0.95, "control": 0.9}
     for video in Video.objects.filter(is_gold_stimulus=False).select_related("method"):
-        assert (video.codec, video.width, video.height, video.num_frames) == ("h264", 64, 64, 9)
+        # A story's joined file plays its three shots one after the other.
+        frames = 9 if video.rendering_id is None or video.shot else 27
+        assert (video.codec, video.width, video.height, video.num_frames) == ("h264", 64, 64, frames)
         assert media(video.poster.name).is_file()
         with av.open(str(media(video.file.name))) as container:
             stream = container.streams.video[0]
@@ -144,11 +165,14 @@ def test_it_sets_up_one_track_of_each_kind_for_the_demo_annotator_and_an_open_st
     from studies.models import Study
 
     tracks = Track.objects.order_by("kind")
-    assert [t.kind for t in tracks] == ["identity_fidelity", "prompt_controllability"]
+    assert [t.kind for t in tracks] == ["identity_consistency", "identity_fidelity", "prompt_controllability"]
     for track in tracks:
         assert list(track.annotators.values_list("username", flat=True)) == ["annotator"]
-        assert TrackItem.objects.filter(track=track).count() == 3  # C(3 methods, 2)
+        # C(3 methods, 2) clip pairs; a narrative track: ours' and the baseline's rendering of each story.
+        assert TrackItem.objects.filter(track=track).count() == (2 if track.is_narrative else 3)
     assert Study.objects.get(public_slug="demo").status == Study.Status.OPEN
+    stories = Study.objects.get(public_slug="demo-stories")
+    assert stories.status == Study.Status.OPEN and stories.is_narrative and stories.stories.count() == 2
 
 
 def test_with_votes_it_adds_simulated_judgments_and_leaves_work_for_a_person():
@@ -177,6 +201,9 @@ def test_with_votes_the_demo_has_gold_and_repeats_answered_and_careless_raters()
     for track in Track.objects.all():
         assert track.gold_rate > 0 and track.repeat_rate > 0
         on_track = Judgment.objects.filter(track=track)
+        if track.is_narrative:  # two stories: no gold (a clip's), and too few for a repeat's ten handouts
+            assert on_track.exists()
+            continue
         assert on_track.filter(is_gold=True).exists()
         assert on_track.filter(is_repeat=True, repeat_of__isnull=False).exists()
         raters = set(on_track.values_list("rater__user__username", flat=True))

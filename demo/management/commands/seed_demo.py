@@ -8,9 +8,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from demo.study import seed_demo_study, seed_demo_study_gold, simulate_participants
+from demo.study import seed_demo_story_study, seed_demo_study, seed_demo_study_gold, simulate_participants
 from demo.tracks import seed_demo_gold, seed_demo_tracks, simulate_votes
-from demo.world import DEFAULT_FRAMES, DEFAULT_SIZE, seed_demo_world
+from demo.world import DEFAULT_FRAMES, DEFAULT_SIZE, seed_demo_story_renderings, seed_demo_world
 
 
 def _positive(value: str) -> int:
@@ -65,6 +65,8 @@ class Command(BaseCommand):
             stdout=self.stdout,
         )
         self.stdout.write(self.style.SUCCESS(f"Demo world: {summary}"))
+        renderings = seed_demo_story_renderings(seed=options["seed"], size=size, num_frames=options["frames"])
+        self.stdout.write(f"Story renderings: {renderings} made")
         tracks = seed_demo_tracks(annotator_usernames=["annotator"])
         self.stdout.write(f"Tracks: {', '.join(track.name for track in tracks)}")
         study = seed_demo_study()
@@ -75,6 +77,12 @@ class Command(BaseCommand):
         if study is not None:
             self.stdout.write(
                 f"Study: {study.name} ({study.get_status_display()}), join at /s/{study.public_slug}/"
+            )
+        story_study = seed_demo_story_study()
+        if story_study is not None:
+            self.stdout.write(
+                f"Study: {story_study.name} ({story_study.get_status_display()}), "
+                f"join at /s/{story_study.public_slug}/"
             )
         if options["with_votes"]:
             # Six careful annotators, one who always clicks Left and one who clicks at random.
