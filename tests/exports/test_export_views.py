@@ -177,11 +177,15 @@ def test_an_annotator_cannot_delete_an_export(annotator_client: Client) -> None:
 
 def _celery_pools_dropped() -> None:
     """Forget the Celery app's connection and producer pools: the next send connects to the broker the
-    app's configuration names now (as Celery itself does after a fork)."""
+    app's configuration names now (as Celery itself does after a fork).
+
+    The pools live in kombu's process-wide registries, keyed by broker: closing one there without
+    clearing them would leave a later send of any test a closed pool ("Acquire on closed pool")."""
+    from kombu import pools
+
     from config.celery import app as celery_app
 
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
+    pools.reset()  # closes every pool and empties the registries
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
