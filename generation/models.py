@@ -475,3 +475,72 @@ class GenerationItem(models.Model):
         if self.story_id is not None:
             return f"{self.job} · story {self.story} · seed {self.seed}"
         return f"{self.job} · {self.identity.slug} · {self.prompt.slug} · seed {self.seed}"
+
+
+class VideoMetric(models.Model):
+    """One automatic metric of one video, under one exact definition of the metric.
+
+    ``definition`` is a digest of the metric's name, version, model file hashes and settings: a changed
+    metric gets new rows and never mixes with values computed the old way (``generation/metrics``).
+    """
+
+    class Status(models.TextChoices):
+        COMPUTED = "computed", "Computed"
+        # The metric ran but the video gives it nothing to measure (no face found on any sampled frame).
+        NO_FACE = "no_face", "No face found"
+        # The metric cannot run on this machine (text alignment without local weights): never a stand-in.
+        UNAVAILABLE = "unavailable", "Unavailable"
+        FAILED = "failed", "Failed"
+
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="metrics")
+    name = models.CharField(max_length=40)
+    version = models.CharField(max_length=20)
+    definition = models.CharField(max_length=64, help_text="Digest of name, version, model hashes, settings.")
+    model_hash = models.CharField(max_length=64, blank=True, help_text="sha256 of the model files, if any.")
+    settings = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    value = models.FloatField(null=True, blank=True, help_text="The headline number (see the metric).")
+    details = models.JSONField(default=dict, blank=True, help_text="Every aggregate the metric reports.")
+    note = models.CharField(max_length=300, blank=True, help_text="Why there is no value, if none.")
+    seconds = models.FloatField(default=0.0)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering: ClassVar = ["video", "name"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["video", "definition"], name="video_metric_one_per_definition"),
+            models.CheckConstraint(
+                condition=Q(value__isnull=True) | Q(status="computed"),
+                name="video_metric_value_only_computed",
+            ),
+        ]
+        indexes: ClassVar = [models.Index(fields=["name", "definition"], name="video_metric_name_def_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version} of video {self.video_id}: {self.status}"
+
+
+class MetricRun(models.Model):
+    """A request to compute the current metrics of many videos (the whole catalog), with its progress.
+
+    The per-video work is one Celery task each on the ``metrics`` queue; the run counts what is done.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    video_count = models.PositiveIntegerField(default=0)
+    definitions = models.JSONField(default=dict, help_text="Metric name → definition digest computed.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    created_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"metric run {self.pk} of {self.video_count} videos ({self.status})"
