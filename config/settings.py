@@ -179,7 +179,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 # GPU work has a queue of its own; a worker machine serves it with `celery -A config worker -Q gpu -c 1`.
 GENERATION_QUEUE = os.environ.get("GENERATION_QUEUE", "gpu")
-CELERY_TASK_ROUTES = {"generation.tasks.*": {"queue": GENERATION_QUEUE}}
+# Automatic metrics of videos run on the CPU: a queue of their own, so that a GPU is never held by them;
+# any machine serves it with `celery -A config worker -Q metrics`.
+METRICS_QUEUE = os.environ.get("METRICS_QUEUE", "metrics")
+# Celery tries the patterns in this order: the metrics tasks before every other task of the catalog.
+CELERY_TASK_ROUTES = {
+    "generation.tasks.video_metrics_*": {"queue": METRICS_QUEUE},
+    "generation.tasks.*": {"queue": GENERATION_QUEUE},
+}
 # Per render task (one batch of seeds): the soft limit fails the videos cleanly, the hard one kills the
 # process. Both must stay below the visibility timeout, or a slow task would also be handed to a second
 # worker.
@@ -187,6 +194,10 @@ GENERATION_SOFT_TIME_LIMIT = envint("GENERATION_SOFT_TIME_LIMIT", 3 * 3600)
 GENERATION_HARD_TIME_LIMIT = envint("GENERATION_HARD_TIME_LIMIT", 3 * 3600 + 300)
 # A video whose worker died this many times (out of memory, hard time limit) fails instead of being retried.
 GENERATION_MAX_ATTEMPTS = envint("GENERATION_MAX_ATTEMPTS", 3)
+# Per metrics task (every metric of one video): the soft limit records the metrics as failed, the hard one
+# kills the process; both below the visibility timeout.
+METRICS_SOFT_TIME_LIMIT = envint("METRICS_SOFT_TIME_LIMIT", 1800)
+METRICS_HARD_TIME_LIMIT = envint("METRICS_HARD_TIME_LIMIT", 1800 + 120)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 

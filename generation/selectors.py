@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from statistics import median
 from typing import Any
 
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from generation import signals
+from generation.metrics.compute import metric_definitions
+from generation.metrics.definitions import MetricDefinition, MetricSpec
 from generation.models import (
     FINISHED_STATUSES,
     GenerationItem,
@@ -19,9 +22,11 @@ from generation.models import (
     GenerationStatus,
     Identity,
     Method,
+    MetricRun,
     Prompt,
     Reference,
     Video,
+    VideoMetric,
 )
 
 Status = GenerationStatus
@@ -341,3 +346,139 @@ def job_match_pairs(*, job: GenerationJob) -> list[tuple[Video, Video]]:
     ):
         old[(video.identity_id, video.prompt_id, video.seed)].append(video)
     return [(new, match) for new in made for match in old[(new.identity_id, new.prompt_id, new.seed)]]
+
+
+# --- automatic metrics -------------------------------------------------------------------------------------
+
+
+def videos_lacking_metrics(*, digests: Collection[str]) -> QuerySet[Video]:
+    """The catalog's videos (no gold copies) without a row for every one of these metric definitions."""
+    return (
+        Video.objects.of_methods()
+        .annotate(present=Count("metrics", filter=Q(metrics__definition__in=list(digests))))
+        .filter(present__lt=len(digests))
+    )
+
+
+def metric_run_videos(*, run: MetricRun) -> QuerySet[Video]:
+    """The videos a catalog run is about: the catalog's when it was created (later ones are queued as they
+    join)."""
+    return Video.objects.of_methods().filter(created_at__lte=run.created_at)
+
+
+@dataclass(frozen=True)
+class MetricRunProgress:
+    run: MetricRun
+    total: int  # the run's videos (as many as it counted, less any deleted since)
+    done: int  # of them, those with a row for each of the run's metric definitions
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, 100 * self.done // self.total)
+
+    @property
+    def finished(self) -> bool:
+        # The tasks mark the run done; a run whose last video was deleted meanwhile is finished too.
+        return self.run.status == MetricRun.Status.DONE or self.done >= self.total
+
+
+def metric_run_list() -> QuerySet[MetricRun]:
+    return MetricRun.objects.select_related("created_by").order_by("-created_at", "-id")
+
+
+def metric_run_progress_of(*, runs: Iterable[MetricRun]) -> list[MetricRunProgress]:
+    progress = []
+    for run in runs:
+        videos = metric_run_videos(run=run)
+        lacking = videos.filter(pk__in=videos_lacking_metrics(digests=run.definitions.values()).values("pk"))
+        total = videos.count()
+        progress.append(MetricRunProgress(run=run, total=total, done=total - lacking.count()))
+    return progress
+
+
+def metric_run_progress_get(*, run_id: int) -> MetricRunProgress | None:
+    run = metric_run_list().filter(pk=run_id).first()
+    return None if run is None else metric_run_progress_of(runs=[run])[0]
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    """One metric as computed now, and how its rows over the catalog's videos stand."""
+
+    definition: MetricDefinition
+    counts: dict[str, int]  # VideoMetric status → videos
+    missing: int  # videos with no row yet
+
+    @property
+    def spec(self) -> MetricSpec:
+        return self.definition.spec
+
+    @property
+    def model_hash_short(self) -> str:
+        return self.definition.model_hash[:12]
+
+    def count(self, status: str) -> int:
+        return self.counts.get(status, 0)
+
+
+def metric_current_rows() -> QuerySet[VideoMetric]:
+    """Rows of the metrics' current definitions, of the catalog's videos (no gold copies)."""
+    digests = [definition.digest for definition in metric_definitions().values()]
+    return VideoMetric.objects.filter(definition__in=digests, video__is_gold_stimulus=False)
+
+
+def metric_summaries() -> list[MetricSummary]:
+    """Each current metric definition with its rows counted by status over the catalog."""
+    definitions = metric_definitions()
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    rows = metric_current_rows().values_list("definition", "status").annotate(n=Count("pk")).order_by()
+    for digest, status, n in rows:
+        counts[digest][status] = n
+    videos = Video.objects.of_methods().count()
+    return [
+        MetricSummary(
+            definition=definition,
+            counts=counts[definition.digest],
+            missing=max(0, videos - sum(counts[definition.digest].values())),
+        )
+        for definition in definitions.values()
+    ]
+
+
+@dataclass(frozen=True)
+class MethodMetricMeans:
+    """One method's mean of each metric over its computed values (None where it has none)."""
+
+    method: str
+    role: str
+    means: list[tuple[float, int] | None]  # (mean, videos), in the order of the metric names given
+
+
+def metric_method_means(*, names: Sequence[str]) -> list[MethodMetricMeans]:
+    """Per method, the mean of each current metric ``names`` over the method's computed values."""
+    cells: dict[tuple[str, str], dict[str, tuple[float, int]]] = defaultdict(dict)
+    rows = (
+        metric_current_rows()
+        .filter(status=VideoMetric.Status.COMPUTED)
+        .values_list("video__method__name", "video__method__role", "name")
+        .annotate(mean=Avg("value"), n=Count("pk"))
+        .order_by()
+    )
+    for method, role, name, mean, n in rows:
+        cells[(method, role)][name] = (mean, n)
+    return [
+        MethodMetricMeans(method=method, role=role, means=[values.get(name) for name in names])
+        for (method, role), values in sorted(cells.items())
+    ]
+
+
+def video_metric_list(
+    *, video_id: int | None = None, name: str | None = None, current: bool = True
+) -> QuerySet[VideoMetric]:
+    """Stored metric values, of the current definitions unless ``current`` is false, with their video."""
+    rows = metric_current_rows() if current else VideoMetric.objects.filter(video__is_gold_stimulus=False)
+    if video_id is not None:
+        rows = rows.filter(video_id=video_id)
+    if name is not None:
+        rows = rows.filter(name=name)
+    return rows.select_related("video")

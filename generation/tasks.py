@@ -22,3 +22,16 @@ from generation import services
 )
 def generation_render(self: Task, item_ids: list[int]) -> None:
     services.generation_render(item_ids=item_ids, worker=f"{self.request.hostname or 'worker'}:{os.getpid()}")
+
+
+@shared_task(
+    name=services.METRICS_TASK,
+    # As the render: a killed worker's video is computed again by the next one, and the rows it finds
+    # already stored are not computed twice.
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.METRICS_SOFT_TIME_LIMIT,
+    time_limit=settings.METRICS_HARD_TIME_LIMIT,
+)
+def video_metrics_compute(video_id: int) -> None:
+    services.video_metrics_compute(video_id=video_id)

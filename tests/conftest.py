@@ -24,6 +24,29 @@ def _media_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     settings.MEDIA_ROOT = original
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _metrics_queue() -> Iterator[str]:
+    """Metrics tasks that tests queue (a video joining the catalog queues one) go to a queue of this run's
+    own: a worker of ``make demo`` on the same Redis never takes a test's video ids for its own videos."""
+    original = settings.METRICS_QUEUE
+    settings.METRICS_QUEUE = f"metrics-test-{os.getpid()}"
+    yield settings.METRICS_QUEUE
+    if "redis" not in settings.EMBEDDED_SERVERS or embedded.redis_is_running(settings.VAR_DIR):
+        from tests.processes import queued_tasks
+
+        queued_tasks(settings.METRICS_QUEUE)  # taken: nothing of this run stays in the broker
+    settings.METRICS_QUEUE = original
+
+
+@pytest.fixture
+def metrics_queue(_metrics_queue: str) -> str:
+    """This run's metrics queue, emptied: a test takes what it queued with tests.processes.queued_tasks."""
+    from tests.processes import queued_tasks
+
+    queued_tasks(_metrics_queue)
+    return _metrics_queue
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Stop the embedded servers this test run started, so it leaves no server behind."""
     if "postgresql" in embedded.started_here:

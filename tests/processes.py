@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import os
+import signal
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
+import pytest
+from celery import current_app
+from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,3 +137,104 @@ def assert_answers_quickly(port: int, path: str, *, times: int = 5, tls: bool = 
         assert status == 200
         assert time.monotonic() - began < 1.5
         time.sleep(0.5)
+
+
+# --- Celery workers and the broker --------------------------------------------------------------------
+
+# A killed worker's task comes back after this many seconds (looked for every second).
+WORKER_VISIBILITY_TIMEOUT = 5
+
+
+def worker_environment(**extra: str) -> dict[str, str]:
+    """The environment of a worker process that works on the test database and media (read after
+    django_db_setup), with ``extra`` (its queues' settings, say) on top."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": process_database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        # The metrics tasks of videos a worker makes stay in this run's own queue.
+        "METRICS_QUEUE": settings.METRICS_QUEUE,
+        "CELERY_VISIBILITY_TIMEOUT": str(WORKER_VISIBILITY_TIMEOUT),
+        "CELERY_UNACKED_RESTORE_SECONDS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "CONN_MAX_AGE": "0",
+        **extra,
+    }
+
+
+class Workers:
+    """Celery worker processes with the production command line, serving ``queues``; every one is killed
+    at the end, whatever happens."""
+
+    def __init__(self, env: dict[str, str], logs: Path, *, queues: str) -> None:
+        self.env, self.logs, self.queues = env, logs, queues
+        self.started: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> subprocess.Popen[bytes]:
+        number = len(self.started) + 1
+        log = open(self.log_path(number), "wb")  # noqa: SIM115 - closed with the process
+        command = [
+            sys.executable, "-m", "celery", "-A", "config", "worker",
+            "--queues", self.queues, "--concurrency", "1", "--pool", "prefork",
+            "--hostname", f"test-worker-{number}-{os.getpid()}@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO",
+        ]  # fmt: skip
+        # A session of its own, so that the worker and its pool child can be killed as one group.
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        self.started.append(process)
+        return process
+
+    def running(self) -> subprocess.Popen[bytes]:
+        """The last worker started, if it still runs; else a new one."""
+        if self.started and self.started[-1].poll() is None:
+            return self.started[-1]
+        return self.start()
+
+    def log_path(self, number: int) -> Path:
+        return self.logs / f"worker-{number}.log"
+
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def kill_all(self) -> None:
+        for process in self.started:
+            self.kill(process)
+
+    def log_tails(self) -> str:
+        return "\n".join(
+            f"--- {path.name} ---\n{path.read_text(errors='replace')[-3000:]}"
+            for path in sorted(self.logs.glob("worker-*.log"))
+        )
+
+    def wait_for(self, condition: Callable[[], bool], what: str, seconds: float = 120) -> None:
+        """Until ``condition()`` holds; after ``seconds`` the test fails with the workers' logs."""
+        deadline = time.monotonic() + seconds
+        while not condition():
+            if time.monotonic() > deadline:
+                pytest.fail(f"waited {seconds} s for {what}\n{self.log_tails()}")
+            time.sleep(0.1)
+
+
+def queued_tasks(queue: str) -> list[tuple[str, list[Any]]]:
+    """Take every message waiting on a Celery queue of the broker: its task's name and arguments each."""
+    taken = []
+    with current_app.connection_for_read() as conn:
+        waiting = conn.SimpleQueue(queue, serializer="json")
+        try:
+            while True:
+                try:
+                    message = waiting.get(block=False)
+                except waiting.Empty:
+                    return taken
+                args, _kwargs, _embed = message.decode()
+                taken.append((message.headers["task"], args))
+                message.ack()
+        finally:
+            waiting.close()

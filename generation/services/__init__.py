@@ -5,7 +5,9 @@
 - ``uploads``: a baseline video uploaded through the browser;
 - ``jobs``: generation jobs: launch, render (the work of the Celery task), retry and cancel;
 - ``gold``: degraded copies of videos for gold comparisons (comparisons with a known answer);
-- ``viewpoints``: the rule of an identity's canonical three-view set of references.
+- ``viewpoints``: the rule of an identity's canonical three-view set of references;
+- ``metrics``: automatic metrics of videos: computed and stored (the work of a Celery task), queued as
+  videos join the catalog, and runs over the whole catalog.
 """
 
 from __future__ import annotations
@@ -23,11 +25,18 @@ from generation.services.jobs import (
     settings_overrides_check,
 )
 from generation.services.manifest import catalog_import
+from generation.services.metrics import (
+    METRICS_TASK,
+    metric_run_create,
+    video_metrics_compute,
+    video_metrics_queue,
+)
 from generation.services.uploads import video_upload
 from generation.services.viewpoints import three_view_check
 
 __all__ = [
     "MAX_SEEDS",
+    "METRICS_TASK",
     "RENDER_TASK",
     "catalog_import",
     "generation_item_retry",
@@ -35,12 +44,15 @@ __all__ = [
     "generation_job_create",
     "generation_render",
     "match_cases",
+    "metric_run_create",
     "reference_create",
     "settings_overrides_check",
     "three_view_check",
     "video_create_from_frames",
     "video_degraded_copy",
     "video_import_file",
+    "video_metrics_compute",
+    "video_metrics_queue",
     "video_shapes_match",
     "video_upload",
 ]

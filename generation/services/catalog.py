@@ -12,6 +12,7 @@ from django.db import transaction
 from generation import media
 from generation.errors import MediaError
 from generation.models import Identity, Method, Prompt, Reference, StoryRendering, Video
+from generation.services.metrics import video_metrics_queue
 from lib.hashing import sha256_file
 
 
@@ -56,12 +57,14 @@ def video_import_file(
     prompt: Prompt,
     seed: int,
     settings: dict[str, Any] | None = None,
+    queue_metrics: bool = True,
 ) -> Video:
     """Store a video made elsewhere (the caller has probed it) re-encoded as the platform's own.
 
     The stored file tells nothing of the method that made it (no tags, no encoder string); the catalog
     keeps the original's sha256 and tags for provenance. Raises MediaError when the re-encoded frames
-    are those of a video already in the catalog (the same clip with other tags).
+    are those of a video already in the catalog (the same clip with other tags). Without
+    ``queue_metrics`` the caller queues the video's metrics itself (an import, after its batch).
     """
     provenance = media.original_metadata(source)
     original_sha256 = sha256_file(source)
@@ -77,6 +80,7 @@ def video_import_file(
         origin=Video.Origin.IMPORTED,
         original_sha256=original_sha256,
         original_metadata=provenance,
+        queue_metrics=queue_metrics,
     )
 
 
@@ -95,7 +99,10 @@ def _video_record(
     gold_source: Video | None = None,
     rendering: StoryRendering | None = None,
     shot: int | None = None,
+    queue_metrics: bool = True,
 ) -> Video:
+    """Record a stored video file; every new video of the catalog is recorded here, and here its automatic
+    metrics are queued (after the commit; not for a gold copy, which is no video of its method)."""
     path = media.media_path(name)
     written = [name]
     try:
@@ -106,7 +113,7 @@ def _video_record(
         poster = _poster_for(path)
         written.append(poster)
         with transaction.atomic():
-            return Video.objects.create(
+            video = Video.objects.create(
                 method=method,
                 identity=identity,
                 prompt=prompt,
@@ -130,6 +137,9 @@ def _video_record(
                 rendering=rendering,
                 shot=shot,
             )
+            if queue_metrics and gold_source is None:
+                video_metrics_queue(video_ids=[video.pk])
+            return video
     except BaseException:
         # The row was not written: nothing may stay behind on disk either.
         media.delete_stored(written)

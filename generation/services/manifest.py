@@ -60,6 +60,7 @@ from generation.models import (
 )
 from generation.selectors import videos_by_file_sha256
 from generation.services.catalog import reference_create, video_import_file
+from generation.services.metrics import video_metrics_queue
 from generation.services.viewpoints import three_view_check
 from lib.hashing import sha256_file
 
@@ -717,6 +718,7 @@ class _Planner:
 def _write(plan: _Plan) -> None:
     """Write the checked plan in one transaction; on failure remove every file this import stored."""
     stored: list[str | None] = []  # a file field's name is None when it holds no file
+    created_videos: list[int] = []
     entry = MANIFEST_NAME
     try:
         with transaction.atomic():
@@ -761,8 +763,12 @@ def _write(plan: _Plan) -> None:
                         prompt=prompts[video.prompt],
                         seed=video.seed,
                         settings=video.settings,
+                        queue_metrics=False,
                     )
                     stored += [created_video.file.name, created_video.poster.name]
+                    created_videos.append(created_video.pk)
+            # Once for the whole import, after its commit: each video's task then finds its row.
+            video_metrics_queue(video_ids=created_videos)
     except (DatabaseError, OSError, ValueError) as error:
         # ValueError covers MediaError and PyAV's errors: a file changed since it was checked, or
         # another import wrote the same rows in the meantime.
