@@ -26,6 +26,7 @@ urlpatterns = [
     path("manage/people/", include("annotate.people_urls")),
     path("manage/exports/", include("exports.urls")),
     path("manage/rankings/", include("studies.rankings_urls")),
+    path("manage/metrics/", include("generation.metrics_urls")),
     path("api/", include("api.urls")),
     path("generation/", include("generation.urls")),
     path("studies/", include("studies.urls")),

@@ -417,9 +417,6 @@ class MetricSummary:
     def model_hash_short(self) -> str:
         return self.definition.model_hash[:12]
 
-    def count(self, status: str) -> int:
-        return self.counts.get(status, 0)
-
 
 def metric_current_rows() -> QuerySet[VideoMetric]:
     """Rows of the metrics' current definitions, of the catalog's videos (no gold copies)."""

@@ -1,5 +1,5 @@
 """Pages of the catalog: stored media for whoever may see it, and the pages of generation for study admins
-and the ML team (jobs and their progress, launching, cancelling, retrying, uploading)."""
+and the ML team (jobs and their progress, launching, cancelling, retrying, uploading; automatic metrics)."""
 
 from __future__ import annotations
 
@@ -128,3 +128,32 @@ def video_upload(request: HttpRequest) -> HttpResponse:
             return redirect("generation:video_upload")
     status = 400 if form.is_bound else 200
     return render(request, "generation/video_upload.html", {"form": form}, status=status)
+
+
+# --- automatic metrics, for study admins and the ML team -----------------------------------------------
+
+RUNS_SHOWN = 5
+
+
+@require_safe
+@ml_work_required
+def metric_overview(request: HtmxHttpRequest) -> HttpResponse:
+    # htmx polls for the runs alone while one runs; the page includes the same partial.
+    runs = selectors.metric_run_progress_of(runs=selectors.metric_run_list()[:RUNS_SHOWN])
+    context: dict[str, object] = {"runs": runs, "polling": any(not row.finished for row in runs)}
+    if request.htmx:
+        return render(request, "generation/metric_runs.html", context)
+    summaries = selectors.metric_summaries()
+    means = selectors.metric_method_means(names=[summary.spec.name for summary in summaries])
+    return render(request, "generation/metrics.html", {**context, "summaries": summaries, "means": means})
+
+
+@require_POST
+@ml_work_required
+def metric_run_start(request: AuthenticatedHttpRequest) -> HttpResponse:
+    run = services.metric_run_create(created_by=request.user)
+    if run.status == run.Status.DONE:
+        messages.success(request, "Every video of the catalog has its current metrics already.")
+    else:
+        messages.success(request, f"Metric run {run.pk} queued over the catalog's {run.video_count} videos.")
+    return redirect("metrics:overview")

@@ -76,6 +76,19 @@ def outsider(db: None) -> User:
 
 
 @pytest.fixture
+def ml_member(db: None) -> User:
+    user = User.objects.create_user("ml-member", password="pw-ml-member-1")
+    user.groups.add(Group.objects.get_or_create(name="ML team")[0])
+    return user
+
+
+@pytest.fixture
+def ml_member_client(client: Client, ml_member: User) -> Client:
+    client.force_login(ml_member)
+    return client
+
+
+@pytest.fixture
 def admin_client(client: Client, study_admin: User) -> Client:
     client.force_login(study_admin)
     return client
