@@ -14,6 +14,7 @@ from rest_framework import serializers
 from annotate.models import Choice, Criterion, JudgmentQuerySet, Rater, Track
 from exports.models import ExportRun
 from exports.read import rater_public_id
+from generation.metrics.definitions import METRICS
 from generation.models import GenerationStatus, Method, Prompt, Video
 from lib.converters import BIGINT_MAX
 from studies.models import Answer, Study
@@ -163,3 +164,12 @@ class GenerationJobFilters(Filters):
     status = serializers.ChoiceField(choices=GenerationStatus.choices, required=False)
     method = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
     lookups = {"method": "method_id"}
+
+
+class VideoMetricFilters(Filters):
+    video = WholeNumberField(required=False, min_value=1, max_value=BIGINT_MAX)
+    name = serializers.ChoiceField(choices=sorted(METRICS), required=False)
+    # Not nullable: DRF would read an empty value as null.
+    current = serializers.BooleanField(
+        required=False, default=True, help_text="Only rows of each metric's current definition (default)."
+    )

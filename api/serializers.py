@@ -14,8 +14,19 @@ from exports.models import ExportRun
 from exports.options import DEFAULT_SCHEMA, DEFAULT_SPLIT, JOINT_RULES, MEDIA_MODES, SCHEMAS
 from exports.read import rater_public_id
 from generation.errors import GenerationError
-from generation.models import GenerationItem, Identity, Method, Prompt, Reference, Story, StoryShot, Video
-from generation.selectors import JobProgress
+from generation.models import (
+    GenerationItem,
+    Identity,
+    Method,
+    MetricRun,
+    Prompt,
+    Reference,
+    Story,
+    StoryShot,
+    Video,
+    VideoMetric,
+)
+from generation.selectors import JobProgress, MetricRunProgress, MetricSummary
 from generation.services import settings_overrides_check
 from studies.models import Study
 
@@ -473,6 +484,94 @@ class GenerationJobDetailSerializer(GenerationJobSerializer):
         items = GenerationItemSerializer(progress.job.items.order_by("id"), many=True)
         # many=True makes a ListSerializer, whose data is a list; the stubs type it as one item's.
         return cast(list[dict[str, Any]], items.data)
+
+
+# --- automatic metrics --------------------------------------------------------------------------
+
+
+class MetricCountsSerializer(serializers.Serializer):
+    """The catalog's videos by the status of their row under the metric's current definition."""
+
+    computed = serializers.IntegerField()
+    no_face = serializers.IntegerField()
+    unavailable = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    missing = serializers.IntegerField(help_text="Videos with no row yet.")
+
+
+class MetricSummarySerializer(serializers.Serializer):
+    """One metric as computed now (generation.selectors.MetricSummary)."""
+
+    name = serializers.CharField(source="spec.name")
+    # Declared fields move into _declared_fields, so this does not replace Field.label; the stubs type the
+    # class body as if it did.
+    label = serializers.CharField(source="spec.label")  # type: ignore[assignment]
+    version = serializers.CharField(source="spec.version")
+    unit = serializers.CharField(source="spec.unit")
+    better = serializers.ChoiceField(choices=["lower", "higher"], source="spec.better")
+    criterion = serializers.CharField(
+        source="spec.criterion", allow_null=True, help_text="The human criterion it stands in for."
+    )
+    summary = serializers.CharField(source="spec.summary", help_text="What it measures.")
+    cannot = serializers.CharField(source="spec.cannot", help_text="What it cannot measure.")
+    definition = serializers.CharField(source="definition.digest", help_text="Digest of the definition.")
+    model_hash = serializers.CharField(source="definition.model_hash")
+    settings = serializers.DictField(source="definition.settings")
+    counts = serializers.SerializerMethodField()
+
+    @extend_schema_field(MetricCountsSerializer)
+    def get_counts(self, summary: MetricSummary) -> dict[str, int]:
+        statuses = ("computed", "no_face", "unavailable", "failed")
+        return {status: summary.counts.get(status, 0) for status in statuses} | {"missing": summary.missing}
+
+
+class MetricOverviewSerializer(serializers.Serializer):
+    videos = serializers.IntegerField(help_text="The catalog's videos (no gold copies).")
+    metrics = MetricSummarySerializer(many=True)
+
+
+class VideoMetricSerializer(serializers.ModelSerializer):
+    method = serializers.IntegerField(source="video.method_id", read_only=True)
+    value = FiniteFloatField(allow_null=True, read_only=True)
+
+    class Meta:
+        model = VideoMetric
+        fields = [
+            "id",
+            "video",
+            "method",
+            "name",
+            "version",
+            "definition",
+            "status",
+            "value",
+            "details",
+            "note",
+            "seconds",
+            "model_hash",
+            "settings",
+            "computed_at",
+        ]
+
+
+class MetricRunSerializer(serializers.Serializer):
+    """A catalog run with its progress (generation.selectors.MetricRunProgress)."""
+
+    id = serializers.IntegerField(source="run.pk")
+    status = serializers.SerializerMethodField()
+    video_count = serializers.IntegerField(source="run.video_count", help_text="The catalog's videos then.")
+    total = serializers.IntegerField(help_text="The run's videos that still exist.")
+    done = serializers.IntegerField(help_text="Of them, those with a row for each of the run's definitions.")
+    percent = serializers.IntegerField()
+    definitions = serializers.DictField(
+        child=serializers.CharField(), source="run.definitions", help_text="Metric name → definition."
+    )
+    created_at = serializers.DateTimeField(source="run.created_at")
+    finished_at = serializers.DateTimeField(source="run.finished_at", allow_null=True)
+
+    @extend_schema_field(serializers.ChoiceField(choices=MetricRun.Status.choices))
+    def get_status(self, progress: MetricRunProgress) -> str:
+        return MetricRun.Status.DONE if progress.finished else progress.run.status
 
 
 class TokenCredentialsSerializer(serializers.Serializer):

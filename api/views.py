@@ -48,8 +48,15 @@ from exports.runs import (
 )
 from generation.errors import GenerationError
 from generation.models import GenerationJob, Identity, Method, Prompt, Story, StoryShot, Video
-from generation.selectors import job_list, job_progress_get, job_progress_of
-from generation.services import generation_job_cancel, generation_job_create
+from generation.selectors import (
+    job_list,
+    job_progress_get,
+    job_progress_of,
+    metric_run_progress_get,
+    metric_summaries,
+    video_metric_list,
+)
+from generation.services import generation_job_cancel, generation_job_create, metric_run_create
 from lib.auth import lockout_message, lockout_minutes
 from lib.roles import IsMlTeamOrStaff, may_export
 from studies.models import RankingRun, Study
@@ -76,7 +83,8 @@ class ApiView(APIView):
 # The entry points GET /api/ lists: the lists and what a client starts from (names in api/urls.py).
 ENTRY_POINTS = (
     "identities", "prompts", "methods", "stories", "videos", "comparisons", "tracks", "studies", "judgments",
-    "exports", "generation-jobs", "rankings", "checkpoints", "token", "schema", "docs", "redoc",
+    "exports", "generation-jobs", "metrics", "metric-values", "rankings", "checkpoints", "token", "schema",
+    "docs", "redoc",
 )  # fmt: skip
 
 
@@ -361,6 +369,58 @@ class GenerationJobCancelApi(ApiView):
             raise NotFound("No such generation job.")
         generation_job_cancel(job=job)
         return Response(out.GenerationJobSerializer(job_progress_get(job_id=job_id)).data)
+
+
+# --- automatic metrics --------------------------------------------------------------------------
+
+
+class MetricOverviewApi(ApiView):
+    @extend_schema(responses=out.MetricOverviewSerializer)
+    def get(self, request: Request) -> Response:
+        """The metrics as computed now (version, what each measures and cannot, model hash, settings), and
+        the catalog's videos counted by the status of their row under each."""
+        data = {"videos": Video.objects.of_methods().count(), "metrics": metric_summaries()}
+        return Response(out.MetricOverviewSerializer(data).data)
+
+
+class VideoMetricListApi(FilteredListApi):
+    """Stored metric values, of each metric's current definition unless ``current=false``."""
+
+    serializer_class = out.VideoMetricSerializer
+    filter_class = filters.VideoMetricFilters
+
+    def get_queryset(self) -> QuerySet:
+        values = parse_filters(self.request, self.filter_class)
+        video_id = values.get("video")
+        if video_id is not None and not Video.objects.of_methods().filter(pk=video_id).exists():
+            raise NotFound("No such video.")
+        return video_metric_list(video_id=video_id, name=values.get("name"), current=values["current"])
+
+
+class MetricRunListApi(ApiView):
+    @extend_schema(
+        request=None,
+        responses={202: out.MetricRunSerializer},
+        description="Compute the current metrics of every video of the catalog that lacks one (and those "
+        "that failed), one Celery task a video; follow the run at its URL.",
+    )
+    def post(self, request: Request) -> Response:
+        run = metric_run_create(created_by=cast(User, request.user))  # signed in: IsMlTeamOrStaff
+        progress = metric_run_progress_get(run_id=run.pk)
+        return Response(
+            out.MetricRunSerializer(progress).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"{run.pk}/"},
+        )
+
+
+class MetricRunDetailApi(ApiView):
+    @extend_schema(responses=out.MetricRunSerializer)
+    def get(self, request: Request, run_id: int) -> Response:
+        progress = metric_run_progress_get(run_id=run_id)
+        if progress is None:
+            raise NotFound("No such metric run.")
+        return Response(out.MetricRunSerializer(progress).data)
 
 
 # --- any other path -----------------------------------------------------------------------------

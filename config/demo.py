@@ -1,4 +1,5 @@
-"""``make demo``: migrate, seed the synthetic world, run the web server and a Celery worker.
+"""``make demo``: migrate, seed the synthetic world, run the web server and a Celery worker (renders and the
+videos' metrics, which seeding queued).
 
 The web server is gunicorn with the production settings (DEBUG off), as the README deploys the app, but
 with gunicorn's stock gthread worker: there is no buffering proxy in front of the demo, and a client
@@ -117,8 +118,9 @@ def main() -> int:
                         "-A",
                         "config",
                         "worker",
+                        # Renders and the videos' metrics (CPU) alike: one process on a laptop.
                         "--queues",
-                        "celery,gpu",
+                        "celery,gpu,metrics",
                         "--concurrency",
                         "1",
                         "--hostname",

@@ -26,11 +26,13 @@ from django.contrib.auth.models import Group, User
 from demo import procedural
 from demo.procedural import Accessory, CartoonLook, ReferenceView
 from generation import media, services
+from generation.metrics.compute import metric_definitions
 from generation.models import (
     ASPECTS,
     GenerationJob,
     Identity,
     Method,
+    MetricRun,
     Prompt,
     Reference,
     Story,
@@ -38,6 +40,7 @@ from generation.models import (
     StoryShot,
     Video,
 )
+from generation.selectors import videos_lacking_metrics
 from generation.services.jobs import generation_job_create, generation_render
 from lib.roles import ANNOTATORS_GROUP, ML_TEAM_GROUP
 
@@ -702,3 +705,12 @@ def seed_demo_story_renderings(
                 )
             made += 1
     return made
+
+
+def seed_demo_metric_run() -> MetricRun | None:
+    """Queue, as a catalog run, the metrics of every demo video that lacks them: `make demo`'s worker
+    computes them in the background. None when every video has its metrics already (a second run)."""
+    digests = [definition.digest for definition in metric_definitions().values()]
+    if not videos_lacking_metrics(digests=digests).exists():
+        return None
+    return services.metric_run_create(created_by=None)

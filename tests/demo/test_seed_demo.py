@@ -15,12 +15,15 @@ from generation.models import (
     KEPT_ELEMENT_ASPECTS,
     Identity,
     Method,
+    MetricRun,
     Prompt,
     Reference,
     Story,
     StoryRendering,
     Video,
 )
+from generation.services import video_metrics_compute
+from tests.processes import queued_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -249,3 +252,21 @@ def test_prompts_are_written_in_the_seven_aspect_order():
             assert getattr(prompt, aspect).lower() not in prompt.differential_text.lower()
         if prompt.task == Prompt.Task.FULL:
             assert prompt.omitted_aspects == [] and prompt.differential_text == prompt.full_text
+
+
+def test_it_queues_the_metrics_of_its_videos_as_a_catalog_run(
+    metrics_queue, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        output = seed("--identities", "1", "--prompts", "1", "--size", "32", "--frames", "2")
+
+    run = MetricRun.objects.get()
+    videos = set(Video.objects.of_methods().values_list("pk", flat=True))
+    assert f"Metrics: run {run.pk} queued over {len(videos)} videos" in output
+    assert {args[0] for _, args in queued_tasks(metrics_queue)} == videos
+
+    for video in videos:
+        video_metrics_compute(video_id=video)
+    assert MetricRun.objects.get().status == MetricRun.Status.DONE
+    assert "Metrics:" not in seed("--identities", "1", "--prompts", "1", "--size", "32", "--frames", "2")
+    assert MetricRun.objects.count() == 1  # every video has its metrics: no second run

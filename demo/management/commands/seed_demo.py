@@ -1,5 +1,5 @@
 """Draw the synthetic demo world: cartoon people, prompts, methods, their videos and the demo logins,
-then one annotation track of each kind and an open demo study over it."""
+then one annotation track of each kind and an open demo study over it, and queue the videos' metrics."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from demo.study import seed_demo_story_study, seed_demo_study, seed_demo_study_gold, simulate_participants
 from demo.tracks import seed_demo_gold, seed_demo_tracks, simulate_votes
-from demo.world import DEFAULT_FRAMES, DEFAULT_SIZE, seed_demo_story_renderings, seed_demo_world
+from demo.world import (
+    DEFAULT_FRAMES,
+    DEFAULT_SIZE,
+    seed_demo_metric_run,
+    seed_demo_story_renderings,
+    seed_demo_world,
+)
 
 
 def _positive(value: str) -> int:
@@ -83,6 +89,12 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Study: {story_study.name} ({story_study.get_status_display()}), "
                 f"join at /s/{story_study.public_slug}/"
+            )
+        metric_run = seed_demo_metric_run()
+        if metric_run is not None:
+            self.stdout.write(
+                f"Metrics: run {metric_run.pk} queued over {metric_run.video_count} videos "
+                "(the worker computes them in the background; see the Metrics page)"
             )
         if options["with_votes"]:
             # Six careful annotators, one who always clicks Left and one who clicks at random.
