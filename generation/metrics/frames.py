@@ -13,7 +13,7 @@ from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 Size = tuple[int, int]  # (width, height)
 
@@ -100,6 +100,7 @@ def decode_frames(path: Path, wanted: Mapping[Size, Collection[int]]) -> dict[Si
 
 
 def read_image(path: Path) -> np.ndarray:
-    """An image file (PNG, JPEG, WebP) as H×W×3 uint8 RGB."""
+    """An image file (PNG, JPEG, WebP) as H×W×3 uint8 RGB, turned upright as its EXIF orientation says
+    (a phone photograph stored sideways would show the detector a sideways face)."""
     with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
+        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))

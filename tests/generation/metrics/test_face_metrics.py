@@ -8,6 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from PIL import Image
 
 from generation.metrics import face
 from generation.metrics.compute import ReferenceMedia, metric_definitions, metrics_of_video
@@ -205,3 +206,22 @@ def test_the_yaw_ratio_follows_the_nose_and_mirrors_with_the_picture() -> None:
 )
 def test_a_yaw_ratio_maps_to_a_viewpoint(ratio: float, viewpoint: str) -> None:
     assert face.viewpoint_of(ratio, three_quarter=0.15, profile=0.85) == viewpoint
+
+
+def test_a_photograph_stored_sideways_is_turned_upright_as_its_exif_orientation_says(tmp_path: Path) -> None:
+    sideways = Image.fromarray(astronaut()).rotate(90, expand=True)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    sideways.save(tmp_path / "tagged.jpg", exif=exif, quality=90)
+    sideways.save(tmp_path / "untagged.jpg", quality=90)
+    settings = metric_definitions()["face_identity"].settings
+
+    tagged, untagged = (
+        face.reference_faces(
+            ReferenceMedia(path=tmp_path / name, is_clip=False, viewpoint="front"), settings=settings
+        )
+        for name in ("tagged.jpg", "untagged.jpg")
+    )
+
+    assert len(tagged.descriptors) == 1
+    assert untagged.descriptors == ()  # the detector finds no sideways face
