@@ -367,6 +367,8 @@ SPECTACULAR_SETTINGS = {
 API_TOKEN_TTL_DAYS = envint("API_TOKEN_TTL_DAYS", 30)
 # Export archives; downloads pass the staff / ML-team check, never a static handler.
 EXPORT_ROOT = Path(os.environ.get("EXPORT_ROOT", VAR_DIR / "exports")).resolve()
+# A local folder of CLIP weights (save_pretrained) for the text-alignment metric; none ship in a package.
+TEXT_ALIGNMENT_MODEL = os.environ.get("TEXT_ALIGNMENT_MODEL", "")
 
 LOGGING = {
     "version": 1,
