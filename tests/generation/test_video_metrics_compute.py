@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from generation.metrics.compute import metric_definitions
-from generation.models import VideoMetric
+from generation.models import Identity, VideoMetric
 from generation.services import metrics as metrics_service
-from generation.services import video_degraded_copy, video_metrics_compute
-from tests.factories import make_video
+from generation.services import (
+    reference_create,
+    video_degraded_copy,
+    video_import_file,
+    video_metrics_compute,
+)
+from tests.factories import IdentityFactory, MethodFactory, PromptFactory, make_video
+from tests.generation.metrics.media import astronaut, face_video, grace_hopper
 
 pytestmark = pytest.mark.django_db
 
@@ -134,3 +143,40 @@ def test_a_gold_copy_and_a_deleted_video_get_no_metrics():
     assert video_metrics_compute(video_id=copy.pk) == []
     assert video_metrics_compute(video_id=10**12) == []
     assert not VideoMetric.objects.exists()
+
+
+def identity_with(folder: Path, *, photograph: np.ndarray | None = None, clip: bool = False) -> Identity:
+    """An identity whose one reference is ``photograph`` (an image) or, with ``clip``, a clip of the
+    astronaut, stored in the catalog as an import stores them."""
+    identity = IdentityFactory()
+    if clip:
+        source, kind = face_video(folder / f"{identity.slug}.mp4", frames=3), "video"
+    else:
+        source, kind = folder / f"{identity.slug}.png", "face"
+        Image.fromarray(photograph).save(source)
+    reference_create(identity=identity, kind=kind, source=source, is_primary=True)
+    return identity
+
+
+@pytest.mark.parametrize(
+    ("reference", "same_person"),
+    [("astronaut photograph", True), ("astronaut clip", True), ("grace hopper photograph", False)],
+)
+def test_the_face_metric_compares_the_video_with_its_identitys_references(tmp_path, reference, same_person):
+    photograph = grace_hopper() if reference.startswith("grace") else astronaut()
+    identity = identity_with(tmp_path, photograph=photograph, clip=reference.endswith("clip"))
+    video = video_import_file(
+        source=face_video(tmp_path / "video.mp4", frames=6),
+        method=MethodFactory(),
+        identity=identity,
+        prompt=PromptFactory(),
+        seed=0,
+    )
+
+    video_metrics_compute(video_id=video.pk)
+
+    row = VideoMetric.objects.get(video=video, name="face_identity")
+    assert row.status == VideoMetric.Status.COMPUTED
+    # dlib's rule: the same person below a distance of 0.6.
+    assert (row.value < 0.6) == same_person, row.value
+    assert VideoMetric.objects.get(video=video, name="identity_consistency").value < 0.15
