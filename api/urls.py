@@ -67,7 +67,7 @@ urlpatterns = [
     ),
     path("metrics/", views.MetricOverviewApi.as_view(), name="metrics"),
     path("metrics/videos/", views.VideoMetricListApi.as_view(), name="metric-values"),
-    path("metrics/runs/", views.MetricRunListApi.as_view(), name="metric-runs"),
+    path("metrics/runs/", views.MetricRunStartApi.as_view(), name="metric-runs"),
     path("metrics/runs/<id:run_id>/", views.MetricRunDetailApi.as_view(), name="metric-run-detail"),
     path("rankings/", views.RankingsApi.as_view(), name="rankings"),
     path("rankings/checkpoints/", views.CheckpointsApi.as_view(), name="checkpoints"),

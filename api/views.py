@@ -397,7 +397,7 @@ class VideoMetricListApi(FilteredListApi):
         return video_metric_list(video_id=video_id, name=values.get("name"), current=values["current"])
 
 
-class MetricRunListApi(ApiView):
+class MetricRunStartApi(ApiView):
     @extend_schema(
         request=None,
         responses={202: out.MetricRunSerializer},
