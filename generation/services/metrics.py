@@ -150,13 +150,13 @@ def video_metrics_queue(*, video_ids: Iterable[int]) -> None:
         return
 
     def send() -> None:
-        for video_id in ids:
+        for sent, video_id in enumerate(ids):
             try:
                 current_app.send_task(METRICS_TASK, args=[video_id], queue=settings.METRICS_QUEUE)
             except Exception:
                 # The broker is unreachable: the videos keep no row, and a catalog run queues them again.
                 # The rest are not tried: each attempt would wait for the broker's retries too.
-                logger.exception("could not queue the metrics of videos %s", ids[ids.index(video_id) :])
+                logger.exception("could not queue the metrics of videos %s", ids[sent:])
                 return
 
     transaction.on_commit(send)
