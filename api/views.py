@@ -52,6 +52,17 @@ from generation.selectors import job_list, job_progress_get, job_progress_of
 from generation.services import generation_job_cancel, generation_job_create
 from lib.auth import lockout_message, lockout_minutes
 from lib.roles import IsMlTeamOrStaff, may_export
+from studies.metric_agreement import (
+    BINS_DEFAULT,
+    CARTOON_CAVEAT,
+    DLIB_CAVEAT,
+    criterion_agreement,
+    definition_from_query,
+    made_procedurally,
+    voted_criteria,
+)
+from studies.metric_agreement import as_dict as agreement_as_dict
+from studies.metric_table import paper_table, table_as_dict, table_methods_from_query, video_set_from_query
 from studies.models import RankingRun, Study
 from studies.rankings import (
     ALL_CRITERIA,
@@ -549,3 +560,60 @@ class CheckpointsApi(ApiView):
             "criteria": [r.as_dict() for r in rows],
         }
         return Response(out.CheckpointComparisonSerializer(data).data)
+
+
+# --- metrics against people ------------------------------------------------------------------------
+
+
+NOT_FOUND_OPTIONS = OpenApiResponse(
+    description="Nothing to show: an id of no row, a criterion nobody judged, or a definition without values."
+)
+
+
+class MetricAgreementApi(ApiView):
+    @extend_schema(
+        parameters=[out.MetricAgreementQuerySerializer],
+        responses={200: out.MetricAgreementSerializer, 404: NOT_FOUND_OPTIONS},
+    )
+    def get(self, request: Request) -> Response:
+        """How often the criterion's automatic metric prefers the video people's majority preferred, with
+        its Wilson interval, by the metric's gap, Kendall's tau of the methods' order and the strongest
+        disagreements (the "Metrics against people" page's numbers). A criterion without a metric, or
+        whose metric has no value (text alignment without weights), answers with ``reason`` instead."""
+        query = _ranking_query(request, out.MetricAgreementQuerySerializer)
+        try:
+            scope = scope_from_query(query)
+            criterion = criterion_from_query(query, judged=voted_criteria(scope))
+            result = criterion_agreement(
+                scope=scope,
+                criterion=criterion,
+                definition=definition_from_query(query),
+                bins=query.get("bins") or BINS_DEFAULT,
+            )
+        except RankingOptionsError as error:
+            raise _refused(error) from error
+        notes = [DLIB_CAVEAT] if result.uses_dlib else []
+        if result.order and made_procedurally(result.order.methods):
+            notes.append(CARTOON_CAVEAT)
+        data = agreement_as_dict(result) | {"notes": notes}
+        return Response(out.MetricAgreementSerializer(data).data)
+
+
+class MetricTableApi(ApiView):
+    @extend_schema(
+        parameters=[out.MetricTableQuerySerializer],
+        responses={200: out.MetricTableSerializer, 404: NOT_FOUND_OPTIONS},
+    )
+    def get(self, request: Request) -> Response:
+        """The paper table: each method's mean of every metric with a 95 % t interval over its videos,
+        beside its win rate per criterion against the other methods asked for; best marked."""
+        query = _ranking_query(request, out.MetricTableQuerySerializer)
+        try:
+            table = paper_table(
+                scope=scope_from_query(query),
+                methods=table_methods_from_query(query),
+                videos=video_set_from_query(query),
+            )
+        except RankingOptionsError as error:
+            raise _refused(error) from error
+        return Response(out.MetricTableSerializer(table_as_dict(table)).data)

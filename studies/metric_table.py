@@ -326,3 +326,35 @@ def paper_table_latex(table: PaperTable) -> str:
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", ""]
     return "\n".join(lines)
+
+
+def table_as_dict(table: PaperTable) -> dict[str, Any]:
+    """JSON-ready, as the API answers it: one entry per method in each column, null where none."""
+
+    def cells(values: Sequence[Any], fields: tuple[str, ...]) -> list[dict[str, Any] | None]:
+        return [
+            None if c is None else {"method": m} | {f: getattr(c, f) for f in fields}
+            for m, c in zip(table.methods, values, strict=True)
+        ]
+
+    return {
+        "methods": table.methods,
+        "videos": table.videos,
+        "metrics": [
+            {
+                "name": c.source.spec.name,
+                "label": c.source.spec.label,
+                "unit": c.source.spec.unit,
+                "better": c.source.spec.better,
+                "version": c.source.version,
+                "definition": c.source.definition,
+                "cells": cells(c.cells, ("mean", "low", "high", "n", "best")),
+            }
+            for c in table.metrics
+        ],
+        "missing": [{"name": s.spec.name, "reason": s.reason} for s in table.missing],
+        "win_rates": [
+            {"criterion": r.criterion, "cells": cells(r.cells, ("rate", "low", "high", "n", "best"))}
+            for r in table.rates
+        ],
+    }
