@@ -610,7 +610,7 @@ class MetricAgreementQuerySerializer(serializers.Serializer):
 
 class MetricDefinitionSerializer(serializers.Serializer):
     name = serializers.CharField()
-    label = serializers.CharField()
+    display_name = serializers.CharField(help_text="The metric's name as pages show it.")
     unit = serializers.CharField()
     better = serializers.ChoiceField(choices=["lower", "higher"])
     version = serializers.CharField()
@@ -709,7 +709,7 @@ class MeanCellSerializer(serializers.Serializer):
 
 class TableMetricSerializer(serializers.Serializer):
     name = serializers.CharField()
-    label = serializers.CharField()
+    display_name = serializers.CharField(help_text="The metric's name as pages show it.")
     unit = serializers.CharField()
     better = serializers.CharField()
     version = serializers.CharField()

@@ -518,7 +518,7 @@ def as_dict(result: CriterionAgreement) -> dict[str, Any]:
     if source is not None:
         data["metric"] = {
             "name": source.spec.name,
-            "label": source.spec.label,
+            "display_name": source.spec.label,
             "unit": source.spec.unit,
             "better": source.spec.better,
             "version": source.version,

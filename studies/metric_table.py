@@ -343,7 +343,7 @@ def table_as_dict(table: PaperTable) -> dict[str, Any]:
         "metrics": [
             {
                 "name": c.source.spec.name,
-                "label": c.source.spec.label,
+                "display_name": c.source.spec.label,
                 "unit": c.source.spec.unit,
                 "better": c.source.spec.better,
                 "version": c.source.version,
