@@ -100,7 +100,7 @@ class MetricSource:
             return f"{self.spec.label} has not been computed for any video yet: run the metrics first."
         if self.statuses.get(VideoMetric.Status.UNAVAILABLE) == self.rows:
             why = f" ({self.note})" if self.note else ""
-            return f"{self.spec.label} is unavailable on this installation{why}: {self.spec.cannot}"
+            return f"{self.spec.label} is unavailable on this installation{why}."
         counted = ", ".join(
             f"{count} {VideoMetric.Status(status).label.lower()}"
             for status, count in sorted(self.statuses.items())
