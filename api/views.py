@@ -570,6 +570,15 @@ NOT_FOUND_OPTIONS = OpenApiResponse(
 )
 
 
+def _metric_query(request: Request, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
+    """As the rankings check their query, but an empty value is a value: ``videos=`` is refused, where
+    a form's empty field (a QueryDict) would be read as absent and the schema's promise broken."""
+    _ranking_query(request, serializer_class)  # unknown or repeated names
+    query = serializer_class(data=request.query_params.dict())
+    query.is_valid(raise_exception=True)
+    return dict(query.validated_data)
+
+
 class MetricAgreementApi(ApiView):
     @extend_schema(
         parameters=[out.MetricAgreementQuerySerializer],
@@ -580,7 +589,7 @@ class MetricAgreementApi(ApiView):
         its Wilson interval, by the metric's gap, Kendall's tau of the methods' order and the strongest
         disagreements (the "Metrics against people" page's numbers). A criterion without a metric, or
         whose metric has no value (text alignment without weights), answers with ``reason`` instead."""
-        query = _ranking_query(request, out.MetricAgreementQuerySerializer)
+        query = _metric_query(request, out.MetricAgreementQuerySerializer)
         try:
             scope = scope_from_query(query)
             criterion = criterion_from_query(query, judged=voted_criteria(scope))
@@ -607,7 +616,7 @@ class MetricTableApi(ApiView):
     def get(self, request: Request) -> Response:
         """The paper table: each method's mean of every metric with a 95 % t interval over its videos,
         beside its win rate per criterion against the other methods asked for; best marked."""
-        query = _ranking_query(request, out.MetricTableQuerySerializer)
+        query = _metric_query(request, out.MetricTableQuerySerializer)
         try:
             table = paper_table(
                 scope=scope_from_query(query),

@@ -109,6 +109,19 @@ def test_the_paper_table_answers_means_with_intervals_and_win_rates(ml_api, worl
     assert {m["name"] for m in body["missing"]} >= {"text_alignment"}
 
 
+@pytest.mark.parametrize(
+    ("name", "query", "field"),
+    [
+        ("api:metric-agreement", {"criterion": IF, "definition": ""}, "definition"),
+        ("api:metric-agreement", {"criterion": IF, "bins": ""}, "bins"),
+        ("api:metric-table", {"videos": ""}, "videos"),
+    ],
+)
+def test_an_empty_value_is_refused_rather_than_read_as_the_default(ml_api, world, name, query, field):
+    response = ml_api.get(reverse(name), query)
+    assert response.status_code == 400 and field in response.json()
+
+
 def test_bad_table_options_are_a_400_or_a_404(ml_api, world):
     url = reverse("api:metric-table")
     assert ml_api.get(url, {"methods": "a,b"}).status_code == 400
