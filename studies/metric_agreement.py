@@ -682,14 +682,13 @@ def agreement_figure(result: CriterionAgreement, *, fmt: str) -> bytes:
             error_kw={"elinewidth": 0.7, "capsize": 2, "capthick": 0.7, "ecolor": "#222222"},
             zorder=2,
         )
-        for x, b in zip(xs, agreement.bins, strict=True):
-            axes.text(x, 2, f"n={b.n}", ha="center", va="bottom", fontsize=6.5, color="white", zorder=3)
         axes.axhline(50, color="#555555", linewidth=0.6, linestyle=(0, (4, 3)), zorder=1)
         if agreement.share is not None:
             axes.axhline(100 * agreement.share, color="#D55E00", linewidth=0.8, zorder=1)
         axes.set_ylim(0, 100)
         axes.set_ylabel("agrees with people (%)")
-        axes.set_xticks(xs, [f"{b.low:.3g}–{b.high:.3g}" for b in agreement.bins])
+        # The comparisons behind each bar under its range: a bar of 0 % has no room for them.
+        axes.set_xticks(xs, [f"{b.low:.3g}–{b.high:.3g}\nn = {b.n}" for b in agreement.bins])
         axes.set_xlabel(f"{spec.label} gap |a - b| ({spec.unit}), quantile bins")
         axes.set_title(f"{result.label}: {spec.label} against people", fontsize=8)
         buffer = io.BytesIO()

@@ -42,9 +42,9 @@ from studies.results import FIGURE_FORMATS
 TABLE_FORMATS = {"csv": "text/csv; charset=utf-8", "tex": "application/x-tex; charset=utf-8"}
 
 
-def _scope_query(request: HttpRequest) -> str:
-    """The scope's part of the query string, for the tabs and downloads."""
-    pairs = [(f, v) for f in ("tracks", "studies") for v in request.GET.getlist(f) if v]
+def _tab_query(request: HttpRequest) -> str:
+    """What the criterion tabs keep of the query: the scope and the bins (a definition is one metric's)."""
+    pairs = [(f, v) for f in ("tracks", "studies", "bins") for v in request.GET.getlist(f) if v]
     return urlencode(pairs)
 
 
@@ -57,7 +57,10 @@ def agreement_page(request: HtmxHttpRequest) -> HttpResponse:
         "dlib_caveat": DLIB_CAVEAT,
         "cartoon_caveat": CARTOON_CAVEAT,
         "bins_default": BINS_DEFAULT,
-        "scope_query": _scope_query(request),
+        "tab_query": _tab_query(request),
+        # Every criterion until the scope's judged ones are known: a refused query still shows its choice.
+        "criterion": str(request.GET.get("criterion") or ALL_CRITERIA),
+        "criteria": [(c, label, metric_for(c)) for c, label in Criterion.choices],
     }
     template = "studies/metrics/agreement_result.html" if request.htmx else "studies/metrics/agreement.html"
     try:

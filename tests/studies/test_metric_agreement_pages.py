@@ -71,13 +71,19 @@ def test_annotators_and_outsiders_get_a_404_and_strangers_are_sent_to_sign_in(
     assert stranger.get(URL).status_code == 404
 
 
-def test_a_criterion_tab_sent_by_htmx_gets_the_result_alone(admin_client, world):
+def test_a_criterion_tab_sent_by_htmx_gets_the_options_and_result_alone(admin_client, world):
     page = admin_client.get(URL, {"tracks": world.track.pk, "criterion": IF}, headers={"HX-Request": "true"})
 
     html = page.content.decode()
-    assert page.status_code == 200
-    assert html.lstrip().startswith("{#") is False and html.lstrip().startswith('<div id="agreement-result">')
-    assert "<html" not in html and "<form" not in html and "data-agreement" in html
+    assert page.status_code == 200 and html.lstrip().startswith('<div id="agreement-result">')
+    assert "<html" not in html and "What the numbers mean" not in html and 'aria-label="Rankings"' not in html
+    assert "data-agreement" in html
+    assert f'<option value="{IF}" selected>' in html  # the form follows the tab
+
+
+def test_a_refused_criterion_stays_chosen_in_the_form(admin_client, world):
+    html = admin_client.get(URL, {"criterion": "visual_quality"}).content.decode()
+    assert '<option value="visual_quality" selected>' in html
 
 
 def test_the_tabs_name_htmx_and_keep_a_plain_link(admin_client, world):
