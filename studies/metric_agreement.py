@@ -50,7 +50,7 @@ from annotate.proportions import wilson_interval
 from annotate.rankings import Judged, fit_scores
 from generation.metrics.definitions import METRIC_FOR_CRITERION, METRICS, Better, MetricSpec
 from generation.models import Method, VideoMetric
-from studies.rankings import RankingOptionsError, RankingScope, judged_by_criterion, scope_votes
+from studies.rankings import RankingOptionsError, RankingScope, scope_votes
 from studies.results import FIGURE_FORMATS, figure_metadata
 
 if TYPE_CHECKING:
@@ -415,6 +415,30 @@ def values_by_method(tallies: Tallies, values: Mapping[int, float]) -> dict[str,
     return by_method
 
 
+def judged_of(tallies: Tallies) -> Judged | None:
+    """The tallies' votes between two methods as annotate.rankings' input, one row per vote (the Rankings
+    page's ``judged``, rebuilt from the counts: no second read of the votes); None without any."""
+    across = tallies.method_a != tallies.method_b
+    if not across.any():
+        return None
+    methods, codes = np.unique(
+        np.concatenate([tallies.method_a[across], tallies.method_b[across]]).astype(str), return_inverse=True
+    )
+    first, second = codes[: across.sum()], codes[across.sum() :]
+    counts = [tallies.n_a[across], tallies.n_b[across], tallies.n_other[across]]
+    # Side A's outcome: a win, a loss, and a tie or "both bad" as half a win to each side.
+    outcome = np.concatenate(
+        [np.full(int(n.sum()), value) for n, value in zip(counts, (1.0, 0.0, 0.5), strict=True)]
+    )
+    return Judged(
+        methods=tuple(str(m) for m in methods),
+        first=np.concatenate([np.repeat(first, n) for n in counts]),
+        second=np.concatenate([np.repeat(second, n) for n in counts]),
+        outcome=outcome,
+        rater=np.zeros(len(outcome), dtype=np.int64),  # the fit pools raters; only intervals need them
+    )
+
+
 def bt_scores(data: Judged | None) -> dict[str, float]:
     """annotate.rankings' Bradley–Terry fit as method → score; empty without judgments across methods."""
     if data is None or not len(data.first):
@@ -454,10 +478,8 @@ def criterion_agreement(
     criterion: str,
     definition: str | None = None,
     bins: int = BINS_DEFAULT,
-    boards: Mapping[str, Judged] | None = None,
 ) -> CriterionAgreement:
-    """The agreement of ``criterion``'s metric with people in ``scope``. ``boards``: the scope's
-    judged_by_criterion when the caller has read it already (the summary of every criterion)."""
+    """The agreement of ``criterion``'s metric with people in ``scope``."""
     label = str(Criterion(criterion).label)
     spec = metric_for(criterion)
     if spec is None:
@@ -471,10 +493,8 @@ def criterion_agreement(
     tallies = criterion_tallies(scope, criterion)
     values = metric_values(source, np.concatenate([tallies.video_a, tallies.video_b]))
     agreement = agreement_compute(tallies=tallies, values=values, better=spec.better, bins=bins)
-    if boards is None:
-        boards = judged_by_criterion(scope)
     order = method_order(
-        scores=bt_scores(boards.get(criterion)),
+        scores=bt_scores(judged_of(tallies)),
         values_by_method=values_by_method(tallies, values),
         better=spec.better,
     )
@@ -482,9 +502,8 @@ def criterion_agreement(
 
 
 def agreement_summary(*, scope: RankingScope, criteria: Sequence[str]) -> list[CriterionAgreement]:
-    """Every given criterion that has a metric, its judgments read once."""
-    boards = judged_by_criterion(scope)
-    return [criterion_agreement(scope=scope, criterion=c, boards=boards) for c in criteria if metric_for(c)]
+    """Every given criterion that has a metric, in the order given."""
+    return [criterion_agreement(scope=scope, criterion=c) for c in criteria if metric_for(c)]
 
 
 def bins_from_query(query: Mapping[str, Any]) -> int:

@@ -6,16 +6,20 @@ import pytest
 from scipy.stats import kendalltau
 from statsmodels.stats.proportion import proportion_confint
 
-from annotate.models import Judgment, Rater, TrackSeat
+from annotate.models import Comparison, Judgment, Rater, Track, TrackSeat
 from annotate.rankings import fit_scores
 from generation.metrics.definitions import METRICS
 from studies.metric_agreement import (
     agreement_summary,
+    bt_scores,
     criterion_agreement,
+    criterion_tallies,
+    judged_of,
     metric_source,
 )
 from studies.rankings import RankingOptionsError, RankingScope, judged
 from tests.factories import make_video_metric
+from tests.studies.conftest import fake_video
 from tests.studies.metric_world import (
     AGREEING,
     BINS_OF_THREE,
@@ -133,8 +137,6 @@ def test_gold_checks_excluded_raters_and_excluded_seats_do_not_count(world):
 
 
 def test_only_the_named_tracks_votes_count(world):
-    from annotate.models import Track
-
     other = Track.objects.create(name="other", kind=Track.Kind.IDENTITY_FIDELITY)
     Judgment.objects.create(comparison=world.comparisons["c7"], criterion=IF, choice="A", shown_left="A",
                             rater=world.raters[4], track=other)  # fmt: skip
@@ -198,3 +200,32 @@ def test_the_summary_lists_every_judged_criterion_that_has_a_metric(world):
 
     assert [row.criterion for row in rows] == [IF]
     assert rows[0].agreement is not None and rows[0].agreement.share == pytest.approx(5 / 9)
+
+
+def test_the_method_scores_are_the_rankings_fit_of_the_same_votes(world):
+    data = judged(scope(world), IF)
+    expected = dict(zip(data.methods, fit_scores(data), strict=True))
+
+    assert bt_scores(judged_of(criterion_tallies(scope(world), IF))) == pytest.approx(expected)
+
+
+def test_a_pair_of_one_methods_seeds_counts_for_agreement_but_not_for_the_methods_order(world):
+    case = world.comparisons["c1"]
+    first, second = (
+        fake_video(method=world.methods["mid"], identity=case.identity, prompt=case.prompt, seed=s)
+        for s in (1, 2)
+    )
+    seeds = Comparison.objects.create(
+        video_a=first, video_b=second, identity=case.identity, prompt=case.prompt
+    )
+    make_video_metric(first, "face_identity", 0.2)
+    make_video_metric(second, "face_identity", 0.6)
+    Judgment.objects.create(comparison=seeds, criterion=IF, choice="A", shown_left="A", rater=world.raters[0],
+                            track=world.track)  # fmt: skip
+    before = bt_scores(judged_of(criterion_tallies(scope(world), IF)))
+
+    a = criterion_agreement(scope=scope(world), criterion=IF).agreement
+
+    assert a is not None and (a.n, a.agree) == (10, 6)
+    data = judged(scope(world), IF)
+    assert before == pytest.approx(dict(zip(data.methods, fit_scores(data), strict=True)))
