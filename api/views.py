@@ -53,13 +53,11 @@ from generation.services import generation_job_cancel, generation_job_create
 from lib.auth import lockout_message, lockout_minutes
 from lib.roles import IsMlTeamOrStaff, may_export
 from studies.metric_agreement import (
-    BINS_DEFAULT,
     CARTOON_CAVEAT,
     DLIB_CAVEAT,
+    agreement_query,
     criterion_agreement,
-    definition_from_query,
     made_procedurally,
-    voted_criteria,
 )
 from studies.metric_agreement import as_dict as agreement_as_dict
 from studies.metric_table import paper_table, table_as_dict, table_methods_from_query, video_set_from_query
@@ -591,13 +589,9 @@ class MetricAgreementApi(ApiView):
         whose metric has no value (text alignment without weights), answers with ``reason`` instead."""
         query = _metric_query(request, out.MetricAgreementQuerySerializer)
         try:
-            scope = scope_from_query(query)
-            criterion = criterion_from_query(query, judged=voted_criteria(scope))
+            asked = agreement_query(query)
             result = criterion_agreement(
-                scope=scope,
-                criterion=criterion,
-                definition=definition_from_query(query),
-                bins=query.get("bins") or BINS_DEFAULT,
+                scope=asked.scope, criterion=asked.criterion, definition=asked.definition, bins=asked.bins
             )
         except RankingOptionsError as error:
             raise _refused(error) from error

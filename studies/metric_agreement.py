@@ -50,7 +50,14 @@ from annotate.proportions import wilson_interval
 from annotate.rankings import Judged, fit_scores
 from generation.metrics.definitions import METRIC_FOR_CRITERION, METRICS, Better, MetricSpec
 from generation.models import Method, VideoMetric
-from studies.rankings import RankingOptionsError, RankingScope, scope_votes
+from studies.rankings import (
+    ALL_CRITERIA,
+    RankingOptionsError,
+    RankingScope,
+    criterion_from_query,
+    scope_from_query,
+    scope_votes,
+)
 from studies.results import FIGURE_FORMATS, figure_metadata
 
 if TYPE_CHECKING:
@@ -376,6 +383,11 @@ class MethodOrder:
     tau: float | None  # None: fewer than two methods, or one side has all equal
     p_value: float | None
 
+    @property
+    def rows(self) -> list[tuple[str, float, float, int]]:
+        """(method, score, mean, videos), best first: the page's table."""
+        return list(zip(self.methods, self.scores, self.means, self.videos, strict=True))
+
 
 def method_order(
     *,
@@ -521,6 +533,28 @@ def bins_from_query(query: Mapping[str, Any]) -> int:
 def definition_from_query(query: Mapping[str, Any]) -> str | None:
     raw = str(query.get("definition") or "").strip().lower()
     return raw or None
+
+
+@dataclass(frozen=True)
+class AgreementQuery:
+    """What the page, its figure and the API were asked, checked."""
+
+    scope: RankingScope
+    judged: list[str]  # the criteria with votes in the scope
+    criterion: str  # one of them, or "all"
+    definition: str | None
+    bins: int
+
+
+def agreement_query(query: Mapping[str, Any]) -> AgreementQuery:
+    """The options of a query string; a bad one raises RankingOptionsError naming it."""
+    scope = scope_from_query(query)
+    judged = voted_criteria(scope)
+    criterion = criterion_from_query(query, judged=judged)
+    definition = definition_from_query(query)
+    if criterion == ALL_CRITERIA and definition is not None:
+        raise RankingOptionsError("definition", "A definition belongs to one metric: choose a criterion.")
+    return AgreementQuery(scope, judged, criterion, definition, bins_from_query(query))
 
 
 def as_dict(result: CriterionAgreement) -> dict[str, Any]:

@@ -18,14 +18,12 @@ from studies.metric_agreement import (
     CARTOON_CAVEAT,
     DLIB_CAVEAT,
     agreement_figure,
+    agreement_query,
     agreement_summary,
-    bins_from_query,
     comparison_detail,
     criterion_agreement,
-    definition_from_query,
     made_procedurally,
     metric_for,
-    voted_criteria,
 )
 from studies.metric_table import (
     VIDEO_SETS,
@@ -35,7 +33,7 @@ from studies.metric_table import (
     table_methods_from_query,
     video_set_from_query,
 )
-from studies.rankings import ALL_CRITERIA, RankingOptionsError, criterion_from_query, scope_from_query
+from studies.rankings import ALL_CRITERIA, RankingOptionsError, scope_from_query
 from studies.rankings_views import scope_choices
 from studies.results import FIGURE_FORMATS
 
@@ -64,40 +62,23 @@ def agreement_page(request: HtmxHttpRequest) -> HttpResponse:
     }
     template = "studies/metrics/agreement_result.html" if request.htmx else "studies/metrics/agreement.html"
     try:
-        scope = scope_from_query(request.GET)
-        judged = voted_criteria(scope)
-        criterion = criterion_from_query(request.GET, judged=judged)
-        definition = definition_from_query(request.GET)
-        bins = bins_from_query(request.GET)
-        if criterion == ALL_CRITERIA:
-            if definition is not None:
-                raise RankingOptionsError(
-                    "definition", "A definition belongs to one metric: choose a criterion."
-                )
-            context["summary"] = summary = agreement_summary(scope=scope, criteria=judged)
-            methods = {m for row in summary if row.order for m in row.order.methods}
+        asked = agreement_query(request.GET)
+        if asked.criterion == ALL_CRITERIA:
+            context["summary"] = rows = agreement_summary(scope=asked.scope, criteria=asked.judged)
         else:
-            context["result"] = result = criterion_agreement(
-                scope=scope, criterion=criterion, definition=definition, bins=bins
+            result = criterion_agreement(
+                scope=asked.scope, criterion=asked.criterion, definition=asked.definition, bins=asked.bins
             )
-            methods = set(result.order.methods) if result.order else set()
-            if result.order:
-                o = result.order
-                context["order_rows"] = list(zip(o.methods, o.scores, o.means, o.videos, strict=True))
+            context["result"], rows = result, [result]
     except RankingOptionsError as error:
         context["error"] = error
         return render(request, template, context, status=error.status)
     context |= {
-        "criterion": criterion,
-        "criteria": [(c, label, metric_for(c)) for c, label in _labels(judged)],
-        "bins": bins,
-        "cartoons": made_procedurally(methods),
+        "criterion": asked.criterion,
+        "criteria": [(c, str(Criterion(c).label), metric_for(c)) for c in asked.judged],
+        "cartoons": made_procedurally({m for row in rows if row.order for m in row.order.methods}),
     }
     return render(request, template, context)
-
-
-def _labels(criteria: list[str]) -> list[tuple[str, str]]:
-    return [(c, str(Criterion(c).label)) for c in criteria]
 
 
 @require_safe
@@ -107,15 +88,11 @@ def agreement_figure_download(request: HttpRequest, fmt: str) -> HttpResponse:
     if fmt not in FIGURE_FORMATS:
         raise Http404("No such figure format.")
     try:
-        scope = scope_from_query(request.GET)
-        criterion = criterion_from_query(request.GET, judged=voted_criteria(scope))
-        if criterion == ALL_CRITERIA:
+        asked = agreement_query(request.GET)
+        if asked.criterion == ALL_CRITERIA:
             raise RankingOptionsError("criterion", "Choose one criterion for its figure.")
         result = criterion_agreement(
-            scope=scope,
-            criterion=criterion,
-            definition=definition_from_query(request.GET),
-            bins=bins_from_query(request.GET),
+            scope=asked.scope, criterion=asked.criterion, definition=asked.definition, bins=asked.bins
         )
     except RankingOptionsError as error:
         return HttpResponse(error.message, status=error.status, content_type="text/plain")
@@ -123,7 +100,7 @@ def agreement_figure_download(request: HttpRequest, fmt: str) -> HttpResponse:
         raise Http404(result.reason or "No comparison to draw: none is decided with both values.")
     response = HttpResponse(agreement_figure(result, fmt=fmt), content_type=FIGURE_FORMATS[fmt])
     disposition = "inline" if request.GET.get("inline") == "1" else "attachment"
-    response["Content-Disposition"] = f'{disposition}; filename="agreement-{slugify(criterion)}.{fmt}"'
+    response["Content-Disposition"] = f'{disposition}; filename="agreement-{slugify(asked.criterion)}.{fmt}"'
     response["Cache-Control"] = "no-store"
     return response
 
