@@ -688,3 +688,156 @@ class CheckpointComparisonSerializer(serializers.Serializer):
     old = serializers.CharField()
     half_width = serializers.FloatField()
     criteria = CheckpointRowSerializer(many=True)
+
+
+# --- metrics against people ------------------------------------------------------------------------
+
+
+class MetricAgreementQuerySerializer(serializers.Serializer):
+    criterion = serializers.ChoiceField(choices=Criterion.values, help_text="The human criterion.")
+    tracks = serializers.RegexField(r"^[0-9, ]*$", required=False, allow_blank=True, help_text=IDS_HELP)
+    studies = serializers.RegexField(r"^[0-9, ]*$", required=False, allow_blank=True, help_text=IDS_HELP)
+    definition = serializers.RegexField(
+        r"^[0-9a-fA-F]{64}$",
+        required=False,
+        help_text="The metric's definition digest (default: the one with most videos, ties to the newest).",
+    )
+    bins = serializers.IntegerField(
+        required=False, min_value=1, max_value=20, help_text="Quantile bins of the metric's gap (default 4)."
+    )
+
+
+class MetricDefinitionSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    display_name = serializers.CharField(help_text="The metric's name as pages show it.")
+    unit = serializers.CharField()
+    better = serializers.ChoiceField(choices=["lower", "higher"])
+    version = serializers.CharField()
+    definition = serializers.CharField(allow_null=True, help_text="Null: never computed.")
+    rows = serializers.IntegerField(help_text="Videos with a row of this definition, any status.")
+    computed = serializers.IntegerField(help_text="Videos with a value.")
+    statuses = serializers.DictField(child=serializers.IntegerField())
+
+
+class GapBinSerializer(serializers.Serializer):
+    low = serializers.FloatField(help_text="The bin's smallest gap |value_a - value_b|.")
+    high = serializers.FloatField()
+    n = serializers.IntegerField()
+    agree = serializers.IntegerField()
+    share = serializers.FloatField()
+    ci_low = serializers.FloatField(help_text="95 % Wilson interval.")
+    ci_high = serializers.FloatField()
+
+
+class DisagreementSerializer(serializers.Serializer):
+    comparison = serializers.IntegerField()
+    video_a = serializers.IntegerField()
+    video_b = serializers.IntegerField()
+    method_a = serializers.CharField()
+    method_b = serializers.CharField()
+    n_a = serializers.IntegerField()
+    n_b = serializers.IntegerField()
+    value_a = serializers.FloatField()
+    value_b = serializers.FloatField()
+    people = serializers.CharField(help_text="The majority's video: A or B.")
+    metric = serializers.CharField(help_text="The video with the better value: A or B.")
+    margin = serializers.FloatField(help_text="|n_a - n_b| / (n_a + n_b).")
+    gap = serializers.FloatField()
+    weight = serializers.FloatField(help_text="margin × gap: the order of the list.")
+
+
+class AgreementSerializer(serializers.Serializer):
+    judged = serializers.IntegerField(help_text="Comparisons with a vote on the criterion.")
+    undecided = serializers.IntegerField(help_text="No strict majority of A against B: left out.")
+    missing = serializers.IntegerField(help_text="Decided, but a video has no value: left out.")
+    metric_ties = serializers.IntegerField(help_text="Decided, equal values: left out.")
+    n = serializers.IntegerField(help_text="Comparisons compared.")
+    agree = serializers.IntegerField()
+    share = serializers.FloatField(allow_null=True)
+    low = serializers.FloatField(help_text="95 % Wilson interval.")
+    high = serializers.FloatField()
+    bins = GapBinSerializer(many=True)
+    disagreeing = serializers.IntegerField()
+    disagreements = DisagreementSerializer(many=True, help_text="The most striking first, at most 20.")
+
+
+class MethodOrderRowSerializer(serializers.Serializer):
+    method = serializers.CharField()
+    score = serializers.FloatField(help_text="Bradley–Terry score, Elo scale.")
+    mean = serializers.FloatField(help_text="The metric's mean over the method's judged videos.")
+    videos = serializers.IntegerField()
+
+
+class MethodOrderSerializer(serializers.Serializer):
+    tau = serializers.FloatField(
+        allow_null=True, help_text="Kendall's tau-b, signed so that 1 is the same order."
+    )
+    p_value = serializers.FloatField(allow_null=True)
+    methods = MethodOrderRowSerializer(many=True)
+
+
+class MetricAgreementSerializer(serializers.Serializer):
+    criterion = serializers.CharField()
+    metric = MetricDefinitionSerializer(allow_null=True, help_text="Null: no metric stands in for it.")
+    available = serializers.BooleanField()
+    reason = serializers.CharField(help_text="Why there are no numbers, when there are none.")
+    notes = serializers.ListField(child=serializers.CharField(), help_text="What the numbers cannot say.")
+    agreement = AgreementSerializer(allow_null=True)
+    method_order = MethodOrderSerializer(allow_null=True)
+
+
+class MetricTableQuerySerializer(serializers.Serializer):
+    methods = serializers.RegexField(
+        r"^[0-9, ]*$", required=False, allow_blank=True, help_text="Method ids (default: those judged)."
+    )
+    tracks = serializers.RegexField(r"^[0-9, ]*$", required=False, allow_blank=True, help_text=IDS_HELP)
+    studies = serializers.RegexField(r"^[0-9, ]*$", required=False, allow_blank=True, help_text=IDS_HELP)
+    videos = serializers.ChoiceField(
+        choices=["judged", "all"], required=False, help_text="The videos behind each mean (default judged)."
+    )
+
+
+class MeanCellSerializer(serializers.Serializer):
+    method = serializers.CharField()
+    mean = serializers.FloatField()
+    low = serializers.FloatField(allow_null=True, help_text="95 % Student t interval; null for one video.")
+    high = serializers.FloatField(allow_null=True)
+    n = serializers.IntegerField(help_text="Videos.")
+    best = serializers.BooleanField()
+
+
+class TableMetricSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    display_name = serializers.CharField(help_text="The metric's name as pages show it.")
+    unit = serializers.CharField()
+    better = serializers.CharField()
+    version = serializers.CharField()
+    definition = serializers.CharField(allow_null=True)
+    cells = serializers.ListField(child=MeanCellSerializer(allow_null=True))
+
+
+class RateCellSerializer(serializers.Serializer):
+    method = serializers.CharField()
+    rate = serializers.FloatField(help_text="Share of judgments won against the other methods, ties half.")
+    low = serializers.FloatField(help_text="95 % bootstrap interval over raters.")
+    high = serializers.FloatField()
+    n = serializers.IntegerField(help_text="Judgments.")
+    best = serializers.BooleanField()
+
+
+class TableRatesSerializer(serializers.Serializer):
+    criterion = serializers.CharField()
+    cells = serializers.ListField(child=RateCellSerializer(allow_null=True))
+
+
+class MissingMetricSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class MetricTableSerializer(serializers.Serializer):
+    methods = serializers.ListField(child=serializers.CharField())
+    videos = serializers.CharField()
+    metrics = TableMetricSerializer(many=True)
+    missing = MissingMetricSerializer(many=True)
+    win_rates = TableRatesSerializer(many=True)

@@ -71,6 +71,9 @@ urlpatterns = [
     path("metrics/runs/<id:run_id>/", views.MetricRunDetailApi.as_view(), name="metric-run-detail"),
     path("rankings/", views.RankingsApi.as_view(), name="rankings"),
     path("rankings/checkpoints/", views.CheckpointsApi.as_view(), name="checkpoints"),
+    # Metrics against people (studies.metric_agreement, studies.metric_table).
+    path("metrics/agreement/", views.MetricAgreementApi.as_view(), name="metric-agreement"),
+    path("metrics/table/", views.MetricTableApi.as_view(), name="metric-table"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", docs_page(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),
     path("redoc/", docs_page(SpectacularRedocView.as_view(url_name="api:schema")), name="redoc"),

@@ -59,6 +59,15 @@ from generation.selectors import (
 from generation.services import generation_job_cancel, generation_job_create, metric_run_create
 from lib.auth import lockout_message, lockout_minutes
 from lib.roles import IsMlTeamOrStaff, may_export
+from studies.metric_agreement import (
+    CARTOON_CAVEAT,
+    DLIB_CAVEAT,
+    agreement_query,
+    criterion_agreement,
+    made_procedurally,
+)
+from studies.metric_agreement import as_dict as agreement_as_dict
+from studies.metric_table import paper_table, table_as_dict, table_methods_from_query, video_set_from_query
 from studies.models import RankingRun, Study
 from studies.rankings import (
     ALL_CRITERIA,
@@ -609,3 +618,65 @@ class CheckpointsApi(ApiView):
             "criteria": [r.as_dict() for r in rows],
         }
         return Response(out.CheckpointComparisonSerializer(data).data)
+
+
+# --- metrics against people ------------------------------------------------------------------------
+
+
+NOT_FOUND_OPTIONS = OpenApiResponse(
+    description="Nothing to show: an id of no row, a criterion nobody judged, or a definition without values."
+)
+
+
+def _metric_query(request: Request, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
+    """As the rankings check their query, but an empty value is a value: ``videos=`` is refused, where
+    a form's empty field (a QueryDict) would be read as absent and the schema's promise broken."""
+    _ranking_query(request, serializer_class)  # unknown or repeated names
+    query = serializer_class(data=request.query_params.dict())
+    query.is_valid(raise_exception=True)
+    return dict(query.validated_data)
+
+
+class MetricAgreementApi(ApiView):
+    @extend_schema(
+        parameters=[out.MetricAgreementQuerySerializer],
+        responses={200: out.MetricAgreementSerializer, 404: NOT_FOUND_OPTIONS},
+    )
+    def get(self, request: Request) -> Response:
+        """How often the criterion's automatic metric prefers the video people's majority preferred, with
+        its Wilson interval, by the metric's gap, Kendall's tau of the methods' order and the strongest
+        disagreements (the "Metrics against people" page's numbers). A criterion without a metric, or
+        whose metric has no value (text alignment without weights), answers with ``reason`` instead."""
+        query = _metric_query(request, out.MetricAgreementQuerySerializer)
+        try:
+            asked = agreement_query(query)
+            result = criterion_agreement(
+                scope=asked.scope, criterion=asked.criterion, definition=asked.definition, bins=asked.bins
+            )
+        except RankingOptionsError as error:
+            raise _refused(error) from error
+        notes = [DLIB_CAVEAT] if result.uses_dlib else []
+        if result.order and made_procedurally(result.order.methods):
+            notes.append(CARTOON_CAVEAT)
+        data = agreement_as_dict(result) | {"notes": notes}
+        return Response(out.MetricAgreementSerializer(data).data)
+
+
+class MetricTableApi(ApiView):
+    @extend_schema(
+        parameters=[out.MetricTableQuerySerializer],
+        responses={200: out.MetricTableSerializer, 404: NOT_FOUND_OPTIONS},
+    )
+    def get(self, request: Request) -> Response:
+        """The paper table: each method's mean of every metric with a 95 % t interval over its videos,
+        beside its win rate per criterion against the other methods asked for; best marked."""
+        query = _metric_query(request, out.MetricTableQuerySerializer)
+        try:
+            table = paper_table(
+                scope=scope_from_query(query),
+                methods=table_methods_from_query(query),
+                videos=video_set_from_query(query),
+            )
+        except RankingOptionsError as error:
+            raise _refused(error) from error
+        return Response(out.MetricTableSerializer(table_as_dict(table)).data)

@@ -26,6 +26,8 @@ urlpatterns = [
     path("manage/people/", include("annotate.people_urls")),
     path("manage/exports/", include("exports.urls")),
     path("manage/rankings/", include("studies.rankings_urls")),
+    # Before any other /manage/metrics/ include: Django tries the patterns in order.
+    path("manage/metrics/agreement/", include("studies.metric_agreement_urls")),
     path("manage/metrics/", include("generation.metrics_urls")),
     path("api/", include("api.urls")),
     path("generation/", include("generation.urls")),

@@ -30,6 +30,7 @@ def demo_links(base_url: str) -> list[tuple[str, str]]:
         ("Narrative track (annotator)", f"{base_url}/tracks/"),
         ("Rankings (study admin, ML team)", f"{base_url}/manage/rankings/"),
         ("Metrics (study admin, ML team)", f"{base_url}/manage/metrics/"),
+        ("Metrics against people (study admin, ML team)", f"{base_url}/manage/metrics/agreement/"),
         ("Generation jobs (ML team)", f"{base_url}/generation/"),
         ("Exports (ML team)", f"{base_url}/manage/exports/"),
         ("Catalog admin (study admin)", f"{base_url}/admin/"),

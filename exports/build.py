@@ -32,6 +32,7 @@ from exports import (
     write,
 )
 from exports.leaderboard import leaderboard_write
+from exports.metrics import MetricsRead, metrics_read, metrics_write
 from exports.options import SPLITS, ExportOptions
 from exports.quality import export_quality
 from lib.hashing import sha256_file
@@ -140,6 +141,7 @@ class _Data:
     references: pa.Table
     tracks_seen: list[dict[str, Any]]
     studies_seen: list[dict[str, Any]]
+    metrics: MetricsRead | None  # schema 2: data/metrics.parquet (exports/metrics.py)
 
 
 def _read_all(*, options: ExportOptions, excluded: set[int], work: Path) -> _Data:
@@ -167,6 +169,7 @@ def _read_all(*, options: ExportOptions, excluded: set[int], work: Path) -> _Dat
     if options.schema == 2:  # a story's shot videos go with its joined file (exports/stories.py)
         video_ids = np.union1d(video_ids, stories.shot_video_ids(video_ids))
     identity_ids = np.unique(comparisons["identity_id"].to_numpy())
+    videos = read.videos_read(video_ids=video_ids)
     return _Data(
         judgments=judgments,
         votes=votes,
@@ -176,12 +179,13 @@ def _read_all(*, options: ExportOptions, excluded: set[int], work: Path) -> _Dat
         comparison_ids=comparison_ids,
         counts=counts,
         comparisons=comparisons,
-        videos=read.videos_read(video_ids=video_ids),
+        videos=videos,
         prompts=read.prompts_read(prompt_ids=np.unique(comparisons["prompt_id"].to_numpy())),
         identities=read.identities_read(identity_ids=identity_ids),
         references=read.references_read(identity_ids=identity_ids),
         tracks_seen=_sources_seen(votes, "track_id", Track, ("id", "name", "kind")),
         studies_seen=_sources_seen(votes, "study_id", Study, ("id", "name")),
+        metrics=metrics_read(video_ids=videos["id"].to_numpy()) if options.schema == 2 else None,
     )
 
 
@@ -363,6 +367,16 @@ def _write_all(
         report(0.97, "Fitting the leaderboard")
         manifest["leaderboard"] = leaderboard_write(
             work=work,
+            votes=data.votes,
+            comparisons=data.comparisons,
+            videos=data.videos,
+            criteria=data.criteria,
+        )
+    if data.metrics is not None:  # read for every schema-2 export
+        report(0.98, "Writing the automatic metrics")
+        manifest["metrics"] = metrics_write(
+            work=work,
+            read=data.metrics,
             votes=data.votes,
             comparisons=data.comparisons,
             videos=data.videos,

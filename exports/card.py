@@ -41,6 +41,7 @@ def _configs(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """The front matter's configs with their files; the first one listed is the default."""
     counts = manifest["counts"]
     groups = manifest.get("groups", {}).get("rows", 0)  # schema 2
+    metrics = (manifest.get("metrics") or {}).get("rows", 0)  # schema 2
     configs: list[tuple[str, list[tuple[str, str]]]] = [
         ("pairs", _split_files("data/pairs/{split}.parquet", manifest["split"]["pairs"])),
         *[
@@ -51,6 +52,7 @@ def _configs(manifest: dict[str, Any]) -> list[dict[str, Any]]:
                 ("videos", counts["videos"]),
                 ("references", counts["references"]),
                 ("groups", groups),
+                ("metrics", metrics),
             )
             if rows
         ],
@@ -146,6 +148,35 @@ def _leaderboard_context(manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _metrics_context(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Schema 2: the card's metrics summary, from the manifest's ``metrics`` entry."""
+    entry = manifest["metrics"]
+    rows = []
+    for criterion, figures in entry["agreement"].items():
+        if "reason" in figures:
+            why = figures["reason"].rstrip(".").replace("|", "/")  # a cell of a Markdown table
+            rows.append([criterion, figures["metric"], f"— ({why})", "0", "—"])
+            continue
+        share = "—" if figures["agreement"] is None else f"{figures['agreement']:.3f}"
+        if figures["low"] is not None:
+            share += f" ({figures['low']:.3f}–{figures['high']:.3f})"
+        tau = "—" if figures["tau"] is None else f"{figures['tau']:.3f} ({figures['tau_methods']} methods)"
+        left_out = (
+            f"{figures['undecided']} undecided, {figures['missing']} missing, {figures['metric_ties']} ties"
+        )
+        rows.append([criterion, figures["metric"], share, f"{figures['n']} ({left_out})", tau])
+    definitions = [
+        [name, d["version"], f"`{d['definition'][:12]}`", str(d["videos"]), str(d["computed"])]
+        for name, d in entry["definitions"].items()
+    ]
+    return {
+        "metrics_rows": str(entry["rows"]),
+        "metrics_agreement": rows,
+        "metrics_definitions": definitions,
+        "metrics_caveat": entry["caveat"],
+    }
+
+
 def diff_rows(manifest: dict[str, Any]) -> int:
     """Rows of data/diff.parquet: one per judgment or pair added or removed and per label changed."""
     diff = manifest.get("diff")
@@ -220,7 +251,9 @@ def card_context(
         "diff": manifest.get("diff"),
         "diff_rows": str(diff_rows(manifest)),
     } | (
-        _trainer_context(manifest) | _leaderboard_context(manifest) if manifest["schema_version"] == 2 else {}
+        _trainer_context(manifest) | _leaderboard_context(manifest) | _metrics_context(manifest)
+        if manifest["schema_version"] == 2
+        else {}
     )
 
 

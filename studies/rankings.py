@@ -195,17 +195,20 @@ def criterion_from_query(query: Mapping[str, Any], *, judged: Sequence[str]) -> 
 # --- reads -----------------------------------------------------------------------------------------
 
 
-def scope_judgments(scope: RankingScope) -> QuerySet[Judgment]:
-    """The dataset's judgments of the scope, between videos of two different methods."""
-    judgments = Judgment.objects.dataset().exclude(
-        comparison__video_a__method_id=F("comparison__video_b__method_id")
-    )
+def scope_votes(scope: RankingScope) -> QuerySet[Judgment]:
+    """The dataset's judgments of the scope, on every comparison (a pair of one method's seeds too)."""
+    judgments = Judgment.objects.dataset()
     if scope.is_everything:
         return judgments
     in_studies = Answer.objects.filter(
         judgments=OuterRef("pk"), matchup__participant__study_id__in=scope.studies
     )
     return judgments.filter(Q(track_id__in=scope.tracks) | Exists(in_studies))
+
+
+def scope_judgments(scope: RankingScope) -> QuerySet[Judgment]:
+    """The dataset's judgments of the scope, between videos of two different methods."""
+    return scope_votes(scope).exclude(comparison__video_a__method_id=F("comparison__video_b__method_id"))
 
 
 def judged_criteria(scope: RankingScope) -> list[str]:

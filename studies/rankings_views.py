@@ -42,7 +42,9 @@ from studies.rankings import (
 from studies.results import FIGURE_FORMATS
 
 
-def _choices(request: HttpRequest) -> dict[str, Any]:
+def scope_choices(request: HttpRequest) -> dict[str, Any]:
+    """The scope form's choices and what is ticked (the metric agreement and table pages share it)."""
+
     def ticked(field: str) -> list[str]:
         return [part.strip() for value in request.GET.getlist(field) for part in value.split(",")]
 
@@ -67,7 +69,7 @@ def _page_url(options: RankingOptions, criterion: str) -> str:
 @ml_work_required
 def leaderboard_page(request: HttpRequest) -> HttpResponse:
     """The leaderboard of the chosen tracks and studies; computed at once when small, else the last one."""
-    context: dict[str, Any] = _choices(request)
+    context: dict[str, Any] = scope_choices(request)
     try:
         options = options_from_query(request.GET)
         judged = judged_criteria(options.scope)
@@ -174,7 +176,7 @@ def leaderboard_figure(request: HttpRequest, fmt: str) -> HttpResponse:
 @ml_work_required
 def checkpoints_page(request: HttpRequest) -> HttpResponse:
     """Two methods head to head on the cases both were judged on, per criterion."""
-    context: dict[str, Any] = _choices(request)
+    context: dict[str, Any] = scope_choices(request)
     if not request.GET.get("new") and not request.GET.get("old"):
         return render(request, "studies/rankings/checkpoints.html", context)
     try:

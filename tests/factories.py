@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import tempfile
 from pathlib import Path
@@ -11,7 +12,8 @@ import numpy as np
 from PIL import Image
 
 from generation import services
-from generation.models import Identity, Method, Prompt, Story, StoryRendering, StoryShot, Video
+from generation.metrics.definitions import METRICS, MetricDefinition
+from generation.models import Identity, Method, Prompt, Story, StoryRendering, StoryShot, Video, VideoMetric
 
 
 class IdentityFactory(factory.django.DjangoModelFactory):
@@ -243,4 +245,36 @@ def make_narrative_track(
         methods=methods,
         annotators=annotators,
         **options,  # type: ignore[arg-type]
+    )
+
+
+def make_video_metric(
+    video: Video,
+    name: str,
+    value: float | None = None,
+    status: str = "computed",
+    *,
+    model_hash: str = "",
+    settings: dict | None = None,
+    version: str | None = None,
+    note: str = "",
+    details: dict | None = None,
+) -> VideoMetric:
+    """One stored metric of ``video``, under the definition the spec, ``model_hash`` and ``settings`` give
+    (generation.metrics.definitions): other settings make another definition of the same metric."""
+    spec = METRICS[name]
+    if version is not None:
+        spec = dataclasses.replace(spec, version=version)
+    definition = MetricDefinition(spec=spec, model_hash=model_hash, settings=settings or {})
+    return VideoMetric.objects.create(
+        video=video,
+        name=name,
+        version=spec.version,
+        definition=definition.digest,
+        model_hash=model_hash,
+        settings=settings or {},
+        status=status,
+        value=value if status == "computed" else None,
+        details=details or {},
+        note=note,
     )

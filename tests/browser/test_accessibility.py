@@ -36,7 +36,13 @@ PAGES: dict[str, tuple[str, ...]] = {
         "/generation/",
         "/manage/exports/",
     ),
-    "ML team": ("/manage/exports/", "/generation/", "/api/docs/"),
+    "ML team": (
+        "/manage/exports/",
+        "/generation/",
+        "/api/docs/",
+        "/manage/metrics/agreement/",
+        "/manage/metrics/agreement/table/",
+    ),
     # The 404 page, as a visitor and as a participant with a cut link of a study.
     "anyone": ("/no-such-page/", "/s/{slug}/m/1x/"),
 }

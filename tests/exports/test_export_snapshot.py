@@ -72,6 +72,7 @@ def test_two_exports_of_the_same_data_have_identical_sha256_for_every_file(
             }
         assert "adapters/rl_prompts/videos2caption.json" in first
         assert "data/leaderboard.parquet" in first
+        assert "data/metrics.parquet" in first
 
 
 def test_the_archive_of_a_snapshot_is_byte_identical_too(world: World, tmp_path: Path) -> None:
