@@ -92,7 +92,8 @@ class ApiView(APIView):
 # The entry points GET /api/ lists: the lists and what a client starts from (names in api/urls.py).
 ENTRY_POINTS = (
     "identities", "prompts", "methods", "stories", "videos", "comparisons", "tracks", "studies", "judgments",
-    "exports", "generation-jobs", "metrics", "metric-values", "rankings", "checkpoints", "token", "schema",
+    "exports", "generation-jobs", "metrics", "metric-values", "metric-agreement", "metric-table",
+    "rankings", "checkpoints", "token", "schema",
     "docs", "redoc",
 )  # fmt: skip
 
