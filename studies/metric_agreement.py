@@ -106,7 +106,7 @@ class MetricSource:
         if self.definition is None:
             return f"{self.spec.label} has not been computed for any video yet: run the metrics first."
         if self.statuses.get(VideoMetric.Status.UNAVAILABLE) == self.rows:
-            why = f" ({self.note})" if self.note else ""
+            why = f": {self.note.rstrip('.')}" if self.note else ""
             return f"{self.spec.label} is unavailable on this installation{why}."
         counted = ", ".join(
             f"{count} {VideoMetric.Status(status).label.lower()}"

@@ -141,7 +141,7 @@ def test_text_alignment_without_weights_says_unavailable_instead_of_numbers(admi
 
     html = admin_client.get(URL, {"criterion": "prompt_controllability"}).content.decode()
 
-    assert "Text alignment is unavailable on this installation (no local CLIP weights)" in html
+    assert "Text alignment is unavailable on this installation: no local CLIP weights" in html
     assert "data-agreement" not in html
 
 
