@@ -365,9 +365,16 @@ def _load(folder: Path, pipeline_class: str) -> _Loaded:
 
 def _compiled(loaded: _Loaded, speed: Speed) -> None:
     """Compile the transformer's repeated blocks once for this pipeline (so once per worker process: the
-    pipeline is kept). torch compiles at the first forward of each shape; dynamic=False keeps each shape's
-    kernels specialised (a method renders one shape) rather than recompiling them for symbolic sizes."""
+    pipeline is kept). torch compiles at the first forward of each shape (tens of seconds, not counted in
+    a job's seconds per step, which start at the first step's end); dynamic=False keeps each shape's
+    kernels specialised (a method renders one shape) rather than recompiling them for symbolic sizes. A
+    LoRA loaded, unloaded or rescaled later changes the blocks, and torch recompiles them."""
     if speed.compile and not loaded.compiled:
+        import torch._dynamo
+
+        # A block that fails to compile (no Triton for this GPU, an operator dynamo cannot trace) runs
+        # eagerly, with torch's warning in the log, rather than failing every render of the worker.
+        torch._dynamo.config.suppress_errors = True
         loaded.pipe.transformer.compile_repeated_blocks(fullgraph=True, dynamic=False)
         loaded.compiled = True
 

@@ -94,25 +94,31 @@ def test_with_random_weights_on_the_cpu_it_renders_the_full_width_two_block_pipe
     assert result["seconds_per_video"] > result["vae_seconds"] + result["text_seconds"]
 
 
-def test_the_sweep_measures_each_speed_choice_then_the_worker_over_the_queue(capsys, monkeypatch, tiny_model):
+def test_the_sweep_measures_each_speed_choice_then_the_worker_over_the_queue(capsys, monkeypatch):
     import torch
 
+    from demo.tiny_model import pipeline_tiny
+    from generation.backends import wan_random
+
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setenv("GENERATE_BENCH_ALLOW_CPU", "1")
-    monkeypatch.setenv("GENERATE_BENCH_MODEL", str(tiny_model.folder))
-    shape = ["--width", "32", "--height", "32", "--frames", "9", "--steps", "3", "--sweep-steps", "2"]
-    code, result = _run(capsys, "--sweep", "--videos", "2", *shape)
+    built = pipeline_tiny()  # in place of the random Wan2.2: the same loop in seconds
+    monkeypatch.setattr(wan_random, "pipeline_random", lambda **options: built)
+    code, result = _run(
+        capsys, "--random-weights", "--sweep", "--videos", "2", "--steps", "3", "--sweep-steps", "2"
+    )
     assert code == 0
-    runs = result["runs"]
-    assert [run["label"] for run in runs][:2] == [
-        "stock: default attention, no compile, plain copy",
-        "attention=cudnn",
-    ]
-    assert runs[0]["speed"] == {
+    runs = {run["label"]: run for run in result["runs"]}
+    assert list(runs)[:2] == ["stock: default attention, no compile, plain copy", "attention=cudnn"]
+    assert runs["stock: default attention, no compile, plain copy"]["speed"] == {
         "attention": "default",
         "compile": False,
         "vae_tiling": "oom",
         "async_copy": False,
     }
-    assert [(run["steps"], run["videos"]) for run in runs] == [(2, 1)] * (len(runs) - 1) + [(3, 2)]
-    assert all(run["seconds_per_video"] > 0 and run["seconds_per_step"] > 0 for run in runs)
+    assert runs["attention=flash"]["speed"]["attention"] == "flash"
+    assert runs["vae in bfloat16 (measured only)"]["vae_dtype"] == "bfloat16"
+    assert built.vae.dtype == torch.float32  # back as the worker keeps it
+    # Short runs of one video each, then the worker's choices over the queue at the full steps (the
+    # reduced CPU shape has 2).
+    assert [(run["steps"], run["videos"]) for run in result["runs"]] == [(2, 1)] * (len(runs) - 1) + [(2, 2)]
+    assert all(run["seconds_per_video"] > 0 and run["seconds_per_step"] > 0 for run in result["runs"])
