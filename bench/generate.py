@@ -163,11 +163,15 @@ class PhaseTimer:
                 self.sync()
                 self.seconds += time.perf_counter() - started
 
+        own = owner.__dict__.get(name)  # an attribute of the instance already (a test's spy), or none
         setattr(owner, name, timed)  # an attribute of this instance, over its class's method
         try:
             yield
         finally:
-            delattr(owner, name)
+            if own is None:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, own)
 
 
 def transformer_flops(pipe: Any, settings: dict[str, Any]) -> tuple[int, int]:
@@ -396,7 +400,8 @@ def run(args: argparse.Namespace, result: dict[str, Any]) -> int:
         }
         if reduced:
             shape.update(CPU_SHAPE, **CPU_TEXT)
-        speed = _speed(args, cuda)
+        # A sweep starts from torch's defaults: compiled blocks would stay compiled for every run after.
+        speed = _sweep(cuda)[0][1] if args.sweep else _speed(args, cuda)
         backend = DiffusersBackend(pipeline=built, speed=speed)
         settings = backend.settings_for({}, shape)
         backend.check(checkpoint=checkpoint, lora_path=lora, lora_sha256="", settings=settings)

@@ -176,7 +176,8 @@ def _parameters_on_meta(torch: Any) -> Iterator[None]:
 def _materialise(model: Any, *, device: Any, dtype: Any, keep_fp32: list[str], seed: int) -> Any:
     """Give every meta parameter random values on ``device``: weights from normal(0, WEIGHT_STD), scales
     (1-D, the norms') ones, biases zeros. Parameters of the ``keep_fp32`` modules stay in float32, as
-    ``from_pretrained`` keeps them (the same rule: a module name among the parameter's dotted parts).
+    ``from_pretrained`` keeps them (the same rule: a module's or parameter's name among the dotted parts of
+    the parameter's name, so ``scale_shift_table`` too).
 
     The random numbers are drawn once, a block of RANDOM_BLOCK, and repeated through each weight: drawing
     the reduced build's 1.5 B numbers one by one takes a shared CPU 10-20 s, copying a block costs little
@@ -197,7 +198,8 @@ def _materialise(model: Any, *, device: Any, dtype: Any, keep_fp32: list[str], s
             if param is None:
                 continue
             if id(param) not in made:
-                wanted = torch.float32 if any(part in keep_fp32 for part in path.split(".")) else dtype
+                parts = [*path.split("."), name] if path else [name]
+                wanted = torch.float32 if any(part in keep_fp32 for part in parts) else dtype
                 made[id(param)] = torch.nn.Parameter(
                     _random(param.shape, name, wanted, blocks), requires_grad=False
                 )

@@ -98,11 +98,23 @@ def test_the_sweep_measures_each_speed_choice_then_the_worker_over_the_queue(cap
     import torch
 
     from demo.tiny_model import pipeline_tiny
-    from generation.backends import wan_random
+    from generation.backends import diffusers_backend, wan_random
+    from generation.backends.diffusers_backend import Speed
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     built = pipeline_tiny()  # in place of the random Wan2.2: the same loop in seconds
     monkeypatch.setattr(wan_random, "pipeline_random", lambda **options: built)
+    # The worker's choices as on a GPU, compiling; the compilation itself is only recorded, with the
+    # number of runs finished before it (each run's line goes to stderr as it ends).
+    monkeypatch.setattr(
+        diffusers_backend, "speed_default", lambda cuda: Speed(attention="cudnn", compile=True)
+    )
+    compiled_after: list[int] = []
+    monkeypatch.setattr(
+        built.transformer,
+        "compile_repeated_blocks",
+        lambda **options: compiled_after.append(capsys.readouterr().err.count('"label"')),
+    )
     code, result = _run(
         capsys, "--random-weights", "--sweep", "--videos", "2", "--steps", "3", "--sweep-steps", "2"
     )
@@ -118,6 +130,8 @@ def test_the_sweep_measures_each_speed_choice_then_the_worker_over_the_queue(cap
     assert runs["attention=flash"]["speed"]["attention"] == "flash"
     assert runs["vae in bfloat16 (measured only)"]["vae_dtype"] == "bfloat16"
     assert built.vae.dtype == torch.float32  # back as the worker keeps it
+    assert compiled_after == [len(runs) - 1]  # only for the last run: the others ran uncompiled
+    assert [run["speed"]["compile"] for run in result["runs"]] == [False] * (len(runs) - 1) + [True]
     # Short runs of one video each, then the worker's choices over the queue at the full steps (the
     # reduced CPU shape has 2).
     assert [(run["steps"], run["videos"]) for run in result["runs"]] == [(2, 1)] * (len(runs) - 1) + [(2, 2)]
