@@ -471,6 +471,7 @@ class GenerationJobSerializer(serializers.Serializer):
     queued = serializers.IntegerField()
     percent = serializers.IntegerField()
     seconds_left = serializers.FloatField(allow_null=True)
+    seconds_per_step = serializers.FloatField(allow_null=True)
     created_at = serializers.DateTimeField(source="job.created_at")
     started_at = serializers.DateTimeField(source="job.started_at", allow_null=True)
     finished_at = serializers.DateTimeField(source="job.finished_at", allow_null=True)

@@ -15,34 +15,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from generation.backends.wan_random import tokenizer_offline
+
 TEXT_DIM = 32
 # The tokenizer's own limit; the pipeline is called with max_sequence_length from the method settings.
 TOKENIZER_MAX_LENGTH = 512
 LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
-
-
-def _tokenizer() -> Any:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
-    specials = ["<pad>", "</s>", "<unk>"]
-    vocab = {token: index for index, token in enumerate(specials)}
-    for symbol in sorted(pre_tokenizers.ByteLevel.alphabet()):
-        vocab[symbol] = len(vocab)
-    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    # T5 tokenizers end every text with </s>; the Wan pipeline counts on it for the sequence length.
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="$A </s>", special_tokens=[("</s>", vocab["</s>"])]
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        pad_token="<pad>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        model_max_length=TOKENIZER_MAX_LENGTH,
-    )
 
 
 def transformer_tiny(*, heads: int = 2) -> Any:
@@ -89,7 +67,7 @@ def pipeline_tiny(*, seed: int = 0) -> Any:
     scheduler = UniPCMultistepScheduler(
         prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=5.0
     )
-    tokenizer = _tokenizer()
+    tokenizer = tokenizer_offline(model_max_length=TOKENIZER_MAX_LENGTH)
     text_encoder = UMT5EncoderModel(
         UMT5Config(
             vocab_size=len(tokenizer),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
 from django.conf import settings as django_settings
@@ -445,6 +446,9 @@ class GenerationItem(models.Model):
     steps_total = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     progress_at = models.DateTimeField(null=True, blank=True)
+    # When this attempt's first sampling step ended (the worker always writes step 1): the pace of the
+    # steps is measured from here, without the loading, compiling and text encoding before it.
+    first_step_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the last worker.")
@@ -475,6 +479,18 @@ class GenerationItem(models.Model):
         if self.story_id is not None:
             return f"{self.job} · story {self.story} · seed {self.seed}"
         return f"{self.job} · {self.identity.slug} · {self.prompt.slug} · seed {self.seed}"
+
+    @property
+    def seconds_per_step(self) -> float | None:
+        return step_pace(step=self.step, first_step_at=self.first_step_at, progress_at=self.progress_at)
+
+
+def step_pace(*, step: int, first_step_at: datetime | None, progress_at: datetime | None) -> float | None:
+    """Seconds per sampling step of a running item, measured from its first step's end to the last step
+    written; None until two steps have ended."""
+    if step < 2 or first_step_at is None or progress_at is None:
+        return None
+    return max(0.0, (progress_at - first_step_at).total_seconds()) / (step - 1)
 
 
 class VideoMetric(models.Model):

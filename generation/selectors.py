@@ -27,6 +27,7 @@ from generation.models import (
     Reference,
     Video,
     VideoMetric,
+    step_pace,
 )
 
 Status = GenerationStatus
@@ -172,6 +173,9 @@ class JobProgress:
     steps_total: int
     seconds_spent: float | None
     seconds_left: float | None  # None until there is something to estimate from
+    # The pace of that video's sampling steps, measured from its first step's end (so without the
+    # model's loading and compiling); None until two steps have ended.
+    seconds_per_step: float | None = None
 
     @property
     def settled(self) -> int:
@@ -190,6 +194,12 @@ class JobProgress:
         return duration_text(self.seconds_spent)
 
     @property
+    def pace_text(self) -> str:
+        if self.seconds_per_step is None:
+            return "measuring…" if self.running else "—"
+        return f"{self.seconds_per_step:.2f} s"
+
+    @property
     def left_text(self) -> str:
         if self.job.is_finished:
             return "—"
@@ -202,6 +212,8 @@ class JobProgress:
             parts.append(f"{self.failed} failed")
         if self.running and self.steps_total:
             parts.append(f"step {self.step}/{self.steps_total}")
+        if self.seconds_per_step is not None:
+            parts.append(f"{self.pace_text} a step")
         parts.append(f"{self.spent_text} spent")
         if not self.job.is_finished:
             parts.append(f"{self.left_text} left")
@@ -250,7 +262,13 @@ def _progress(job: GenerationJob, items: list[dict[str, Any]], now: datetime) ->
         current = 0.0
         for item in running:
             elapsed = _seconds(item["started_at"], now) or 0.0
-            if item["step"] and item["steps_total"]:
+            pace = _pace(item)
+            if pace is not None:
+                # The measured steps' pace, less the time since the last step was written.
+                since = _seconds(item["progress_at"], now) or 0.0
+                current = max(current, pace * (item["steps_total"] - item["step"]) - since)
+            elif item["step"] and item["steps_total"]:
+                # One step so far: its time includes the loading, so this overestimates until the next.
                 current = max(current, elapsed / item["step"] * (item["steps_total"] - item["step"]))
             elif per_video is not None:
                 current = max(current, per_video - elapsed)
@@ -272,12 +290,26 @@ def _progress(job: GenerationJob, items: list[dict[str, Any]], now: datetime) ->
         steps_total=lead["steps_total"] if lead else 0,
         seconds_spent=_seconds(job.started_at, job.finished_at or now),
         seconds_left=max(0.0, left) if left is not None else None,
+        seconds_per_step=_pace(lead) if lead else None,
     )
+
+
+def _pace(item: dict[str, Any]) -> float | None:
+    return step_pace(step=item["step"], first_step_at=item["first_step_at"], progress_at=item["progress_at"])
 
 
 def _with_progress(jobs: list[GenerationJob]) -> list[JobProgress]:
     by_job: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    fields = ("job_id", "status", "step", "steps_total", "started_at", "finished_at")
+    fields = (
+        "job_id",
+        "status",
+        "step",
+        "steps_total",
+        "started_at",
+        "first_step_at",
+        "progress_at",
+        "finished_at",
+    )
     for item in GenerationItem.objects.filter(job__in=jobs).values(*fields).order_by():
         by_job[item["job_id"]].append(item)
     now = timezone.now()

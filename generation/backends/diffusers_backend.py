@@ -3,23 +3,30 @@
 torch and diffusers are imported inside functions, never at module level: a Celery prefork parent
 imports this module, and any CUDA use there (even ``torch.cuda.is_available()``) breaks its forked
 children. The pipeline is loaded in the child on its first task and kept for the next one while the model
-folder stays the same; a LoRA is unloaded or swapped without reloading the base model.
+folder stays the same; a LoRA is unloaded or swapped without reloading the base model. A pipeline built
+in memory (``BuiltPipeline``: the random-weight Wan2.2 of bench/generate.py) renders through the same code.
+
+On a GPU the worker renders with the choices of :class:`Speed` (bf16 transformer, float32 VAE, the
+attention kernels to prefer, regional compilation of the transformer blocks, VAE tiling only after an
+out-of-memory decode, frames copied to the host while the next seeds render); bench/README.md measures each.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import json
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from generation.backends.base import Backend, RenderRequest, blamed_on, number
+from generation.backends.wan_random import RANDOM_WEIGHTS_PREFIX
 from generation.errors import GenerationError, RenderCancelled
 from lib.hashing import sha256_file
 
@@ -82,6 +89,13 @@ def _read_json(path: Path) -> dict[str, Any]:
 def model_shape(checkpoint: str) -> ModelShape:
     if not checkpoint:
         raise GenerationError("the method has no model folder (checkpoint)")
+    if checkpoint.startswith(RANDOM_WEIGHTS_PREFIX):
+        # Random weights render noise: they exist to measure speed (bench/generate.py --random-weights),
+        # never to make videos that annotators would judge.
+        raise GenerationError(
+            f"{checkpoint!r} names random weights, which only measure render speed; a method needs a model "
+            "folder with trained weights"
+        )
     folder = Path(checkpoint).expanduser()
     if not folder.is_dir():
         raise GenerationError(f"model folder {folder} does not exist")
@@ -212,6 +226,85 @@ def _image_mode(
     return bool(wanted)
 
 
+# --- how the GPU is spent ---------------------------------------------------------------------------------
+
+ATTENTION_CHOICES = ("cudnn", "flash", "efficient", "math", "default")
+VAE_TILING_CHOICES = ("oom", "always", "never")
+
+
+@dataclass(frozen=True)
+class Speed:
+    """How a render spends the device; none of it changes what the model computes beyond rounding.
+
+    Each choice is measured alone by bench/generate.py (its flags) and kept only where it helps
+    (bench/README.md has the figures). The defaults on a CUDA GPU are :func:`speed_default`'s; the CPU
+    path renders as it always did (no compilation, torch's own attention, a plain copy of the frames).
+    """
+
+    # The scaled-dot-product-attention kernels to prefer, in torch's priority order: "cudnn" (cuDNN's
+    # fused attention, then flash, then memory-efficient, then math), "flash" (FlashAttention-2, then
+    # memory-efficient, then math), "efficient", "math", or "default" (torch chooses).
+    attention: str = "default"
+    # Regional torch.compile of the transformer's repeated blocks (diffusers' compile_repeated_blocks): one
+    # block's code compiled once per process and shape, reused by all 30 blocks.
+    compile: bool = False
+    # The VAE decodes a video whole; "oom" tiles it only after a whole decode ran out of memory (tiling
+    # costs time and can show seams), "always" tiles every decode, "never" lets the error through.
+    vae_tiling: str = "oom"
+    # Frames (uint8 on the device) go to pinned host memory on a side stream, so that the next seeds'
+    # work is queued at once instead of after the copy.
+    async_copy: bool = False
+
+    def __post_init__(self) -> None:
+        if self.attention not in ATTENTION_CHOICES:
+            raise ValueError(
+                f"attention must be one of {', '.join(ATTENTION_CHOICES)}, got {self.attention!r}"
+            )
+        if self.vae_tiling not in VAE_TILING_CHOICES:
+            raise ValueError(
+                f"vae_tiling must be one of {', '.join(VAE_TILING_CHOICES)}, got {self.vae_tiling!r}"
+            )
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    return default if not value else value in ("1", "true", "yes", "on")
+
+
+def speed_default(*, cuda: bool) -> Speed:
+    """The worker's choices: fast on a CUDA GPU, the plain path on a CPU. Each can be overridden by the
+    worker's environment (GENERATION_ATTENTION, GENERATION_COMPILE, GENERATION_VAE_TILING,
+    GENERATION_ASYNC_COPY), for instance to turn compilation off where it fails."""
+    base = Speed(attention="cudnn", compile=True, async_copy=True) if cuda else Speed()
+    return Speed(
+        attention=os.environ.get("GENERATION_ATTENTION", "").strip() or base.attention,
+        compile=_env_flag("GENERATION_COMPILE", base.compile),
+        vae_tiling=os.environ.get("GENERATION_VAE_TILING", "").strip() or base.vae_tiling,
+        async_copy=_env_flag("GENERATION_ASYNC_COPY", base.async_copy),
+    )
+
+
+def _attention(speed: Speed) -> contextlib.AbstractContextManager[Any]:
+    if speed.attention == "default":
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    order = {
+        "cudnn": [
+            SDPBackend.CUDNN_ATTENTION,
+            SDPBackend.FLASH_ATTENTION,
+            SDPBackend.EFFICIENT_ATTENTION,
+            SDPBackend.MATH,
+        ],
+        "flash": [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH],
+        "efficient": [SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH],
+        "math": [SDPBackend.MATH],
+    }[speed.attention]
+    # Math stays last in every list: the VAE's single-head attention (640 and 1,024 channels a head) fits
+    # no fused kernel and must still run.
+    return sdpa_kernel(order, set_priority=True)
+
+
 # --- the pipeline kept in this worker process ------------------------------------------------------------
 
 
@@ -223,6 +316,7 @@ class _Loaded:
     dtype: str
     image_pipe: Any = None
     lora: tuple[Path, str] | None = None  # (weights file, sha256)
+    compiled: bool = False  # compile_repeated_blocks has run on this pipeline's transformer
 
 
 _loaded: _Loaded | None = None
@@ -267,6 +361,59 @@ def _load(folder: Path, pipeline_class: str) -> _Loaded:
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     return _Loaded(folder=folder, pipe=pipe, device=device, dtype=str(dtype).removeprefix("torch."))
+
+
+def _compiled(loaded: _Loaded, speed: Speed) -> None:
+    """Compile the transformer's repeated blocks once for this pipeline (so once per worker process: the
+    pipeline is kept). torch compiles at the first forward of each shape (tens of seconds, not counted in
+    a job's seconds per step, which start at the first step's end); dynamic=False keeps each shape's
+    kernels specialised (a method renders one shape) rather than recompiling them for symbolic sizes. A
+    LoRA loaded, unloaded or rescaled later changes the blocks, and torch recompiles them."""
+    if speed.compile and not loaded.compiled:
+        import torch._dynamo
+
+        # A block that fails to compile (no Triton for this GPU, an operator dynamo cannot trace) runs
+        # eagerly, with torch's warning in the log, rather than failing every render of the worker.
+        torch._dynamo.config.suppress_errors = True
+        loaded.pipe.transformer.compile_repeated_blocks(fullgraph=True, dynamic=False)
+        loaded.compiled = True
+
+
+@dataclass
+class BuiltPipeline:
+    """A Wan pipeline already in memory, rendered as if ``name`` were its model folder: requests must name
+    it as their checkpoint. Only code builds one (bench/generate.py's random weights); a method cannot."""
+
+    name: str
+    pipe: Any
+    loaded: _Loaded | None = field(default=None, repr=False)
+
+    def shape(self) -> ModelShape:
+        pipe = self.pipe
+        vae, transformer = pipe.vae.config, pipe.transformer.config
+        return ModelShape(
+            folder=Path(self.name),
+            pipeline_class=pipe.__class__.__name__,
+            expand_timesteps=bool(pipe.config.get("expand_timesteps", False)),
+            temporal=int(vae.get("scale_factor_temporal") or 4),
+            spatial=int(vae.get("scale_factor_spatial") or 8) * int(transformer.patch_size[1]),
+            rope_max=transformer.get("rope_max_seq_len"),
+        )
+
+    def as_loaded(self) -> _Loaded:
+        if self.loaded is None:
+            torch, transformer = _torch(), self.pipe.transformer
+            for component in self.pipe.components.values():
+                if isinstance(component, torch.nn.Module):
+                    component.eval()  # as from_pretrained leaves them: no dropout in a render
+            self.pipe.set_progress_bar_config(disable=True)
+            self.loaded = _Loaded(
+                folder=Path(self.name),
+                pipe=self.pipe,
+                device=transformer.device.type,
+                dtype=str(transformer.dtype).removeprefix("torch."),
+            )
+        return self.loaded
 
 
 def _lora_error(path: Path, error: Exception) -> GenerationError:
@@ -351,15 +498,65 @@ def _start_image(frame: np.ndarray, width: int, height: int) -> Any:
     return image if image.size == (width, height) else image.resize((width, height), Image.Resampling.LANCZOS)
 
 
+@contextlib.contextmanager
+def _tiled(vae: Any) -> Iterator[None]:
+    vae.enable_tiling()
+    try:
+        yield
+    finally:
+        vae.disable_tiling()
+
+
 class DiffusersBackend(Backend):
+    """Renders Wan pipelines: the one of the request's model folder, kept in this process, or
+    ``pipeline`` when one is given (a built pipeline, for measurement). ``speed`` defaults to the
+    worker's choices for the device (:func:`speed_default`)."""
+
     name: ClassVar[str] = "diffusers"
     defaults: ClassVar[Mapping[str, Any]] = DEFAULTS
+
+    def __init__(self, *, pipeline: BuiltPipeline | None = None, speed: Speed | None = None) -> None:
+        self.built = pipeline
+        self._speed = speed
+        self._copy_stream: Any = None
+
+    @property
+    def speed(self) -> Speed:
+        if self._speed is None:
+            # Decided at the first render, in the worker's child process: never touch CUDA at import.
+            self._speed = speed_default(cuda=_torch().cuda.is_available())
+        return self._speed
+
+    def _shape(self, checkpoint: str) -> ModelShape:
+        if self.built is None:
+            return model_shape(checkpoint)
+        if checkpoint != self.built.name:
+            raise GenerationError(f"this backend renders only its built pipeline {self.built.name!r}")
+        return self.built.shape()
+
+    def _pipeline(self, shape: ModelShape, lora: tuple[Path, str] | None, scale: float) -> _Loaded:
+        if self.built is None:
+            loaded = pipeline_for(shape, lora, scale)
+        elif lora is not None:
+            raise GenerationError("a built pipeline renders without a LoRA")
+        else:
+            loaded = self.built.as_loaded()
+        _compiled(loaded, self.speed)
+        return loaded
+
+    def _kept(self) -> _Loaded | None:
+        return self.built.as_loaded() if self.built is not None else _loaded
+
+    def pipeline(self) -> Any:
+        """The pipeline this backend renders with (None before a model folder's first render)."""
+        kept = self._kept()
+        return kept.pipe if kept is not None else None
 
     def check(
         self, *, checkpoint: str, lora_path: str, lora_sha256: str, settings: Mapping[str, Any]
     ) -> None:
         with blamed_on("checkpoint"):
-            shape = model_shape(checkpoint)
+            shape = self._shape(checkpoint)
         with blamed_on("settings"):
             sampling_from(settings, shape)
         if lora_path:
@@ -372,7 +569,7 @@ class DiffusersBackend(Backend):
                 )
 
     def check_continuation(self, *, checkpoint: str, settings: Mapping[str, Any], references: bool) -> None:
-        shape = model_shape(checkpoint)
+        shape = self._shape(checkpoint)
         if not shape.can_condition_on_image:
             raise GenerationError(
                 f"{shape.folder} is a text-to-video model: an autoregressive story needs image-to-video "
@@ -394,7 +591,12 @@ class DiffusersBackend(Backend):
         if not request.lora_path:
             return None
         path = lora_file(request.lora_path)
-        if _loaded is not None and _loaded.lora is not None and _loaded.lora[0] == path:
+        if (
+            self.built is None
+            and _loaded is not None
+            and _loaded.lora is not None
+            and _loaded.lora[0] == path
+        ):
             digest = _loaded.lora[1]  # hashing a large LoRA again for every batch would waste seconds
         else:
             digest = lora_digest(path)
@@ -405,11 +607,11 @@ class DiffusersBackend(Backend):
         return (path, digest)
 
     def render(self, request: RenderRequest) -> list[np.ndarray]:
-        shape = model_shape(request.checkpoint)
+        shape = self._shape(request.checkpoint)
         sampling = sampling_from(request.settings, shape)
         image_mode = _image_mode(shape, sampling, request.reference_image, request.start_frame)
         lora = self._lora(request)
-        loaded = pipeline_for(shape, lora, sampling.lora_scale)
+        loaded = self._pipeline(shape, lora, sampling.lora_scale)
         pipe = _image_pipeline(loaded) if image_mode else loaded.pipe
         for label, text in (("prompt", request.prompt), ("negative prompt", sampling.negative_prompt)):
             count = _token_count(pipe, text)
@@ -444,7 +646,7 @@ class DiffusersBackend(Backend):
                 raise RenderCancelled
             return tensors
 
-        videos: list[np.ndarray] = []
+        videos: list[Callable[[], np.ndarray]] = []
         pending: list[int] = list(request.seeds)
         batch = sampling.batch_size
         while pending:
@@ -460,7 +662,7 @@ class DiffusersBackend(Backend):
                 torch.cuda.empty_cache()
                 continue
             pending = pending[len(chunk) :]
-        return videos
+        return [video() for video in videos]
 
     def _call(
         self,
@@ -471,12 +673,14 @@ class DiffusersBackend(Backend):
         image: Any,
         seeds: Sequence[int],
         on_step: Any,
-    ) -> list[np.ndarray]:
+    ) -> list[Callable[[], np.ndarray]]:
+        """Sample ``seeds`` in one pipeline call and decode each video; return, per seed, a function that
+        gives its frames (waiting for the copy to the host, which may still be under way)."""
         torch = _torch()
         generators = [torch.Generator(device=loaded.device).manual_seed(seed) for seed in seeds]
         extra = {"image": image} if image is not None else {}
-        with torch.inference_mode():
-            output = pipe(
+        with torch.inference_mode(), _attention(self.speed):
+            latents = pipe(
                 prompt=[request.prompt] * len(seeds),
                 negative_prompt=[sampling.negative_prompt] * len(seeds),
                 height=sampling.height,
@@ -487,19 +691,70 @@ class DiffusersBackend(Backend):
                 generator=generators,
                 max_sequence_length=sampling.max_sequence_length,
                 callback_on_step_end=on_step,
-                output_type="pt",  # (batch, frames, channels, H, W) in [0, 1], still on the device
+                # Decoded here, one video at a time: an out-of-memory decode is tiled without sampling
+                # again, and a video's frames go to the host while the next one decodes.
+                output_type="latent",
                 **extra,
-            )
-            # uint8 on the device first: float32 frames of a full-size clip take 1.3 GB of host memory.
-            frames = (output.frames * 255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 1, 3, 4, 2)
-            return [clip.cpu().numpy() for clip in frames]
+            ).frames
+            return [self._host(self._decode(pipe, latents[index : index + 1])) for index in range(len(seeds))]
+
+    def _decode(self, pipe: Any, latents: Any) -> Any:
+        """One video's latents as uint8 frames (frames, height, width, 3), still on the device: what the
+        pipeline's own decode does, with tiling as :attr:`Speed.vae_tiling` says."""
+        torch = _torch()
+        vae = pipe.vae
+        latents = latents.to(device=vae.device, dtype=vae.dtype)
+        shape = (1, vae.config.z_dim, 1, 1, 1)
+        # The pipeline's arithmetic, step for step, so that the frames are the ones it would make.
+        mean = torch.tensor(vae.config.latents_mean).view(shape).to(latents.device, latents.dtype)
+        std = 1.0 / torch.tensor(vae.config.latents_std).view(shape).to(latents.device, latents.dtype)
+        latents = latents / std + mean
+        tiling = self.speed.vae_tiling
+        if tiling == "always":
+            with _tiled(vae):
+                video = vae.decode(latents, return_dict=False)[0]
+        else:
+            try:
+                video = vae.decode(latents, return_dict=False)[0]
+            except torch.OutOfMemoryError:
+                if tiling == "never":
+                    raise
+                gc.collect()
+                torch.cuda.empty_cache()
+                with _tiled(vae):
+                    video = vae.decode(latents, return_dict=False)[0]
+        frames = pipe.video_processor.postprocess_video(video, output_type="pt")  # (1, F, C, H, W) in [0, 1]
+        # uint8 on the device first: float32 frames of a full-size clip take 1.3 GB of host memory.
+        return (frames[0] * 255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+
+    def _host(self, frames: Any) -> Callable[[], np.ndarray]:
+        torch = _torch()
+        if not (self.speed.async_copy and frames.is_cuda):
+            copied = frames.cpu().numpy()
+            return lambda: copied
+        if self._copy_stream is None:
+            self._copy_stream = torch.cuda.Stream()
+        stream = self._copy_stream
+        host = torch.empty(frames.shape, dtype=torch.uint8, pin_memory=True)
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            host.copy_(frames, non_blocking=True)
+            done = torch.cuda.Event()
+            done.record(stream)
+        frames.record_stream(stream)  # the device memory stays allocated until the copy has read it
+
+        def wait() -> np.ndarray:
+            done.synchronize()
+            return host.numpy()
+
+        return wait
 
     def describe(self, request: RenderRequest, seed: int) -> dict[str, Any]:
         import diffusers
 
-        shape = model_shape(request.checkpoint)
+        shape = self._shape(request.checkpoint)
         sampling = sampling_from(request.settings, shape)
-        loaded = _loaded
+        loaded = self._kept()
         assert loaded is not None, "describe() follows render()"
         image_mode = _image_mode(shape, sampling, request.reference_image, request.start_frame)
         pipe = _image_pipeline(loaded) if image_mode else loaded.pipe
@@ -531,5 +786,7 @@ class DiffusersBackend(Backend):
             "batch_size": sampling.batch_size,
             "dtype": loaded.dtype,
             "device": loaded.device,
+            "attention": self.speed.attention,
+            "compiled": loaded.compiled,
             "diffusers_version": diffusers.__version__,
         }

@@ -345,6 +345,7 @@ def _claim(item_ids: Sequence[int], worker: str) -> list[GenerationItem]:
                     None,
                 )
                 item.step, item.steps_total, item.error, item.worker = 0, 0, "", worker[:200]
+                item.first_step_at = None
                 ready.append(item)
             item.save()
         for job_id in jobs:
@@ -358,16 +359,20 @@ class _Progress:
     def __init__(self, item_ids: list[int], job_id: int) -> None:
         self.item_ids, self.job_id = item_ids, job_id
         self.last_write = 0.0
+        self.written = False
         self.cancel = False
 
     def __call__(self, step: int, total: int) -> None:
         now = time.monotonic()
-        if step < total and now - self.last_write < PROGRESS_INTERVAL_SECONDS:
+        if self.written and step < total and now - self.last_write < PROGRESS_INTERVAL_SECONDS:
             return
         self.last_write = now
-        GenerationItem.objects.filter(pk__in=self.item_ids, status=Status.RUNNING).update(
-            step=step, steps_total=total, progress_at=timezone.now()
-        )
+        fields: dict[str, Any] = {"step": step, "steps_total": total, "progress_at": timezone.now()}
+        if not self.written:
+            # The first step is always written, with its time: the page measures the pace from it.
+            fields["first_step_at"] = fields["progress_at"]
+            self.written = True
+        GenerationItem.objects.filter(pk__in=self.item_ids, status=Status.RUNNING).update(**fields)
         # Read with the write: a cancel is noticed within one interval without a query per step.
         self.cancel = GenerationJob.objects.filter(pk=self.job_id, cancel_requested=True).exists()
 
@@ -683,7 +688,7 @@ def generation_item_retry(*, item: GenerationItem) -> GenerationItem:
             raise GenerationError("the job was cancelled")
         item.status, item.attempts, item.error, item.worker = Status.QUEUED, 0, "", ""
         item.step = item.steps_total = 0
-        item.started_at = item.progress_at = item.finished_at = None
+        item.started_at = item.progress_at = item.first_step_at = item.finished_at = None
         item.save()
         _job_refresh(item.job_id)
         _enqueue([item.pk])

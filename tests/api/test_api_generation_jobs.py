@@ -124,3 +124,32 @@ def test_a_rematch_through_the_api_renders_the_old_methods_cases_into_a_track(
     assert sorted(job.items.values_list("seed", flat=True)) == [3, 8]
     mixed = ml_api.post("/api/generation-jobs/", body | {"seeds": 2}, format="json")
     assert mixed.status_code == 400 and "give no identities, prompts or seeds" in str(mixed.json())
+
+
+def test_a_running_job_reports_its_measured_seconds_per_step(ml_api: APIClient) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    method = _procedural_method()
+    body = {
+        "method": method.pk,
+        "identities": [IdentityFactory().pk],
+        "prompts": [PromptFactory().pk],
+        "seeds": 1,
+    }
+    job = ml_api.post("/api/generation-jobs/", body, format="json").json()
+    assert ml_api.get(f"/api/generation-jobs/{job['id']}/").json()["seconds_per_step"] is None
+    now = timezone.now()
+    # Steps 1 to 5 in 6 s, after a minute of loading.
+    GenerationJob.objects.get().items.update(
+        status="running",
+        step=5,
+        steps_total=50,
+        started_at=now - timedelta(seconds=66),
+        first_step_at=now - timedelta(seconds=6),
+        progress_at=now,
+    )
+    followed = ml_api.get(f"/api/generation-jobs/{job['id']}/").json()
+    assert followed["seconds_per_step"] == pytest.approx(1.5)
+    assert followed["seconds_left"] == pytest.approx(45 * 1.5, abs=1)

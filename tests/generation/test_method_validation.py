@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
+from generation.backends.wan_random import RANDOM_WEIGHTS_CHECKPOINT
 from generation.errors import MethodInvalid
 from generation.models import GenerationJob, Method
 from generation.services import generation_job_create
@@ -75,6 +76,12 @@ BAD_INPUTS = [
     ({"lora_sha256": WRONG_SHA256}, "lora_sha256", f"has sha256 {{sha}}, not {WRONG_SHA256}"),
     ({"lora_path": "/nonexistent/lora.safetensors"}, "lora_path", "lora_path: LoRA file /nonexistent/lora"),
     ({"lora_sha256": "abc"}, "lora_sha256", "lora_sha256: must be the 64 hexadecimal digits of a sha256"),
+    # The random-weight Wan2.2 of bench/generate.py measures speed; no method may render with it.
+    (
+        {"checkpoint": RANDOM_WEIGHTS_CHECKPOINT},
+        "checkpoint",
+        f"checkpoint: {RANDOM_WEIGHTS_CHECKPOINT!r} names random weights, which only measure render speed",
+    ),
 ]
 
 
