@@ -31,7 +31,14 @@ from generation.metrics.definitions import METRICS, Better
 from generation.models import Method, Video
 from lib.spreadsheet import formula_safe
 from studies.metric_agreement import MetricSource, metric_source, metric_values
-from studies.rankings import MAX_ID, RankingOptionsError, RankingScope, judged_by_criterion, scope_votes
+from studies.rankings import (
+    MAX_ID,
+    RankingOptionsError,
+    RankingScope,
+    ids_from_query,
+    judged_by_criterion,
+    scope_votes,
+)
 
 VIDEO_SETS = {"judged": "judged in the chosen tracks and studies", "all": "every video of the method"}
 CONFIDENCE = 0.95
@@ -93,16 +100,7 @@ def video_set_from_query(query: Mapping[str, Any]) -> str:
 
 def table_methods_from_query(query: Mapping[str, Any]) -> list[Method] | None:
     """The chosen methods by id (repeated or comma separated); None when none is named."""
-    values = query.getlist("methods") if hasattr(query, "getlist") else [query.get("methods") or ""]
-    ids: set[int] = set()
-    for value in values:
-        for part in str(value).split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if not part.isdigit():
-                raise RankingOptionsError("methods", f"“{part}” is not a method id: give whole numbers.")
-            ids.add(int(part))
+    ids = set(ids_from_query(query, "methods"))
     if not ids:
         return None
     found = {m.pk: m for m in Method.objects.filter(pk__in=[pk for pk in ids if pk <= MAX_ID])}

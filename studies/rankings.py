@@ -118,7 +118,7 @@ class RankingOptions:
         }
 
 
-def _ids(query: Mapping[str, Any], field: str) -> tuple[int, ...]:
+def ids_from_query(query: Mapping[str, Any], field: str) -> tuple[int, ...]:
     """Ids given as repeated parameters (a form's checkboxes), a comma list (the API), or both."""
     values = query.getlist(field) if hasattr(query, "getlist") else query.get(field)
     if values is None:
@@ -132,7 +132,7 @@ def _ids(query: Mapping[str, Any], field: str) -> tuple[int, ...]:
             if not part:
                 continue
             if not part.isdigit():
-                noun = {"tracks": "track", "studies": "study"}.get(field, field)
+                noun = {"tracks": "track", "studies": "study", "methods": "method"}.get(field, field)
                 raise RankingOptionsError(field, f"“{part}” is not a {noun} id: give whole numbers.")
             ids.add(int(part))
     return tuple(sorted(ids))
@@ -153,7 +153,7 @@ def _int(query: Mapping[str, Any], field: str, default: int, low: int, high: int
 
 def scope_from_query(query: Mapping[str, Any]) -> RankingScope:
     """The tracks and studies named, each checked to exist (a 4xx message names a missing one)."""
-    scope = RankingScope(tracks=_ids(query, "tracks"), studies=_ids(query, "studies"))
+    scope = RankingScope(tracks=ids_from_query(query, "tracks"), studies=ids_from_query(query, "studies"))
     for field, model in (("tracks", Track), ("studies", Study)):
         wanted = set(getattr(scope, field))
         # An id past PostgreSQL's bigint names no row: not asked of the database, which would refuse it.
