@@ -86,8 +86,8 @@ def test_an_ml_team_member_does_not_reach_the_study_admin_pages(ml_client):
         assert ml_client.get(url).status_code == 404
 
 
-def test_the_ml_team_navigation_lists_generation_rankings_exports_and_the_api_once(ml_client):
-    assert nav_links(ml_client) == ["Generation", "Rankings", "Exports", "API"]
+def test_the_ml_team_navigation_lists_generation_rankings_metrics_exports_and_the_api_once(ml_client):
+    assert nav_links(ml_client) == ["Generation", "Rankings", "Metrics", "Exports", "API"]
 
 
 def test_the_annotator_navigation_lists_only_their_tracks(annotator_client):
@@ -103,6 +103,7 @@ def test_the_study_admin_navigation_lists_each_page_once(admin_client):
         "Studies",
         "Generation",
         "Rankings",
+        "Metrics",
         "Exports",
         "API",
         "Catalog",
