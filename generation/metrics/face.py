@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
-import dlib
 import face_recognition_models
 import numpy as np
 
@@ -88,6 +86,10 @@ def model_hash() -> str:
 
 @functools.cache
 def _models() -> _Models:
+    # dlib and OpenCV are imported where they are used: web processes import this module (through the
+    # metrics' definitions) but never compute a metric, and need neither library in memory.
+    import dlib
+
     landmarks_file, network_file = model_files()
     return _Models(
         detector=dlib.get_frontal_face_detector(),
@@ -176,6 +178,8 @@ def _reference_faces(
         height, width = image.shape[:2]
         size = scaled_size(width, height, long_side=long_side)
         if size != (width, height):
+            import cv2
+
             image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         pictures = [image]
     found = [face for face in faces_of_frames(pictures, upsample=upsample) if face is not None]

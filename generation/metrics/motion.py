@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from generation.metrics.definitions import MetricDefinition, MetricOutcome
 
+if TYPE_CHECKING:
+    import cv2
+
 Pair = tuple[np.ndarray, np.ndarray]
 
+# OpenCV is imported where it is used: web processes import this module (through the metrics'
+# definitions) but never compute a metric, and need not load it.
 _PRESETS = {
-    "ultrafast": cv2.DISOpticalFlow_PRESET_ULTRAFAST,
-    "fast": cv2.DISOpticalFlow_PRESET_FAST,
-    "medium": cv2.DISOpticalFlow_PRESET_MEDIUM,
+    "ultrafast": "DISOpticalFlow_PRESET_ULTRAFAST",
+    "fast": "DISOpticalFlow_PRESET_FAST",
+    "medium": "DISOpticalFlow_PRESET_MEDIUM",
 }
 
 
@@ -27,6 +32,8 @@ def top_flow(
     first: np.ndarray, second: np.ndarray, *, flow: cv2.DISOpticalFlow, top_fraction: float
 ) -> float:
     """Mean of the largest ``top_fraction`` of the flow magnitudes between two RGB frames, in pixels."""
+    import cv2
+
     gray = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in (first, second)]
     field = np.asarray(flow.calc(gray[0], gray[1], None))  # type: ignore[call-overload]  # None: a new field
     magnitude = cv2.magnitude(field[..., 0], field[..., 1]).ravel()
@@ -42,8 +49,10 @@ def dynamic_degree(pairs: Sequence[Pair], *, scale: float, definition: MetricDef
     if not pairs:
         note = "The video has fewer than 2 frames."
         return MetricOutcome(definition=definition, status="failed", note=note)
+    import cv2
+
     settings = definition.settings
-    flow = cv2.DISOpticalFlow.create(_PRESETS[str(settings["flow_preset"])])
+    flow = cv2.DISOpticalFlow.create(getattr(cv2, _PRESETS[str(settings["flow_preset"])]))
     tops = np.array(
         [top_flow(a, b, flow=flow, top_fraction=float(settings["top_fraction"])) for a, b in pairs]
     )
@@ -66,6 +75,8 @@ def flicker(pairs: Sequence[Pair], *, definition: MetricDefinition) -> MetricOut
     if not pairs:
         note = "The video has fewer than 2 frames."
         return MetricOutcome(definition=definition, status="failed", note=note)
+    import cv2
+
     changes = np.array([float(cv2.absdiff(a, b).mean()) / 255.0 for a, b in pairs])
     details = {"pairs": len(pairs), "max": float(changes.max())}
     return MetricOutcome(
