@@ -64,6 +64,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
 from annotate import quality_em
+from lib.arrays import unique_inverse
 
 JUDGMENT_COLUMNS: dict[str, str] = {
     "rater": "int",
@@ -167,7 +168,7 @@ def quality_fit(
     df = _prepare(judgments)
     excluded_set = {int(r) for r in excluded}
     rater = df.rater
-    raters_values, df.rater_index = np.unique(rater, return_inverse=True)
+    raters_values, df.rater_index = unique_inverse(rater)
     df.excluded = np.isin(rater, np.array(sorted(excluded_set), dtype=np.int64))
     raters = pd.Index(raters_values, name="rater")
     table = pd.DataFrame(index=raters)
@@ -334,7 +335,7 @@ def _contradiction(df: _Coded, real: np.ndarray, table: pd.DataFrame, th: Thresh
     rows = np.flatnonzero(real)
     n_criteria = max(len(df.criteria), 1)
     # One integer per (contrast item, criterion), and per (rater, contrast item, criterion).
-    item_codes, item_index = np.unique(contrast[rows], return_inverse=True)
+    item_codes, item_index = unique_inverse(contrast[rows])
     key = item_index.astype(np.int64) * n_criteria + df.criterion[rows]
     n_keys = len(item_codes) * n_criteria
     own_key = df.rater_index[rows].astype(np.int64) * n_keys + key
@@ -342,7 +343,8 @@ def _contradiction(df: _Coded, real: np.ndarray, table: pd.DataFrame, th: Thresh
     is_a = df.choice[rows] == 0
     n = np.bincount(key[crowd], minlength=n_keys)[key]
     n1 = np.bincount(key[crowd & is_a], minlength=n_keys)[key]
-    owned, own_index = np.unique(own_key, return_inverse=True)
+    # Grouped by hashing: (rater, item, criterion) keys are too sparse for a table, and no order is needed.
+    own_index, owned = pd.factorize(own_key)
     r = np.bincount(own_index[crowd], minlength=len(owned))[own_index]
     r1 = np.bincount(own_index[crowd & is_a], minlength=len(owned))[own_index]
     o1 = (n1 - r1).astype(np.float64)
@@ -399,8 +401,8 @@ def _models(
         # The first known answer of each gold item, both bad as a tie.
         gold_items, first = np.unique(df.item[known], return_index=True)
         truth = np.minimum(df.gold[known][first], 2).astype(np.int64)
-        tasks, task = np.unique(np.concatenate([item[inside], -1 - df.item[known]]), return_inverse=True)
-        workers, worker = np.unique(np.concatenate([rater[inside], df.rater[known]]), return_inverse=True)
+        tasks, task = unique_inverse(np.concatenate([item[inside], -1 - df.item[known]]))
+        workers, worker = unique_inverse(np.concatenate([rater[inside], df.rater[known]]))
         answered = np.concatenate([label[inside], df.label[known].astype(np.int64)])
         # The classes crowd-kit would see: those answered, and those a gold item is known to have.
         classes = np.unique(np.concatenate([answered, truth]))

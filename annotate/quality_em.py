@@ -32,6 +32,23 @@ from scipy.special import digamma
 EPS = 1e-10  # crowd-kit's floor for Dawid–Skene's priors, confusion matrices and posteriors
 
 
+def row_max(values: np.ndarray) -> np.ndarray:
+    """``values.max(axis=1)`` of an (items, classes) array, a column at a time: numpy reduces a short
+    row slowly (a third of Dawid–Skene's time on the export bench went to these reductions)."""
+    out = values[:, 0].copy()
+    for column in range(1, values.shape[1]):
+        np.maximum(out, values[:, column], out=out)
+    return out
+
+
+def row_sum(values: np.ndarray) -> np.ndarray:
+    """``values.sum(axis=1)`` of an (items, classes) array, a column at a time, in the same order."""
+    out = values[:, 0].copy()
+    for column in range(1, values.shape[1]):
+        out += values[:, column]
+    return out
+
+
 def answers_matrix(task: np.ndarray, pair: np.ndarray, n_tasks: int, n_pairs: int) -> sp.csr_matrix:
     """``M[t, p]``: how many answers of (rater, answer) pair p item t has."""
     ones = np.ones(len(task), dtype=np.float64)
@@ -76,9 +93,10 @@ def dawid_skene(
             probas[known, true_labels[known]] = 1.0
         return probas
 
-    def m_step(probas: np.ndarray) -> np.ndarray:
-        # Sums of the posteriors over each (rater, answer); a pair never answered has no row in crowd-kit.
-        sums = np.asarray(mt @ probas).reshape(n_workers, k, k)
+    def m_step(per_pair: np.ndarray) -> np.ndarray:
+        # Sums of the posteriors over each (rater, answer) (``mt @ probas``); a pair never answered has no
+        # row in crowd-kit.
+        sums = per_pair.reshape(n_workers, k, k)
         sums = np.where(answered[:, :, None], np.maximum(sums, EPS), 0.0)
         return sums / sums.sum(axis=1, keepdims=True)
 
@@ -89,19 +107,20 @@ def dawid_skene(
     counts = np.bincount(task * k + label, minlength=n_tasks * k).reshape(n_tasks, k).astype(np.float64)
     probas = correct(counts / counts.sum(axis=1, keepdims=True))
     priors = probas.mean(axis=0)
-    errors = m_step(probas)
+    errors = m_step(np.asarray(mt @ probas))
     loss = -np.inf
     iterations = 0
     while iterations < n_iter:
         iterations += 1
         priors = np.maximum(priors, EPS)
         log_likelihood = np.log2(priors) + np.asarray(m @ logs(errors, np.log2).reshape(n_workers * k, k))
-        scaled = np.exp2(log_likelihood - log_likelihood.max(axis=1, keepdims=True))
-        probas = correct(scaled / scaled.sum(axis=1, keepdims=True))
+        scaled = np.exp2(log_likelihood - row_max(log_likelihood)[:, None])
+        probas = correct(scaled / row_sum(scaled)[:, None])
         priors = probas.mean(axis=0)
-        errors = m_step(probas)
-        # The evidence lower bound per answer, as crowd-kit computes it to decide when to stop.
+        # One product serves the M-step and the evidence lower bound: both read these posteriors.
         per_pair = np.asarray(mt @ probas)
+        errors = m_step(per_pair)
+        # The evidence lower bound per answer, as crowd-kit computes it to decide when to stop.
         joint = per_pair * (logs(errors, np.log).reshape(n_workers * k, k) + np.log(np.maximum(priors, EPS)))
         probas = np.maximum(probas, EPS)  # crowd-kit clips the posteriors it returns here
         entropy = -(np.log(probas) * probas).sum()
@@ -176,7 +195,7 @@ def mace(
         s1 = np.repeat(spamming[:, 1], n_l)
         v = s0_theta[:, None] + s1[:, None] * same  # (pairs, classes)
         marginals = np.exp(np.asarray(m @ np.log(v))) / n_l
-        q = marginals / marginals.sum(axis=1, keepdims=True)
+        q = marginals / row_sum(marginals)[:, None]
         g = np.asarray(mt @ q)  # (pairs, classes)
         strategy = (s0_theta * (g / v).sum(axis=1)).reshape(n_w, n_l)
         knowing = (g[np.arange(len(pair_label)), pair_label] * s1 / (s0_theta + s1)).reshape(n_w, n_l)

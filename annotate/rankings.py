@@ -31,6 +31,7 @@ import numpy as np
 from scipy import sparse
 
 from annotate.bradley_terry import _hessian
+from lib.arrays import unique_inverse
 
 # choix's alpha: the rate added to every transition of its Markov chain. At its fixed point this is the
 # maximum of the Bradley–Terry log-likelihood plus ``alpha * n * sum_i log softmax(scores)_i``, as if
@@ -166,7 +167,7 @@ def leaderboard(
     score = _elo(wins)
 
     # Per cluster, its wins in each (winner, loser) cell: a sparse (clusters, n*n) matrix.
-    raters, rater_index = np.unique(rater, return_inverse=True)
+    raters, rater_index = unique_inverse(rater)
     if resample == "rater":
         cluster = rater_index
     else:

@@ -14,6 +14,7 @@ import numpy as np
 
 from annotate.models import Criterion
 from exports.options import SPLITS
+from lib.arrays import unique_inverse, unique_values
 
 # Codes as read.votes_read sends them: the index of a criterion in CRITERIA, of a choice in CHOICES.
 CRITERIA = tuple(Criterion.values)
@@ -47,7 +48,7 @@ def vote_counts(
     Every comparison with a selected vote gets a row, even when dropping ties leaves it no counted vote:
     it then shows up with n = 0 and the label "none" rather than silently disappearing.
     """
-    unique_ids, inverse = np.unique(comparison_ids, return_inverse=True)
+    unique_ids, inverse = unique_inverse(comparison_ids)
     n_criteria = len(criteria)
     counts = np.zeros((len(unique_ids), n_criteria, len(CATEGORIES)), dtype=np.int64)
     if not n_criteria or not len(unique_ids):
@@ -170,10 +171,14 @@ def splits_assign(
     where the shares allow), then to the one furthest below its share. The last identities go to
     splits that would otherwise stay empty.
     """
-    identity_ids, inverse = np.unique(identity_of_pair, return_inverse=True)
+    identity_ids, inverse = unique_inverse(identity_of_pair)
     pair_counts = np.bincount(inverse, minlength=len(identity_ids))
     prompts_of: list[set[int]] = [set() for _ in identity_ids]
-    for index, prompt in zip(inverse.tolist(), prompt_of_pair.tolist(), strict=True):
+    # Each distinct (identity, prompt) once: a case has many pairs.
+    prompt_ids, prompt_code = unique_inverse(prompt_of_pair)
+    width = max(len(prompt_ids), 1)
+    cases = unique_values(inverse * width + prompt_code)
+    for index, prompt in zip((cases // width).tolist(), prompt_ids[cases % width].tolist(), strict=True):
         prompts_of[index].add(prompt)
     targets = np.array(fractions) * len(identity_of_pair)
     held = np.zeros(3)

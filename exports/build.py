@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -34,7 +35,8 @@ from exports import (
 from exports.leaderboard import leaderboard_write
 from exports.metrics import MetricsRead, metrics_read, metrics_write
 from exports.options import SPLITS, ExportOptions
-from exports.quality import export_quality
+from exports.quality import export_quality_begin
+from lib.arrays import unique_values
 from lib.hashing import sha256_file
 from studies.models import Study
 
@@ -165,7 +167,7 @@ def _read_all(*, options: ExportOptions, excluded: set[int], work: Path) -> _Dat
     comparisons = read.comparisons_read(comparison_ids=comparison_ids)
     if not np.array_equal(comparisons["comparison_id"].to_numpy(), comparison_ids):
         raise ExportError("comparisons changed while reading: run the export again")
-    video_ids = np.unique(np.concatenate([comparisons["video_a_id"], comparisons["video_b_id"]]))
+    video_ids = unique_values(np.concatenate([comparisons["video_a_id"], comparisons["video_b_id"]]))
     if options.schema == 2:  # a story's shot videos go with its joined file (exports/stories.py)
         video_ids = np.union1d(video_ids, stories.shot_video_ids(video_ids))
     identity_ids = np.unique(comparisons["identity_id"].to_numpy())
@@ -204,10 +206,30 @@ def _sources_seen(
 def _write_all(
     *, work: Path, data: _Data, options: ExportOptions, excluded: set[int], report: ProgressFn
 ) -> dict[str, Any]:
-    report(0.4, "Fitting rater quality")
-    quality = export_quality(votes=data.judgments, comparison_ids=data.comparison_ids, criteria=data.criteria)
-    write.write_parquet(quality.raters, work / "data/raters.parquet")
+    # The rater quality fit runs on a thread of its own while everything that does not need it is
+    # written (exports.quality.export_quality_begin); the raters table and the pairs files come last.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        report(0.4, "Fitting rater quality on a second thread")
+        pending = export_quality_begin(
+            votes=data.judgments, comparison_ids=data.comparison_ids, criteria=data.criteria, pool=pool
+        )
+        manifest, pairs_written = _write_without_quality(
+            work=work, data=data, options=options, excluded=excluded, report=report
+        )
+        report(0.985, "Waiting for the rater quality fit")
+        quality = pending.result()
+        report(0.99, "Writing raters and pairs")
+        write.write_parquet(quality.raters, work / "data/raters.parquet")
+        manifest["counts"]["raters_table"] = quality.raters.num_rows
+        pairs_written(quality.posteriors)
+    return manifest
 
+
+def _write_without_quality(
+    *, work: Path, data: _Data, options: ExportOptions, excluded: set[int], report: ProgressFn
+) -> tuple[dict[str, Any], Callable[[dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]], None]]:
+    """Everything but the raters table and the pairs files; and the function that writes the pairs files
+    once the quality fit's posteriors are there."""
     report(0.45, "Aggregating comparisons")
     labels = {
         criterion: aggregate.criterion_labels(
@@ -242,11 +264,22 @@ def _write_all(
         split_of_pair=split_of_pair,
     )
     decisions = read.track_decisions(comparison_ids=data.comparison_ids, criteria=data.criteria)
-    pairs_table = tables.pairs_table(pairs, data.criteria, labels, joint, quality.posteriors, decisions)
-    # Schema 2: each pair's provenance, and data/groups.parquet (one row per case): exports/groups.py.
+    construction = groups.pair_construction_of(pairs, data.videos) if options.schema == 2 else None
+
+    def pairs_written(posteriors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+        pairs_table = tables.pairs_table(pairs, data.criteria, labels, joint, posteriors, decisions)
+        if construction is not None:  # schema 2: each pair's provenance (exports/groups.py)
+            pairs_table = groups.with_construction(pairs_table, construction)
+        for index, split in enumerate(SPLITS):
+            rows = np.flatnonzero(split_of_pair == index)
+            with write.RowGroupWriter(work / f"data/pairs/{split}.parquet") as writer:
+                # A row group at a time: no copy of a whole split's rows.
+                for start in range(0, max(len(rows), 1), write.ROW_GROUP_SIZE):
+                    writer.write(pairs_table.take(pa.array(rows[start : start + write.ROW_GROUP_SIZE])))
+
+    # Schema 2: data/groups.parquet (one row per case): exports/groups.py.
     schema_2_groups: dict[str, Any] = {}
     if options.schema == 2:
-        pairs_table = groups.pairs_with_construction(pairs_table, data.videos)
         compared = pc.is_in(
             data.videos["id"],
             pa.concat_arrays(
@@ -267,9 +300,6 @@ def _write_all(
             galleries=galleries,
             split_of_pair=split_of_pair,
         )
-    for index, split in enumerate(SPLITS):
-        rows = pa.array(np.flatnonzero(split_of_pair == index), type=pa.int64())
-        write.write_parquet(pairs_table.take(rows), work / f"data/pairs/{split}.parquet")
 
     report(0.6, "Writing videos and references")
     write.write_parquet(
@@ -351,7 +381,7 @@ def _write_all(
         "counts": {
             "votes": data.votes.num_rows,
             "quality_checks": data.quality_checks,
-            "raters_table": quality.raters.num_rows,
+            "raters_table": None,  # set once the quality fit is done
             "raters": len(pc.unique(data.votes["rater_pk"])),
             "pairs": len(pairs),
             "pairs_passing": passing,
@@ -382,7 +412,7 @@ def _write_all(
             videos=data.videos,
             criteria=data.criteria,
         )
-    return manifest
+    return manifest, pairs_written
 
 
 # --- media, card, manifest ----------------------------------------------------------------------
@@ -417,12 +447,19 @@ def _write_media(*, work: Path, videos: pa.Table, references: pa.Table, mode: st
 def _finish(*, work: Path, manifest: dict[str, Any], options: ExportOptions) -> None:
     """Write the dataset card, then the manifest with the sha256 of every other file."""
     card.write_card(work / "README.md", manifest=manifest, options=options, work=work)
-    files: dict[str, dict[str, Any]] = {}
-    for path in sorted(work.rglob("*"), key=lambda p: p.relative_to(work).as_posix()):
-        relative = path.relative_to(work).as_posix()
-        if path.is_dir() or relative.startswith("media/"):
-            continue
-        files[relative] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    listed = [
+        (path.relative_to(work).as_posix(), path)
+        for path in sorted(work.rglob("*"), key=lambda p: p.relative_to(work).as_posix())
+        if not path.is_dir() and not path.relative_to(work).as_posix().startswith("media/")
+    ]
+    # hashlib lets go of the GIL while it hashes: the files of a large snapshot (gigabytes of adapters)
+    # are hashed on every core at once.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        digests = list(pool.map(sha256_file, [path for _, path in listed]))
+    files: dict[str, dict[str, Any]] = {
+        relative: {"sha256": digest, "bytes": path.stat().st_size}
+        for (relative, path), digest in zip(listed, digests, strict=True)
+    }
     if options.media != "none":
         # Media are named by their catalog sha256, checked when they were stored: not hashed again.
         for path in sorted((work / "media").iterdir()):

@@ -96,13 +96,17 @@ def pair_construction(*, video_a_ids: np.ndarray, video_b_ids: np.ndarray, video
     return pa.array(CONSTRUCTIONS, type=pa.string()).take(pa.array(code, type=pa.int64()))
 
 
-def pairs_with_construction(pairs_table: pa.Table, videos: pa.Table) -> pa.Table:
-    """The pairs with ``pair_construction`` after ``are_different``."""
-    construction = pair_construction(
-        video_a_ids=pairs_table["video_a_id"].to_numpy(),
-        video_b_ids=pairs_table["video_b_id"].to_numpy(),
+def pair_construction_of(pairs: tables.Pairs, videos: pa.Table) -> pa.Array:
+    """``pair_construction`` of every pair, in the pairs' order."""
+    return pair_construction(
+        video_a_ids=pairs.columns["video_a_id"].to_numpy(),
+        video_b_ids=pairs.columns["video_b_id"].to_numpy(),
         videos=videos,
     )
+
+
+def with_construction(pairs_table: pa.Table, construction: pa.Array) -> pa.Table:
+    """The pairs with ``pair_construction`` after ``are_different``."""
     at = pairs_table.schema.get_field_index("are_different") + 1
     return pairs_table.add_column(at, pa.field("pair_construction", pa.string()), construction)
 

@@ -13,9 +13,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from annotate.rankings import Judged, Leaderboard, RankingError, leaderboard
 from exports import aggregate, write
+from lib.arrays import positions
 
 PATH = "data/leaderboard.parquet"
 ROUNDS = 1000
@@ -45,24 +47,41 @@ def judged_of(*, votes: pa.Table, comparisons: pa.Table, videos: pa.Table, crite
     if not mine.any():
         return None
     # comparisons and videos come sorted by id (exports.read).
-    at = np.searchsorted(comparisons["comparison_id"].to_numpy(), votes["comparison_id"].to_numpy()[mine])
+    at = positions(comparisons["comparison_id"].to_numpy(), votes["comparison_id"].to_numpy()[mine])
     video_ids = videos["id"].to_numpy()
-    method_of_video = np.asarray(videos["method"].to_pylist(), dtype=object)
-    first = method_of_video[np.searchsorted(video_ids, comparisons["video_a_id"].to_numpy()[at])]
-    second = method_of_video[np.searchsorted(video_ids, comparisons["video_b_id"].to_numpy()[at])]
+    # Methods as codes of their sorted names: ten million votes never become Python strings.
+    names, method_of_video = method_codes(videos)
+    # Per comparison first, then per vote: two million lookups rather than ten million.
+    first_of = method_of_video[positions(video_ids, comparisons["video_a_id"].to_numpy())]
+    second_of = method_of_video[positions(video_ids, comparisons["video_b_id"].to_numpy())]
+    first, second = first_of[at], second_of[at]
     # Two videos of one method (seeds apart) say nothing about how methods rank.
     across = first != second
     if not across.any():
         return None
     first, second = first[across], second[across]
-    methods, codes = np.unique(np.concatenate([first, second]).astype(str), return_inverse=True)
+    # Only the methods judged here, numbered in name order (what np.unique of the names would give).
+    present = np.zeros(len(names), dtype=bool)
+    present[first] = True
+    present[second] = True
+    renumber = np.cumsum(present) - 1
     return Judged(
-        methods=tuple(str(m) for m in methods),
-        first=codes[: len(first)],
-        second=codes[len(first) :],
+        methods=tuple(str(m) for m in names[present]),
+        first=renumber[first],
+        second=renumber[second],
         outcome=_OUTCOME_OF_CHOICE[votes["choice_code"].to_numpy()[mine][across].astype(np.int64)],
         rater=votes["rater_pk"].to_numpy()[mine][across],
     )
+
+
+def method_codes(videos: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct method names, sorted, and each video's index in them."""
+    encoded = pc.dictionary_encode(videos["method"]).combine_chunks()
+    names = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+    order = np.argsort(names.astype(str), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return names[order], rank[encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
 
 
 def leaderboard_write(

@@ -7,6 +7,7 @@ crowd models). Withdrawn participants and raters excluded by the export's option
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,8 +15,9 @@ import pandas as pd
 import pyarrow as pa
 
 from annotate.models import GoldAnswer, Rater, TrackRaterDecision
-from annotate.quality import quality_fit
+from annotate.quality import QualityFit, quality_fit
 from exports import aggregate, read, tables
+from lib.arrays import unique_values
 
 SIDES = np.array(["B", "A"], dtype=object)  # indexed by shown_left_a
 
@@ -58,7 +60,7 @@ def judgments_frame(votes: pa.Table) -> pd.DataFrame:
     same = pd.array(np.full(len(ids), None, dtype=object), dtype="boolean")
     same[read_with] = choice_codes[found[read_with]] == choice_codes[read_with]
 
-    durations = _durations_ms(np.unique(comparison))
+    durations = _durations_ms(unique_values(comparison))
     return pd.DataFrame(
         {
             "rater": votes["rater_pk"].to_numpy().astype(np.int64, copy=False),
@@ -100,22 +102,55 @@ def export_quality(
 ) -> ExportQuality:
     """The raters table and, per criterion, each pair's Dawid–Skene posterior (pairs in ``comparison_ids``
     order)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return export_quality_begin(
+            votes=votes, comparison_ids=comparison_ids, criteria=criteria, pool=pool
+        ).result()
+
+
+@dataclass
+class PendingQuality:
+    """A quality fit running on a thread of ``pool``; ``result`` waits for it and reads what is left."""
+
+    fit: Future[QualityFit | None]
+    excluded: set[int]
+    comparison_ids: np.ndarray
+    criteria: tuple[str, ...]
+
+    def result(self) -> ExportQuality:
+        fit = self.fit.result()
+        if fit is None:
+            fit_raters = pd.DataFrame(columns=["rater"])
+            post = pd.DataFrame(columns=["item", "criterion", "p_a", "p_b", "p_tie"])
+        else:
+            fit_raters, post = fit.raters, fit.posteriors
+        posteriors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for criterion in self.criteria:
+            at = post[post["criterion"] == criterion].set_index("item").reindex(self.comparison_ids)
+            p_a, p_b, p_tie = (
+                at[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in ("p_a", "p_b", "p_tie")
+            )
+            posteriors[criterion] = (p_a, p_b, p_tie)
+        # In the calling thread: the database connection (and the export's snapshot) is that thread's.
+        raters = raters_table(fit_raters, excluded=self.excluded)
+        return ExportQuality(raters=raters, posteriors=posteriors)
+
+
+def export_quality_begin(
+    *, votes: pa.Table, comparison_ids: np.ndarray, criteria: tuple[str, ...], pool: ThreadPoolExecutor
+) -> PendingQuality:
+    """Read what the fit needs from the database here, then fit on a thread of ``pool``.
+
+    The fit is numpy and scipy, which let go of the GIL in their loops: an export writes its adapters
+    while the fit runs, on a second core. The database is read only in the calling thread, inside the
+    export's snapshot (a thread of its own would open a connection of its own, outside it).
+    """
     seat_excluded = votes["seat_excluded"].to_numpy(zero_copy_only=False)
     raters_pk = votes["rater_pk"].to_numpy()
     excluded = {int(r) for r in np.unique(raters_pk[seat_excluded])}
     frame = judgments_frame(votes)
-    if frame.empty:
-        fit_raters = pd.DataFrame(columns=["rater"])
-        post = pd.DataFrame(columns=["item", "criterion", "p_a", "p_b", "p_tie"])
-    else:
-        fit = quality_fit(frame, excluded=excluded)
-        fit_raters, post = fit.raters, fit.posteriors
-    posteriors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    for criterion in criteria:
-        at = post[post["criterion"] == criterion].set_index("item").reindex(comparison_ids)
-        p_a, p_b, p_tie = (at[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in ("p_a", "p_b", "p_tie"))
-        posteriors[criterion] = (p_a, p_b, p_tie)
-    return ExportQuality(raters=raters_table(fit_raters, excluded=excluded), posteriors=posteriors)
+    fit = pool.submit(lambda: None if frame.empty else quality_fit(frame, excluded=excluded))
+    return PendingQuality(fit=fit, excluded=excluded, comparison_ids=comparison_ids, criteria=criteria)
 
 
 def _exclusion_reasons(raters: set[int]) -> dict[int, str]:

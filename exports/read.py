@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 import numpy as np
+import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -28,6 +30,7 @@ from psycopg.pq.abc import PGconn
 from annotate.models import Rater, Track, TrackSeat
 from exports.aggregate import CHOICES, CRITERIA
 from exports.options import ExportOptions, ExportOptionsError
+from lib import arrays
 from studies.models import Answer, Participant, Study
 
 # Salted ids are this many hex digits: 80 bits, no collision among any realistic number of raters.
@@ -121,15 +124,11 @@ def _copy_out(sql: str, params: dict[str, Any], *, format: str = "csv") -> io.By
     own copy() would do.
     """
     buffer = io.BytesIO()
-    with connection.cursor() as cursor:
-        raw = cursor.cursor  # the psycopg 3 cursor under Django's wrapper
-        statement = f"COPY ({sql}) TO STDOUT WITH (FORMAT {format})"
-        if not hasattr(raw, "mogrify"):  # server-side binding configured: take psycopg's path
-            with raw.copy(statement, params) as copy:
-                for block in copy:
-                    buffer.write(block)
-            return buffer
-        query = raw.mogrify(statement, params).encode()
+    connection.ensure_connection()
+    # Bound here whatever cursors the connection makes (server-side binding has no mogrify): psycopg's
+    # own copy() would read the rows through its generator, one message and one wait at a time.
+    statement = f"COPY ({sql}) TO STDOUT WITH (FORMAT {format})"
+    query = psycopg.ClientCursor(connection.connection).mogrify(statement, params).encode()
     pgconn = connection.connection.pgconn
     pgconn.send_query(query)
     while pgconn.flush():  # a non-blocking connection may hold back part of a long statement
@@ -438,25 +437,34 @@ def comparisons_read(*, comparison_ids: np.ndarray) -> pa.Table:
     )
 
 
-def track_decisions(*, comparison_ids: np.ndarray, criteria: tuple[str, ...]) -> dict[str, np.ndarray]:
+DECISION_SCHEMA = pa.schema([("comparison_id", pa.int64()), ("kind", pa.string()), ("status", pa.string())])
+
+
+def track_decisions(*, comparison_ids: np.ndarray, criteria: tuple[str, ...]) -> dict[str, pa.Array]:
     """Per criterion, where each comparison stands in the track that asks it (``annotate.adaptive``):
-    decided, open, undecided_at_max (a near-tie stopped at its maximum), or None when no track of the
+    decided, open, undecided_at_max (a near-tie stopped at its maximum), or null when no track of the
     criterion holds it (a study's matchup). A comparison in two tracks of one criterion: the first's."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT DISTINCT ON (i.comparison_id, t.kind) i.comparison_id, t.kind, i.status
-            FROM annotate_trackitem AS i JOIN annotate_track AS t ON t.id = i.track_id
-            WHERE i.comparison_id = ANY(%(ids)s) AND NOT i.is_check AND t.kind = ANY(%(criteria)s)
-            ORDER BY i.comparison_id, t.kind, t.id
-            """,
-            {"ids": [int(pk) for pk in comparison_ids], "criteria": list(criteria)},
-        )
-        rows = cursor.fetchall()
-    decisions = {criterion: np.full(len(comparison_ids), None, dtype=object) for criterion in criteria}
-    rows_of = {int(pk): row for row, pk in enumerate(comparison_ids)}
-    for comparison_id, kind, status in rows:
-        decisions[kind][rows_of[comparison_id]] = status
+    sql = """
+        SELECT DISTINCT ON (i.comparison_id, t.kind) i.comparison_id, t.kind, i.status
+        FROM annotate_trackitem AS i
+        JOIN unnest(%(ids)s::bigint[]) AS wanted(id) ON wanted.id = i.comparison_id
+        JOIN annotate_track AS t ON t.id = i.track_id
+        WHERE NOT i.is_check AND t.kind = ANY(%(criteria)s::text[])
+        ORDER BY i.comparison_id, t.kind, t.id
+    """
+    rows = copy_table(
+        sql, {"ids": int_array_literal(comparison_ids), "criteria": list(criteria)}, DECISION_SCHEMA
+    )
+    # Statuses as codes into their few distinct texts: no Python object per comparison.
+    statuses = pc.unique(rows["status"]) if rows.num_rows else pa.array([], pa.string())
+    status_code = pc.index_in(rows["status"], statuses).to_numpy(zero_copy_only=False)
+    row = arrays.positions(comparison_ids, rows["comparison_id"].to_numpy())
+    decisions = {}
+    for criterion in criteria:
+        codes = np.full(len(comparison_ids), -1, dtype=np.int64)
+        mine = pc.equal(rows["kind"], criterion).to_numpy(zero_copy_only=False)
+        codes[row[mine]] = status_code[mine]
+        decisions[criterion] = statuses.take(pa.array(codes, mask=codes < 0))
     return decisions
 
 

@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 
 from exports import aggregate, read
 from exports.options import SPLITS
+from lib import arrays
 
 Column = tuple[str, pa.DataType, Any]
 
@@ -34,7 +35,7 @@ def table(columns: list[Column]) -> pa.Table:
 
 def positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> pa.Array:
     """Where each of ``wanted`` sits in ``sorted_ids`` (every one is there: the foreign keys say so)."""
-    return pa.array(np.searchsorted(sorted_ids, wanted), type=pa.int64())
+    return pa.array(arrays.positions(sorted_ids, wanted), type=pa.int64())
 
 
 def media_paths(rows: pa.Table) -> pa.Array:

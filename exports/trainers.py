@@ -31,6 +31,7 @@ from annotate.models import Criterion, Track
 from exports import aggregate, tables, write
 from exports.options import SPLITS, ExportOptions
 from exports.tables import Pairs, table
+from lib import arrays
 from studies.models import Question
 from studies.presets import (
     ELEMENT_CONSISTENCY,
@@ -216,7 +217,7 @@ def _row_conditioning(
 ) -> np.ndarray:
     """Per pair, the CONDITIONING code most of its votes on these criteria were given."""
     mask = np.isin(votes["criterion_code"].to_numpy(), criterion_codes)
-    row = np.searchsorted(comparison_ids, votes["comparison_id"].to_numpy()[mask])
+    row = arrays.positions(comparison_ids, votes["comparison_id"].to_numpy()[mask])
     kinds = len(CONDITIONING)
     counts = np.bincount(row * kinds + vote_codes[mask], minlength=len(comparison_ids) * kinds)
     return np.asarray(counts.reshape(len(comparison_ids), kinds).argmax(axis=1), dtype=np.int8)
@@ -445,7 +446,7 @@ class _BothBad:
 
 def _both_bad_counts(votes: pa.Table, comparison_ids: np.ndarray) -> _BothBad:
     counted = votes["choice_code"].to_numpy() == aggregate.CHOICES.index("both_bad")
-    row = np.searchsorted(comparison_ids, votes["comparison_id"].to_numpy()[counted])
+    row = arrays.positions(comparison_ids, votes["comparison_id"].to_numpy()[counted])
     return _BothBad(row, votes["criterion_code"].to_numpy()[counted], len(comparison_ids))
 
 

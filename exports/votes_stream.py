@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from exports import read, tables, trainers, write
 from exports.options import ExportOptions
@@ -60,7 +59,7 @@ def votes_stream(*, options: ExportOptions, excluded_raters: set[int], path: Pat
     parts: dict[str, list[np.ndarray]] = {name: [] for name, _, _ in COMPACT}
     newest: int | None = None
     gold = repeat = 0
-    with _RowGroupWriter(path) as writer:
+    with write.RowGroupWriter(path) as writer:
         for id_range in read.judgment_id_ranges(RANGE_IDS):
             judgments = read.votes_read(
                 options=options, excluded_raters=excluded_raters, query=query, id_range=id_range
@@ -97,63 +96,3 @@ def votes_stream(*, options: ExportOptions, excluded_raters: set[int], path: Pat
 def _numpy(values: pa.ChunkedArray) -> np.ndarray:
     array: np.ndarray = values.to_numpy(zero_copy_only=False)
     return array
-
-
-class _RowGroupWriter:
-    """write.write_parquet's file from tables given one after another: the same row groups, the same bytes.
-
-    Rows are held back until they fill whole row groups, and each group is written from one contiguous
-    chunk, as a write of the whole table in one go cuts and encodes it.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.writer: pq.ParquetWriter | None = None
-        self.held: list[pa.Table] = []
-        self.held_rows = 0
-
-    def __enter__(self) -> _RowGroupWriter:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        if kind is None:
-            self.close()
-        elif self.writer is not None:
-            self.writer.close()
-
-    def write(self, rows: pa.Table) -> None:
-        rows = rows.replace_schema_metadata(None)
-        if self.writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.writer = pq.ParquetWriter(self.path, rows.schema, **write.PARQUET_OPTIONS)
-        if self.held_rows:
-            # The group begun by earlier tables is completed from the head of this one.
-            head = min(write.ROW_GROUP_SIZE - self.held_rows, rows.num_rows)
-            self._hold(rows.slice(0, head))
-            rows = rows.slice(head)
-            if self.held_rows < write.ROW_GROUP_SIZE:
-                return
-            self._write(pa.concat_tables(self.held).combine_chunks())
-            self.held, self.held_rows = [], 0
-        whole = rows.num_rows - rows.num_rows % write.ROW_GROUP_SIZE
-        if whole:
-            # Whole groups straight from the table, as a write in one go slices them.
-            self._write(rows.slice(0, whole).combine_chunks())
-        if rows.num_rows > whole:
-            self._hold(rows.slice(whole))
-
-    def _hold(self, rows: pa.Table) -> None:
-        # A copy, so the rows held back do not keep the whole table they came from alive.
-        self.held.append(rows.take(pa.array(np.arange(rows.num_rows))))
-        self.held_rows += rows.num_rows
-
-    def _write(self, rows: pa.Table) -> None:
-        assert self.writer is not None
-        self.writer.write_table(rows, row_group_size=write.ROW_GROUP_SIZE)
-
-    def close(self) -> None:
-        if self.writer is None:
-            raise ValueError("no rows were given, not even an empty table: the file's schema is unknown")
-        if self.held_rows:
-            self._write(pa.concat_tables(self.held).combine_chunks())
-        self.writer.close()

@@ -49,7 +49,7 @@ def test_the_votes_file_written_piece_by_piece_has_the_bytes_and_row_groups_of_o
     write.write_parquet(table, tmp_path / "one.parquet")
     # Pieces shorter than a group, empty, and one over two groups long that starts inside a group.
     cuts = [0, 7, 100_000, 100_001, 380_000, 380_000, rows]
-    with votes_stream._RowGroupWriter(tmp_path / "pieces.parquet") as writer:
+    with write.RowGroupWriter(tmp_path / "pieces.parquet") as writer:
         for start, end in itertools.pairwise(cuts):
             writer.write(table.slice(start, end - start))
     assert pq.read_metadata(tmp_path / "pieces.parquet").num_row_groups == 4
@@ -59,7 +59,7 @@ def test_the_votes_file_written_piece_by_piece_has_the_bytes_and_row_groups_of_o
 def test_an_empty_votes_file_written_piece_by_piece_has_no_row_group_like_one_write(tmp_path: Path) -> None:
     empty = pa.table({"n": pa.array([], pa.int64())})
     write.write_parquet(empty, tmp_path / "one.parquet")
-    with votes_stream._RowGroupWriter(tmp_path / "pieces.parquet") as writer:
+    with write.RowGroupWriter(tmp_path / "pieces.parquet") as writer:
         writer.write(empty)
         writer.write(empty)
     assert pq.read_metadata(tmp_path / "pieces.parquet").num_row_groups == 0

@@ -1,0 +1,45 @@
+"""lib.arrays answers what numpy's unique and searchsorted answer, dense ids or not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lib import arrays
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "size", "dtype"),
+    [
+        (0, 50, 10_000, np.int64),  # dense: the table
+        (-3_000, 3_000, 10_000, np.int64),  # negative ids (gold items are keyed -1 - id)
+        (1, 2**40, 1_000, np.int64),  # sparse: numpy's sort
+        (0, 200, 5_000, np.int32),
+        (0, 1, 0, np.int64),  # nothing
+    ],
+)
+def test_unique_and_positions_agree_with_numpy(low: int, high: int, size: int, dtype: type) -> None:
+    rng = np.random.default_rng(size)
+    values = rng.integers(low, high, size=size).astype(dtype)
+    uniques, inverse = arrays.unique_inverse(values)
+    expected, expected_inverse = np.unique(values, return_inverse=True)
+    assert uniques.dtype == values.dtype
+    np.testing.assert_array_equal(uniques, expected)
+    np.testing.assert_array_equal(inverse, expected_inverse.reshape(-1))
+    np.testing.assert_array_equal(arrays.unique_values(values), expected)
+    np.testing.assert_array_equal(arrays.positions(expected, values), np.searchsorted(expected, values))
+
+
+def test_positions_of_ids_outside_the_table_fall_back_to_searchsorted() -> None:
+    ids = np.arange(100, 200, dtype=np.int64)
+    wanted = np.array([100, 150, 199, 250, 5], dtype=np.int64)  # the last two are not there
+    np.testing.assert_array_equal(
+        arrays.positions(ids, np.repeat(wanted, 40)), np.searchsorted(ids, np.repeat(wanted, 40))
+    )
+
+
+def test_floats_take_numpys_path() -> None:
+    values = np.array([2.5, 1.0, 2.5, -1.0])
+    uniques, inverse = arrays.unique_inverse(values)
+    np.testing.assert_array_equal(uniques, [-1.0, 1.0, 2.5])
+    np.testing.assert_array_equal(inverse, [2, 1, 2, 0])
