@@ -35,7 +35,7 @@ from exports import (
 from exports.leaderboard import leaderboard_write
 from exports.metrics import MetricsRead, metrics_read, metrics_write
 from exports.options import SPLITS, ExportOptions
-from exports.quality import export_quality_begin
+from exports.quality import PendingQuality, export_quality_begin
 from lib.arrays import unique_values
 from lib.hashing import sha256_file
 from studies.models import Study
@@ -106,10 +106,14 @@ def export_build(
         report(0.05, "Reading judgments and writing votes, reading comparisons and videos")
         # Nothing is reported inside the snapshot: its transaction is read-only, and a progress callback
         # that writes to the database (an export run's) must not write through it.
-        with read.consistent_reads():
-            data = _read_all(options=options, excluded=excluded, work=work)
-        report(0.3, f"Read {data.votes.num_rows} votes on {len(data.comparison_ids)} comparisons")
-        manifest = _write_all(work=work, data=data, options=options, excluded=excluded, report=report)
+        # The rater quality fit runs on a thread of its own from the moment the judgments are read, while
+        # the catalog is read and everything that does not need the fit is written
+        # (exports.quality.export_quality_begin); the raters table and the pairs files come last.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            with read.consistent_reads():
+                data = _read_all(options=options, excluded=excluded, work=work, pool=pool)
+            report(0.3, f"Read {data.votes.num_rows} votes on {len(data.comparison_ids)} comparisons")
+            manifest = _write_all(work=work, data=data, options=options, excluded=excluded, report=report)
         manifest["sources"] = {"tracks": tracks or data.tracks_seen, "studies": studies or data.studies_seen}
         manifest |= versions.versions_write(work=work, base=extends)
         _finish(work=work, manifest=manifest, options=options)
@@ -118,6 +122,8 @@ def export_build(
         os.replace(work, out_dir)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
+        for path in [p for p in write.DIGESTS if p.is_relative_to(work)]:
+            write.DIGESTS.pop(path, None)
         raise
     report(1.0, "Done")
     return ExportResult(path=out_dir, manifest=manifest)
@@ -132,6 +138,7 @@ class _Data:
     judgments: pa.Table  # every judgment read: the votes, gold and repeat checks, excluded seats' votes
     votes: pa.Table  # the dataset's votes
     newest_us: int | None  # the newest dataset vote's created_at
+    quality: PendingQuality  # the rater quality fit, running on a thread of its own
     quality_checks: dict[str, int]  # gold and repeat rows in data/votes.parquet
     criteria: tuple[str, ...]
     comparison_ids: np.ndarray
@@ -146,7 +153,7 @@ class _Data:
     metrics: MetricsRead | None  # schema 2: data/metrics.parquet (exports/metrics.py)
 
 
-def _read_all(*, options: ExportOptions, excluded: set[int], work: Path) -> _Data:
+def _read_all(*, options: ExportOptions, excluded: set[int], work: Path, pool: ThreadPoolExecutor) -> _Data:
     streamed = votes_stream.votes_stream(
         options=options, excluded_raters=excluded, path=work / "data/votes.parquet"
     )
@@ -164,6 +171,9 @@ def _read_all(*, options: ExportOptions, excluded: set[int], work: Path) -> _Dat
         criteria=criteria,
         keep_ties=options.keep_ties,
     )
+    quality = export_quality_begin(
+        votes=judgments, comparison_ids=comparison_ids, criteria=criteria, pool=pool
+    )
     comparisons = read.comparisons_read(comparison_ids=comparison_ids)
     if not np.array_equal(comparisons["comparison_id"].to_numpy(), comparison_ids):
         raise ExportError("comparisons changed while reading: run the export again")
@@ -176,6 +186,7 @@ def _read_all(*, options: ExportOptions, excluded: set[int], work: Path) -> _Dat
         judgments=judgments,
         votes=votes,
         newest_us=streamed.newest_us,
+        quality=quality,
         quality_checks={"gold": streamed.gold, "repeat": streamed.repeat},
         criteria=criteria,
         comparison_ids=comparison_ids,
@@ -206,22 +217,15 @@ def _sources_seen(
 def _write_all(
     *, work: Path, data: _Data, options: ExportOptions, excluded: set[int], report: ProgressFn
 ) -> dict[str, Any]:
-    # The rater quality fit runs on a thread of its own while everything that does not need it is
-    # written (exports.quality.export_quality_begin); the raters table and the pairs files come last.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        report(0.4, "Fitting rater quality on a second thread")
-        pending = export_quality_begin(
-            votes=data.judgments, comparison_ids=data.comparison_ids, criteria=data.criteria, pool=pool
-        )
-        manifest, pairs_written = _write_without_quality(
-            work=work, data=data, options=options, excluded=excluded, report=report
-        )
-        report(0.985, "Waiting for the rater quality fit")
-        quality = pending.result()
-        report(0.99, "Writing raters and pairs")
-        write.write_parquet(quality.raters, work / "data/raters.parquet")
-        manifest["counts"]["raters_table"] = quality.raters.num_rows
-        pairs_written(quality.posteriors)
+    manifest, pairs_written = _write_without_quality(
+        work=work, data=data, options=options, excluded=excluded, report=report
+    )
+    report(0.985, "Waiting for the rater quality fit")
+    quality = data.quality.result()
+    report(0.99, "Writing raters and pairs")
+    write.write_parquet(quality.raters, work / "data/raters.parquet")
+    manifest["counts"]["raters_table"] = quality.raters.num_rows
+    pairs_written(quality.posteriors)
     return manifest
 
 
@@ -277,6 +281,28 @@ def _write_without_quality(
                 for start in range(0, max(len(rows), 1), write.ROW_GROUP_SIZE):
                     writer.write(pairs_table.take(pa.array(rows[start : start + write.ROW_GROUP_SIZE])))
 
+    # First of the files: the judge conversations alone run to gigabytes at scale, and go to disk on
+    # threads of their own (write.BackgroundFile) while the rest is built.
+    report(0.5, "Writing adapters")
+    if options.schema == 2:
+        adapter_counts = trainers.write_trainers(
+            work=work,
+            options=options,
+            pairs=pairs,
+            criteria=data.criteria,
+            labels=labels,
+            joint=joint,
+            votes=data.votes,
+            videos=data.videos,
+            references=data.references,
+            identities=data.identities,
+            galleries=galleries,
+            study_ids=[s["id"] for s in data.studies_seen],
+        )
+    else:
+        adapter_counts = adapters.write_adapters(
+            work=work, pairs=pairs, criteria=data.criteria, labels=labels, joint=joint
+        )
     # Schema 2: data/groups.parquet (one row per case): exports/groups.py.
     schema_2_groups: dict[str, Any] = {}
     if options.schema == 2:
@@ -301,7 +327,7 @@ def _write_without_quality(
             split_of_pair=split_of_pair,
         )
 
-    report(0.6, "Writing videos and references")
+    report(0.7, "Writing videos and references")
     write.write_parquet(
         tables.videos_table(data.videos, galleries, schema=options.schema), work / "data/videos.parquet"
     )
@@ -312,7 +338,7 @@ def _write_without_quality(
         stories.stories_write(work=work, pairs=pairs, videos=data.videos) if options.schema == 2 else None
     )
 
-    report(0.7, "Measuring agreement")
+    report(0.75, "Measuring agreement")
     agreement_data = {
         "categories": list(aggregate.CATEGORIES),
         "ties": "kept" if options.keep_ties else "dropped",
@@ -321,26 +347,6 @@ def _write_without_quality(
     }
     write.write_json(agreement_data, work / "data/agreement.json")
 
-    report(0.75, "Writing adapters")
-    if options.schema == 2:
-        adapter_counts = trainers.write_trainers(
-            work=work,
-            options=options,
-            pairs=pairs,
-            criteria=data.criteria,
-            labels=labels,
-            joint=joint,
-            votes=data.votes,
-            videos=data.videos,
-            references=data.references,
-            identities=data.identities,
-            galleries=galleries,
-            study_ids=[s["id"] for s in data.studies_seen],
-        )
-    else:
-        adapter_counts = adapters.write_adapters(
-            work=work, pairs=pairs, criteria=data.criteria, labels=labels, joint=joint
-        )
     media_files = _write_media(
         work=work, videos=data.videos, references=data.references, mode=options.media, report=report
     )
@@ -452,10 +458,16 @@ def _finish(*, work: Path, manifest: dict[str, Any], options: ExportOptions) -> 
         for path in sorted(work.rglob("*"), key=lambda p: p.relative_to(work).as_posix())
         if not path.is_dir() and not path.relative_to(work).as_posix().startswith("media/")
     ]
-    # hashlib lets go of the GIL while it hashes: the files of a large snapshot (gigabytes of adapters)
-    # are hashed on every core at once.
+    # Files written by write.BackgroundFile were hashed on the way; hashlib lets go of the GIL while it
+    # hashes, so the others are hashed on every core at once.
+    known = [write.DIGESTS.pop(path.resolve(), None) for _, path in listed]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        digests = list(pool.map(sha256_file, [path for _, path in listed]))
+        digests = list(
+            pool.map(
+                lambda pair: pair[0] or sha256_file(pair[1]),
+                zip(known, [path for _, path in listed], strict=True),
+            )
+        )
     files: dict[str, dict[str, Any]] = {
         relative: {"sha256": digest, "bytes": path.stat().st_size}
         for (relative, path), digest in zip(listed, digests, strict=True)

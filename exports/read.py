@@ -12,12 +12,15 @@ import hmac
 import io
 import select
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
 import numpy as np
 import psycopg
+import psycopg.sql
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -112,24 +115,60 @@ def consistent_reads() -> Iterator[None]:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        yield
+        token = _OWN_SNAPSHOT.set(True)
+        try:
+            yield
+        finally:
+            _OWN_SNAPSHOT.reset(token)
 
 
-def _copy_out(sql: str, params: dict[str, Any], *, format: str = "csv") -> io.BytesIO:
+# Whether the export's reads run in the snapshot consistent_reads began (not in a caller's transaction,
+# whose rows another connection may not see): only then can a second connection read ahead in it.
+_OWN_SNAPSHOT: ContextVar[bool] = ContextVar("export_own_snapshot", default=False)
+
+
+@contextmanager
+def read_ahead_connection() -> Iterator[psycopg.Connection[Any] | None]:
+    """A second connection that sees exactly the export's snapshot (PostgreSQL's exported snapshots), for
+    a thread that reads the next range while this one writes the last; None inside a caller's transaction.
+    """
+    if not _OWN_SNAPSHOT.get():
+        yield None
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_export_snapshot()")
+        (snapshot,) = cursor.fetchone()
+    # Django's parameters (database, user, adapters), but not Django's get_new_connection, which would
+    # reset the isolation level it keeps for its own connection.
+    other = psycopg.connect(**connection.get_connection_params())
+    try:
+        other.autocommit = True
+        other.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        other.execute(psycopg.sql.SQL("SET TRANSACTION SNAPSHOT {}").format(psycopg.sql.Literal(snapshot)))
+        yield other
+    finally:
+        other.close()
+
+
+def _copy_out(
+    sql: str, params: dict[str, Any], *, format: str = "csv", on: psycopg.Connection[Any] | None = None
+) -> io.BytesIO:
     """The bytes of ``COPY (sql) TO STDOUT`` in CSV or PostgreSQL's binary format.
 
     PostgreSQL sends one message per row. psycopg's Copy iterator spends several microseconds on each
     (a generator and a wait per message), which for a million rows is most of the export's time, so the
     messages are read straight from libpq here. The statement is bound client-side first, as psycopg's
-    own copy() would do.
+    own copy() would do. ``on``: another connection than Django's (read_ahead_connection).
     """
     buffer = io.BytesIO()
-    connection.ensure_connection()
+    if on is None:
+        connection.ensure_connection()
+        on = connection.connection
     # Bound here whatever cursors the connection makes (server-side binding has no mogrify): psycopg's
     # own copy() would read the rows through its generator, one message and one wait at a time.
     statement = f"COPY ({sql}) TO STDOUT WITH (FORMAT {format})"
-    query = psycopg.ClientCursor(connection.connection).mogrify(statement, params).encode()
-    pgconn = connection.connection.pgconn
+    query = psycopg.ClientCursor(on).mogrify(statement, params).encode()
+    pgconn = on.pgconn
     pgconn.send_query(query)
     while pgconn.flush():  # a non-blocking connection may hold back part of a long statement
         select.select([], [pgconn.socket], [])
@@ -147,7 +186,10 @@ def _copy_out(sql: str, params: dict[str, Any], *, format: str = "csv") -> io.By
     except BaseException:
         # Stopped mid-stream (out of memory, a signal): the connection is still in COPY state and must
         # not be handed to the next query.
-        connection.close()
+        if on is connection.connection:
+            connection.close()
+        else:
+            on.close()
         raise
     final = pgconn.get_result()
     _drain(pgconn)
@@ -196,11 +238,16 @@ def copy_fixed(sql: str, params: dict[str, Any], fields: list[tuple[str, str]]) 
     ``fields`` are (name, numpy big-endian type), e.g. ("id", ">i8"); "timestamp" reads a timestamptz
     as microseconds since the Unix epoch.
     """
+    return fixed_columns(_copy_out(sql, params, format="binary"), fields)
+
+
+def fixed_columns(answer: io.BytesIO, fields: list[tuple[str, str]]) -> dict[str, np.ndarray]:
+    """The numpy columns of a binary COPY's bytes (see copy_fixed)."""
     layout: list[tuple[str, str]] = [("_count", ">i2")]
     for index, (name, kind) in enumerate(fields):
         layout += [(f"_length{index}", ">i4"), (name, ">i8" if kind == "timestamp" else kind)]
     row = np.dtype(layout)
-    data = _copy_out(sql, params, format="binary").getbuffer()
+    data = answer.getbuffer()
     if bytes(data[:11]) != _BINARY_SIGNATURE:
         raise DatabaseError("export COPY: not PostgreSQL's binary format")
     start = 19 + int.from_bytes(data[15:19], "big")  # signature, flags, header extension
@@ -357,13 +404,43 @@ def votes_read(
     ``query`` (votes_query) and ``id_range`` (from, to: half-open) read one range of judgment ids.
     """
     query = query or votes_query(options=options, excluded_raters=excluded_raters)
-    sql, params = query.sql, query.params
+    return _votes_table(query, copy_fixed(*_range_statement(query, id_range), VOTE_FIELDS))
+
+
+def votes_read_ranges(*, query: VoteQuery, id_ranges: list[tuple[int, int]]) -> Iterator[pa.Table]:
+    """``votes_read`` of each range in turn. In the export's own snapshot a second connection reads the
+    next range while the caller works on this one: PostgreSQL's half of the work (about 2 µs a judgment)
+    then runs beside the caller's on another core."""
+    with read_ahead_connection() as other:
+        if other is None:
+            for id_range in id_ranges:
+                yield _votes_table(query, copy_fixed(*_range_statement(query, id_range), VOTE_FIELDS))
+            return
+        ahead = other
+
+        def fetch(id_range: tuple[int, int]) -> io.BytesIO:
+            sql, params = _range_statement(query, id_range)
+            return _copy_out(sql, params, format="binary", on=ahead)
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(fetch, id_ranges[0]) if id_ranges else None
+            for index in range(len(id_ranges)):
+                assert pending is not None
+                answer = pending.result()
+                following = index + 1 < len(id_ranges)
+                pending = pool.submit(fetch, id_ranges[index + 1]) if following else None
+                yield _votes_table(query, fixed_columns(answer, VOTE_FIELDS))
+                del answer
+
+
+def _range_statement(query: VoteQuery, id_range: tuple[int, int] | None) -> tuple[str, dict[str, Any]]:
     if id_range is None:
-        sql = sql.replace(_ID_RANGE, "")
-    else:
-        sql = sql.replace(_ID_RANGE, "WHERE id >= %(id_from)s AND id < %(id_to)s")
-        params = params | {"id_from": id_range[0], "id_to": id_range[1]}
-    columns = copy_fixed(sql, params, VOTE_FIELDS)
+        return query.sql.replace(_ID_RANGE, ""), query.params
+    sql = query.sql.replace(_ID_RANGE, "WHERE id >= %(id_from)s AND id < %(id_to)s")
+    return sql, query.params | {"id_from": id_range[0], "id_to": id_range[1]}
+
+
+def _votes_table(query: VoteQuery, columns: dict[str, np.ndarray]) -> pa.Table:
     order = np.argsort(columns["judgment_id"], kind="stable")
     columns = {name: values[order] for name, values in columns.items()}
     track = columns["track_id"]

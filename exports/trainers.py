@@ -378,9 +378,9 @@ def _text(handle: Any, values: pa.Array, skip: int = 0) -> None:
     handle.write(memoryview(data)[int(bounds[0]) + skip : int(bounds[-1])])
 
 
-def _open(path: Path) -> Any:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return open(path, "wb")
+def _open(path: Path) -> write.BackgroundFile:
+    # Adapter text runs to gigabytes at scale: written and hashed on a thread of its own.
+    return write.BackgroundFile(path)
 
 
 def _lines(handle: Any, lines: pa.Array) -> None:

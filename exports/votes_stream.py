@@ -60,10 +60,7 @@ def votes_stream(*, options: ExportOptions, excluded_raters: set[int], path: Pat
     newest: int | None = None
     gold = repeat = 0
     with write.RowGroupWriter(path) as writer:
-        for id_range in read.judgment_id_ranges(RANGE_IDS):
-            judgments = read.votes_read(
-                options=options, excluded_raters=excluded_raters, query=query, id_range=id_range
-            )
+        for judgments in read.votes_read_ranges(query=query, id_ranges=read.judgment_id_ranges(RANGE_IDS)):
             # An excluded seat's judgments count nowhere, not even in the votes file.
             written = judgments.filter(pa.array(~_numpy(judgments["seat_excluded"])))
             rows = tables.votes_table(written)

@@ -8,9 +8,12 @@ owners, gzip without a timestamp.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
+import queue
 import tarfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +177,61 @@ class RowGroupWriter:
         if self.held_rows:
             self._write(pa.concat_tables(self.held).combine_chunks())
         self.writer.close()
+
+
+class BackgroundFile:
+    """A file written and hashed by a thread of its own, a piece at a time, in the order given.
+
+    The judge conversations of ten million judgments run to gigabytes: written from the calling thread,
+    the export waited on the disk (the kernel holds back a writer once enough pages are dirty) and then
+    read every byte again to hash it. Here the caller builds the next piece while the last goes to disk,
+    and the sha256 is taken on the way (``digest`` after ``close``; DIGESTS keeps it for the manifest).
+    A piece must not change after ``write``: Arrow buffers and bytes do not. At most ``ahead`` pieces
+    wait, so memory stays bounded.
+    """
+
+    def __init__(self, path: Path, *, ahead: int = 4) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._handle = open(path, "wb")  # noqa: SIM115 (closed by close(), after the thread)
+        self._hash = hashlib.sha256()
+        self._pieces: queue.Queue[memoryview | bytes | None] = queue.Queue(maxsize=ahead)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"write {path.name}", daemon=True)
+        self._thread.start()
+        self.digest: str | None = None
+
+    def _run(self) -> None:
+        while (piece := self._pieces.get()) is not None:
+            if self._error is not None:
+                continue  # drain, so that the caller never blocks on a full queue
+            try:
+                self._handle.write(piece)
+                self._hash.update(piece)
+            except BaseException as error:  # handed to the caller at close
+                self._error = error
+
+    def write(self, piece: memoryview | bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._pieces.put(piece)
+
+    def close(self) -> None:
+        self._pieces.put(None)
+        self._thread.join()
+        self._handle.close()
+        if self._error is not None:
+            raise self._error
+        self.digest = self._hash.hexdigest()
+        DIGESTS[self.path.resolve()] = self.digest
+
+    def __enter__(self) -> BackgroundFile:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self.close()
+
+
+# sha256 of files written by BackgroundFile, by resolved path: the manifest takes them from here rather
+# than reading the files again (build._finish); it forgets each one it takes.
+DIGESTS: dict[Path, str] = {}
