@@ -29,11 +29,33 @@ class ExportQuality:
     posteriors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
-def judgments_frame(votes: pa.Table) -> pd.DataFrame:
+@dataclass(frozen=True)
+class FrameInputs:
+    """What ``judgments_frame`` reads from the database: the known gold answers and the videos' lengths."""
+
+    gold: dict[tuple[int, int], int]  # (comparison, criterion code) → choice code
+    durations: pd.Series[float]  # per comparison id, in ms
+
+
+def frame_inputs(votes: pa.Table) -> FrameInputs:
+    comparison = votes["comparison_id"].to_numpy()
+    is_gold = votes["is_gold"].to_numpy(zero_copy_only=False)
+    known = GoldAnswer.objects.filter(comparison_id__in=np.unique(comparison[is_gold]).tolist())
+    gold = {
+        (c, aggregate.CRITERIA.index(k)): aggregate.CHOICES.index(a)
+        for c, k, a in known.values_list("comparison_id", "criterion", "answer")
+        if k in aggregate.CRITERIA and a in aggregate.CHOICES
+    }
+    return FrameInputs(gold=gold, durations=_durations_ms(unique_values(comparison)))
+
+
+def judgments_frame(votes: pa.Table, inputs: FrameInputs | None = None) -> pd.DataFrame:
     """annotate.quality's input columns from the export's votes, in judgment-id (chronological) order.
 
     Criterion, choice, side and gold answer are categoricals over the codes ``read.votes_read`` sends
-    (one byte a row, no text per row); ids may come as int32 or int64, codes as any integer type."""
+    (one byte a row, no text per row); ids may come as int32 or int64, codes as any integer type.
+    ``inputs``: frame_inputs(votes), read beforehand (the export reads them in its own thread)."""
+    inputs = inputs or frame_inputs(votes)
     ids = votes["judgment_id"].to_numpy().astype(np.int64, copy=False)
     comparison = votes["comparison_id"].to_numpy().astype(np.int64, copy=False)
     criterion_codes = votes["criterion_code"].to_numpy().astype(np.int8, copy=False)
@@ -41,26 +63,26 @@ def judgments_frame(votes: pa.Table) -> pd.DataFrame:
     is_gold = votes["is_gold"].to_numpy(zero_copy_only=False)
     is_repeat = votes["is_repeat"].to_numpy(zero_copy_only=False)
 
-    known = GoldAnswer.objects.filter(comparison_id__in=np.unique(comparison[is_gold]).tolist())
-    gold = {
-        (c, aggregate.CRITERIA.index(k)): aggregate.CHOICES.index(a)
-        for c, k, a in known.values_list("comparison_id", "criterion", "answer")
-        if k in aggregate.CRITERIA and a in aggregate.CHOICES
-    }
     gold_codes = np.full(len(ids), -1, dtype=np.int8)
     at = np.flatnonzero(is_gold)  # a few percent of the rows
     gold_codes[at] = [
-        gold.get((int(c), int(k)), -1) for c, k in zip(comparison[at], criterion_codes[at], strict=True)
+        inputs.gold.get((int(c), int(k)), -1)
+        for c, k in zip(comparison[at], criterion_codes[at], strict=True)
     ]
 
-    # A repeat's original is read with it (same rater, track and criterion); NA where it was not.
+    # A repeat's original is read with it (same rater, track and criterion); NA where it was not. The
+    # rows come in judgment-id order, so the originals are found by a binary search of the repeats alone.
     original = votes["repeat_of"].fill_null(-1).to_numpy().astype(np.int64, copy=False)
-    found = pd.Index(ids).get_indexer(original)
-    read_with = is_repeat & (found >= 0)
-    same = pd.array(np.full(len(ids), None, dtype=object), dtype="boolean")
-    same[read_with] = choice_codes[found[read_with]] == choice_codes[read_with]
+    repeats = np.flatnonzero(is_repeat)
+    where = np.minimum(np.searchsorted(ids, original[repeats]), max(len(ids) - 1, 0))
+    found = ids[where] == original[repeats] if len(ids) else np.zeros(0, dtype=bool)
+    read_with = np.zeros(len(ids), dtype=bool)
+    read_with[repeats[found]] = True
+    answered_same = np.zeros(len(ids), dtype=bool)
+    answered_same[repeats[found]] = choice_codes[where[found]] == choice_codes[repeats[found]]
+    same = pd.arrays.BooleanArray(answered_same, ~read_with)
 
-    durations = _durations_ms(unique_values(comparison))
+    durations = inputs.durations
     return pd.DataFrame(
         {
             "rater": votes["rater_pk"].to_numpy().astype(np.int64, copy=False),
@@ -148,8 +170,13 @@ def export_quality_begin(
     seat_excluded = votes["seat_excluded"].to_numpy(zero_copy_only=False)
     raters_pk = votes["rater_pk"].to_numpy()
     excluded = {int(r) for r in np.unique(raters_pk[seat_excluded])}
-    frame = judgments_frame(votes)
-    fit = pool.submit(lambda: None if frame.empty else quality_fit(frame, excluded=excluded))
+    inputs = frame_inputs(votes)
+
+    def fitted() -> QualityFit | None:
+        frame = judgments_frame(votes, inputs)
+        return None if frame.empty else quality_fit(frame, excluded=excluded)
+
+    fit = pool.submit(fitted)
     return PendingQuality(fit=fit, excluded=excluded, comparison_ids=comparison_ids, criteria=criteria)
 
 
