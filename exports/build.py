@@ -217,7 +217,7 @@ def _sources_seen(
 def _write_all(
     *, work: Path, data: _Data, options: ExportOptions, excluded: set[int], report: ProgressFn
 ) -> dict[str, Any]:
-    manifest, pairs_written = _write_without_quality(
+    manifest, write_pairs = _write_without_quality(
         work=work, data=data, options=options, excluded=excluded, report=report
     )
     report(0.985, "Waiting for the rater quality fit")
@@ -225,7 +225,7 @@ def _write_all(
     report(0.99, "Writing raters and pairs")
     write.write_parquet(quality.raters, work / "data/raters.parquet")
     manifest["counts"]["raters_table"] = quality.raters.num_rows
-    pairs_written(quality.posteriors)
+    write_pairs(quality.posteriors)
     return manifest
 
 
@@ -270,7 +270,7 @@ def _write_without_quality(
     decisions = read.track_decisions(comparison_ids=data.comparison_ids, criteria=data.criteria)
     construction = groups.pair_construction_of(pairs, data.videos) if options.schema == 2 else None
 
-    def pairs_written(posteriors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+    def write_pairs(posteriors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
         pairs_table = tables.pairs_table(pairs, data.criteria, labels, joint, posteriors, decisions)
         if construction is not None:  # schema 2: each pair's provenance (exports/groups.py)
             pairs_table = groups.with_construction(pairs_table, construction)
@@ -418,7 +418,7 @@ def _write_without_quality(
             videos=data.videos,
             criteria=data.criteria,
         )
-    return manifest, pairs_written
+    return manifest, write_pairs
 
 
 # --- media, card, manifest ----------------------------------------------------------------------
@@ -458,16 +458,14 @@ def _finish(*, work: Path, manifest: dict[str, Any], options: ExportOptions) -> 
         for path in sorted(work.rglob("*"), key=lambda p: p.relative_to(work).as_posix())
         if not path.is_dir() and not path.relative_to(work).as_posix().startswith("media/")
     ]
-    # Files written by write.BackgroundFile were hashed on the way; hashlib lets go of the GIL while it
-    # hashes, so the others are hashed on every core at once.
-    known = [write.DIGESTS.pop(path.resolve(), None) for _, path in listed]
+
+    def digest(path: Path) -> str:
+        # Files written by write.BackgroundFile were hashed on the way.
+        return write.DIGESTS.pop(path.resolve(), None) or sha256_file(path)
+
+    # hashlib lets go of the GIL while it hashes: the other files are hashed on every core at once.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        digests = list(
-            pool.map(
-                lambda pair: pair[0] or sha256_file(pair[1]),
-                zip(known, [path for _, path in listed], strict=True),
-            )
-        )
+        digests = list(pool.map(digest, [path for _, path in listed]))
     files: dict[str, dict[str, Any]] = {
         relative: {"sha256": digest, "bytes": path.stat().st_size}
         for (relative, path), digest in zip(listed, digests, strict=True)

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from exports import aggregate, write
-from exports.leaderboard import judged_of
+from exports.leaderboard import judged_of, method_codes
 from exports.read import copy_table, int_array_literal
 from generation.metrics.definitions import METRICS
 from studies.metric_agreement import (
@@ -112,7 +112,8 @@ def _tallies(*, votes: pa.Table, comparisons: pa.Table, videos: pa.Table, criter
     video_a = comparisons["video_a_id"].to_numpy()[at]
     video_b = comparisons["video_b_id"].to_numpy()[at]
     video_ids = videos["id"].to_numpy()
-    method = np.asarray(videos["method"].to_pylist(), dtype=object)
+    names, codes = method_codes(videos)
+    method = names[codes]
     return Tallies(
         comparison=ids.astype(np.int64),
         video_a=video_a.astype(np.int64),

@@ -49,13 +49,12 @@ def frame_inputs(votes: pa.Table) -> FrameInputs:
     return FrameInputs(gold=gold, durations=_durations_ms(unique_values(comparison)))
 
 
-def judgments_frame(votes: pa.Table, inputs: FrameInputs | None = None) -> pd.DataFrame:
+def judgments_frame(votes: pa.Table, inputs: FrameInputs) -> pd.DataFrame:
     """annotate.quality's input columns from the export's votes, in judgment-id (chronological) order.
 
     Criterion, choice, side and gold answer are categoricals over the codes ``read.votes_read`` sends
     (one byte a row, no text per row); ids may come as int32 or int64, codes as any integer type.
-    ``inputs``: frame_inputs(votes), read beforehand (the export reads them in its own thread)."""
-    inputs = inputs or frame_inputs(votes)
+    ``inputs``: frame_inputs(votes), read beforehand in the thread that holds the database connection."""
     ids = votes["judgment_id"].to_numpy().astype(np.int64, copy=False)
     comparison = votes["comparison_id"].to_numpy().astype(np.int64, copy=False)
     criterion_codes = votes["criterion_code"].to_numpy().astype(np.int8, copy=False)
@@ -119,20 +118,11 @@ def _durations_ms(comparison_ids: np.ndarray) -> pd.Series[float]:
     return pd.Series(durations, index=rows["comparison_id"].to_numpy())
 
 
-def export_quality(
-    *, votes: pa.Table, comparison_ids: np.ndarray, criteria: tuple[str, ...]
-) -> ExportQuality:
-    """The raters table and, per criterion, each pair's Dawid–Skene posterior (pairs in ``comparison_ids``
-    order)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return export_quality_begin(
-            votes=votes, comparison_ids=comparison_ids, criteria=criteria, pool=pool
-        ).result()
-
-
 @dataclass
 class PendingQuality:
-    """A quality fit running on a thread of ``pool``; ``result`` waits for it and reads what is left."""
+    """A quality fit running on a thread (export_quality_begin); ``result`` waits for it and reads what is
+    left: the raters table and, per criterion, each pair's Dawid–Skene posterior (pairs in
+    ``comparison_ids`` order)."""
 
     fit: Future[QualityFit | None]
     excluded: set[int]
