@@ -64,7 +64,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
 from annotate import quality_em
-from lib.arrays import unique_inverse
+from lib.arrays import rank_within, unique_inverse
 
 JUDGMENT_COLUMNS: dict[str, str] = {
     "rater": "int",
@@ -155,7 +155,7 @@ def posteriors(judgments: pd.DataFrame, *, excluded: Iterable[int] = frozenset()
 
 
 def quality_fit(
-    judgments: pd.DataFrame,
+    judgments: pd.DataFrame | CodedJudgments,
     *,
     excluded: Iterable[int] = frozenset(),
     thresholds: Thresholds = THRESHOLDS,
@@ -163,9 +163,10 @@ def quality_fit(
 ) -> QualityFit:
     """Every rater's figures and flags, and the items' posteriors, from one Dawid–Skene fit per criterion.
 
-    Text columns may come as pandas categoricals (the export's codes): everything below works on integer
-    codes, the per-rater figures are counts with ``np.bincount`` over each row's rater index."""
-    df = _prepare(judgments)
+    Text columns may come as pandas categoricals, or the judgments already as codes (CodedJudgments):
+    everything below works on integer codes, the per-rater figures are counts with ``np.bincount`` over
+    each row's rater index."""
+    df = judgments if isinstance(judgments, CodedJudgments) else CodedJudgments.from_frame(judgments)
     excluded_set = {int(r) for r in excluded}
     rater = df.rater
     raters_values, df.rater_index = unique_inverse(rater)
@@ -194,31 +195,76 @@ def quality_fit(
 CHOICE_ORDER = ("A", "B", "tie", "both_bad")  # choice codes; the first three are also the label codes
 
 
-class _Coded:
-    """The judgments as numpy columns: codes for the text, one row per answer in the order given."""
+class CodedJudgments:
+    """The judgments as numpy columns: codes for the text, one row per answer in the order given.
+
+    ``from_frame`` reads a frame of :data:`JUDGMENT_COLUMNS`; a caller that holds codes already (the
+    export's compact columns) builds it directly and saves the frame, which at ten million judgments is
+    half a gigabyte: ``criterion`` indexes ``criteria`` (sorted by name), ``choice``, ``left`` and
+    ``gold`` index :data:`CHOICE_ORDER` (-1: no gold answer known)."""
 
     rater_index: np.ndarray
     excluded: np.ndarray
 
-    def __init__(self, judgments: pd.DataFrame) -> None:
-        self.rater = judgments["rater"].to_numpy(dtype=np.int64)
-        self.item = judgments["item"].to_numpy(dtype=np.int64)
-        self.contrast = (
-            judgments["contrast_item"].to_numpy(dtype=np.int64) if "contrast_item" in judgments else None
-        )
-        self.criteria, self.criterion = _criterion_codes(judgments["criterion"])
-        self.choice = _text_codes(judgments["choice"], CHOICE_ORDER)
-        self.label = np.minimum(self.choice, 2)  # both_bad counts as a tie
-        self.decisive = self.choice <= 1
-        self.left = _text_codes(judgments["shown_left"], CHOICE_ORDER)
-        self.gold = _text_codes(judgments["gold_answer"], CHOICE_ORDER)  # -1: none known
-        self.is_gold = judgments["is_gold"].to_numpy(dtype=bool)
-        self.is_repeat = judgments["is_repeat"].to_numpy(dtype=bool)
+    def __init__(
+        self,
+        *,
+        rater: np.ndarray,
+        item: np.ndarray,
+        criteria: list[str],
+        criterion: np.ndarray,
+        choice: np.ndarray,
+        left: np.ndarray,
+        gold: np.ndarray,
+        is_gold: np.ndarray,
+        is_repeat: np.ndarray,
+        same_known: np.ndarray,
+        same: np.ndarray,
+        response_ms: np.ndarray,
+        duration_ms: np.ndarray,
+        contrast: np.ndarray | None = None,
+    ) -> None:
+        self.rater, self.item, self.contrast = rater, item, contrast
+        self.criteria, self.criterion = criteria, criterion
+        self.choice = choice
+        self.label = np.minimum(choice, 2)  # both_bad counts as a tie
+        self.decisive = choice <= 1
+        self.left, self.gold = left, gold
+        self.is_gold, self.is_repeat = is_gold, is_repeat
+        self.same_known, self.same = same_known, same
+        self.response_ms, self.duration_ms = response_ms, duration_ms
+        if (choice < 0).any():
+            raise ValueError("unknown choice codes: expected A, B, tie or both_bad")
+
+    @classmethod
+    def from_frame(cls, judgments: pd.DataFrame) -> CodedJudgments:
+        missing = [c for c in JUDGMENT_COLUMNS if c not in judgments.columns]
+        if missing:
+            raise ValueError(f"judgments lack the columns {', '.join(missing)}")
+        choice = _text_codes(judgments["choice"], CHOICE_ORDER)
+        if (choice < 0).any():
+            bad = set(judgments["choice"][choice < 0].astype(object).unique()) - CHOICES
+            raise ValueError(f"unknown choices {sorted(map(str, bad))}: expected A, B, tie or both_bad")
+        criteria, criterion = _criterion_codes(judgments["criterion"])
         same = judgments["repeat_choice_same"]
-        self.same_known = same.notna().to_numpy()
-        self.same = same.fillna(False).to_numpy(dtype=bool)
-        self.response_ms = judgments["response_ms"].to_numpy(dtype=np.float64)
-        self.duration_ms = judgments["duration_ms"].to_numpy(dtype=np.float64)
+        return cls(
+            rater=judgments["rater"].to_numpy(dtype=np.int64),
+            item=judgments["item"].to_numpy(dtype=np.int64),
+            contrast=(
+                judgments["contrast_item"].to_numpy(dtype=np.int64) if "contrast_item" in judgments else None
+            ),
+            criteria=criteria,
+            criterion=criterion,
+            choice=choice,
+            left=_text_codes(judgments["shown_left"], CHOICE_ORDER),
+            gold=_text_codes(judgments["gold_answer"], CHOICE_ORDER),
+            is_gold=judgments["is_gold"].to_numpy(dtype=bool),
+            is_repeat=judgments["is_repeat"].to_numpy(dtype=bool),
+            same_known=same.notna().to_numpy(),
+            same=same.fillna(False).to_numpy(dtype=bool),
+            response_ms=judgments["response_ms"].to_numpy(dtype=np.float64),
+            duration_ms=judgments["duration_ms"].to_numpy(dtype=np.float64),
+        )
 
     def count(self, where: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """Per rater (in sorted rater order): how many rows ``where`` holds (those also in ``weights``)."""
@@ -248,17 +294,6 @@ def _criterion_codes(column: pd.Series[Any]) -> tuple[list[str], np.ndarray]:
     return criteria, _text_codes(column, criteria).astype(np.int64)
 
 
-def _prepare(judgments: pd.DataFrame) -> _Coded:
-    missing = [c for c in JUDGMENT_COLUMNS if c not in judgments.columns]
-    if missing:
-        raise ValueError(f"judgments lack the columns {', '.join(missing)}")
-    coded = _Coded(judgments)
-    if (coded.choice < 0).any():
-        bad = set(judgments["choice"][coded.choice < 0].astype(object).unique()) - CHOICES
-        raise ValueError(f"unknown choices {sorted(map(str, bad))}: expected A, B, tie or both_bad")
-    return coded
-
-
 def _rates(table: pd.DataFrame, size: np.ndarray, hits: np.ndarray, names: tuple[str, str, str]) -> None:
     """Per rater: how many rows, how many of them hit, and the share (NaN without rows)."""
     n = pd.Series(size, index=table.index).astype(int)
@@ -268,7 +303,7 @@ def _rates(table: pd.DataFrame, size: np.ndarray, hits: np.ndarray, names: tuple
     table[names[2]] = (k / n.where(n > 0)).astype(float)
 
 
-def _gold(df: _Coded, table: pd.DataFrame) -> None:
+def _gold(df: CodedJudgments, table: pd.DataFrame) -> None:
     # A gold row without a known answer (a study's gold matchup on a question it has none for) checks
     # nothing: it counts for position bias and timing only.
     gold = df.is_gold & (df.gold >= 0)
@@ -283,12 +318,12 @@ def _gold(df: _Coded, table: pd.DataFrame) -> None:
     table["gold_high"] = np.where(n > 0, high, np.nan)
 
 
-def _repeats(df: _Coded, table: pd.DataFrame) -> None:
+def _repeats(df: CodedJudgments, table: pd.DataFrame) -> None:
     rep = df.is_repeat & df.same_known
     _rates(table, df.count(rep), df.count(rep, df.same), ("repeats_n", "repeats_same", "self_consistency"))
 
 
-def _position(df: _Coded, table: pd.DataFrame) -> None:
+def _position(df: CodedJudgments, table: pd.DataFrame) -> None:
     """Left share of every decisive answer (votes, gold and repeats alike: the habit is the rater's)."""
     n, k = df.count(df.decisive), df.count(df.decisive, df.choice == df.left)
     _rates(table, n, k, ("decisive_n", "left_n", "left_share"))
@@ -305,7 +340,7 @@ def _position(df: _Coded, table: pd.DataFrame) -> None:
     table["left_p_holm"] = holm
 
 
-def _timing(df: _Coded, table: pd.DataFrame) -> None:
+def _timing(df: CodedJudgments, table: pd.DataFrame) -> None:
     table["median_ms"] = pd.Series(df.response_ms).groupby(df.rater).median().reindex(table.index)
     timed = ~np.isnan(df.response_ms) & ~np.isnan(df.duration_ms)
     n, k = df.count(timed), df.count(timed, df.response_ms < df.duration_ms)
@@ -314,7 +349,7 @@ def _timing(df: _Coded, table: pd.DataFrame) -> None:
         table["speeder_share"] = np.where(n > 0, k / np.maximum(n, 1), np.nan)
 
 
-def _contradiction(df: _Coded, real: np.ndarray, table: pd.DataFrame, th: Thresholds) -> None:
+def _contradiction(df: CodedJudgments, real: np.ndarray, table: pd.DataFrame, th: Thresholds) -> None:
     """FastChat's ``outlier_detect`` (fastchat/serve/monitor/elo_analysis.py), vectorised.
 
     Follows it in: votes 1 (A), 0.5 (tie or both bad), 0 (B); the reference R holds only decisive votes
@@ -350,18 +385,20 @@ def _contradiction(df: _Coded, real: np.ndarray, table: pd.DataFrame, th: Thresh
     o1 = (n1 - r1).astype(np.float64)
     o0 = (n - n1 - (r - r1)).astype(np.float64)
     mm = o1 + o0
-    used = mm >= 1
-    label, mm, o0, o1 = df.label[rows][used], mm[used], o0[used], o1[used]
+    used = np.flatnonzero(mm >= 1)
+    # Each rater's first votes only: ranked within the rater by a stable sort of the rater codes, before
+    # any per-vote product, so the factors below are computed for at most max_votes rows a rater.
+    used = used[rank_within(df.rater_index[rows[used]]) < th.contradiction_max_votes]
+    label, mm, o0, o1 = df.label[rows[used]], mm[used], o0[used], o1[used]
     le = np.where(label == 0, mm, o0)  # R ≤ v: v = 1 takes all, else the zeros
     ge = np.where(label == 1, mm, o1)  # R ≥ v: v = 0 takes all, else the ones
     frame = pd.DataFrame(
         {
-            "rater": df.rater[rows][used],
+            "rater": df.rater[rows[used]],
             "lp": -np.log(2.0 * (le + 1.0) / (mm + 1.0)),
             "lm": -np.log(2.0 * (ge + 1.0) / (mm + 1.0)),
         }
     )
-    frame = frame[frame.groupby("rater").cumcount().to_numpy() < th.contradiction_max_votes]
     groups = frame.groupby("rater")
     frame = frame.assign(cp=groups["lp"].cumsum(), cm=groups["lm"].cumsum())
     best = frame.groupby("rater").agg(n=("cp", "size"), cp=("cp", "max"), cm=("cm", "max"))
@@ -371,7 +408,7 @@ def _contradiction(df: _Coded, real: np.ndarray, table: pd.DataFrame, th: Thresh
 
 
 def _models(
-    df: _Coded, real: np.ndarray, gold: np.ndarray, mace_iterations: int
+    df: CodedJudgments, real: np.ndarray, gold: np.ndarray, mace_iterations: int
 ) -> tuple[pd.Series[Any], pd.Series[Any], pd.DataFrame]:
     """Dawid–Skene and MACE per criterion over the included raters' votes, averaged over criteria.
 

@@ -58,8 +58,8 @@ def write_adapters(
     for criterion in criteria:
         any_pass |= labels[criterion].passes_filter
     cells = {criterion: _cells(labels[criterion]) for criterion in criteria}
-    prompt_json = _json_literals(cols["shown_prompt"])
-    a_json, b_json = _path_literals(cols["video_a_path"]), _path_literals(cols["video_b_path"])
+    prompt_json = _json_literals(pairs.whole("shown_prompt"))
+    a_json, b_json = _path_literals(pairs.whole("video_a_path")), _path_literals(pairs.whole("video_b_path"))
 
     for index, split in enumerate(SPLITS):
         in_split = pairs.split == index

@@ -271,15 +271,18 @@ def _write_without_quality(
     construction = groups.pair_construction_of(pairs, data.videos) if options.schema == 2 else None
 
     def write_pairs(posteriors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
-        pairs_table = tables.pairs_table(pairs, data.criteria, labels, joint, posteriors, decisions)
-        if construction is not None:  # schema 2: each pair's provenance (exports/groups.py)
-            pairs_table = groups.with_construction(pairs_table, construction)
         for index, split in enumerate(SPLITS):
             rows = np.flatnonzero(split_of_pair == index)
             with write.RowGroupWriter(work / f"data/pairs/{split}.parquet") as writer:
                 # A row group at a time: no copy of a whole split's rows.
                 for start in range(0, max(len(rows), 1), write.ROW_GROUP_SIZE):
-                    writer.write(pairs_table.take(pa.array(rows[start : start + write.ROW_GROUP_SIZE])))
+                    group = rows[start : start + write.ROW_GROUP_SIZE]
+                    written = tables.pairs_table(
+                        pairs, group, data.criteria, labels, joint, posteriors, decisions
+                    )
+                    if construction is not None:  # schema 2: each pair's provenance (exports/groups.py)
+                        written = groups.with_construction(written, construction.take(pa.array(group)))
+                    writer.write(written)
 
     # First of the files: the judge conversations alone run to gigabytes at scale, and go to disk on
     # threads of their own (write.BackgroundFile) while the rest is built.

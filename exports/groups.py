@@ -99,8 +99,8 @@ def pair_construction(*, video_a_ids: np.ndarray, video_b_ids: np.ndarray, video
 def pair_construction_of(pairs: tables.Pairs, videos: pa.Table) -> pa.Array:
     """``pair_construction`` of every pair, in the pairs' order."""
     return pair_construction(
-        video_a_ids=pairs.columns["video_a_id"].to_numpy(),
-        video_b_ids=pairs.columns["video_b_id"].to_numpy(),
+        video_a_ids=pairs.numbers("video_a_id"),
+        video_b_ids=pairs.numbers("video_b_id"),
         videos=videos,
     )
 

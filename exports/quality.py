@@ -15,11 +15,9 @@ import pandas as pd
 import pyarrow as pa
 
 from annotate.models import GoldAnswer, Rater, TrackRaterDecision
-from annotate.quality import QualityFit, quality_fit
+from annotate.quality import CHOICE_ORDER, CodedJudgments, QualityFit, quality_fit
 from exports import aggregate, read, tables
 from lib.arrays import unique_values
-
-SIDES = np.array(["B", "A"], dtype=object)  # indexed by shown_left_a
 
 
 @dataclass(frozen=True)
@@ -31,7 +29,7 @@ class ExportQuality:
 
 @dataclass(frozen=True)
 class FrameInputs:
-    """What ``judgments_frame`` reads from the database: the known gold answers and the videos' lengths."""
+    """What ``judgments_coded`` reads from the database: the known gold answers and the videos' lengths."""
 
     gold: dict[tuple[int, int], int]  # (comparison, criterion code) → choice code
     durations: pd.Series[float]  # per comparison id, in ms
@@ -49,16 +47,15 @@ def frame_inputs(votes: pa.Table) -> FrameInputs:
     return FrameInputs(gold=gold, durations=_durations_ms(unique_values(comparison)))
 
 
-def judgments_frame(votes: pa.Table, inputs: FrameInputs) -> pd.DataFrame:
-    """annotate.quality's input columns from the export's votes, in judgment-id (chronological) order.
+def judgments_coded(votes: pa.Table, inputs: FrameInputs) -> CodedJudgments:
+    """annotate.quality's coded judgments straight from the export's compact columns (no frame of text
+    or categoricals in between), in judgment-id (chronological) order.
 
-    Criterion, choice, side and gold answer are categoricals over the codes ``read.votes_read`` sends
-    (one byte a row, no text per row); ids may come as int32 or int64, codes as any integer type.
     ``inputs``: frame_inputs(votes), read beforehand in the thread that holds the database connection."""
-    ids = votes["judgment_id"].to_numpy().astype(np.int64, copy=False)
+    ids = votes["judgment_id"].to_numpy()
     comparison = votes["comparison_id"].to_numpy().astype(np.int64, copy=False)
-    criterion_codes = votes["criterion_code"].to_numpy().astype(np.int8, copy=False)
-    choice_codes = votes["choice_code"].to_numpy().astype(np.int8, copy=False)
+    criterion_codes = votes["criterion_code"].to_numpy()
+    choice_codes = votes["choice_code"].to_numpy()
     is_gold = votes["is_gold"].to_numpy(zero_copy_only=False)
     is_repeat = votes["is_repeat"].to_numpy(zero_copy_only=False)
 
@@ -69,9 +66,9 @@ def judgments_frame(votes: pa.Table, inputs: FrameInputs) -> pd.DataFrame:
         for c, k in zip(comparison[at], criterion_codes[at], strict=True)
     ]
 
-    # A repeat's original is read with it (same rater, track and criterion); NA where it was not. The
-    # rows come in judgment-id order, so the originals are found by a binary search of the repeats alone.
-    original = votes["repeat_of"].fill_null(-1).to_numpy().astype(np.int64, copy=False)
+    # A repeat's original is read with it (same rater, track and criterion); unknown where it was not.
+    # The rows come in judgment-id order, so the originals are found by a binary search of the repeats.
+    original = votes["repeat_of"].fill_null(-1).to_numpy()
     repeats = np.flatnonzero(is_repeat)
     where = np.minimum(np.searchsorted(ids, original[repeats]), max(len(ids) - 1, 0))
     found = ids[where] == original[repeats] if len(ids) else np.zeros(0, dtype=bool)
@@ -79,25 +76,29 @@ def judgments_frame(votes: pa.Table, inputs: FrameInputs) -> pd.DataFrame:
     read_with[repeats[found]] = True
     answered_same = np.zeros(len(ids), dtype=bool)
     answered_same[repeats[found]] = choice_codes[where[found]] == choice_codes[repeats[found]]
-    same = pd.arrays.BooleanArray(answered_same, ~read_with)
 
-    durations = inputs.durations
-    return pd.DataFrame(
-        {
-            "rater": votes["rater_pk"].to_numpy().astype(np.int64, copy=False),
-            "item": comparison,
-            "criterion": pd.Categorical.from_codes(criterion_codes, categories=list(aggregate.CRITERIA)),
-            "choice": pd.Categorical.from_codes(choice_codes, categories=list(aggregate.CHOICES)),
-            "shown_left": pd.Categorical.from_codes(
-                votes["shown_left_a"].to_numpy(zero_copy_only=False).astype(np.int8), categories=list(SIDES)
-            ),
-            "response_ms": votes["response_ms"].to_numpy(zero_copy_only=False).astype(float),
-            "is_gold": is_gold,
-            "gold_answer": pd.Categorical.from_codes(gold_codes, categories=list(aggregate.CHOICES)),
-            "is_repeat": is_repeat,
-            "repeat_choice_same": same,
-            "duration_ms": durations.reindex(comparison).to_numpy(dtype=np.float64, na_value=np.nan),
-        }
+    # The export's codes index aggregate.CRITERIA and CHOICES; the fit's index the criteria present,
+    # sorted by name, and annotate.quality.CHOICE_ORDER.
+    present = np.flatnonzero(np.bincount(criterion_codes, minlength=len(aggregate.CRITERIA)))
+    criteria = sorted(aggregate.CRITERIA[c] for c in present)
+    to_fit = np.full(len(aggregate.CRITERIA), -1, dtype=np.int8)
+    to_fit[present] = [criteria.index(aggregate.CRITERIA[c]) for c in present]
+    choice_to_fit = np.array([CHOICE_ORDER.index(c) for c in aggregate.CHOICES] + [-1], dtype=np.int8)
+    left_a = votes["shown_left_a"].to_numpy(zero_copy_only=False)
+    return CodedJudgments(
+        rater=votes["rater_pk"].to_numpy().astype(np.int64, copy=False),
+        item=comparison,
+        criteria=criteria,
+        criterion=to_fit[criterion_codes],
+        choice=choice_to_fit[choice_codes],
+        left=np.where(left_a, CHOICE_ORDER.index("A"), CHOICE_ORDER.index("B")).astype(np.int8),
+        gold=choice_to_fit[gold_codes],  # -1 stays -1: the table's last entry
+        is_gold=is_gold,
+        is_repeat=is_repeat,
+        same_known=read_with,
+        same=answered_same,
+        response_ms=votes["response_ms"].to_numpy(zero_copy_only=False).astype(np.float64, copy=False),
+        duration_ms=inputs.durations.reindex(comparison).to_numpy(dtype=np.float64, na_value=np.nan),
     )
 
 
@@ -163,8 +164,9 @@ def export_quality_begin(
     inputs = frame_inputs(votes)
 
     def fitted() -> QualityFit | None:
-        frame = judgments_frame(votes, inputs)
-        return None if frame.empty else quality_fit(frame, excluded=excluded)
+        if not votes.num_rows:
+            return None
+        return quality_fit(judgments_coded(votes, inputs), excluded=excluded)
 
     fit = pool.submit(fitted)
     return PendingQuality(fit=fit, excluded=excluded, comparison_ids=comparison_ids, criteria=criteria)

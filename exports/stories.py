@@ -100,12 +100,11 @@ def stories_write(*, work: Path, pairs: tables.Pairs, videos: pa.Table) -> dict[
     write.write_parquet(pa.Table.from_pylist(story_rows, schema=STORY_SCHEMA), work / STORIES_PATH)
 
     rows = []
-    columns = pairs.columns
     for comparison_id, split, video_a, video_b in zip(
-        columns["comparison_id"].to_pylist(),
-        columns["split"].to_pylist(),
-        columns["video_a_id"].to_pylist(),
-        columns["video_b_id"].to_pylist(),
+        pairs.whole("comparison_id").to_pylist(),
+        pairs.whole("split").to_pylist(),
+        pairs.whole("video_a_id").to_pylist(),
+        pairs.whole("video_b_id").to_pylist(),
         strict=True,
     ):
         rendering_a, rendering_b = rendering_of_video.get(video_a), rendering_of_video.get(video_b)

@@ -115,14 +115,41 @@ class Galleries:
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """A per-pair column held as each pair's position in a shorter one (a video's path, a prompt's text):
+    taken a slice of pairs at a time, so that no per-pair copy of the text is held whole. At two million
+    pairs the paths, hashes and prompts held per pair were 0.9 GB."""
+
+    values: pa.Array
+    at: np.ndarray  # int64: each pair's position in ``values``
+
+    def take(self, rows: pa.Array | np.ndarray) -> pa.Array:
+        wanted = rows.to_numpy() if isinstance(rows, pa.Array) else rows
+        return self.values.take(pa.array(self.at[wanted], type=pa.int64()))
+
+    def whole(self) -> pa.Array:
+        return self.values.take(pa.array(self.at, type=pa.int64()))
+
+
+@dataclass(frozen=True)
 class Pairs:
     """One row per comparison: what the pairs files and the adapters are made of."""
 
-    columns: dict[str, pa.Array]
+    columns: dict[str, pa.Array | Lookup]
     split: np.ndarray  # 0 train, 1 validation, 2 test
 
     def __len__(self) -> int:
         return len(self.split)
+
+    def whole(self, name: str) -> pa.Array:
+        """Column ``name`` for every pair (a Lookup's text copied per pair)."""
+        column = self.columns[name]
+        return column.whole() if isinstance(column, Lookup) else column
+
+    def numbers(self, name: str) -> np.ndarray:
+        """Numeric column ``name`` for every pair, as numpy."""
+        values: np.ndarray = self.whole(name).to_numpy()
+        return values
 
 
 def shown_prompts(prompts: pa.Table) -> pa.Array:
@@ -141,40 +168,47 @@ def pairs_build(
     split_of_pair: np.ndarray,
 ) -> Pairs:
     video_ids = videos["id"].to_numpy()
-    a_at = positions(video_ids, comparisons["video_a_id"].to_numpy())
-    b_at = positions(video_ids, comparisons["video_b_id"].to_numpy())
-    prompt_at = positions(prompts["prompt_id"].to_numpy(), comparisons["prompt_id"].to_numpy())
+    a_at = arrays.positions(video_ids, comparisons["video_a_id"].to_numpy())
+    b_at = arrays.positions(video_ids, comparisons["video_b_id"].to_numpy())
+    prompt_at = arrays.positions(prompts["prompt_id"].to_numpy(), comparisons["prompt_id"].to_numpy())
     identity_of_pair = comparisons["identity_id"].to_numpy()
-    paths = media_paths(videos)
-    sha_a, sha_b = videos["sha256"].take(a_at), videos["sha256"].take(b_at)
-    columns = {
+    paths = _single(media_paths(videos))
+    sha = _single(videos["sha256"])
+    sha_a, sha_b = Lookup(sha, a_at), Lookup(sha, b_at)
+    columns: dict[str, pa.Array | Lookup] = {
         "comparison_id": comparisons["comparison_id"],
         "split": pa.array(SPLITS, type=pa.string()).take(pa.array(split_of_pair, type=pa.int64())),
         "identity_id": comparisons["identity_id"],
         "prompt_id": comparisons["prompt_id"],
-        "prompt": prompts["full_text"].take(prompt_at),
-        "differential_prompt": prompts["differential_text"].take(prompt_at),
+        "prompt": Lookup(_single(prompts["full_text"]), prompt_at),
+        "differential_prompt": Lookup(_single(prompts["differential_text"]), prompt_at),
         "reference_ids": galleries.lists_for(identity_of_pair),
         "primary_reference_id": galleries.primary_for(identity_of_pair),
         "video_a_id": comparisons["video_a_id"],
         "video_b_id": comparisons["video_b_id"],
-        "video_a_path": paths.take(a_at),
-        "video_b_path": paths.take(b_at),
+        "video_a_path": Lookup(paths, a_at),
+        "video_b_path": Lookup(paths, b_at),
         "video_a_sha256": sha_a,
         "video_b_sha256": sha_b,
-        "are_different": pc.not_equal(sha_a, sha_b),
+        "are_different": _sliced(lambda rows: pc.not_equal(sha_a.take(rows), sha_b.take(rows)), len(a_at)),
         # Used by the adapters, not written to the pairs files.
-        "shown_prompt": shown_prompts(prompts).take(prompt_at),
+        "shown_prompt": Lookup(_single(shown_prompts(prompts)), prompt_at),
         "fps_a": videos["fps"].take(a_at),
         "num_frames_a": videos["num_frames"].take(a_at),
         "fps_b": videos["fps"].take(b_at),
         "num_frames_b": videos["num_frames"].take(b_at),
     }
-    return Pairs({k: _single(v) for k, v in columns.items()}, split_of_pair)
+    return Pairs({k: v if isinstance(v, Lookup) else _single(v) for k, v in columns.items()}, split_of_pair)
 
 
 def _single(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _sliced(compute: Any, length: int, size: int = 1 << 18) -> pa.Array:
+    """``compute(rows)`` over every row, a slice of rows at a time (no whole-length text in between)."""
+    parts = [compute(np.arange(start, min(start + size, length))) for start in range(0, length, size)]
+    return pa.concat_arrays(parts) if parts else compute(np.arange(0))
 
 
 PAIR_COLUMNS: list[tuple[str, pa.DataType]] = [
@@ -198,36 +232,39 @@ PAIR_COLUMNS: list[tuple[str, pa.DataType]] = [
 
 def pairs_table(
     pairs: Pairs,
+    rows: np.ndarray,
     criteria: tuple[str, ...],
     labels: dict[str, aggregate.Labels],
     joint: aggregate.Labels | None,
     posteriors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
-    decisions: dict[str, np.ndarray],
+    decisions: dict[str, pa.Array],
 ) -> pa.Table:
-    columns: list[Column] = [(name, kind, pairs.columns[name]) for name, kind in PAIR_COLUMNS]
+    """The pairs files' rows ``rows`` (positions in ``pairs``): written a row group at a time."""
+    at = pa.array(rows, type=pa.int64())
+    columns: list[Column] = [(name, kind, pairs.columns[name].take(at)) for name, kind in PAIR_COLUMNS]
     for criterion in criteria:
         lab = labels[criterion]
         p_a, p_b, p_tie = posteriors[criterion]
         columns += [
-            (f"{criterion}_n_a", pa.int64(), lab.n_a),
-            (f"{criterion}_n_b", pa.int64(), lab.n_b),
-            (f"{criterion}_n_tie", pa.int64(), lab.n_tie),
-            (f"{criterion}_label", pa.string(), lab.label),
-            (f"{criterion}_p_a", pa.float64(), lab.p_a),
-            (f"{criterion}_majority_share", pa.float64(), lab.majority_share),
-            (f"{criterion}_passes_filter", pa.bool_(), lab.passes_filter),
+            (f"{criterion}_n_a", pa.int64(), lab.n_a[rows]),
+            (f"{criterion}_n_b", pa.int64(), lab.n_b[rows]),
+            (f"{criterion}_n_tie", pa.int64(), lab.n_tie[rows]),
+            (f"{criterion}_label", pa.string(), lab.label[rows]),
+            (f"{criterion}_p_a", pa.float64(), lab.p_a[rows]),
+            (f"{criterion}_majority_share", pa.float64(), lab.majority_share[rows]),
+            (f"{criterion}_passes_filter", pa.bool_(), lab.passes_filter[rows]),
             # Dawid–Skene posterior of the true answer (annotate.quality); null without an included vote.
-            (f"{criterion}_p_a_ds", pa.float64(), p_a),
-            (f"{criterion}_p_b_ds", pa.float64(), p_b),
-            (f"{criterion}_p_tie_ds", pa.float64(), p_tie),
+            (f"{criterion}_p_a_ds", pa.float64(), p_a[rows]),
+            (f"{criterion}_p_b_ds", pa.float64(), p_b[rows]),
+            (f"{criterion}_p_tie_ds", pa.float64(), p_tie[rows]),
             # Where its track left it: decided, open, or undecided_at_max (a genuine near-tie).
-            (f"{criterion}_decision", pa.string(), decisions[criterion]),
+            (f"{criterion}_decision", pa.string(), decisions[criterion].take(at)),
         ]
     if joint is not None:
         columns += [
-            ("joint_label", pa.string(), joint.label),
-            ("joint_p_a", pa.float64(), joint.p_a),
-            ("joint_passes_filter", pa.bool_(), joint.passes_filter),
+            ("joint_label", pa.string(), joint.label[rows]),
+            ("joint_p_a", pa.float64(), joint.p_a[rows]),
+            ("joint_passes_filter", pa.bool_(), joint.passes_filter[rows]),
         ]
     return table(columns)
 

@@ -296,9 +296,8 @@ def write_trainers(
     study_ids: list[int],
 ) -> dict[str, Any]:
     """Write every schema-2 adapter under ``work/adapters``; return the row counts for the manifest."""
-    cols = pairs.columns
-    comparison_ids = cols["comparison_id"].to_numpy()
-    identity_of_pair = cols["identity_id"].to_numpy()
+    comparison_ids = pairs.numbers("comparison_id")
+    identity_of_pair = pairs.numbers("identity_id")
     refs = _references(galleries, references, identity_of_pair)
     vote_codes = vote_conditioning(votes)
     named = [(c, labels[c]) for c in criteria] + ([("joint", joint)] if joint is not None else [])
@@ -537,10 +536,9 @@ def _dpo(
     settings: pa.Table,
     seed: int,
 ) -> dict[str, int]:
-    cols = pairs.columns
     video_ids = settings["id"].to_numpy()
-    a_at = tables.positions(video_ids, cols["video_a_id"].to_numpy()).to_numpy()
-    b_at = tables.positions(video_ids, cols["video_b_id"].to_numpy()).to_numpy()
+    a_at = tables.positions(video_ids, pairs.numbers("video_a_id")).to_numpy()
+    b_at = tables.positions(video_ids, pairs.numbers("video_b_id")).to_numpy()
     counts = {}
     for index, split in enumerate(SPLITS):
         path = work / f"adapters/dpo/{view.name}/{split}.parquet"
@@ -549,7 +547,7 @@ def _dpo(
         # Indexed by pair, like every other per-pair array: only this file's decided rows are set.
         a_first = np.zeros(len(pairs), dtype=bool)
         a_first[rows] = winner_first_balanced(
-            seed, cols["comparison_id"].to_numpy()[rows], view.lab.label[rows] == "A"
+            seed, pairs.numbers("comparison_id")[rows], view.lab.label[rows] == "A"
         )
         writer = None
         # One slice per row group: the same cuts as write.write_parquet's.
@@ -611,7 +609,7 @@ def _videodpo(work: Path, pairs: Pairs, view: _Criterion) -> dict[str, int]:
     """
     cols = pairs.columns
     rows = view.rows(pairs, SPLITS.index("train"), decided_only=True)
-    a_ids, b_ids = cols["video_a_id"].to_numpy()[rows], cols["video_b_id"].to_numpy()[rows]
+    a_ids, b_ids = pairs.numbers("video_a_id")[rows], pairs.numbers("video_b_id")[rows]
     videos, inverse = np.unique(np.concatenate([a_ids, b_ids]), return_inverse=True)
     inverse = inverse.reshape(-1)
     a_index, b_index = inverse[: len(rows)], inverse[len(rows) :]
@@ -742,8 +740,8 @@ def _rl_prompts(work: Path, pairs: Pairs, refs: _References, identities: pa.Tabl
     Every exported comparison's case counts, passing or not: a prompt set needs no label.
     """
     cols = pairs.columns
-    identity = cols["identity_id"].to_numpy()
-    prompt = cols["prompt_id"].to_numpy()
+    identity = pairs.numbers("identity_id")
+    prompt = pairs.numbers("prompt_id")
     counts = {}
     folder = work / "adapters/rl_prompts"
     for index, split in enumerate(SPLITS):

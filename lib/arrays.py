@@ -66,3 +66,17 @@ def positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     table = np.zeros(span, dtype=np.int64)
     table[(sorted_ids - low).astype(np.intp, copy=False)] = np.arange(len(sorted_ids))
     return table[(wanted - low).astype(np.intp, copy=False)]
+
+
+def rank_within(codes: np.ndarray) -> np.ndarray:
+    """Each row's place among the rows of its code, in the order given (pandas' ``groupby.cumcount``),
+    for non-negative integer codes; a stable sort, which numpy does by radix for codes of 16 bits."""
+    codes = np.asarray(codes)
+    if not len(codes):
+        return np.zeros(0, dtype=np.int64)
+    narrow = codes.astype(np.uint16) if int(codes.max()) < 1 << 16 else codes
+    order = np.argsort(narrow, kind="stable")
+    sizes = np.bincount(codes)
+    rank = np.empty(len(codes), dtype=np.int64)
+    rank[order] = np.arange(len(codes)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return rank

@@ -153,6 +153,21 @@ def test_fewer_than_five_votes_against_the_crowd_give_no_e_value() -> None:
     assert np.isnan(raters.loc[9, "contradiction_e"])
 
 
+def test_only_a_raters_first_hundred_votes_against_the_crowd_count() -> None:
+    # Rater 9 agrees with the crowd on items 0-99, then contradicts it on 100-119: FastChat reads a
+    # rater's first 100 votes, so the later ones change nothing.
+    rows = [row(r, item, "A") for item in range(120) for r in (1, 2, 3, 4)]
+    agreeing = [row(9, item, "A") for item in range(100)]
+    raters = quality_fit(pd.DataFrame(rows + agreeing)).raters.set_index("rater")
+    contradicting = [row(9, item, "B") for item in range(100, 120)]
+    later = quality_fit(pd.DataFrame(rows + agreeing + contradicting)).raters.set_index("rater")
+    assert later.loc[9, "contradiction_votes"] == raters.loc[9, "contradiction_votes"] == 100
+    assert later.loc[9, "contradiction_e"] == raters.loc[9, "contradiction_e"] == pytest.approx(0.5)
+    # In the other order the contradictions come first and are counted.
+    first = quality_fit(pd.DataFrame(rows + contradicting + agreeing)).raters.set_index("rater")
+    assert first.loc[9, "contradiction_e"] == pytest.approx(2.5**20)
+
+
 def test_a_judgment_table_without_a_column_or_with_an_unknown_choice_is_refused() -> None:
     frame = contradiction_example()
     with pytest.raises(ValueError, match="shown_left"):

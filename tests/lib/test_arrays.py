@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lib import arrays
@@ -43,3 +44,11 @@ def test_floats_take_numpys_path() -> None:
     uniques, inverse = arrays.unique_inverse(values)
     np.testing.assert_array_equal(uniques, [-1.0, 1.0, 2.5])
     np.testing.assert_array_equal(inverse, [2, 1, 2, 0])
+
+
+@pytest.mark.parametrize(("size", "codes"), [(0, 1), (1, 1), (10_000, 7), (20_000, 70_000)])
+def test_rank_within_is_pandas_cumcount(size: int, codes: int) -> None:
+    # Codes under 2**16 take numpy's radix sort; wider ones its merge sort: both stable.
+    values = np.random.default_rng(size).integers(0, codes, size=size)
+    expected = pd.Series(values).groupby(values).cumcount().to_numpy()
+    np.testing.assert_array_equal(arrays.rank_within(values), expected)

@@ -1,0 +1,88 @@
+"""The export hands the quality fit its compact columns as codes (exports.quality.judgments_coded): the
+figures are those of annotate.quality's frame of text columns, to the last bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from annotate.quality import quality_fit
+from annotate.quality_simulation import simulate_track
+from exports import aggregate
+from exports.quality import FrameInputs, judgments_coded
+
+
+def originals(frame: pd.DataFrame) -> list[int | None]:
+    """Each repeat's original: the rater's first answer on the item and criterion (None for the rest)."""
+    first: dict[tuple[int, int, str], int] = {}
+    found: list[int | None] = []
+    for row, (rater, item, criterion, repeat) in enumerate(
+        frame[["rater", "item", "criterion", "is_repeat"]].itertuples(index=False)
+    ):
+        key = (rater, item, criterion)
+        found.append(first.get(key) if repeat else None)
+        first.setdefault(key, row)
+    return found
+
+
+def compact_of(frame: pd.DataFrame) -> tuple[pa.Table, FrameInputs]:
+    """The export's compact columns for a frame of text columns: its codes, each repeat pointing at its
+    original's judgment id, gold answers and video lengths as the database would give them."""
+    ids = np.arange(1, len(frame) + 1) * 3  # judgment ids: increasing, not dense
+    repeat_of = [None if row is None else int(ids[row]) for row in originals(frame)]
+    response = frame["response_ms"].to_numpy()
+    compact = pa.table(
+        {
+            "judgment_id": pa.array(ids, pa.int64()),
+            "comparison_id": pa.array(frame["item"], pa.int64()),
+            "rater_pk": pa.array(frame["rater"], pa.int64()),
+            "criterion_code": pa.array([aggregate.CRITERIA.index(c) for c in frame["criterion"]], pa.int8()),
+            "choice_code": pa.array([aggregate.CHOICES.index(c) for c in frame["choice"]], pa.int8()),
+            "shown_left_a": pa.array(frame["shown_left"] == "A"),
+            "response_ms": pa.array(np.nan_to_num(response, nan=0), pa.int32(), mask=np.isnan(response)),
+            "is_gold": pa.array(frame["is_gold"]),
+            "is_repeat": pa.array(frame["is_repeat"]),
+            "repeat_of": pa.array(repeat_of, pa.int64()),
+        }
+    )
+    gold = {
+        (int(item), aggregate.CRITERIA.index(criterion)): aggregate.CHOICES.index(answer)
+        for item, criterion, answer in frame[["item", "criterion", "gold_answer"]].itertuples(index=False)
+        if isinstance(answer, str)
+    }
+    durations = frame.groupby("item")["duration_ms"].first()
+    return compact, FrameInputs(gold=gold, durations=durations)
+
+
+def test_the_coded_columns_give_the_fit_of_the_text_frame_exactly() -> None:
+    frame = simulate_track(11, comparisons=150).judgments.copy()
+    # A second criterion, some both-bad answers, an unknown response time and an unknown video length.
+    frame.loc[frame.index % 3 == 0, "criterion"] = "identity_fidelity"
+    frame.loc[frame.index % 17 == 0, "choice"] = "both_bad"
+    frame["response_ms"] = frame["response_ms"].round()  # whole milliseconds, as stored
+    frame.loc[5, "response_ms"] = np.nan
+    frame.loc[frame["item"] == frame["item"].iloc[0], "duration_ms"] = np.nan
+    # The same known answer on every gold row of an item and criterion, as the database holds one.
+    gold = frame["is_gold"]
+    frame.loc[gold, "gold_answer"] = (
+        frame[gold].groupby(["item", "criterion"])["gold_answer"].transform("first")
+    )
+    frame.loc[~gold, "gold_answer"] = None
+    # A repeat's answer compared with its original's; unknown where the rater has none before it.
+    choices = frame["choice"].tolist()
+    frame["repeat_choice_same"] = pd.array(
+        [
+            pd.NA if row is None else choices[row] == own
+            for row, own in zip(originals(frame), choices, strict=True)
+        ],
+        dtype="boolean",
+    )
+    assert frame["is_repeat"].any() and gold.any() and frame["repeat_choice_same"].notna().any()
+    compact, inputs = compact_of(frame)
+
+    from_codes = quality_fit(judgments_coded(compact, inputs), excluded={3})
+    from_text = quality_fit(frame, excluded={3})
+
+    pd.testing.assert_frame_equal(from_codes.raters, from_text.raters, check_exact=True)
+    pd.testing.assert_frame_equal(from_codes.posteriors, from_text.posteriors, check_exact=True)
