@@ -157,8 +157,9 @@ def _copy_out(
 
     PostgreSQL sends one message per row. psycopg's Copy iterator spends several microseconds on each
     (a generator and a wait per message), which for a million rows is most of the export's time, so the
-    messages are read straight from libpq here. The statement is bound client-side first, as psycopg's
-    own copy() would do. ``on``: another connection than Django's (read_ahead_connection).
+    messages are read straight from libpq here, as many as have arrived, then a wait for more. The
+    statement is bound client-side first, as psycopg's own copy() would do. ``on``: another connection
+    than Django's (read_ahead_connection).
     """
     buffer = io.BytesIO()
     if on is None:
@@ -179,10 +180,17 @@ def _copy_out(
         raise DatabaseError(f"export COPY failed: {message.strip()}")
     try:
         while True:
-            size, data = pgconn.get_copy_data(0)
-            if size == -1:
+            # Without waiting: psycopg's libpq binding keeps the GIL through a blocking call, and a read
+            # ahead thread waiting on PostgreSQL held the caller's Python still for most of the export's
+            # reading. Waiting here is select's, which lets go of it.
+            size, data = pgconn.get_copy_data(1)
+            if size > 0:
+                buffer.write(data)
+            elif size == 0:
+                select.select([pgconn.socket], [], [])
+                pgconn.consume_input()
+            else:
                 break
-            buffer.write(data)
     except BaseException:
         # Stopped mid-stream (out of memory, a signal): the connection is still in COPY state and must
         # not be handed to the next query.

@@ -357,6 +357,9 @@ _CONDITIONING_NAMES = pa.array(CONDITIONING, type=pa.string())
 # never held whole (the judge's conversations run to about a kilobyte per pair). Parquet files are cut
 # at write.ROW_GROUP_SIZE, the row groups write.write_parquet makes, so their bytes are the same.
 SLICE_ROWS = 65_536
+# The judge's conversations, about two kilobytes a pair: a quarter of a slice is 32 MB of text, and with
+# the pieces waiting for the disk (write.BackgroundFile) the judge holds about a hundred megabytes.
+JUDGE_SLICE_ROWS = SLICE_ROWS // 4
 
 
 def _slices(rows: np.ndarray, size: int | None = None) -> Iterator[pa.Array]:
@@ -693,7 +696,7 @@ def _judge(work: Path, pairs: Pairs, refs: _References, view: _Criterion) -> dic
     for index, split in enumerate(SPLITS):
         rows = view.rows(pairs, index)
         with _open(work / f"adapters/judge/{view.name}/{split}.jsonl") as handle:
-            for at in _slices(rows):
+            for at in _slices(rows, JUDGE_SLICE_ROWS):
                 part = at.to_numpy()
                 every = pa.array(all_refs[part], type=pa.bool_())
                 media = pc.if_else(every, refs.of("all_media", at), refs.of("primary_media", at))

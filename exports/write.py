@@ -190,7 +190,7 @@ class BackgroundFile:
     wait, so memory stays bounded.
     """
 
-    def __init__(self, path: Path, *, ahead: int = 4) -> None:
+    def __init__(self, path: Path, *, ahead: int = 2) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._handle = open(path, "wb")  # noqa: SIM115 (closed by close(), after the thread)
