@@ -53,7 +53,7 @@ comparisons, 3 votes each, 10 % gold, 10 % repeats, 20 careful raters at 80 % ac
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,11 +180,11 @@ def quality_fit(
     _gold(df, table)
     _repeats(df, table)
     _position(df, table)
-    _timing(df, table)
     _contradiction(df, real, table, thresholds)
     reliability, spamming, post = _models(df, real, df.is_gold & ~df.is_repeat, mace_iterations)
     table["ds_reliability"] = reliability.reindex(raters)
     table["mace_spamming"] = spamming.reindex(raters)
+    _timing(df, table)  # last: the only figures that read the videos' lengths (CodedJudgments.duration_ms)
     flags, review = _flags(table, thresholds)
     table["flags"] = flags
     table["review"] = review
@@ -221,7 +221,7 @@ class CodedJudgments:
         same_known: np.ndarray,
         same: np.ndarray,
         response_ms: np.ndarray,
-        duration_ms: np.ndarray,
+        duration_ms: np.ndarray | Callable[[], np.ndarray],
         contrast: np.ndarray | None = None,
     ) -> None:
         self.rater, self.item, self.contrast = rater, item, contrast
@@ -232,9 +232,17 @@ class CodedJudgments:
         self.left, self.gold = left, gold
         self.is_gold, self.is_repeat = is_gold, is_repeat
         self.same_known, self.same = same_known, same
-        self.response_ms, self.duration_ms = response_ms, duration_ms
+        self.response_ms, self._duration_ms = response_ms, duration_ms
         if (choice < 0).any():
             raise ValueError("unknown choice codes: expected A, B, tie or both_bad")
+
+    @property
+    def duration_ms(self) -> np.ndarray:
+        """The videos' length per row; a function until first read (the export reads the videos while
+        the fit runs, and the timing figures come last)."""
+        if callable(self._duration_ms):
+            self._duration_ms = self._duration_ms()
+        return self._duration_ms
 
     @classmethod
     def from_frame(cls, judgments: pd.DataFrame) -> CodedJudgments:

@@ -174,14 +174,19 @@ def _read_all(*, options: ExportOptions, excluded: set[int], work: Path, pool: T
     quality = export_quality_begin(
         votes=judgments, comparison_ids=comparison_ids, criteria=criteria, pool=pool
     )
-    comparisons = read.comparisons_read(comparison_ids=comparison_ids)
-    if not np.array_equal(comparisons["comparison_id"].to_numpy(), comparison_ids):
-        raise ExportError("comparisons changed while reading: run the export again")
-    video_ids = unique_values(np.concatenate([comparisons["video_a_id"], comparisons["video_b_id"]]))
-    if options.schema == 2:  # a story's shot videos go with its joined file (exports/stories.py)
-        video_ids = np.union1d(video_ids, stories.shot_video_ids(video_ids))
+    try:
+        comparisons = read.comparisons_read(comparison_ids=comparison_ids)
+        if not np.array_equal(comparisons["comparison_id"].to_numpy(), comparison_ids):
+            raise ExportError("comparisons changed while reading: run the export again")
+        video_ids = unique_values(np.concatenate([comparisons["video_a_id"], comparisons["video_b_id"]]))
+        if options.schema == 2:  # a story's shot videos go with its joined file (exports/stories.py)
+            video_ids = np.union1d(video_ids, stories.shot_video_ids(video_ids))
+        videos = read.videos_read(video_ids=video_ids)
+        quality.videos_read(comparisons, videos)
+    except BaseException:
+        quality.abandon()  # the fit waits for the videos' lengths: it must not wait for ever
+        raise
     identity_ids = np.unique(comparisons["identity_id"].to_numpy())
-    videos = read.videos_read(video_ids=video_ids)
     return _Data(
         judgments=judgments,
         votes=votes,

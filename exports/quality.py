@@ -7,6 +7,7 @@ crowd models). Withdrawn participants and raters excluded by the export's option
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ import pyarrow as pa
 from annotate.models import GoldAnswer, Rater, TrackRaterDecision
 from annotate.quality import CHOICE_ORDER, CodedJudgments, QualityFit, quality_fit
 from exports import aggregate, read, tables
-from lib.arrays import unique_values
+from lib.arrays import positions, unique_values
 
 
 @dataclass(frozen=True)
@@ -29,22 +30,22 @@ class ExportQuality:
 
 @dataclass(frozen=True)
 class FrameInputs:
-    """What ``judgments_coded`` reads from the database: the known gold answers and the videos' lengths."""
+    """What ``judgments_coded`` reads from the database: the known gold answers, and the videos' lengths
+    per comparison id in ms (a function: the export reads them while the fit runs, see PendingQuality)."""
 
     gold: dict[tuple[int, int], int]  # (comparison, criterion code) → choice code
-    durations: pd.Series[float]  # per comparison id, in ms
+    durations: Callable[[], pd.Series[float]]
 
 
-def frame_inputs(votes: pa.Table) -> FrameInputs:
+def known_gold(votes: pa.Table) -> dict[tuple[int, int], int]:
     comparison = votes["comparison_id"].to_numpy()
     is_gold = votes["is_gold"].to_numpy(zero_copy_only=False)
     known = GoldAnswer.objects.filter(comparison_id__in=np.unique(comparison[is_gold]).tolist())
-    gold = {
+    return {
         (c, aggregate.CRITERIA.index(k)): aggregate.CHOICES.index(a)
         for c, k, a in known.values_list("comparison_id", "criterion", "answer")
         if k in aggregate.CRITERIA and a in aggregate.CHOICES
     }
-    return FrameInputs(gold=gold, durations=_durations_ms(unique_values(comparison)))
 
 
 def judgments_coded(votes: pa.Table, inputs: FrameInputs) -> CodedJudgments:
@@ -98,15 +99,27 @@ def judgments_coded(votes: pa.Table, inputs: FrameInputs) -> CodedJudgments:
         same_known=read_with,
         same=answered_same,
         response_ms=votes["response_ms"].to_numpy(zero_copy_only=False).astype(np.float64, copy=False),
-        duration_ms=inputs.durations.reindex(comparison).to_numpy(dtype=np.float64, na_value=np.nan),
+        duration_ms=lambda: (
+            inputs.durations().reindex(comparison).to_numpy(dtype=np.float64, na_value=np.nan)
+        ),
     )
 
 
 DURATION_SCHEMA = pa.schema([("comparison_id", pa.int64()), ("duration_ms", pa.float64())])
 
 
+def durations_ms(comparisons: pa.Table, videos: pa.Table) -> pd.Series[float]:
+    """The videos' length of each comparison in ms: the longer of the two, played side by side (SQL's
+    GREATEST: a length not known is passed over), from the export's tables of both."""
+    video_ids = videos["id"].to_numpy()
+    length = videos["duration"].to_numpy(zero_copy_only=False).astype(np.float64)
+    a = length[positions(video_ids, comparisons["video_a_id"].to_numpy())]
+    b = length[positions(video_ids, comparisons["video_b_id"].to_numpy())]
+    return pd.Series(np.fmax(a, b) * 1000, index=comparisons["comparison_id"].to_numpy())
+
+
 def _durations_ms(comparison_ids: np.ndarray) -> pd.Series[float]:
-    """The videos' length of each comparison in ms: the longer of the two, played side by side."""
+    """durations_ms of comparisons outside the export's table (read for gold and repeat checks alone)."""
     sql = """
         SELECT c.id, GREATEST(va.duration, vb.duration) * 1000
         FROM annotate_comparison AS c
@@ -121,14 +134,28 @@ def _durations_ms(comparison_ids: np.ndarray) -> pd.Series[float]:
 
 @dataclass
 class PendingQuality:
-    """A quality fit running on a thread (export_quality_begin); ``result`` waits for it and reads what is
-    left: the raters table and, per criterion, each pair's Dawid–Skene posterior (pairs in
-    ``comparison_ids`` order)."""
+    """A quality fit running on a thread (export_quality_begin). ``videos_read`` hands it the videos'
+    lengths once the export has read them; ``result`` waits for the fit and reads what is left: the
+    raters table and, per criterion, each pair's Dawid–Skene posterior (pairs in ``comparison_ids``
+    order). ``abandon``: the export failed before the videos were read; the fit stops waiting for them."""
 
     fit: Future[QualityFit | None]
+    durations: Future[pd.Series[float]]
+    judged: np.ndarray  # every comparison a judgment of the fit is on, sorted
     excluded: set[int]
     comparison_ids: np.ndarray
     criteria: tuple[str, ...]
+
+    def videos_read(self, comparisons: pa.Table, videos: pa.Table) -> None:
+        known = durations_ms(comparisons, videos)
+        # Gold and repeat checks and an excluded seat's votes may be on comparisons with no vote of the
+        # dataset: read from the database, in this thread (the snapshot's).
+        others = self.judged[~np.isin(self.judged, known.index.to_numpy())]
+        self.durations.set_result(pd.concat([known, _durations_ms(others)]) if len(others) else known)
+
+    def abandon(self) -> None:
+        if not self.durations.done():
+            self.durations.set_exception(RuntimeError("the export stopped before its videos were read"))
 
     def result(self) -> ExportQuality:
         fit = self.fit.result()
@@ -156,12 +183,14 @@ def export_quality_begin(
 
     The fit is numpy and scipy, which let go of the GIL in their loops: an export writes its adapters
     while the fit runs, on a second core. The database is read only in the calling thread, inside the
-    export's snapshot (a thread of its own would open a connection of its own, outside it).
+    export's snapshot (a thread of its own would open a connection of its own, outside it); the videos'
+    lengths come last (PendingQuality.videos_read), read by then with the export's catalog.
     """
     seat_excluded = votes["seat_excluded"].to_numpy(zero_copy_only=False)
     raters_pk = votes["rater_pk"].to_numpy()
     excluded = {int(r) for r in np.unique(raters_pk[seat_excluded])}
-    inputs = frame_inputs(votes)
+    durations: Future[pd.Series[float]] = Future()
+    inputs = FrameInputs(gold=known_gold(votes), durations=durations.result)
 
     def fitted() -> QualityFit | None:
         if not votes.num_rows:
@@ -169,7 +198,14 @@ def export_quality_begin(
         return quality_fit(judgments_coded(votes, inputs), excluded=excluded)
 
     fit = pool.submit(fitted)
-    return PendingQuality(fit=fit, excluded=excluded, comparison_ids=comparison_ids, criteria=criteria)
+    return PendingQuality(
+        fit=fit,
+        durations=durations,
+        judged=unique_values(votes["comparison_id"].to_numpy()),
+        excluded=excluded,
+        comparison_ids=comparison_ids,
+        criteria=criteria,
+    )
 
 
 def _exclusion_reasons(raters: set[int]) -> dict[int, str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -177,3 +178,39 @@ def test_study_results_and_track_progress_read_the_datasets_votes_only(world: Wo
     votes = {user.username: user.votes for user in track_annotator_progress(track=world.tracks["fidelity"])}
     # u1 also gave a gold and a repeat judgment; ux (excluded) and u4 (excluded seat) count nothing here.
     assert votes == {"u1": 7, "u2": 6, "u3": 3, "ux": 0, checks.excluded_rater.user.username: 0}
+
+
+def test_the_videos_lengths_from_the_export_tables_are_the_databases(world: World) -> None:
+    # The fit's timing reads each comparison's longer video: from the tables the export has read, and
+    # from the database for comparisons outside them (a gold check's); both give the same figures.
+    from annotate.models import Comparison
+    from exports import read
+    from exports.quality import _durations_ms, durations_ms
+    from generation.models import Video
+
+    first = world.comparisons["ada1"]
+    Video.objects.filter(pk=first.video_a_id).update(duration=2.5)
+    Video.objects.filter(pk=first.video_b_id).update(duration=1.25)
+    ids = np.array(sorted(Comparison.objects.values_list("pk", flat=True)), dtype=np.int64)
+    comparisons = read.comparisons_read(comparison_ids=ids)
+    video_ids = np.unique(np.concatenate([comparisons["video_a_id"], comparisons["video_b_id"]]))
+    from_tables = durations_ms(comparisons, read.videos_read(video_ids=video_ids)).sort_index()
+    from_database = _durations_ms(ids).sort_index()
+    pd.testing.assert_series_equal(from_tables, from_database, check_names=False)
+    assert from_tables[first.pk] == 2500.0  # the longer of the two
+
+
+def test_an_export_that_fails_reading_videos_stops_its_quality_fit_too(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exports import read
+    from exports.build import ExportError
+
+    def broken(**_: object) -> None:
+        raise ExportError("videos unreadable")
+
+    monkeypatch.setattr(read, "videos_read", broken)
+    # The fit waits for the videos' lengths on its thread: without them it must end, not hang the export.
+    with pytest.raises(ExportError, match="videos unreadable"):
+        export(tmp_path, "broken")
+    assert not (tmp_path / "broken").exists()

@@ -52,7 +52,7 @@ def compact_of(frame: pd.DataFrame) -> tuple[pa.Table, FrameInputs]:
         if isinstance(answer, str)
     }
     durations = frame.groupby("item")["duration_ms"].first()
-    return compact, FrameInputs(gold=gold, durations=durations)
+    return compact, FrameInputs(gold=gold, durations=lambda: durations)
 
 
 def test_the_coded_columns_give_the_fit_of_the_text_frame_exactly() -> None:
