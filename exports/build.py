@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -108,7 +108,8 @@ def export_build(
         # that writes to the database (an export run's) must not write through it.
         # The rater quality fit runs on a thread of its own from the moment the judgments are read, while
         # the catalog is read and everything that does not need the fit is written
-        # (exports.quality.export_quality_begin); the raters table and the pairs files come last.
+        # (exports.quality.export_quality_begin); then the pairs files, which read its posteriors, are
+        # written on that thread while the main one finishes the rest; the raters table comes last.
         with ThreadPoolExecutor(max_workers=1) as pool:
             with read.consistent_reads():
                 data = _read_all(options=options, excluded=excluded, work=work, pool=pool)
@@ -159,6 +160,7 @@ def _read_all(*, options: ExportOptions, excluded: set[int], work: Path, pool: T
     )
     # The dataset's votes: every pair, count, statistic and adapter is made of these alone.
     judgments, votes = streamed.judgments, streamed.votes
+    quality = export_quality_begin(votes=judgments, pool=pool)
     criterion_codes = votes["criterion_code"].to_numpy()
     # Joint criteria always get their columns, even without a vote: the joint label reads them.
     criteria = options.criteria or aggregate.criteria_ordered(
@@ -170,9 +172,6 @@ def _read_all(*, options: ExportOptions, excluded: set[int], work: Path, pool: T
         choice_codes=votes["choice_code"].to_numpy(),
         criteria=criteria,
         keep_ties=options.keep_ties,
-    )
-    quality = export_quality_begin(
-        votes=judgments, comparison_ids=comparison_ids, criteria=criteria, pool=pool
     )
     try:
         comparisons = read.comparisons_read(comparison_ids=comparison_ids)
@@ -222,23 +221,23 @@ def _sources_seen(
 def _write_all(
     *, work: Path, data: _Data, options: ExportOptions, excluded: set[int], report: ProgressFn
 ) -> dict[str, Any]:
-    manifest, write_pairs = _write_without_quality(
+    manifest, pairs_written = _write_without_quality(
         work=work, data=data, options=options, excluded=excluded, report=report
     )
     report(0.985, "Waiting for the rater quality fit")
-    quality = data.quality.result()
+    raters = data.quality.raters()
     report(0.99, "Writing raters and pairs")
-    write.write_parquet(quality.raters, work / "data/raters.parquet")
-    manifest["counts"]["raters_table"] = quality.raters.num_rows
-    write_pairs(quality.posteriors)
+    write.write_parquet(raters, work / "data/raters.parquet")
+    manifest["counts"]["raters_table"] = raters.num_rows
+    pairs_written.result()
     return manifest
 
 
 def _write_without_quality(
     *, work: Path, data: _Data, options: ExportOptions, excluded: set[int], report: ProgressFn
-) -> tuple[dict[str, Any], Callable[[dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]], None]]:
-    """Everything but the raters table and the pairs files; and the function that writes the pairs files
-    once the quality fit's posteriors are there."""
+) -> tuple[dict[str, Any], Future[None]]:
+    """Everything but the raters table; the pairs files, which read the quality fit's posteriors, are
+    written on the fit's thread once it is done (the future returned), beside the rest."""
     report(0.45, "Aggregating comparisons")
     labels = {
         criterion: aggregate.criterion_labels(
@@ -275,7 +274,8 @@ def _write_without_quality(
     decisions = read.track_decisions(comparison_ids=data.comparison_ids, criteria=data.criteria)
     construction = groups.pair_construction_of(pairs, data.videos) if options.schema == 2 else None
 
-    def write_pairs(posteriors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+    def write_pairs() -> None:
+        posteriors = data.quality.posteriors(data.comparison_ids, data.criteria)
         for index, split in enumerate(SPLITS):
             rows = np.flatnonzero(split_of_pair == index)
             with write.RowGroupWriter(work / f"data/pairs/{split}.parquet") as writer:
@@ -288,6 +288,8 @@ def _write_without_quality(
                     if construction is not None:  # schema 2: each pair's provenance (exports/groups.py)
                         written = groups.with_construction(written, construction.take(pa.array(group)))
                     writer.write(written)
+
+    pairs_written = data.quality.after_fit(write_pairs)
 
     # First of the files: the judge conversations alone run to gigabytes at scale, and go to disk on
     # threads of their own (write.BackgroundFile) while the rest is built.
@@ -426,7 +428,7 @@ def _write_without_quality(
             videos=data.videos,
             criteria=data.criteria,
         )
-    return manifest, write_pairs
+    return manifest, pairs_written
 
 
 # --- media, card, manifest ----------------------------------------------------------------------

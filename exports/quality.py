@@ -22,13 +22,6 @@ from lib.arrays import positions, unique_values
 
 
 @dataclass(frozen=True)
-class ExportQuality:
-    raters: pa.Table
-    # Per criterion: P(A), P(B), P(tie) of each pair row (NaN where no included rater voted).
-    posteriors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
-
-
-@dataclass(frozen=True)
 class FrameInputs:
     """What ``judgments_coded`` reads from the database: the known gold answers, and the videos' lengths
     per comparison id in ms (a function: the export reads them while the fit runs, see PendingQuality)."""
@@ -135,16 +128,14 @@ def _durations_ms(comparison_ids: np.ndarray) -> pd.Series[float]:
 @dataclass
 class PendingQuality:
     """A quality fit running on a thread (export_quality_begin). ``videos_read`` hands it the videos'
-    lengths once the export has read them; ``result`` waits for the fit and reads what is left: the
-    raters table and, per criterion, each pair's Dawid–Skene posterior (pairs in ``comparison_ids``
-    order). ``abandon``: the export failed before the videos were read; the fit stops waiting for them."""
+    lengths once the export has read them; ``posteriors`` and ``raters`` wait for it. ``abandon``: the
+    export failed before the videos were read; the fit stops waiting for them."""
 
     fit: Future[QualityFit | None]
+    pool: ThreadPoolExecutor  # one thread: what ``after_fit`` submits runs once the fit is done
     durations: Future[pd.Series[float]]
     judged: np.ndarray  # every comparison a judgment of the fit is on, sorted
     excluded: set[int]
-    comparison_ids: np.ndarray
-    criteria: tuple[str, ...]
 
     def videos_read(self, comparisons: pa.Table, videos: pa.Table) -> None:
         known = durations_ms(comparisons, videos)
@@ -157,28 +148,37 @@ class PendingQuality:
         if not self.durations.done():
             self.durations.set_exception(RuntimeError("the export stopped before its videos were read"))
 
-    def result(self) -> ExportQuality:
+    def after_fit(self, task: Callable[[], None]) -> Future[None]:
+        """``task`` on the fit's thread once the fit is done (the pairs files, which read its
+        posteriors), while the caller goes on."""
+        return self.pool.submit(task)
+
+    def posteriors(
+        self, comparison_ids: np.ndarray, criteria: tuple[str, ...]
+    ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per criterion: P(A), P(B), P(tie) of each pair (in ``comparison_ids`` order), NaN where no
+        included rater voted."""
         fit = self.fit.result()
-        if fit is None:
-            fit_raters = pd.DataFrame(columns=["rater"])
-            post = pd.DataFrame(columns=["item", "criterion", "p_a", "p_b", "p_tie"])
-        else:
-            fit_raters, post = fit.raters, fit.posteriors
+        post = fit.posteriors if fit is not None else pd.DataFrame(columns=["item", "criterion", *PROBAS])
         posteriors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        for criterion in self.criteria:
-            at = post[post["criterion"] == criterion].set_index("item").reindex(self.comparison_ids)
-            p_a, p_b, p_tie = (
-                at[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in ("p_a", "p_b", "p_tie")
-            )
+        for criterion in criteria:
+            at = post[post["criterion"] == criterion].set_index("item").reindex(comparison_ids)
+            p_a, p_b, p_tie = (at[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in PROBAS)
             posteriors[criterion] = (p_a, p_b, p_tie)
-        # In the calling thread: the database connection (and the export's snapshot) is that thread's.
-        raters = raters_table(fit_raters, excluded=self.excluded)
-        return ExportQuality(raters=raters, posteriors=posteriors)
+        return posteriors
+
+    def raters(self) -> pa.Table:
+        """The raters table; in the calling thread: it reads the database (in the export's snapshot)."""
+        fit = self.fit.result()
+        return raters_table(
+            fit.raters if fit is not None else pd.DataFrame(columns=["rater"]), excluded=self.excluded
+        )
 
 
-def export_quality_begin(
-    *, votes: pa.Table, comparison_ids: np.ndarray, criteria: tuple[str, ...], pool: ThreadPoolExecutor
-) -> PendingQuality:
+PROBAS = ("p_a", "p_b", "p_tie")
+
+
+def export_quality_begin(*, votes: pa.Table, pool: ThreadPoolExecutor) -> PendingQuality:
     """Read what the fit needs from the database here, then fit on a thread of ``pool``.
 
     The fit is numpy and scipy, which let go of the GIL in their loops: an export writes its adapters
@@ -200,11 +200,10 @@ def export_quality_begin(
     fit = pool.submit(fitted)
     return PendingQuality(
         fit=fit,
+        pool=pool,
         durations=durations,
         judged=unique_values(votes["comparison_id"].to_numpy()),
         excluded=excluded,
-        comparison_ids=comparison_ids,
-        criteria=criteria,
     )
 
 
