@@ -221,23 +221,27 @@ def _sources_seen(
 def _write_all(
     *, work: Path, data: _Data, options: ExportOptions, excluded: set[int], report: ProgressFn
 ) -> dict[str, Any]:
-    manifest, pairs_written = _write_without_quality(
+    manifest, on_fit_thread = _write_without_quality(
         work=work, data=data, options=options, excluded=excluded, report=report
     )
     report(0.985, "Waiting for the rater quality fit")
     raters = data.quality.raters()
-    report(0.99, "Writing raters and pairs")
+    report(0.99, "Writing raters, pairs and the leaderboard")
     write.write_parquet(raters, work / "data/raters.parquet")
     manifest["counts"]["raters_table"] = raters.num_rows
-    pairs_written.result()
+    for key, written in on_fit_thread.items():
+        entry = written.result()
+        if key in manifest:  # a placeholder keeps the manifest's order of keys
+            manifest[key] = entry
     return manifest
 
 
 def _write_without_quality(
     *, work: Path, data: _Data, options: ExportOptions, excluded: set[int], report: ProgressFn
-) -> tuple[dict[str, Any], Future[None]]:
-    """Everything but the raters table; the pairs files, which read the quality fit's posteriors, are
-    written on the fit's thread once it is done (the future returned), beside the rest."""
+) -> tuple[dict[str, Any], dict[str, Future[Any]]]:
+    """Everything but the raters table. The pairs files, which read the quality fit's posteriors, are
+    written on the fit's thread once it is done, then the leaderboard, beside the rest: the futures
+    returned, by the manifest key each one fills (``pairs``: none)."""
     report(0.45, "Aggregating comparisons")
     labels = {
         criterion: aggregate.criterion_labels(
@@ -289,7 +293,18 @@ def _write_without_quality(
                         written = groups.with_construction(written, construction.take(pa.array(group)))
                     writer.write(written)
 
-    pairs_written = data.quality.after_fit(write_pairs)
+    on_fit_thread: dict[str, Future[Any]] = {"pairs": data.quality.after_fit(write_pairs)}
+    if options.schema == 2:
+        # Numpy and the bootstrap's loops, no database: after the pairs, on the thread the fit has left.
+        on_fit_thread["leaderboard"] = data.quality.after_fit(
+            lambda: leaderboard_write(
+                work=work,
+                votes=data.votes,
+                comparisons=data.comparisons,
+                videos=data.videos,
+                criteria=data.criteria,
+            )
+        )
 
     # First of the files: the judge conversations alone run to gigabytes at scale, and go to disk on
     # threads of their own (write.BackgroundFile) while the rest is built.
@@ -410,14 +425,7 @@ def _write_without_quality(
     if options.schema == 2:
         manifest["adapters"] = trainers.manifest_entry(adapter_counts)
         manifest["stories"] = story_entry
-        report(0.97, "Fitting the leaderboard")
-        manifest["leaderboard"] = leaderboard_write(
-            work=work,
-            votes=data.votes,
-            comparisons=data.comparisons,
-            videos=data.videos,
-            criteria=data.criteria,
-        )
+        manifest["leaderboard"] = None  # fitted on the quality fit's thread (on_fit_thread)
     if data.metrics is not None:  # read for every schema-2 export
         report(0.98, "Writing the automatic metrics")
         manifest["metrics"] = metrics_write(
@@ -428,7 +436,7 @@ def _write_without_quality(
             videos=data.videos,
             criteria=data.criteria,
         )
-    return manifest, pairs_written
+    return manifest, on_fit_thread
 
 
 # --- media, card, manifest ----------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,8 @@ from annotate.models import GoldAnswer, Rater, TrackRaterDecision
 from annotate.quality import CHOICE_ORDER, CodedJudgments, QualityFit, quality_fit
 from exports import aggregate, read, tables
 from lib.arrays import positions, unique_values
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -148,9 +151,9 @@ class PendingQuality:
         if not self.durations.done():
             self.durations.set_exception(RuntimeError("the export stopped before its videos were read"))
 
-    def after_fit(self, task: Callable[[], None]) -> Future[None]:
-        """``task`` on the fit's thread once the fit is done (the pairs files, which read its
-        posteriors), while the caller goes on."""
+    def after_fit(self, task: Callable[[], T]) -> Future[T]:
+        """``task`` on the fit's thread once the fit and the tasks handed over before it are done (the
+        pairs files, which read its posteriors; the leaderboard), while the caller goes on."""
         return self.pool.submit(task)
 
     def posteriors(
