@@ -25,7 +25,7 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class FrameInputs:
+class FitInputs:
     """What ``judgments_coded`` reads from the database: the known gold answers, and the videos' lengths
     per comparison id in ms (a function: the export reads them while the fit runs, see PendingQuality)."""
 
@@ -44,11 +44,12 @@ def known_gold(votes: pa.Table) -> dict[tuple[int, int], int]:
     }
 
 
-def judgments_coded(votes: pa.Table, inputs: FrameInputs) -> CodedJudgments:
+def judgments_coded(votes: pa.Table, inputs: FitInputs) -> CodedJudgments:
     """annotate.quality's coded judgments straight from the export's compact columns (no frame of text
     or categoricals in between), in judgment-id (chronological) order.
 
-    ``inputs``: frame_inputs(votes), read beforehand in the thread that holds the database connection."""
+    ``inputs``: the known gold answers, read beforehand in the thread that holds the database
+    connection, and the videos' lengths, read when the timing figures need them."""
     ids = votes["judgment_id"].to_numpy()
     comparison = votes["comparison_id"].to_numpy().astype(np.int64, copy=False)
     criterion_codes = votes["criterion_code"].to_numpy()
@@ -193,7 +194,7 @@ def export_quality_begin(*, votes: pa.Table, pool: ThreadPoolExecutor) -> Pendin
     raters_pk = votes["rater_pk"].to_numpy()
     excluded = {int(r) for r in np.unique(raters_pk[seat_excluded])}
     durations: Future[pd.Series[float]] = Future()
-    inputs = FrameInputs(gold=known_gold(votes), durations=durations.result)
+    inputs = FitInputs(gold=known_gold(votes), durations=durations.result)
 
     def fitted() -> QualityFit | None:
         if not votes.num_rows:

@@ -10,7 +10,7 @@ import pyarrow as pa
 from annotate.quality import quality_fit
 from annotate.quality_simulation import simulate_track
 from exports import aggregate
-from exports.quality import FrameInputs, judgments_coded
+from exports.quality import FitInputs, judgments_coded
 
 
 def originals(frame: pd.DataFrame) -> list[int | None]:
@@ -26,7 +26,7 @@ def originals(frame: pd.DataFrame) -> list[int | None]:
     return found
 
 
-def compact_of(frame: pd.DataFrame) -> tuple[pa.Table, FrameInputs]:
+def compact_of(frame: pd.DataFrame) -> tuple[pa.Table, FitInputs]:
     """The export's compact columns for a frame of text columns: its codes, each repeat pointing at its
     original's judgment id, gold answers and video lengths as the database would give them."""
     ids = np.arange(1, len(frame) + 1) * 3  # judgment ids: increasing, not dense
@@ -52,7 +52,7 @@ def compact_of(frame: pd.DataFrame) -> tuple[pa.Table, FrameInputs]:
         if isinstance(answer, str)
     }
     durations = frame.groupby("item")["duration_ms"].first()
-    return compact, FrameInputs(gold=gold, durations=lambda: durations)
+    return compact, FitInputs(gold=gold, durations=lambda: durations)
 
 
 def test_the_coded_columns_give_the_fit_of_the_text_frame_exactly() -> None:
