@@ -413,7 +413,10 @@ def votes_read(
     policies found), NULLs as -1 or NaN, so every row is fixed-width binary (see copy_fixed).
     ``query`` (votes_query) and ``id_range`` (from, to: half-open) read one range of judgment ids.
     """
-    query = query or votes_query(options=options, excluded_raters=excluded_raters)
+    return _range_read(query or votes_query(options=options, excluded_raters=excluded_raters), id_range)
+
+
+def _range_read(query: VoteQuery, id_range: tuple[int, int] | None) -> pa.Table:
     return _votes_table(query, copy_fixed(*_range_statement(query, id_range), VOTE_FIELDS))
 
 
@@ -424,7 +427,7 @@ def votes_read_ranges(*, query: VoteQuery, id_ranges: list[tuple[int, int]]) -> 
     with read_ahead_connection() as other:
         if other is None:
             for id_range in id_ranges:
-                yield _votes_table(query, copy_fixed(*_range_statement(query, id_range), VOTE_FIELDS))
+                yield _range_read(query, id_range)
             return
         ahead = other
 

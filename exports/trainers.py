@@ -159,8 +159,7 @@ class _References:
     at: np.ndarray
 
     def of(self, name: str, rows: pa.Array) -> pa.Array:
-        values: pa.Array = getattr(self, name)
-        return values.take(pa.array(self.at[rows.to_numpy()], type=pa.int64()))
+        return tables.Lookup(getattr(self, name), self.at).take(rows)
 
 
 def _references(
