@@ -53,6 +53,7 @@ comparisons, 3 votes each, 10 % gold, 10 % repeats, 20 careful raters at 80 % ac
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,7 +65,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
 from annotate import quality_em
-from lib.arrays import rank_within, unique_inverse
+from lib.arrays import first_within, unique_inverse
 
 JUDGMENT_COLUMNS: dict[str, str] = {
     "rater": "int",
@@ -357,6 +358,10 @@ def _timing(df: CodedJudgments, table: pd.DataFrame) -> None:
         table["speeder_share"] = np.where(n > 0, k / np.maximum(n, 1), np.nan)
 
 
+# Votes a block of the contradiction test's counts holds (about 100 MB of working arrays).
+CONTRADICTION_BLOCK_VOTES = 1 << 20
+
+
 def _contradiction(df: CodedJudgments, real: np.ndarray, table: pd.DataFrame, th: Thresholds) -> None:
     """FastChat's ``outlier_detect`` (fastchat/serve/monitor/elo_analysis.py), vectorised.
 
@@ -375,29 +380,42 @@ def _contradiction(df: CodedJudgments, real: np.ndarray, table: pd.DataFrame, th
     of a rater's votes towards its 5).
     """
     contrast = df.contrast if df.contrast is not None else df.item
-    rows = np.flatnonzero(real)
-    n_criteria = max(len(df.criteria), 1)
-    # One integer per (contrast item, criterion), and per (rater, contrast item, criterion).
-    item_codes, item_index = unique_inverse(contrast[rows])
-    key = item_index.astype(np.int64) * n_criteria + df.criterion[rows]
-    n_keys = len(item_codes) * n_criteria
-    own_key = df.rater_index[rows].astype(np.int64) * n_keys + key
+    rows = np.flatnonzero(real & (df.criterion >= 0))
+    items, item_index = unique_inverse(contrast[rows])
+    item = item_index.astype(np.int32)  # a code per contrast item: far below 2**31
+    del item_index
+    criterion = df.criterion[rows]
     crowd = ~df.excluded[rows] & df.decisive[rows]
     is_a = df.choice[rows] == 0
-    n = np.bincount(key[crowd], minlength=n_keys)[key]
-    n1 = np.bincount(key[crowd & is_a], minlength=n_keys)[key]
-    # Grouped by hashing: (rater, item, criterion) keys are too sparse for a table, and no order is needed.
-    own_index, owned = pd.factorize(own_key)
-    r = np.bincount(own_index[crowd], minlength=len(owned))[own_index]
-    r1 = np.bincount(own_index[crowd & is_a], minlength=len(owned))[own_index]
-    o1 = (n1 - r1).astype(np.float64)
-    o0 = (n - n1 - (r - r1)).astype(np.float64)
+    n_criteria = max(len(df.criteria), 1)
+    # Per vote, the other included raters' decisive votes on the same (contrast item, criterion): all of
+    # them (o1 + o0) and those for A (o1). Counted a block of contrast items at a time (every vote on an
+    # item is in its block): ten million votes' keys and groupings at once took 1.3 GB, a block of about a
+    # million votes takes a tenth.
+    o1 = np.zeros(len(rows), dtype=np.int32)  # counts of votes: far below 2**31
+    o0 = np.zeros(len(rows), dtype=np.int32)
+    blocks = -(-len(rows) // CONTRADICTION_BLOCK_VOTES)
+    for low, high in itertools.pairwise(np.linspace(0, len(items), blocks + 1).astype(np.int64)):
+        at = np.flatnonzero((item >= low) & (item < high))
+        key = (item[at] - low).astype(np.int64) * n_criteria + criterion[at]
+        n_keys = int(high - low) * n_criteria
+        decisive, for_a = crowd[at], crowd[at] & is_a[at]
+        n = np.bincount(key[decisive], minlength=n_keys)[key]
+        n1 = np.bincount(key[for_a], minlength=n_keys)[key]
+        # The rater's own votes on it, grouped by hashing: (rater, item, criterion) keys are too sparse for
+        # a table, and no order is needed.
+        own, owned = pd.factorize(df.rater_index[rows[at]].astype(np.int64) * n_keys + key)
+        r = np.bincount(own[decisive], minlength=len(owned))[own]
+        r1 = np.bincount(own[for_a], minlength=len(owned))[own]
+        o1[at] = n1 - r1
+        o0[at] = n - n1 - (r - r1)
     mm = o1 + o0
     used = np.flatnonzero(mm >= 1)
     # Each rater's first votes only: ranked within the rater by a stable sort of the rater codes, before
     # any per-vote product, so the factors below are computed for at most max_votes rows a rater.
-    used = used[rank_within(df.rater_index[rows[used]]) < th.contradiction_max_votes]
-    label, mm, o0, o1 = df.label[rows[used]], mm[used], o0[used], o1[used]
+    used = used[first_within(df.rater_index[rows[used]], th.contradiction_max_votes)]
+    label = df.label[rows[used]]
+    mm, o0, o1 = (v[used].astype(np.float64) for v in (mm, o0, o1))
     le = np.where(label == 0, mm, o0)  # R ≤ v: v = 1 takes all, else the zeros
     ge = np.where(label == 1, mm, o1)  # R ≥ v: v = 0 takes all, else the ones
     frame = pd.DataFrame(

@@ -68,15 +68,20 @@ def positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return table[(wanted - low).astype(np.intp, copy=False)]
 
 
-def rank_within(codes: np.ndarray) -> np.ndarray:
-    """Each row's place among the rows of its code, in the order given (pandas' ``groupby.cumcount``),
-    for non-negative integer codes; a stable sort, which numpy does by radix for codes of 16 bits."""
+def first_within(codes: np.ndarray, count: int) -> np.ndarray:
+    """The positions of the first ``count`` rows of each code, in the order given (pandas'
+    ``groupby.cumcount() < count``, as sorted positions), for non-negative integer codes.
+
+    One stable sort of the codes, which numpy does by radix for codes of 16 bits; only the kept rows get
+    a position of their own (a rank for every row took 0.3 GB more at ten million rows)."""
     codes = np.asarray(codes)
     if not len(codes):
         return np.zeros(0, dtype=np.int64)
     narrow = codes.astype(np.uint16) if int(codes.max()) < 1 << 16 else codes
     order = np.argsort(narrow, kind="stable")
     sizes = np.bincount(codes)
-    rank = np.empty(len(codes), dtype=np.int64)
-    rank[order] = np.arange(len(codes)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    return rank
+    kept = np.minimum(sizes, count)
+    # Within each code's run of the sorted order, its first ``kept`` entries.
+    starts = np.repeat(np.cumsum(sizes) - sizes, kept)
+    offsets = np.arange(int(kept.sum())) - np.repeat(np.cumsum(kept) - kept, kept)
+    return np.sort(order[starts + offsets])

@@ -13,6 +13,7 @@ from crowdkit.aggregation import DawidSkene
 from scipy.stats import binomtest
 from statsmodels.stats.multitest import multipletests
 
+from annotate import quality
 from annotate.quality import quality_fit
 from annotate.quality_simulation import simulate_track
 
@@ -166,6 +167,20 @@ def test_only_a_raters_first_hundred_votes_against_the_crowd_count() -> None:
     # In the other order the contradictions come first and are counted.
     first = quality_fit(pd.DataFrame(rows + contradicting + agreeing)).raters.set_index("rater")
     assert first.loc[9, "contradiction_e"] == pytest.approx(2.5**20)
+
+
+def test_the_contradiction_counts_taken_a_block_of_items_at_a_time_give_the_figures_of_one_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frame = small_track()
+    # A rater who votes some comparisons twice: their own votes on an item are left out of its crowd.
+    twice = frame[(frame["rater"] == frame["rater"].iloc[0]) & ~frame["is_gold"] & ~frame["is_repeat"]]
+    frame = pd.concat([frame, twice.head(15).assign(choice="B")], ignore_index=True)
+    whole = quality_fit(frame).raters
+    monkeypatch.setattr(quality, "CONTRADICTION_BLOCK_VOTES", 37)
+    blocks = quality_fit(frame).raters
+    assert whole["contradiction_votes"].sum() > 0
+    pd.testing.assert_frame_equal(blocks, whole, check_exact=True)
 
 
 def test_a_judgment_table_without_a_column_or_with_an_unknown_choice_is_refused() -> None:

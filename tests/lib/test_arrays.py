@@ -46,9 +46,14 @@ def test_floats_take_numpys_path() -> None:
     np.testing.assert_array_equal(inverse, [2, 1, 2, 0])
 
 
-@pytest.mark.parametrize(("size", "codes"), [(0, 1), (1, 1), (10_000, 7), (20_000, 70_000)])
-def test_rank_within_is_pandas_cumcount(size: int, codes: int) -> None:
+@pytest.mark.parametrize(
+    ("size", "codes", "count"),
+    [(0, 1, 3), (1, 1, 1), (10_000, 7, 100), (10_000, 7, 5_000), (20_000, 70_000, 1)],
+)
+def test_first_within_keeps_the_rows_pandas_cumcount_ranks_below_count(
+    size: int, codes: int, count: int
+) -> None:
     # Codes under 2**16 take numpy's radix sort; wider ones its merge sort: both stable.
     values = np.random.default_rng(size).integers(0, codes, size=size)
-    expected = pd.Series(values).groupby(values).cumcount().to_numpy()
-    np.testing.assert_array_equal(arrays.rank_within(values), expected)
+    expected = np.flatnonzero(pd.Series(values).groupby(values).cumcount().to_numpy() < count)
+    np.testing.assert_array_equal(arrays.first_within(values, count), expected)
