@@ -135,8 +135,9 @@ def export_build(
 
 @dataclass
 class _Data:
-    # Compact columns (exports.votes_stream): data/votes.parquet is written while they are read.
-    judgments: pa.Table  # every judgment read: the votes, gold and repeat checks, excluded seats' votes
+    # Compact columns (exports.votes_stream): data/votes.parquet is written while they are read. Every
+    # judgment read (the votes, gold and repeat checks, excluded seats' votes) went to the quality fit,
+    # which holds them no longer than it needs them.
     votes: pa.Table  # the dataset's votes
     newest_us: int | None  # the newest dataset vote's created_at
     quality: PendingQuality  # the rater quality fit, running on a thread of its own
@@ -159,8 +160,8 @@ def _read_all(*, options: ExportOptions, excluded: set[int], work: Path, pool: T
         options=options, excluded_raters=excluded, path=work / "data/votes.parquet"
     )
     # The dataset's votes: every pair, count, statistic and adapter is made of these alone.
-    judgments, votes = streamed.judgments, streamed.votes
-    quality = export_quality_begin(votes=judgments, pool=pool)
+    votes = streamed.votes
+    quality = export_quality_begin(votes=streamed.judgments, pool=pool)
     criterion_codes = votes["criterion_code"].to_numpy()
     # Joint criteria always get their columns, even without a vote: the joint label reads them.
     criteria = options.criteria or aggregate.criteria_ordered(
@@ -187,7 +188,6 @@ def _read_all(*, options: ExportOptions, excluded: set[int], work: Path, pool: T
         raise
     identity_ids = np.unique(comparisons["identity_id"].to_numpy())
     return _Data(
-        judgments=judgments,
         votes=votes,
         newest_us=streamed.newest_us,
         quality=quality,
@@ -346,7 +346,8 @@ def _write_without_quality(
             counts=data.counts,
             criteria=data.criteria,
             # The compared videos: a story's shot videos, exported with its joined file, are in no case.
-            videos=data.videos.filter(compared),
+            # Without such videos, the table itself, not a copy of it.
+            videos=data.videos if pc.all(compared).as_py() else data.videos.filter(compared),
             prompts=data.prompts,
             galleries=galleries,
             split_of_pair=split_of_pair,

@@ -177,8 +177,11 @@ def groups_table(
     identity_of_pair = comparisons["identity_id"].to_numpy()
     pair_identities, first_pair = np.unique(identity_of_pair, return_index=True)
     split_code = split_of_pair[first_pair][np.searchsorted(pair_identities, identity)]
-    listed_columns = ["sha256", "file", "method_id", "method", "method_role", "seed", "settings"]
-    taken = videos.select(listed_columns).take(pa.array(order, type=pa.int64()))
+    in_order = pa.array(order, type=pa.int64())
+
+    def listed_in_order(values: pa.Array | pa.ChunkedArray, kind: pa.DataType) -> pa.ListArray:
+        return listed(values.take(in_order), kind)
+
     columns: list[tables.Column] = [
         ("case_id", pa.int64(), np.arange(len(starts))),
         (
@@ -198,11 +201,13 @@ def groups_table(
         ("fps", pa.float64(), sorted_keys[5][starts]),
         ("n_videos", pa.int64(), np.diff(np.r_[starts, len(order)])),
         ("video_ids", pa.list_(pa.int64()), listed(video_ids[order], pa.int64())),
-        ("video_paths", pa.list_(pa.string()), listed(tables.media_paths(taken), pa.string())),
-        ("methods", pa.list_(pa.string()), listed(taken["method"], pa.string())),
-        ("method_roles", pa.list_(pa.string()), listed(taken["method_role"], pa.string())),
-        ("seeds", pa.list_(pa.int64()), listed(taken["seed"], pa.int64())),
-        ("setups", pa.list_(pa.string()), listed(video_setups(taken), pa.string())),
+        # Each column taken in case order on its own: the videos' other text (hashes, files, settings) is
+        # never copied.
+        ("video_paths", pa.list_(pa.string()), listed_in_order(tables.media_paths(videos), pa.string())),
+        ("methods", pa.list_(pa.string()), listed_in_order(videos["method"], pa.string())),
+        ("method_roles", pa.list_(pa.string()), listed_in_order(videos["method_role"], pa.string())),
+        ("seeds", pa.list_(pa.int64()), listed_in_order(videos["seed"], pa.int64())),
+        ("setups", pa.list_(pa.string()), listed(video_setups(videos)[order], pa.string())),
     ]
     first, second = a[within], b[within]
     for index, criterion in enumerate(criteria):

@@ -160,15 +160,28 @@ class PendingQuality:
     def posteriors(
         self, comparison_ids: np.ndarray, criteria: tuple[str, ...]
     ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Per criterion: P(A), P(B), P(tie) of each pair (in ``comparison_ids`` order), NaN where no
-        included rater voted."""
+        """Per criterion: P(A), P(B), P(tie) of each pair (``comparison_ids``, sorted), NaN where no
+        included rater voted. Once: the pairs files are their only reader, and the fit's frame of them
+        (hundreds of MB at millions of pairs) is let go here."""
         fit = self.fit.result()
-        post = fit.posteriors if fit is not None else pd.DataFrame(columns=["item", "criterion", *PROBAS])
         posteriors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        post = fit.posteriors if fit is not None else pd.DataFrame(columns=["item", "criterion", *PROBAS])
+        of = post["criterion"].to_numpy()
         for criterion in criteria:
-            at = post[post["criterion"] == criterion].set_index("item").reindex(comparison_ids)
-            p_a, p_b, p_tie = (at[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in PROBAS)
-            posteriors[criterion] = (p_a, p_b, p_tie)
+            rows = np.flatnonzero(of == criterion)
+            items = post["item"].to_numpy()[rows]
+            at = np.minimum(np.searchsorted(comparison_ids, items), max(len(comparison_ids) - 1, 0))
+            exported = comparison_ids[at] == items if len(comparison_ids) else np.zeros(0, dtype=bool)
+            columns = []
+            for name in PROBAS:
+                values = np.full(len(comparison_ids), np.nan)
+                values[at[exported]] = post[name].to_numpy(dtype=np.float64)[rows[exported]]
+                columns.append(values)
+            posteriors[criterion] = (columns[0], columns[1], columns[2])
+        if fit is not None:
+            kept: Future[QualityFit | None] = Future()
+            kept.set_result(QualityFit(raters=fit.raters, posteriors=post.iloc[:0]))
+            self.fit = kept
         return posteriors
 
     def raters(self) -> pa.Table:
@@ -195,18 +208,26 @@ def export_quality_begin(*, votes: pa.Table, pool: ThreadPoolExecutor) -> Pendin
     excluded = {int(r) for r in np.unique(raters_pk[seat_excluded])}
     durations: Future[pd.Series[float]] = Future()
     inputs = FitInputs(gold=known_gold(votes), durations=durations.result)
+    judged = unique_values(votes["comparison_id"].to_numpy())
+    # The fit takes the table over: once coded, the columns it no longer reads are let go (a caller that
+    # keeps no reference of its own frees them), not held until the fit is done.
+    handed = [votes]
+    del votes
 
     def fitted() -> QualityFit | None:
-        if not votes.num_rows:
+        judgments = handed.pop()
+        if not judgments.num_rows:
             return None
-        return quality_fit(judgments_coded(votes, inputs), excluded=excluded)
+        coded = judgments_coded(judgments, inputs)
+        del judgments
+        return quality_fit(coded, excluded=excluded)
 
     fit = pool.submit(fitted)
     return PendingQuality(
         fit=fit,
         pool=pool,
         durations=durations,
-        judged=unique_values(votes["comparison_id"].to_numpy()),
+        judged=judged,
         excluded=excluded,
     )
 
