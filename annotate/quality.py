@@ -456,7 +456,7 @@ def _models(
         rows = np.flatnonzero(real & (df.criterion == code))
         if not len(rows):
             continue
-        item, rater, label = df.item[rows], df.rater[rows], df.label[rows].astype(np.int64)
+        item, rater, label = df.item[rows], df.rater[rows], df.label[rows]  # label: int8 codes
         inside = ~df.excluded[rows]
         if not inside.any():
             continue
@@ -464,12 +464,17 @@ def _models(
         # The first known answer of each gold item, both bad as a tie.
         gold_items, first = np.unique(df.item[known], return_index=True)
         truth = np.minimum(df.gold[known][first], 2).astype(np.int64)
-        tasks, task = unique_inverse(np.concatenate([item[inside], -1 - df.item[known]]))
-        workers, worker = unique_inverse(np.concatenate([rater[inside], df.rater[known]]))
-        answered = np.concatenate([label[inside], df.label[known].astype(np.int64)])
+        # Codes as narrow as they go (items and raters number far below 2**31): at ten million judgments
+        # every per-answer array of a criterion is tens of MB, several held at once.
+        tasks, task_index = unique_inverse(np.concatenate([item[inside], -1 - df.item[known]]))
+        task = task_index.astype(np.int32)
+        workers, worker_index = unique_inverse(np.concatenate([rater[inside], df.rater[known]]))
+        worker = worker_index.astype(np.int32)
+        del task_index, worker_index
+        answered = np.concatenate([label[inside], df.label[known]])
         # The classes crowd-kit would see: those answered, and those a gold item is known to have.
         classes = np.unique(np.concatenate([answered, truth]))
-        codes = np.full(len(LABELS), -1, dtype=np.int64)
+        codes = np.full(len(LABELS), -1, dtype=np.int8)
         codes[classes] = np.arange(len(classes))
         true_labels = np.full(len(tasks), -1, dtype=np.int64)
         true_labels[np.searchsorted(tasks, -1 - gold_items)] = codes[truth]
