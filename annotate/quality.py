@@ -170,9 +170,11 @@ def quality_fit(
     df = judgments if isinstance(judgments, CodedJudgments) else CodedJudgments.from_frame(judgments)
     excluded_set = {int(r) for r in excluded}
     rater = df.rater
-    raters_values, df.rater_index = unique_inverse(rater)
+    raters_values, rater_index = unique_inverse(rater)
+    df.rater_index = rater_index.astype(np.int32)  # raters number far below 2**31
+    del rater_index
     df.excluded = np.isin(rater, np.array(sorted(excluded_set), dtype=np.int64))
-    raters = pd.Index(raters_values, name="rater")
+    raters = pd.Index(raters_values.astype(np.int64), name="rater")
     table = pd.DataFrame(index=raters)
     table["excluded"] = table.index.isin(excluded_set)
 

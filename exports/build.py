@@ -38,6 +38,7 @@ from exports.options import SPLITS, ExportOptions
 from exports.quality import PendingQuality, export_quality_begin
 from lib.arrays import unique_values
 from lib.hashing import sha256_file
+from lib.memory import release_freed_memory
 from studies.models import Study
 
 # Schema 1 with the quality columns and file of schema 2 (shared/export-spec.md): readers of schema 1
@@ -328,6 +329,7 @@ def _write_without_quality(
         adapter_counts = adapters.write_adapters(
             work=work, pairs=pairs, criteria=data.criteria, labels=labels, joint=joint
         )
+    release_freed_memory()  # the adapters' slices, before the groups are fitted
     # Schema 2: data/groups.parquet (one row per case): exports/groups.py.
     schema_2_groups: dict[str, Any] = {}
     if options.schema == 2:

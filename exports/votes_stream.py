@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from exports import read, tables, trainers, write
 from exports.options import ExportOptions
+from lib.memory import release_freed_memory
 
 # Judgment ids per range: two row groups' worth (a range holds at most this many judgments). Larger
 # ranges hold more at once and are not faster: at a million judgments, four groups a range peaked 90 MB
@@ -79,8 +80,9 @@ def votes_stream(*, options: ExportOptions, excluded_raters: set[int], path: Pat
                     _numpy(values.fill_null(-1) if nullable else values).astype(kind, copy=False)
                 )
             del judgments, written, rows
-            # Arrow's allocator keeps freed pages for reuse; handed back, the next range starts lower.
-            pa.default_memory_pool().release_unused()
+            # Arrow's and glibc's allocators keep freed pages for reuse; handed back, the next range starts
+            # lower.
+            release_freed_memory()
     columns: dict[str, pa.Array] = {}
     for name, _, nullable in COMPACT:
         values = np.concatenate(parts.pop(name))

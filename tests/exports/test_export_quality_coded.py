@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 from annotate.quality import quality_fit
 from annotate.quality_simulation import simulate_track
@@ -55,8 +56,11 @@ def compact_of(frame: pd.DataFrame) -> tuple[pa.Table, FitInputs]:
     return compact, FitInputs(gold=gold, durations=lambda: durations)
 
 
-def test_the_coded_columns_give_the_fit_of_the_text_frame_exactly() -> None:
+@pytest.mark.parametrize("id_offset", [0, 2**31])  # ids the fit narrows to int32, and ids it cannot
+def test_the_coded_columns_give_the_fit_of_the_text_frame_exactly(id_offset: int) -> None:
     frame = simulate_track(11, comparisons=150).judgments.copy()
+    frame["item"] += id_offset
+    frame["rater"] += id_offset
     # A second criterion, some both-bad answers, an unknown response time and an unknown video length.
     frame.loc[frame.index % 3 == 0, "criterion"] = "identity_fidelity"
     frame.loc[frame.index % 17 == 0, "choice"] = "both_bad"
@@ -81,8 +85,10 @@ def test_the_coded_columns_give_the_fit_of_the_text_frame_exactly() -> None:
     assert frame["is_repeat"].any() and gold.any() and frame["repeat_choice_same"].notna().any()
     compact, inputs = compact_of(frame)
 
-    from_codes = quality_fit(judgments_coded(compact, inputs), excluded={3})
-    from_text = quality_fit(frame, excluded={3})
+    coded = judgments_coded(compact, inputs)
+    assert coded.item.dtype == (np.int32 if id_offset == 0 else np.int64)
+    from_codes = quality_fit(coded, excluded={3 + id_offset})
+    from_text = quality_fit(frame, excluded={3 + id_offset})
 
     pd.testing.assert_frame_equal(from_codes.raters, from_text.raters, check_exact=True)
     pd.testing.assert_frame_equal(from_codes.posteriors, from_text.posteriors, check_exact=True)
