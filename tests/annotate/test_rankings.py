@@ -9,6 +9,7 @@ import math
 import choix
 import numpy as np
 import pytest
+from scipy import sparse
 
 from annotate import rankings
 from annotate.rankings import ALPHA, Judged, RankingError, _elo_batch, fit_scores, leaderboard
@@ -316,3 +317,23 @@ def test_bad_input_is_a_ranking_error_that_names_it() -> None:
     for call, words in cases:
         with pytest.raises(RankingError, match=words):
             call()
+
+
+def test_each_clusters_cells_summed_in_a_table_equal_scipys_coo_sums() -> None:
+    rng = np.random.default_rng(5)
+    votes, clusters, n = 20_000, 40, 6
+    cluster = rng.integers(0, clusters, votes)
+    first = rng.integers(0, n, votes)
+    second = (first + rng.integers(1, n, votes)) % n
+    outcome = rng.choice([0.0, 0.5, 1.0], votes)
+    win_cell, loss_cell = first * n + second, second * n + first
+    assert clusters * n * n <= votes  # the table's side of rankings._cluster_cells
+    by_table = rankings._cluster_cells(cluster, clusters, win_cell, loss_cell, outcome, n * n)
+    by_coo = sparse.coo_matrix(
+        (
+            np.concatenate([outcome, 1.0 - outcome]),
+            (np.concatenate([cluster, cluster]), np.concatenate([win_cell, loss_cell])),
+        ),
+        shape=(clusters, n * n),
+    ).tocsr()
+    np.testing.assert_array_equal(by_table.toarray(), by_coo.toarray())
