@@ -80,15 +80,15 @@ def votes_stream(*, options: ExportOptions, excluded_raters: set[int], path: Pat
                     _numpy(values.fill_null(-1) if nullable else values).astype(kind, copy=False)
                 )
             del judgments, written, rows
-            # Arrow's and glibc's allocators keep freed pages for reuse; handed back, the next range starts
-            # lower.
-            release_freed_memory()
+            # Arrow's allocator keeps freed pages for reuse; handed back, the next range starts lower.
+            pa.default_memory_pool().release_unused()
     columns: dict[str, pa.Array] = {}
     for name, _, nullable in COMPACT:
         values = np.concatenate(parts.pop(name))
         columns[name] = pa.array(values, mask=values < 0) if nullable else pa.array(values)
     compact = pa.table(columns)
     votes = compact.select(VOTE_COLUMNS).filter(pa.array(read.dataset_mask(compact)))
+    release_freed_memory()  # the ranges' pieces, before the quality fit and the catalog take their place
     return Streamed(judgments=compact, votes=votes, newest_us=newest, gold=gold, repeat=repeat)
 
 
