@@ -61,6 +61,15 @@ def in_view_without_scrolling(page, locator) -> tuple[bool, str]:
     return inside, f"{box} in {viewport} scrolled {scrolled}"
 
 
+def close_instructions(page) -> None:
+    """Close the instructions and wait until the choice is stored: the details' toggle event stores it
+    after the click, and a reload before it would show them open again, above the vote."""
+    page.locator("details.instructions summary").click()
+    page.wait_for_function(
+        "() => Object.keys(localStorage).some(k => k.startsWith('open:') && localStorage[k] === 'closed')"
+    )
+
+
 def video_area(page) -> float:
     boxes = [page.locator(".ab-videos video").nth(k).bounding_box() for k in range(2)]
     return sum(box["width"] * box["height"] for box in boxes if box)
@@ -95,7 +104,7 @@ def test_the_vote_buttons_of_a_track_are_in_view_at_laptop_sizes(
     # The first visit shows how to judge; closed once read, it stays closed on later visits.
     instructions = page.locator("details.instructions")
     assert instructions.get_attribute("open") is not None
-    instructions.locator("summary").click()
+    close_instructions(page)
     page.reload()
     assert instructions.get_attribute("open") is None
 
@@ -122,7 +131,7 @@ def test_a_narrative_comparison_with_its_shot_strip_fits_at_laptop_sizes(
     track = tests.factories.make_narrative_track(kind=kind, annotators=[annotator], shape=shape)
     sign_in(page, live_server.url, "annotator-1", "pw-annotator-1")
     page.goto(f"{live_server.url}/tracks/{track.pk}/")
-    page.locator("details.instructions summary").click()  # read once, closed from then on
+    close_instructions(page)  # read once, closed from then on
 
     for target in (".shot-strip", ".vote-buttons"):
         measure_at_every_size(
