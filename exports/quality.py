@@ -19,7 +19,7 @@ import pyarrow as pa
 from annotate.models import GoldAnswer, Rater, TrackRaterDecision
 from annotate.quality import CHOICE_ORDER, CodedJudgments, QualityFit, quality_fit
 from exports import aggregate, read, tables
-from lib.arrays import positions, unique_values
+from lib.arrays import positions, positions_or_missing, unique_values
 from lib.memory import release_freed_memory
 
 T = TypeVar("T")
@@ -71,8 +71,8 @@ def judgments_coded(votes: pa.Table, inputs: FitInputs) -> CodedJudgments:
     # The rows come in judgment-id order, so the originals are found by a binary search of the repeats.
     original = votes["repeat_of"].fill_null(-1).to_numpy()
     repeats = np.flatnonzero(is_repeat)
-    where = np.minimum(np.searchsorted(ids, original[repeats]), max(len(ids) - 1, 0))
-    found = ids[where] == original[repeats] if len(ids) else np.zeros(0, dtype=bool)
+    where = positions_or_missing(ids, original[repeats])
+    found = where >= 0
     read_with = np.zeros(len(ids), dtype=bool)
     read_with[repeats[found]] = True
     answered_same = np.zeros(len(ids), dtype=bool)
@@ -175,16 +175,16 @@ class PendingQuality:
         fit = self.fit.result()
         posteriors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         post = fit.posteriors if fit is not None else pd.DataFrame(columns=["item", "criterion", *PROBAS])
-        of = post["criterion"].to_numpy()
+        of, items = post["criterion"].to_numpy(), post["item"].to_numpy()
+        probas = [post[name].to_numpy(dtype=np.float64) for name in PROBAS]
         for criterion in criteria:
             rows = np.flatnonzero(of == criterion)
-            items = post["item"].to_numpy()[rows]
-            at = np.minimum(np.searchsorted(comparison_ids, items), max(len(comparison_ids) - 1, 0))
-            exported = comparison_ids[at] == items if len(comparison_ids) else np.zeros(0, dtype=bool)
+            at = positions_or_missing(comparison_ids, items[rows])
+            exported = at >= 0
             columns = []
-            for name in PROBAS:
+            for values_of_fit in probas:
                 values = np.full(len(comparison_ids), np.nan)
-                values[at[exported]] = post[name].to_numpy(dtype=np.float64)[rows[exported]]
+                values[at[exported]] = values_of_fit[rows[exported]]
                 columns.append(values)
             posteriors[criterion] = (columns[0], columns[1], columns[2])
         if fit is not None:

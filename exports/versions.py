@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from exports import write
 from exports.options import ExportOptions
+from lib.arrays import positions_or_missing
 
 DIFF_FILE = "data/diff.parquet"
 KINDS = ("judgment_added", "judgment_removed", "pair_added", "pair_removed", "label_changed")
@@ -179,13 +180,8 @@ def _rows_in(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     """The row of each of ``wanted`` in ``ids`` (unique; written in id order, so rarely sorted again),
     -1 where it is not there."""
     order = None if bool(np.all(ids[1:] > ids[:-1])) else np.argsort(ids, kind="stable")
-    keys = ids if order is None else ids[order]
-    if not len(keys):
-        return np.full(len(wanted), -1, dtype=np.int64)
-    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-    found = keys[at] == wanted
-    rows = at if order is None else order[at]
-    return np.where(found, rows, -1)
+    at = positions_or_missing(ids if order is None else ids[order], wanted)
+    return at if order is None else np.where(at >= 0, order[at], -1)
 
 
 def _rows(kind: str, n: int, **columns: Any) -> dict[str, Any]:

@@ -68,6 +68,15 @@ def positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return table[(wanted - low).astype(np.intp, copy=False)]
 
 
+def positions_or_missing(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The position of each of ``wanted`` in ``sorted_ids`` (distinct, sorted), -1 where it is not there."""
+    sorted_ids, wanted = np.asarray(sorted_ids), np.asarray(wanted)
+    if not len(sorted_ids):
+        return np.full(len(wanted), -1, dtype=np.int64)
+    at = np.minimum(np.searchsorted(sorted_ids, wanted), len(sorted_ids) - 1)
+    return np.where(sorted_ids[at] == wanted, at, -1)
+
+
 def first_within(codes: np.ndarray, count: int) -> np.ndarray:
     """The positions of the first ``count`` rows of each code, in the order given (pandas'
     ``groupby.cumcount() < count``, as sorted positions), for non-negative integer codes.

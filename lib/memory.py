@@ -10,18 +10,16 @@ Arrow's pool keeps freed blocks for reuse in the same way.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 from collections.abc import Callable
 
 import pyarrow as pa
 
 
 def _glibc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
+    # The process's own symbols, where glibc's are: no search for the library (ctypes.util.find_library
+    # runs ldconfig), since this module is imported with the export at start-up.
     try:
-        trim: Callable[[int], int] = ctypes.CDLL(name).malloc_trim
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim this way
         return None
     return trim

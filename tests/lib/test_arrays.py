@@ -57,3 +57,12 @@ def test_first_within_keeps_the_rows_pandas_cumcount_ranks_below_count(
     values = np.random.default_rng(size).integers(0, codes, size=size)
     expected = np.flatnonzero(pd.Series(values).groupby(values).cumcount().to_numpy() < count)
     np.testing.assert_array_equal(arrays.first_within(values, count), expected)
+
+
+@pytest.mark.parametrize("size", [0, 1, 1_000])
+def test_positions_or_missing_are_searchsorted_where_found_and_minus_one_elsewhere(size: int) -> None:
+    rng = np.random.default_rng(size)
+    ids = np.unique(rng.integers(0, 5 * size + 1, size=size))
+    wanted = rng.integers(-2, 5 * size + 3, size=200)
+    expected = [int(np.flatnonzero(ids == w)[0]) if w in ids else -1 for w in wanted]
+    np.testing.assert_array_equal(arrays.positions_or_missing(ids, wanted), expected)
