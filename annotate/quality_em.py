@@ -104,8 +104,9 @@ def dawid_skene(
         with np.errstate(divide="ignore"):
             return np.where(answered[:, :, None], log(np.where(answered[:, :, None], errors, 1.0)), 0.0)
 
-    counts = np.bincount(task * k + label, minlength=n_tasks * k).reshape(n_tasks, k).astype(np.float64)
-    probas = correct(counts / counts.sum(axis=1, keepdims=True))
+    probas = np.bincount(task * k + label, minlength=n_tasks * k).reshape(n_tasks, k).astype(np.float64)
+    probas /= probas.sum(axis=1, keepdims=True)  # the answers' shares: the majority-vote start
+    probas = correct(probas)
     priors = probas.mean(axis=0)
     errors = m_step(np.asarray(mt @ probas))
     loss = -np.inf
@@ -113,17 +114,26 @@ def dawid_skene(
     while iterations < n_iter:
         iterations += 1
         priors = np.maximum(priors, EPS)
-        log_likelihood = np.log2(priors) + np.asarray(m @ logs(errors, np.log2).reshape(n_workers * k, k))
-        scaled = np.exp2(log_likelihood - row_max(log_likelihood)[:, None])
-        probas = correct(scaled / row_sum(scaled)[:, None])
+        # The (items, classes) arrays are worked on in place: at millions of items each is tens of MB,
+        # and a new one per operation held five of them at once. The same operations on the same
+        # values, so the same bits.
+        probas = np.asarray(m @ logs(errors, np.log2).reshape(n_workers * k, k))
+        probas += np.log2(priors)  # the log-likelihood
+        probas -= row_max(probas)[:, None]
+        np.exp2(probas, out=probas)
+        probas /= row_sum(probas)[:, None]
+        probas = correct(probas)
         priors = probas.mean(axis=0)
         # One product serves the M-step and the evidence lower bound: both read these posteriors.
         per_pair = np.asarray(mt @ probas)
         errors = m_step(per_pair)
         # The evidence lower bound per answer, as crowd-kit computes it to decide when to stop.
         joint = per_pair * (logs(errors, np.log).reshape(n_workers * k, k) + np.log(np.maximum(priors, EPS)))
-        probas = np.maximum(probas, EPS)  # crowd-kit clips the posteriors it returns here
-        entropy = -(np.log(probas) * probas).sum()
+        np.maximum(probas, EPS, out=probas)  # crowd-kit clips the posteriors it returns here
+        plogp = np.log(probas)
+        plogp *= probas
+        entropy = -plogp.sum()
+        del plogp
         new_loss = float(joint.sum() + entropy) / len(task)
         if new_loss - loss < tol:
             break
@@ -194,7 +204,10 @@ def mace(
         s0_theta = (spamming[:, [0]] * thetas).reshape(-1)  # per (rater, answer) pair
         s1 = np.repeat(spamming[:, 1], n_l)
         v = s0_theta[:, None] + s1[:, None] * same  # (pairs, classes)
-        marginals = np.exp(np.asarray(m @ np.log(v))) / n_l
+        # In place, as in Dawid–Skene: one (items, classes) array where there were three.
+        marginals = np.asarray(m @ np.log(v))
+        np.exp(marginals, out=marginals)
+        marginals /= n_l
         q = marginals / row_sum(marginals)[:, None]
         g = np.asarray(mt @ q)  # (pairs, classes)
         strategy = (s0_theta * (g / v).sum(axis=1)).reshape(n_w, n_l)

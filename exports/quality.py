@@ -173,25 +173,35 @@ class PendingQuality:
         included rater voted. Once: the pairs files are their only reader, and the fit's frame of them
         (hundreds of MB at millions of pairs) is let go here."""
         fit = self.fit.result()
-        posteriors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         post = fit.posteriors if fit is not None else pd.DataFrame(columns=["item", "criterion", *PROBAS])
-        of, items = post["criterion"].to_numpy(), post["item"].to_numpy()
-        probas = [post[name].to_numpy(dtype=np.float64) for name in PROBAS]
-        for criterion in criteria:
-            rows = np.flatnonzero(of == criterion)
+        # The pairs' rows of each criterion's posteriors, and the positions of those rows in the fit's.
+        of = post["criterion"]
+        fitted = list(of.cat.categories) if isinstance(of.dtype, pd.CategoricalDtype) else []
+        codes = of.cat.codes.to_numpy() if fitted else np.zeros(0, dtype=np.int8)
+        items = post["item"].to_numpy()
+        rows_of, at_of = {}, {}
+        for criterion in set(criteria) & set(fitted):
+            rows = np.flatnonzero(codes == fitted.index(criterion))
             at = positions_or_missing(comparison_ids, items[rows])
-            exported = at >= 0
-            columns = []
-            for values_of_fit in probas:
-                values = np.full(len(comparison_ids), np.nan)
-                values[at[exported]] = values_of_fit[rows[exported]]
-                columns.append(values)
-            posteriors[criterion] = (columns[0], columns[1], columns[2])
+            rows_of[criterion], at_of[criterion] = rows[at >= 0], at[at >= 0]
+        probas = {name: post[name].to_numpy(dtype=np.float64) for name in PROBAS}
         if fit is not None:
+            # The fit's frame goes here, before the pairs' columns are made (only its raters are kept;
+            # a slice of it would keep its arrays), and each probability once spread over the pairs.
             kept: Future[QualityFit | None] = Future()
-            kept.set_result(QualityFit(raters=fit.raters, posteriors=post.iloc[:0]))
+            kept.set_result(QualityFit(raters=fit.raters, posteriors=post.head(0).copy()))
             self.fit = kept
-        return posteriors
+        del fit, post, of, codes, items
+        spread: dict[str, dict[str, np.ndarray]] = {c: {} for c in criteria}
+        for name in PROBAS:
+            values_of_fit = probas.pop(name)
+            for criterion in criteria:
+                values = np.full(len(comparison_ids), np.nan)
+                if criterion in rows_of:
+                    values[at_of[criterion]] = values_of_fit[rows_of[criterion]]
+                spread[criterion][name] = values
+            del values_of_fit
+        return {c: (spread[c]["p_a"], spread[c]["p_b"], spread[c]["p_tie"]) for c in criteria}
 
     def raters(self) -> pa.Table:
         """The raters table; in the calling thread: it reads the database (in the export's snapshot)."""

@@ -3,15 +3,19 @@ figures are those of annotate.quality's frame of text columns, to the last bit."
 
 from __future__ import annotations
 
+import gc
+import weakref
+from concurrent.futures import Future
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 
-from annotate.quality import quality_fit
+from annotate.quality import QualityFit, quality_fit
 from annotate.quality_simulation import simulate_track
 from exports import aggregate
-from exports.quality import FitInputs, judgments_coded
+from exports.quality import FitInputs, PendingQuality, judgments_coded
 
 
 def originals(frame: pd.DataFrame) -> list[int | None]:
@@ -92,3 +96,35 @@ def test_the_coded_columns_give_the_fit_of_the_text_frame_exactly(id_offset: int
 
     pd.testing.assert_frame_equal(from_codes.raters, from_text.raters, check_exact=True)
     pd.testing.assert_frame_equal(from_codes.posteriors, from_text.posteriors, check_exact=True)
+
+
+def test_the_pairs_posteriors_are_the_fits_and_its_frame_is_let_go() -> None:
+    frame = simulate_track(5, comparisons=60).judgments.copy()
+    frame.loc[frame.index % 2 == 0, "criterion"] = "identity_fidelity"
+    fit = quality_fit(frame)
+    post = fit.posteriors
+    # The export's pairs: the fit's items less one, and one the fit never saw.
+    items = np.unique(post["item"].to_numpy())
+    comparison_ids = np.sort(np.append(items[1:], items.max() + 1000))
+    column = post["p_a"].to_numpy()  # a view: the memory is its base's
+    probabilities = weakref.ref(column.base if column.base is not None else column)
+    del column
+    done: Future[QualityFit | None] = Future()
+    done.set_result(fit)
+    pending = PendingQuality(fit=done, pool=None, durations=Future(), judged=items, excluded=set())  # type: ignore[arg-type]
+    criteria = ("element_consistency", "identity_fidelity", "visual_quality")
+
+    spread = pending.posteriors(comparison_ids, criteria)
+
+    for criterion in criteria:
+        of_fit = post[post["criterion"] == criterion].set_index("item")
+        for name, values in zip(("p_a", "p_b", "p_tie"), spread[criterion], strict=True):
+            expected = of_fit[name].reindex(comparison_ids).to_numpy()
+            np.testing.assert_array_equal(values, expected)  # NaN where the fit has no such item
+    assert np.isnan(spread["element_consistency"][0]).all()  # no vote on it: no posterior
+    assert np.isnan(spread["identity_fidelity"][0][-1])  # the pair the fit never saw
+    # Nothing keeps the fit's frame once its posteriors are spread: not even an empty slice of it.
+    del fit, post, done
+    gc.collect()
+    assert probabilities() is None
+    assert pending.fit.result().posteriors.empty
