@@ -49,8 +49,11 @@ def vote_counts(
     it then shows up with n = 0 and the label "none" rather than silently disappearing.
     """
     unique_ids, inverse = unique_inverse(comparison_ids)
+    unique_ids = unique_ids.astype(np.int64, copy=False)  # the votes' ids may come narrowed to int32
     n_criteria = len(criteria)
-    counts = np.zeros((len(unique_ids), n_criteria, len(CATEGORIES)), dtype=np.int64)
+    # int32: a comparison's votes on one criterion number far below 2**31, and at millions of
+    # comparisons the table is held for the whole export (Labels' n_a, n_b, n_tie are views of it).
+    counts = np.zeros((len(unique_ids), n_criteria, len(CATEGORIES)), dtype=np.int32)
     if not n_criteria or not len(unique_ids):
         return unique_ids, counts
     column_of = np.full(len(CRITERIA), -1, dtype=np.int64)

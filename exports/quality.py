@@ -19,7 +19,7 @@ import pyarrow as pa
 from annotate.models import GoldAnswer, Rater, TrackRaterDecision
 from annotate.quality import CHOICE_ORDER, CodedJudgments, QualityFit, quality_fit
 from exports import aggregate, read, tables
-from lib.arrays import positions, positions_or_missing, unique_values
+from lib.arrays import narrow_ids, positions, positions_or_missing, unique_values
 from lib.memory import release_freed_memory
 
 T = TypeVar("T")
@@ -54,7 +54,7 @@ def judgments_coded(votes: pa.Table, inputs: FitInputs) -> CodedJudgments:
     ids = votes["judgment_id"].to_numpy()
     # Comparison and rater ids as int32 when they fit (they do below two billion rows): every per-vote
     # array the fit derives from them is then half as large.
-    comparison = _narrow(votes["comparison_id"].to_numpy())
+    comparison = narrow_ids(votes["comparison_id"].to_numpy())
     criterion_codes = votes["criterion_code"].to_numpy()
     choice_codes = votes["choice_code"].to_numpy()
     is_gold = votes["is_gold"].to_numpy(zero_copy_only=False)
@@ -87,7 +87,7 @@ def judgments_coded(votes: pa.Table, inputs: FitInputs) -> CodedJudgments:
     choice_to_fit = np.array([CHOICE_ORDER.index(c) for c in aggregate.CHOICES] + [-1], dtype=np.int8)
     left_a = votes["shown_left_a"].to_numpy(zero_copy_only=False)
     return CodedJudgments(
-        rater=_narrow(votes["rater_pk"].to_numpy()),
+        rater=narrow_ids(votes["rater_pk"].to_numpy()),
         item=comparison,
         criteria=criteria,
         criterion=to_fit[criterion_codes],
@@ -103,12 +103,6 @@ def judgments_coded(votes: pa.Table, inputs: FitInputs) -> CodedJudgments:
             inputs.durations().reindex(comparison).to_numpy(dtype=np.float64, na_value=np.nan)
         ),
     )
-
-
-def _narrow(ids: np.ndarray) -> np.ndarray:
-    if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= 2**31):
-        return ids.astype(np.int64, copy=False)
-    return ids.astype(np.int32)
 
 
 DURATION_SCHEMA = pa.schema([("comparison_id", pa.int64()), ("duration_ms", pa.float64())])

@@ -116,12 +116,13 @@ class Galleries:
 
 @dataclass(frozen=True)
 class Lookup:
-    """A per-pair column held as each pair's position in a shorter one (a video's path, a prompt's text):
-    taken a slice of pairs at a time, so that no per-pair copy of the text is held whole. At two million
-    pairs the paths, hashes and prompts held per pair were 0.9 GB."""
+    """A per-pair column held as each pair's position in a shorter one (a video's path, a prompt's text,
+    an identity's references, a split's name): taken a slice of pairs at a time, so that no per-pair copy
+    is held whole. At two million pairs the paths, hashes and prompts held per pair were 0.9 GB, and the
+    reference lists, splits, frame rates and frame counts another 0.2 GB."""
 
     values: pa.Array
-    at: np.ndarray  # int64: each pair's position in ``values``
+    at: np.ndarray  # integers: each pair's position in ``values``
 
     def take(self, rows: pa.Array | np.ndarray) -> pa.Array:
         wanted = rows.to_numpy() if isinstance(rows, pa.Array) else rows
@@ -171,19 +172,20 @@ def pairs_build(
     a_at = arrays.positions(video_ids, comparisons["video_a_id"].to_numpy())
     b_at = arrays.positions(video_ids, comparisons["video_b_id"].to_numpy())
     prompt_at = arrays.positions(prompts["prompt_id"].to_numpy(), comparisons["prompt_id"].to_numpy())
-    identity_of_pair = comparisons["identity_id"].to_numpy()
+    identity_at = arrays.positions(galleries.identity_ids, comparisons["identity_id"].to_numpy())
     paths = _single(media_paths(videos))
     sha = _single(videos["sha256"])
     sha_a, sha_b = Lookup(sha, a_at), Lookup(sha, b_at)
+    fps, frames = _single(videos["fps"]), _single(videos["num_frames"])
     columns: dict[str, pa.Array | Lookup] = {
         "comparison_id": comparisons["comparison_id"],
-        "split": pa.array(SPLITS, type=pa.string()).take(pa.array(split_of_pair, type=pa.int64())),
+        "split": Lookup(pa.array(SPLITS, type=pa.string()), split_of_pair),
         "identity_id": comparisons["identity_id"],
         "prompt_id": comparisons["prompt_id"],
         "prompt": Lookup(_single(prompts["full_text"]), prompt_at),
         "differential_prompt": Lookup(_single(prompts["differential_text"]), prompt_at),
-        "reference_ids": galleries.lists_for(identity_of_pair),
-        "primary_reference_id": galleries.primary_for(identity_of_pair),
+        "reference_ids": Lookup(galleries.reference_ids, identity_at),
+        "primary_reference_id": Lookup(galleries.primary, identity_at),
         "video_a_id": comparisons["video_a_id"],
         "video_b_id": comparisons["video_b_id"],
         "video_a_path": Lookup(paths, a_at),
@@ -193,10 +195,10 @@ def pairs_build(
         "are_different": _sliced(lambda rows: pc.not_equal(sha_a.take(rows), sha_b.take(rows)), len(a_at)),
         # Used by the adapters, not written to the pairs files.
         "shown_prompt": Lookup(_single(shown_prompts(prompts)), prompt_at),
-        "fps_a": videos["fps"].take(a_at),
-        "num_frames_a": videos["num_frames"].take(a_at),
-        "fps_b": videos["fps"].take(b_at),
-        "num_frames_b": videos["num_frames"].take(b_at),
+        "fps_a": Lookup(fps, a_at),
+        "num_frames_a": Lookup(frames, a_at),
+        "fps_b": Lookup(fps, b_at),
+        "num_frames_b": Lookup(frames, b_at),
     }
     return Pairs({k: v if isinstance(v, Lookup) else _single(v) for k, v in columns.items()}, split_of_pair)
 

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from exports import read, tables, trainers, write
 from exports.options import ExportOptions
+from lib import arrays
 from lib.memory import release_freed_memory
 
 # Judgment ids per range: two row groups' worth (a range holds at most this many judgments). Larger
@@ -41,8 +42,10 @@ COMPACT = [
     ("repeat_of", np.int64, True),
     ("seat_excluded", np.bool_, False),
 ]
-# The dataset's votes keep fewer: counts, sources, raters and the adapters' conditioning.
+# The dataset's votes keep fewer: counts, sources, raters and the adapters' conditioning. Their
+# comparison and rater ids are int32 when they fit (lib.arrays.narrow_ids), int64 when they do not.
 VOTE_COLUMNS = ["comparison_id", "rater_pk", "track_id", "study_id", "criterion_code", "choice_code"]
+NARROWED = ("comparison_id", "rater_pk")
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,9 @@ def votes_stream(*, options: ExportOptions, excluded_raters: set[int], path: Pat
         columns[name] = pa.array(values, mask=values < 0) if nullable else pa.array(values)
     compact = pa.table(columns)
     votes = compact.select(VOTE_COLUMNS).filter(pa.array(read.dataset_mask(compact)))
+    for name in NARROWED:  # the dataset's votes are held to the end of the export
+        narrowed = arrays.narrow_ids(_numpy(votes[name]))
+        votes = votes.set_column(votes.schema.get_field_index(name), name, pa.array(narrowed))
     release_freed_memory()  # the ranges' pieces, before the quality fit and the catalog take their place
     return Streamed(judgments=compact, votes=votes, newest_us=newest, gold=gold, repeat=repeat)
 

@@ -77,6 +77,14 @@ def positions_or_missing(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarr
     return np.where(sorted_ids[at] == wanted, at, -1)
 
 
+def narrow_ids(ids: np.ndarray) -> np.ndarray:
+    """``ids`` as int32 when every one fits (ids of rows below two billion do), else as int64: held by the
+    million, each array of them is then half as large."""
+    if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= 2**31):
+        return ids.astype(np.int64, copy=False)
+    return ids.astype(np.int32, copy=False)
+
+
 def first_within(codes: np.ndarray, count: int) -> np.ndarray:
     """The positions of the first ``count`` rows of each code, in the order given (pandas'
     ``groupby.cumcount() < count``, as sorted positions), for non-negative integer codes.

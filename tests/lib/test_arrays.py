@@ -66,3 +66,18 @@ def test_positions_or_missing_are_searchsorted_where_found_and_minus_one_elsewhe
     wanted = rng.integers(-2, 5 * size + 3, size=200)
     expected = [int(np.flatnonzero(ids == w)[0]) if w in ids else -1 for w in wanted]
     np.testing.assert_array_equal(arrays.positions_or_missing(ids, wanted), expected)
+
+
+@pytest.mark.parametrize(
+    ("ids", "kind"),
+    [
+        ([0, 7, 2**31 - 1], np.int32),  # the largest id int32 holds
+        ([0, 7, 2**31], np.int64),  # one past it
+        ([-1, 7], np.int64),  # not a row id: kept as it is
+        ([], np.int32),
+    ],
+)
+def test_narrow_ids_keep_every_value_in_int32_only_where_it_fits(ids: list[int], kind: type) -> None:
+    narrowed = arrays.narrow_ids(np.array(ids, dtype=np.int64))
+    assert narrowed.dtype == kind
+    assert narrowed.tolist() == ids
