@@ -555,10 +555,12 @@ def track_decisions(*, comparison_ids: np.ndarray, criteria: tuple[str, ...]) ->
     row = arrays.positions(comparison_ids, rows["comparison_id"].to_numpy())
     decisions = {}
     for criterion in criteria:
-        codes = np.full(len(comparison_ids), -1, dtype=np.int64)
+        codes = np.full(len(comparison_ids), -1, dtype=np.int8)  # a track item has a few statuses
         mine = pc.equal(rows["kind"], criterion).to_numpy(zero_copy_only=False)
         codes[row[mine]] = status_code[mine]
-        decisions[criterion] = statuses.take(pa.array(codes, mask=codes < 0))
+        # Dictionary-encoded: a byte per comparison rather than its text, held until the pairs are
+        # written (each file's column is cast back to text).
+        decisions[criterion] = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), statuses)
     return decisions
 
 
