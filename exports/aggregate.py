@@ -71,13 +71,36 @@ def vote_counts(
 
 @dataclass(frozen=True)
 class Labels:
+    """Per comparison: the counts, the label and whether it passes the filters. ``p_a`` and the majority
+    share are computed for the rows asked (``p_a_of``, ``majority_share_of``): held whole for every
+    criterion they were 16 MB each per million comparisons for the whole export, read only a row group at
+    a time. A joint label's ``p_a`` is its own (the mean over its criteria), held in ``joint_p_a``."""
+
     n_a: np.ndarray
     n_b: np.ndarray
     n_tie: np.ndarray
     label: np.ndarray
-    p_a: np.ndarray
-    majority_share: np.ndarray
     passes_filter: np.ndarray
+    joint_p_a: np.ndarray | None = None
+
+    def p_a_of(self, rows: np.ndarray | slice) -> np.ndarray:
+        """``(n_a + n_tie / 2) / n`` of these rows, NaN without a vote (a joint label's own p_a)."""
+        if self.joint_p_a is not None:
+            return self.joint_p_a[rows]
+        n_a, n_tie = self.n_a[rows], self.n_tie[rows]
+        n = n_a + self.n_b[rows] + n_tie
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > 0, (n_a + n_tie / 2.0) / n, np.nan)
+
+    def majority_share_of(self, rows: np.ndarray | slice) -> np.ndarray:
+        """The top count over n of these rows, NaN without a vote."""
+        n_a, n_b, n_tie = self.n_a[rows], self.n_b[rows], self.n_tie[rows]
+        return _share(np.maximum(np.maximum(n_a, n_b), n_tie), n_a + n_b + n_tie)
+
+
+def _share(top: np.ndarray, n: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, top / n, np.nan)
 
 
 def criterion_labels(counts: np.ndarray, *, keep_ties: bool, min_votes: int, min_majority: float) -> Labels:
@@ -91,9 +114,7 @@ def criterion_labels(counts: np.ndarray, *, keep_ties: bool, min_votes: int, min
     n_a, n_b, n_tie = (counts[:, k] for k in range(3))
     n = n_a + n_b + n_tie
     top = counts.max(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p_a = np.where(n > 0, (n_a + n_tie / 2.0) / n, np.nan)
-        share = np.where(n > 0, top / n, np.nan)
+    share = _share(top, n)
     sole_top = (counts == top[:, None]).sum(axis=1) == 1
     label = np.full(len(n), "none", dtype=object)
     label[n > 0] = "tie"
@@ -101,7 +122,7 @@ def criterion_labels(counts: np.ndarray, *, keep_ties: bool, min_votes: int, min
     label[(n > 0) & sole_top & (n_b == top)] = "B"
     decided = (label == "A") | (label == "B") | ((label == "tie") & keep_ties)
     passes = decided & (n >= min_votes) & (np.nan_to_num(share) >= min_majority)
-    return Labels(n_a, n_b, n_tie, label, p_a, share, passes)
+    return Labels(n_a, n_b, n_tie, label, passes)
 
 
 def joint_labels(labels: list[Labels], *, rule: str, keep_ties: bool) -> Labels:
@@ -116,7 +137,7 @@ def joint_labels(labels: list[Labels], *, rule: str, keep_ties: bool) -> Labels:
     """
     passes = np.stack([lab.passes_filter for lab in labels])
     stacked_labels = np.stack([lab.label for lab in labels])
-    p = np.stack([lab.p_a for lab in labels])
+    p = np.stack([lab.p_a_of(slice(None)) for lab in labels])
     n_pass = passes.sum(axis=0)
     with np.errstate(invalid="ignore"):
         p_a = np.where(n_pass > 0, np.where(passes, p, 0.0).sum(axis=0) / n_pass, np.nan)
@@ -143,10 +164,7 @@ def joint_labels(labels: list[Labels], *, rule: str, keep_ties: bool) -> Labels:
     n_a = np.sum([lab.n_a for lab in labels], axis=0)
     n_b = np.sum([lab.n_b for lab in labels], axis=0)
     n_tie = np.sum([lab.n_tie for lab in labels], axis=0)
-    total = n_a + n_b + n_tie
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(total > 0, np.maximum(np.maximum(n_a, n_b), n_tie) / total, np.nan)
-    return Labels(n_a, n_b, n_tie, label, p_a, share, decided)
+    return Labels(n_a, n_b, n_tie, label, decided, joint_p_a=p_a)
 
 
 # --- splits -------------------------------------------------------------------------------------

@@ -252,8 +252,8 @@ def pairs_table(
             (f"{criterion}_n_b", pa.int64(), lab.n_b[rows]),
             (f"{criterion}_n_tie", pa.int64(), lab.n_tie[rows]),
             (f"{criterion}_label", pa.string(), lab.label[rows]),
-            (f"{criterion}_p_a", pa.float64(), lab.p_a[rows]),
-            (f"{criterion}_majority_share", pa.float64(), lab.majority_share[rows]),
+            (f"{criterion}_p_a", pa.float64(), lab.p_a_of(rows)),
+            (f"{criterion}_majority_share", pa.float64(), lab.majority_share_of(rows)),
             (f"{criterion}_passes_filter", pa.bool_(), lab.passes_filter[rows]),
             # Dawid–Skene posterior of the true answer (annotate.quality); null without an included vote.
             (f"{criterion}_p_a_ds", pa.float64(), p_a[rows]),
@@ -265,7 +265,7 @@ def pairs_table(
     if joint is not None:
         columns += [
             ("joint_label", pa.string(), joint.label[rows]),
-            ("joint_p_a", pa.float64(), joint.p_a[rows]),
+            ("joint_p_a", pa.float64(), joint.p_a_of(rows)),
             ("joint_passes_filter", pa.bool_(), joint.passes_filter[rows]),
         ]
     return table(columns)
