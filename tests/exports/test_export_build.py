@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from exports import read
 from exports.build import ExportError, export_build
 from exports.options import ExportOptions, ExportOptionsError
 from exports.read import rater_public_id
@@ -227,6 +230,10 @@ def test_pairs_carry_videos_references_and_prompts(world: World, tmp_path: Path)
     video = videos.loc[comparison.video_a_id]
     assert (video.steps, video.guidance, video.scheduler) == (30, 5.0, "unipc")
     assert json.loads(video.settings)["source"] == "test"
+    # Held dictionary-encoded while the export runs (exports.read.REPEATED_VIDEO_TEXT), written as text.
+    schema = pq.read_schema(out / "data/videos.parquet")
+    assert all(schema.field(name).type == pa.string() for name in read.REPEATED_VIDEO_TEXT)
+    assert video.method == comparison.video_a.method.name
 
 
 def test_an_existing_snapshot_is_never_overwritten(world: World, tmp_path: Path) -> None:
