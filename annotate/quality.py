@@ -223,7 +223,7 @@ class CodedJudgments:
         is_repeat: np.ndarray,
         same_known: np.ndarray,
         same: np.ndarray,
-        response_ms: np.ndarray,
+        response_ms: np.ndarray | Callable[[], np.ndarray],
         duration_ms: np.ndarray | Callable[[], np.ndarray],
         contrast: np.ndarray | None = None,
     ) -> None:
@@ -235,9 +235,17 @@ class CodedJudgments:
         self.left, self.gold = left, gold
         self.is_gold, self.is_repeat = is_gold, is_repeat
         self.same_known, self.same = same_known, same
-        self.response_ms, self._duration_ms = response_ms, duration_ms
+        self._response_ms, self._duration_ms = response_ms, duration_ms
         if (choice < 0).any():
             raise ValueError("unknown choice codes: expected A, B, tie or both_bad")
+
+    @property
+    def response_ms(self) -> np.ndarray:
+        """The response time per row in ms, NaN when unknown; a function until first read (as float64 it
+        is 80 MB at ten million judgments, and only the timing figures, computed last, read it)."""
+        if callable(self._response_ms):
+            self._response_ms = self._response_ms()
+        return self._response_ms
 
     @property
     def duration_ms(self) -> np.ndarray:

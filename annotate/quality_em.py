@@ -223,6 +223,7 @@ def mace(
     for _ in range(n_iter):
         spamming = normalize(counts, theta_priors)
         thetas = normalize(strategy, strategy_priors)
+        del marginals  # only the last round's are returned: not two (items, classes) arrays at once
         marginals, strategy, counts = e_step()
     return MaceFit(
         spamming=spamming,

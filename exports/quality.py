@@ -86,6 +86,7 @@ def judgments_coded(votes: pa.Table, inputs: FitInputs) -> CodedJudgments:
     to_fit[present] = [criteria.index(aggregate.CRITERIA[c]) for c in present]
     choice_to_fit = np.array([CHOICE_ORDER.index(c) for c in aggregate.CHOICES] + [-1], dtype=np.int8)
     left_a = votes["shown_left_a"].to_numpy(zero_copy_only=False)
+    response = votes["response_ms"]
     return CodedJudgments(
         rater=narrow_ids(votes["rater_pk"].to_numpy()),
         item=comparison,
@@ -98,7 +99,8 @@ def judgments_coded(votes: pa.Table, inputs: FitInputs) -> CodedJudgments:
         is_repeat=is_repeat,
         same_known=read_with,
         same=answered_same,
-        response_ms=votes["response_ms"].to_numpy(zero_copy_only=False).astype(np.float64, copy=False),
+        # Whole milliseconds as int32 until the timing figures read them (CodedJudgments.response_ms).
+        response_ms=lambda: response.to_numpy(zero_copy_only=False).astype(np.float64, copy=False),
         duration_ms=lambda: (
             inputs.durations().reindex(comparison).to_numpy(dtype=np.float64, na_value=np.nan)
         ),
