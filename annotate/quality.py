@@ -471,6 +471,7 @@ def _models(
             continue
         item, rater, label = df.item[rows], df.rater[rows], df.label[rows]  # label: int8 codes
         inside = ~df.excluded[rows]
+        del rows
         if not inside.any():
             continue
         known = np.flatnonzero(gold & (df.criterion == code) & ~df.excluded & (df.gold >= 0))
@@ -506,6 +507,21 @@ def _models(
                 np.searchsorted(tasks, item[outside]), other, label[outside], probas, n_workers=len(others)
             )
             rel = pd.concat([rel, _reliability(errors, said, priors, others)])
+            del probas
+        real_items = np.flatnonzero(tasks >= 0)
+        post_parts["item"].append(tasks[real_items].astype(np.int64))
+        post_parts["criterion"].append(np.full(len(real_items), len(fitted), dtype=np.int8))
+        for label_code, name in enumerate(("p_a", "p_b", "p_tie")):
+            where = np.flatnonzero(classes == label_code)
+            # A class no answer and no gold item has: posterior 0.
+            post_parts[name].append(
+                ds.probas[real_items, where[0]] if len(where) else np.zeros(len(real_items))
+            )
+        votes_of_task = np.bincount(task[: int(inside.sum())], minlength=len(tasks))
+        post_parts["votes"].append(votes_of_task[real_items])
+        fitted.append(criterion)
+        # Dawid–Skene's posteriors and codes go before MACE, whose height is the fit's.
+        del ds, votes_of_task, real_items, task, worker, answered, true_labels, tasks
         # One run: crowd-kit 1.4 starts every restart from the same draw (its random_state is an int), so
         # further restarts repeat the first and only cost time. MACE has no convergence test; 25 rounds
         # (not its 50) halve the time of a million votes, and on a simulated track of 60,000 votes 20
@@ -523,19 +539,6 @@ def _models(
         weighted_rel.append(rel.reindex(used.index) * used)
         weighted_spam.append(spam.reindex(used.index) * used)
         weights.append(used)
-        real_items = np.flatnonzero(tasks >= 0)
-        post_parts["item"].append(tasks[real_items].astype(np.int64))
-        post_parts["criterion"].append(np.full(len(real_items), len(fitted), dtype=np.int8))
-        for label_code, name in enumerate(("p_a", "p_b", "p_tie")):
-            where = np.flatnonzero(classes == label_code)
-            # A class no answer and no gold item has: posterior 0.
-            post_parts[name].append(
-                ds.probas[real_items, where[0]] if len(where) else np.zeros(len(real_items))
-            )
-        votes_of_task = np.bincount(task[: int(inside.sum())], minlength=len(tasks))
-        post_parts["votes"].append(votes_of_task[real_items])
-        fitted.append(criterion)
-        del ds, votes_of_task
     if not weights:
         empty = pd.Series(dtype=float)
         return empty, empty, pd.DataFrame(columns=list(POSTERIOR_COLUMNS))

@@ -82,7 +82,7 @@ def dawid_skene(
     ``label`` are 0-based codes per answer; ``true_labels`` holds per item a known class or -1."""
     k = n_labels
     m = answers_matrix(task, worker * k + label, n_tasks, n_workers * k)
-    mt = m.T.tocsr()
+    mt = m.T  # CSC over m's own arrays, no copy: its products add in the same order as a CSR copy's
     answered = (np.bincount(worker * k + label, minlength=n_workers * k) > 0).reshape(n_workers, k)
     known = np.flatnonzero(true_labels >= 0) if true_labels is not None else np.zeros(0, dtype=np.int64)
 
@@ -158,6 +158,12 @@ def dawid_skene_errors_against(
         return sums / sums.sum(axis=1, keepdims=True), answered
 
 
+def _factorized(values: np.ndarray, dtype: type[np.signedinteger]) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize`` (codes by first appearance), its codes as ``dtype``."""
+    codes, uniques = pd.factorize(values)
+    return codes.astype(dtype), np.asarray(uniques)
+
+
 @dataclass(frozen=True)
 class MaceFit:
     spamming: np.ndarray  # (raters, 2): column 0 the probability of spamming (crowd-kit's ``spamming_``)
@@ -180,18 +186,23 @@ def mace(
 ) -> MaceFit:
     """crowd-kit's ``MACE(n_restarts=1, n_iter, method="vb", random_state).fit(data)`` on integer columns
     (any values: raters, items and classes are numbered by first appearance, as crowd-kit does)."""
-    w, worker_names = pd.factorize(worker)
-    lab, label_names = pd.factorize(label)
-    t, task_names = pd.factorize(task)
+    # Codes narrowed as soon as they are made (pandas gives int64) and let go once the answers' matrix
+    # holds them: at millions of answers each int64 column is tens of MB, and MACE's height is the
+    # export's.
+    t, task_names = _factorized(task, np.int32)
+    w, worker_names = _factorized(worker, np.int32)
+    lab, label_names = _factorized(label, np.int8)
     n_w, n_l, n_t = len(worker_names), len(label_names), len(task_names)
-    m = answers_matrix(t, w * n_l + lab, n_t, n_w * n_l)
-    mt = m.T.tocsr()
+    w *= n_l  # the (rater, answer) pair, in place
+    w += lab
+    del lab
+    m = answers_matrix(t, w, n_t, n_w * n_l)
+    del t, w
+    mt = m.T  # as in dawid_skene: no copy
     pair_label = np.tile(np.arange(n_l), n_w)
     same = pair_label[:, None] == np.arange(n_l)[None, :]  # (pairs, classes): answer == candidate class
     # crowd-kit sums strategy counts by sorted rater and sorted answer, then indexes them by first appearance.
-    by_value = np.ix_(
-        np.argsort(np.asarray(worker_names), kind="stable"), np.argsort(np.asarray(label_names))
-    )
+    by_value = np.ix_(np.argsort(worker_names, kind="stable"), np.argsort(label_names))
 
     spamming = sps.uniform(1, 1 + default_noise).rvs(size=(n_w, 2), random_state=random_state)
     thetas = sps.uniform(1, 1 + default_noise).rvs(size=(n_w, n_l), random_state=random_state)
@@ -228,7 +239,7 @@ def mace(
     return MaceFit(
         spamming=spamming,
         probas=marginals / marginals.sum(axis=1, keepdims=True),
-        workers=np.asarray(worker_names),
-        tasks=np.asarray(task_names),
-        labels=np.asarray(label_names),
+        workers=worker_names,
+        tasks=task_names,
+        labels=label_names,
     )
