@@ -359,8 +359,24 @@ def _position(df: CodedJudgments, table: pd.DataFrame) -> None:
     table["left_p_holm"] = holm
 
 
+# Rows a block of the raters' median response times holds about (pandas' grouping of ten million rows at
+# once held 300 MB of keys, order and sorted values; a block of a million, a tenth of that).
+TIMING_BLOCK_ROWS = 1 << 20
+
+
 def _timing(df: CodedJudgments, table: pd.DataFrame) -> None:
-    table["median_ms"] = pd.Series(df.response_ms).groupby(df.rater).median().reindex(table.index)
+    response = df.response_ms
+    medians = np.full(len(table), np.nan)  # by rater code: the table's rows, in sorted rater order
+    # A block is a range of rater codes holding about TIMING_BLOCK_ROWS rows (a rater's rows are never
+    # split; one rater with more rows is a block of its own).
+    ends = np.cumsum(np.bincount(df.rater_index, minlength=len(table)))
+    wanted = np.arange(TIMING_BLOCK_ROWS, len(response), TIMING_BLOCK_ROWS)
+    edges = np.unique(np.concatenate([[0], np.searchsorted(ends, wanted, side="right"), [len(table)]]))
+    for low, high in itertools.pairwise(edges):
+        at = np.flatnonzero((df.rater_index >= low) & (df.rater_index < high))
+        block = pd.Series(response[at]).groupby(df.rater_index[at]).median()
+        medians[block.index.to_numpy()] = block.to_numpy()
+    table["median_ms"] = medians
     timed = ~np.isnan(df.response_ms) & ~np.isnan(df.duration_ms)
     n, k = df.count(timed), df.count(timed, df.response_ms < df.duration_ms)
     table["timed_n"] = pd.Series(n, index=table.index).astype(int)
@@ -390,7 +406,9 @@ def _contradiction(df: CodedJudgments, real: np.ndarray, table: pd.DataFrame, th
     of a rater's votes towards its 5).
     """
     contrast = df.contrast if df.contrast is not None else df.item
-    rows = np.flatnonzero(real & (df.criterion >= 0))
+    # Positions as int32 (rows number far below 2**31): this test's per-vote arrays, ten million long
+    # at the export's scale, are its height.
+    rows = np.flatnonzero(real & (df.criterion >= 0)).astype(np.int32)
     items, item_index = unique_inverse(contrast[rows])
     item = item_index.astype(np.int32)  # a code per contrast item: far below 2**31
     del item_index
@@ -419,13 +437,17 @@ def _contradiction(df: CodedJudgments, real: np.ndarray, table: pd.DataFrame, th
         r1 = np.bincount(own[for_a], minlength=len(owned))[own]
         o1[at] = n1 - r1
         o0[at] = n - n1 - (r - r1)
-    mm = o1 + o0
-    used = np.flatnonzero(mm >= 1)
+    del item, criterion, crowd, is_a
+    o0 += o1  # now mm: every other decisive vote
+    mm = o0
+    del o0
+    used = np.flatnonzero(mm >= 1).astype(np.int32)
     # Each rater's first votes only: ranked within the rater by a stable sort of the rater codes, before
     # any per-vote product, so the factors below are computed for at most max_votes rows a rater.
     used = used[first_within(df.rater_index[rows[used]], th.contradiction_max_votes)]
     label = df.label[rows[used]]
-    mm, o0, o1 = (v[used].astype(np.float64) for v in (mm, o0, o1))
+    mm, o1 = (v[used].astype(np.float64) for v in (mm, o1))
+    o0 = mm - o1
     le = np.where(label == 0, mm, o0)  # R ≤ v: v = 1 takes all, else the zeros
     ge = np.where(label == 1, mm, o1)  # R ≥ v: v = 0 takes all, else the ones
     frame = pd.DataFrame(

@@ -210,3 +210,21 @@ def test_categorical_columns_give_the_figures_of_text_columns_exactly() -> None:
     pd.testing.assert_frame_equal(coded_fit.raters, text_fit.raters, check_exact=True)
     pd.testing.assert_frame_equal(coded_fit.posteriors, text_fit.posteriors, check_exact=True)
     assert text_fit.raters["gold_n"].sum() > 0
+
+
+def test_the_median_response_times_taken_a_block_of_raters_at_a_time_are_pandas_medians(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frame = small_track()
+    # A rater with many more rows than a block (a block of their own), and response times not known on
+    # some rows (left out of the median).
+    heavy = frame[frame["rater"] == frame["rater"].iloc[0]]
+    frame = pd.concat([frame, heavy.assign(response_ms=heavy["response_ms"] + 0.5)], ignore_index=True)
+    frame.loc[frame.index % 7 == 0, "response_ms"] = np.nan
+    whole = quality_fit(frame).raters
+    monkeypatch.setattr(quality, "TIMING_BLOCK_ROWS", 5)
+    blocks = quality_fit(frame).raters
+    pd.testing.assert_frame_equal(blocks, whole, check_exact=True)
+    expected = frame.groupby("rater")["response_ms"].median()
+    assert len(heavy) > 5 and expected.notna().all()
+    np.testing.assert_array_equal(whole.set_index("rater")["median_ms"].reindex(expected.index), expected)
