@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from annotate.models import Criterion
 from exports.options import SPLITS
@@ -69,6 +70,16 @@ def vote_counts(
     return unique_ids, counts
 
 
+# The label words. Labels.label holds them as a categorical, a byte a comparison: as an object array of
+# words each criterion's labels took 8 bytes a comparison (16 MB at two million) for the whole export.
+LABEL_WORDS = ("A", "B", "tie", "none")
+_A, _B, _TIE, _NONE = range(len(LABEL_WORDS))
+
+
+def _labels_of(codes: np.ndarray) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, categories=LABEL_WORDS)
+
+
 @dataclass(frozen=True)
 class Labels:
     """Per comparison: the counts, the label and whether it passes the filters. ``p_a`` and the majority
@@ -79,7 +90,7 @@ class Labels:
     n_a: np.ndarray
     n_b: np.ndarray
     n_tie: np.ndarray
-    label: np.ndarray
+    label: pd.Categorical  # LABEL_WORDS: compared with a word, it gives a numpy mask
     passes_filter: np.ndarray
     joint_p_a: np.ndarray | None = None
 
@@ -116,13 +127,13 @@ def criterion_labels(counts: np.ndarray, *, keep_ties: bool, min_votes: int, min
     top = counts.max(axis=1)
     share = _share(top, n)
     sole_top = (counts == top[:, None]).sum(axis=1) == 1
-    label = np.full(len(n), "none", dtype=object)
-    label[n > 0] = "tie"
-    label[(n > 0) & sole_top & (n_a == top)] = "A"
-    label[(n > 0) & sole_top & (n_b == top)] = "B"
-    decided = (label == "A") | (label == "B") | ((label == "tie") & keep_ties)
+    label = np.full(len(n), _NONE, dtype=np.int8)
+    label[n > 0] = _TIE
+    label[(n > 0) & sole_top & (n_a == top)] = _A
+    label[(n > 0) & sole_top & (n_b == top)] = _B
+    decided = (label == _A) | (label == _B) | ((label == _TIE) & keep_ties)
     passes = decided & (n >= min_votes) & (np.nan_to_num(share) >= min_majority)
-    return Labels(n_a, n_b, n_tie, label, passes)
+    return Labels(n_a, n_b, n_tie, _labels_of(label), passes)
 
 
 def joint_labels(labels: list[Labels], *, rule: str, keep_ties: bool) -> Labels:
@@ -136,35 +147,35 @@ def joint_labels(labels: list[Labels], *, rule: str, keep_ties: bool) -> Labels:
     ``p_a`` is the mean ``p_a`` over the passing criteria for every rule; counts are summed.
     """
     passes = np.stack([lab.passes_filter for lab in labels])
-    stacked_labels = np.stack([lab.label for lab in labels])
+    stacked_labels = np.stack([lab.label.codes for lab in labels])
     p = np.stack([lab.p_a_of(slice(None)) for lab in labels])
     n_pass = passes.sum(axis=0)
     with np.errstate(invalid="ignore"):
         p_a = np.where(n_pass > 0, np.where(passes, p, 0.0).sum(axis=0) / n_pass, np.nan)
-    says_a = (passes & (stacked_labels == "A")).sum(axis=0)
-    says_b = (passes & (stacked_labels == "B")).sum(axis=0)
-    says_tie = (passes & (stacked_labels == "tie")).sum(axis=0)
+    says_a = (passes & (stacked_labels == _A)).sum(axis=0)
+    says_b = (passes & (stacked_labels == _B)).sum(axis=0)
+    says_tie = (passes & (stacked_labels == _TIE)).sum(axis=0)
     count = len(labels)
-    label = np.full(passes.shape[1], "none", dtype=object)
+    label = np.full(passes.shape[1], _NONE, dtype=np.int8)
     if rule == "all":
-        label[says_a == count] = "A"
-        label[says_b == count] = "B"
-        label[says_tie == count] = "tie"
+        label[says_a == count] = _A
+        label[says_b == count] = _B
+        label[says_tie == count] = _TIE
     elif rule == "no_conflict":
-        label[(says_a > 0) & (says_b == 0)] = "A"
-        label[(says_b > 0) & (says_a == 0)] = "B"
-        label[(says_tie > 0) & (says_tie == n_pass)] = "tie"
+        label[(says_a > 0) & (says_b == 0)] = _A
+        label[(says_b > 0) & (says_a == 0)] = _B
+        label[(says_tie > 0) & (says_tie == n_pass)] = _TIE
     elif rule == "mean":
-        label[(n_pass > 0) & (p_a > 0.5)] = "A"
-        label[(n_pass > 0) & (p_a < 0.5)] = "B"
-        label[(n_pass > 0) & (p_a == 0.5)] = "tie"
+        label[(n_pass > 0) & (p_a > 0.5)] = _A
+        label[(n_pass > 0) & (p_a < 0.5)] = _B
+        label[(n_pass > 0) & (p_a == 0.5)] = _TIE
     else:  # options.validate keeps other names out
         raise ValueError(f"unknown joint rule {rule!r}")
-    decided = (label == "A") | (label == "B") | ((label == "tie") & keep_ties)
+    decided = (label == _A) | (label == _B) | ((label == _TIE) & keep_ties)
     n_a = np.sum([lab.n_a for lab in labels], axis=0)
     n_b = np.sum([lab.n_b for lab in labels], axis=0)
     n_tie = np.sum([lab.n_tie for lab in labels], axis=0)
-    return Labels(n_a, n_b, n_tie, label, decided, joint_p_a=p_a)
+    return Labels(n_a, n_b, n_tie, _labels_of(label), decided, joint_p_a=p_a)
 
 
 # --- splits -------------------------------------------------------------------------------------

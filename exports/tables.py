@@ -251,7 +251,7 @@ def pairs_table(
             (f"{criterion}_n_a", pa.int64(), lab.n_a[rows]),
             (f"{criterion}_n_b", pa.int64(), lab.n_b[rows]),
             (f"{criterion}_n_tie", pa.int64(), lab.n_tie[rows]),
-            (f"{criterion}_label", pa.string(), lab.label[rows]),
+            (f"{criterion}_label", pa.string(), np.asarray(lab.label[rows])),
             (f"{criterion}_p_a", pa.float64(), lab.p_a_of(rows)),
             (f"{criterion}_majority_share", pa.float64(), lab.majority_share_of(rows)),
             (f"{criterion}_passes_filter", pa.bool_(), lab.passes_filter[rows]),
@@ -264,7 +264,7 @@ def pairs_table(
         ]
     if joint is not None:
         columns += [
-            ("joint_label", pa.string(), joint.label[rows]),
+            ("joint_label", pa.string(), np.asarray(joint.label[rows])),
             ("joint_p_a", pa.float64(), joint.p_a_of(rows)),
             ("joint_passes_filter", pa.bool_(), joint.passes_filter[rows]),
         ]
