@@ -201,16 +201,15 @@ def _read_all(*, options: ExportOptions, excluded: set[int], work: Path, pool: T
         prompts=read.prompts_read(prompt_ids=np.unique(comparisons["prompt_id"].to_numpy())),
         identities=read.identities_read(identity_ids=identity_ids),
         references=read.references_read(identity_ids=identity_ids),
-        tracks_seen=_sources_seen(votes, "track_id", Track, ("id", "name", "kind")),
-        studies_seen=_sources_seen(votes, "study_id", Study, ("id", "name")),
+        tracks_seen=_sources_seen(streamed.track_ids, Track, ("id", "name", "kind")),
+        studies_seen=_sources_seen(streamed.study_ids, Study, ("id", "name")),
         metrics=metrics_read(video_ids=videos["id"].to_numpy()) if options.schema == 2 else None,
     )
 
 
 def _sources_seen(
-    votes: pa.Table, column: str, model: type[Track] | type[Study], fields: tuple[str, ...]
+    ids: list[int], model: type[Track] | type[Study], fields: tuple[str, ...]
 ) -> list[dict[str, Any]]:
-    ids = [i for i in pc.unique(votes[column]).to_pylist() if i is not None]
     if not ids:
         return []
     return list(model.objects.filter(pk__in=ids).order_by("pk").values(*fields))

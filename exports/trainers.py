@@ -118,6 +118,10 @@ def manifest_entry(counts: dict[str, Any]) -> dict[str, Any]:
 # --- votes --------------------------------------------------------------------------------------
 
 
+# The column of the export's compact votes (exports.votes_stream) holding vote_conditioning's codes.
+VOTE_CONDITIONING = "conditioning"
+
+
 def vote_conditioning(votes: pa.Table) -> np.ndarray:
     """The CONDITIONING code of each vote, from its track's kind (a study vote has no track)."""
     track = votes["track_id"].to_numpy(zero_copy_only=False)
@@ -135,10 +139,11 @@ def vote_conditioning(votes: pa.Table) -> np.ndarray:
     return codes
 
 
-def votes_with_conditioning(written: pa.Table, judgments: pa.Table) -> pa.Table:
-    """``written`` (tables.votes_table of ``judgments``) with schema 2's conditioning_shown column."""
+def votes_with_conditioning(written: pa.Table, codes: np.ndarray) -> pa.Table:
+    """``written`` (tables.votes_table's rows) with schema 2's conditioning_shown column, from each
+    row's CONDITIONING code (vote_conditioning)."""
     names = pa.array(CONDITIONING, type=pa.string())
-    column = names.take(pa.array(vote_conditioning(judgments), type=pa.int64()))
+    column = names.take(pa.array(codes, type=pa.int64()))
     return written.append_column(pa.field("conditioning_shown", pa.string()), column)
 
 
@@ -298,7 +303,7 @@ def write_trainers(
     comparison_ids = pairs.numbers("comparison_id")
     identity_of_pair = pairs.numbers("identity_id")
     refs = _references(galleries, references, identity_of_pair)
-    vote_codes = vote_conditioning(votes)
+    vote_codes = votes[VOTE_CONDITIONING].to_numpy()
     named = [(c, labels[c]) for c in criteria] + ([("joint", joint)] if joint is not None else [])
     joint_codes = [aggregate.CRITERIA.index(c) for c in options.joint_criteria]
     both_bad = _both_bad_counts(votes, comparison_ids)

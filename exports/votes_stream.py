@@ -31,8 +31,6 @@ COMPACT = [
     ("judgment_id", np.int64, False),
     ("comparison_id", np.int64, False),
     ("rater_pk", np.int64, False),
-    ("track_id", np.int32, True),
-    ("study_id", np.int32, True),
     ("criterion_code", np.int8, False),
     ("choice_code", np.int8, False),
     ("shown_left_a", np.bool_, False),
@@ -42,9 +40,12 @@ COMPACT = [
     ("repeat_of", np.int64, True),
     ("seat_excluded", np.bool_, False),
 ]
-# The dataset's votes keep fewer: counts, sources, raters and the adapters' conditioning. Their
+# With them, each judgment's CONDITIONING code (trainers.VOTE_CONDITIONING), a byte. Its track and study
+# ids are needed only as the manifest's sources: the ids seen are kept (Streamed), not two int32 per
+# judgment (80 MB at ten million).
+# The dataset's votes keep fewer: counts, raters, the leaderboard's and the adapters' columns. Their
 # comparison and rater ids are int32 when they fit (lib.arrays.narrow_ids), int64 when they do not.
-VOTE_COLUMNS = ["comparison_id", "rater_pk", "track_id", "study_id", "criterion_code", "choice_code"]
+VOTE_COLUMNS = ["comparison_id", "rater_pk", "criterion_code", "choice_code", trainers.VOTE_CONDITIONING]
 NARROWED = ("comparison_id", "rater_pk")
 
 
@@ -52,6 +53,8 @@ NARROWED = ("comparison_id", "rater_pk")
 class Streamed:
     judgments: pa.Table  # every judgment read (COMPACT columns): votes, quality checks, excluded seats
     votes: pa.Table  # the dataset's votes (VOTE_COLUMNS)
+    track_ids: list[int]  # the tracks and studies of the dataset's votes, sorted
+    study_ids: list[int]
     newest_us: int | None  # created_at of the newest dataset vote, microseconds since the epoch
     gold: int  # quality checks among the written rows
     repeat: int
@@ -61,15 +64,19 @@ def votes_stream(*, options: ExportOptions, excluded_raters: set[int], path: Pat
     """Write ``path`` (data/votes.parquet) from the selected judgments, range by range; compact columns."""
     query = read.votes_query(options=options, excluded_raters=excluded_raters)
     parts: dict[str, list[np.ndarray]] = {name: [] for name, _, _ in COMPACT}
+    conditioning_parts: list[np.ndarray] = []
+    sources: dict[str, set[int]] = {"track_id": set(), "study_id": set()}
     newest: int | None = None
     gold = repeat = 0
     with write.RowGroupWriter(path) as writer:
         for judgments in read.votes_read_ranges(query=query, id_ranges=read.judgment_id_ranges(RANGE_IDS)):
             # An excluded seat's judgments count nowhere, not even in the votes file.
-            written = judgments.filter(pa.array(~_numpy(judgments["seat_excluded"])))
+            kept = ~_numpy(judgments["seat_excluded"])
+            written = judgments.filter(pa.array(kept))
+            conditioning = trainers.vote_conditioning(judgments)
             rows = tables.votes_table(written)
             if options.schema == 2:
-                rows = trainers.votes_with_conditioning(rows, written)
+                rows = trainers.votes_with_conditioning(rows, conditioning[kept])
             writer.write(rows)
             gold += int(_numpy(written["is_gold"]).sum())
             repeat += int(_numpy(written["is_repeat"]).sum())
@@ -77,6 +84,10 @@ def votes_stream(*, options: ExportOptions, excluded_raters: set[int], path: Pat
             if in_dataset.any():
                 latest = int(judgments["created_us"].to_numpy()[in_dataset].max())
                 newest = latest if newest is None else max(newest, latest)
+                for name, seen in sources.items():
+                    ids = _numpy(judgments[name].fill_null(-1))[in_dataset]
+                    seen.update(int(i) for i in np.unique(ids[ids >= 0]))
+            conditioning_parts.append(conditioning)
             for name, kind, nullable in COMPACT:
                 values = judgments[name]
                 parts[name].append(
@@ -89,13 +100,24 @@ def votes_stream(*, options: ExportOptions, excluded_raters: set[int], path: Pat
     for name, _, nullable in COMPACT:
         values = np.concatenate(parts.pop(name))
         columns[name] = pa.array(values, mask=values < 0) if nullable else pa.array(values)
+    conditioning = np.concatenate(conditioning_parts) if conditioning_parts else np.zeros(0, np.int8)
+    columns[trainers.VOTE_CONDITIONING] = pa.array(conditioning)
+    del conditioning_parts, conditioning
     compact = pa.table(columns)
     votes = compact.select(VOTE_COLUMNS).filter(pa.array(read.dataset_mask(compact)))
     for name in NARROWED:  # the dataset's votes are held to the end of the export
         narrowed = arrays.narrow_ids(_numpy(votes[name]))
         votes = votes.set_column(votes.schema.get_field_index(name), name, pa.array(narrowed))
     release_freed_memory()  # the ranges' pieces, before the quality fit and the catalog take their place
-    return Streamed(judgments=compact, votes=votes, newest_us=newest, gold=gold, repeat=repeat)
+    return Streamed(
+        judgments=compact,
+        votes=votes,
+        track_ids=sorted(sources["track_id"]),
+        study_ids=sorted(sources["study_id"]),
+        newest_us=newest,
+        gold=gold,
+        repeat=repeat,
+    )
 
 
 def _numpy(values: pa.ChunkedArray) -> np.ndarray:
