@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -255,3 +256,20 @@ def test_an_export_without_any_judgment_writes_empty_files(db: None, tmp_path: P
     assert len(pd.read_parquet(out / "data/votes.parquet")) == 0
     assert len(pd.read_parquet(out / "data/pairs/train.parquet")) == 0
     assert json.loads((out / "manifest.json").read_text())["created_at"] is None
+
+
+def test_the_videos_read_a_block_of_ids_at_a_time_are_the_table_of_one_read(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compared = world.comparisons.values()
+    ids = sorted({c.video_a_id for c in compared} | {c.video_b_id for c in compared})
+    whole = read.videos_read(video_ids=np.array(ids[::-1]))
+    monkeypatch.setattr(read, "VIDEO_BLOCK_IDS", 2)
+    blocks = read.videos_read(video_ids=np.array(ids))
+    assert len(ids) > 4 and whole["id"].to_pylist() == ids
+    assert blocks.equals(whole)
+    for name in read.REPEATED_VIDEO_TEXT:  # one chunk, one dictionary, the codes of one encoding
+        column, one = blocks.column(name), whole.column(name)
+        assert column.num_chunks == 1
+        assert column.chunk(0).dictionary.equals(one.chunk(0).dictionary)
+        assert column.chunk(0).indices.equals(one.chunk(0).indices)
