@@ -187,7 +187,7 @@ def quality_fit(
     reliability, spamming, post = _models(df, real, df.is_gold & ~df.is_repeat, mace_iterations)
     table["ds_reliability"] = reliability.reindex(raters)
     table["mace_spamming"] = spamming.reindex(raters)
-    _timing(df, table)  # last: the only figures that read the videos' lengths (CodedJudgments.duration_ms)
+    _timing(df, table)  # last: the only figures that read the videos' lengths (CodedJudgments.duration_ms_at)
     flags, review = _flags(table, thresholds)
     table["flags"] = flags
     table["review"] = review
@@ -223,8 +223,8 @@ class CodedJudgments:
         is_repeat: np.ndarray,
         same_known: np.ndarray,
         same: np.ndarray,
-        response_ms: np.ndarray | Callable[[], np.ndarray],
-        duration_ms: np.ndarray | Callable[[], np.ndarray],
+        response_ms: np.ndarray | Callable[[np.ndarray], np.ndarray],
+        duration_ms: np.ndarray | Callable[[np.ndarray], np.ndarray],
         contrast: np.ndarray | None = None,
     ) -> None:
         self.rater, self.item, self.contrast = rater, item, contrast
@@ -239,21 +239,18 @@ class CodedJudgments:
         if (choice < 0).any():
             raise ValueError("unknown choice codes: expected A, B, tie or both_bad")
 
-    @property
-    def response_ms(self) -> np.ndarray:
-        """The response time per row in ms, NaN when unknown; a function until first read (as float64 it
-        is 80 MB at ten million judgments, and only the timing figures, computed last, read it)."""
-        if callable(self._response_ms):
-            self._response_ms = self._response_ms()
-        return self._response_ms
+    def response_ms_at(self, rows: np.ndarray) -> np.ndarray:
+        """The response time of these rows in ms, NaN when unknown. Given as an array, or as a function
+        of the rows (the export's: as float64 the whole column is 80 MB at ten million judgments, and
+        only the timing figures, computed last and a block of rows at a time, read it)."""
+        source = self._response_ms
+        return source(rows) if callable(source) else source[rows]
 
-    @property
-    def duration_ms(self) -> np.ndarray:
-        """The videos' length per row; a function until first read (the export reads the videos while
-        the fit runs, and the timing figures come last)."""
-        if callable(self._duration_ms):
-            self._duration_ms = self._duration_ms()
-        return self._duration_ms
+    def duration_ms_at(self, rows: np.ndarray) -> np.ndarray:
+        """The videos' length of these rows in ms, NaN when unknown; an array or a function of the rows
+        (the export reads the videos while the fit runs, and the timing figures come last)."""
+        source = self._duration_ms
+        return source(rows) if callable(source) else source[rows]
 
     @classmethod
     def from_frame(cls, judgments: pd.DataFrame) -> CodedJudgments:
@@ -365,20 +362,28 @@ TIMING_BLOCK_ROWS = 1 << 20
 
 
 def _timing(df: CodedJudgments, table: pd.DataFrame) -> None:
-    response = df.response_ms
-    medians = np.full(len(table), np.nan)  # by rater code: the table's rows, in sorted rater order
+    """Each rater's median response time, and how many timed answers came before the videos could have
+    played through: computed a block of raters at a time (TIMING_BLOCK_ROWS)."""
+    raters = len(table)  # rater codes index the table's rows (sorted rater order)
+    medians = np.full(raters, np.nan)
+    n = np.zeros(raters, dtype=np.int64)  # timed answers
+    k = np.zeros(raters, dtype=np.int64)  # of them, faster than the videos' length
     # A block is a range of rater codes holding about TIMING_BLOCK_ROWS rows (a rater's rows are never
     # split; one rater with more rows is a block of its own).
-    ends = np.cumsum(np.bincount(df.rater_index, minlength=len(table)))
-    wanted = np.arange(TIMING_BLOCK_ROWS, len(response), TIMING_BLOCK_ROWS)
-    edges = np.unique(np.concatenate([[0], np.searchsorted(ends, wanted, side="right"), [len(table)]]))
+    ends = np.cumsum(np.bincount(df.rater_index, minlength=raters))
+    wanted = np.arange(TIMING_BLOCK_ROWS, len(df.rater_index), TIMING_BLOCK_ROWS)
+    edges = np.unique(np.concatenate([[0], np.searchsorted(ends, wanted, side="right"), [raters]]))
     for low, high in itertools.pairwise(edges):
         at = np.flatnonzero((df.rater_index >= low) & (df.rater_index < high))
-        block = pd.Series(response[at]).groupby(df.rater_index[at]).median()
+        rater = df.rater_index[at]
+        response = df.response_ms_at(at)
+        block = pd.Series(response).groupby(rater).median()
         medians[block.index.to_numpy()] = block.to_numpy()
+        duration = df.duration_ms_at(at)
+        timed = ~np.isnan(response) & ~np.isnan(duration)
+        n += np.bincount(rater[timed], minlength=raters)
+        k += np.bincount(rater[timed & (response < duration)], minlength=raters)
     table["median_ms"] = medians
-    timed = ~np.isnan(df.response_ms) & ~np.isnan(df.duration_ms)
-    n, k = df.count(timed), df.count(timed, df.response_ms < df.duration_ms)
     table["timed_n"] = pd.Series(n, index=table.index).astype(int)
     with np.errstate(invalid="ignore", divide="ignore"):
         table["speeder_share"] = np.where(n > 0, k / np.maximum(n, 1), np.nan)

@@ -7,6 +7,7 @@ crowd models). Withdrawn participants and raters excluded by the export's option
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -87,6 +88,11 @@ def judgments_coded(votes: pa.Table, inputs: FitInputs) -> CodedJudgments:
     choice_to_fit = np.array([CHOICE_ORDER.index(c) for c in aggregate.CHOICES] + [-1], dtype=np.int8)
     left_a = votes["shown_left_a"].to_numpy(zero_copy_only=False)
     response = votes["response_ms"]
+
+    @functools.cache
+    def lengths() -> Callable[[np.ndarray], np.ndarray]:
+        return lengths_lookup(inputs.durations())  # once: the first block waits for the videos' lengths
+
     return CodedJudgments(
         rater=narrow_ids(votes["rater_pk"].to_numpy()),
         item=comparison,
@@ -99,28 +105,29 @@ def judgments_coded(votes: pa.Table, inputs: FitInputs) -> CodedJudgments:
         is_repeat=is_repeat,
         same_known=read_with,
         same=answered_same,
-        # Whole milliseconds as int32 until the timing figures read them (CodedJudgments.response_ms).
-        response_ms=lambda: response.to_numpy(zero_copy_only=False).astype(np.float64, copy=False),
-        duration_ms=lambda: lengths_per_row(inputs.durations(), comparison),
+        # Whole milliseconds as int32 (null unknown): the timing figures take a block of rows at a time.
+        response_ms=lambda rows: (
+            response.take(rows).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+        ),
+        duration_ms=lambda rows: lengths()(comparison[rows]),
     )
 
 
-# Rows looked up at once by lengths_per_row.
-LENGTH_BLOCK_ROWS = 1 << 20
-
-
-def lengths_per_row(lengths: pd.Series[float], comparison: np.ndarray) -> np.ndarray:
-    """``lengths`` (by comparison id) of each row's comparison, NaN where not known: pandas' ``reindex``,
-    a block of rows at a time (at ten million rows, reindex held an index and an indexer of them, 160 MB,
-    beside the result)."""
+def lengths_lookup(lengths: pd.Series[float]) -> Callable[[np.ndarray], np.ndarray]:
+    """A function giving, for comparison ids, their ``lengths`` (by comparison id), NaN where not known:
+    pandas' ``reindex``, asked a block of rows at a time by the fit's timing figures (at ten million rows
+    one reindex held an index and an indexer of them, 160 MB, beside its result)."""
     ordered = lengths.sort_index()
     ids, values = ordered.index.to_numpy(), ordered.to_numpy(dtype=np.float64)
-    out = np.full(len(comparison), np.nan)
-    for start in range(0, len(comparison), LENGTH_BLOCK_ROWS):
-        at = positions_or_missing(ids, comparison[start : start + LENGTH_BLOCK_ROWS])
+
+    def lengths_of(comparison: np.ndarray) -> np.ndarray:
+        at = positions_or_missing(ids, comparison)
         found = np.flatnonzero(at >= 0)
-        out[start + found] = values[at[found]]
-    return out
+        out = np.full(len(comparison), np.nan)
+        out[found] = values[at[found]]
+        return out
+
+    return lengths_of
 
 
 DURATION_SCHEMA = pa.schema([("comparison_id", pa.int64()), ("duration_ms", pa.float64())])

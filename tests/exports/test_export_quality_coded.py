@@ -131,13 +131,11 @@ def test_the_pairs_posteriors_are_the_fits_and_its_frame_is_let_go() -> None:
     assert pending.fit.result().posteriors.empty
 
 
-def test_the_lengths_looked_up_a_block_of_rows_at_a_time_are_pandas_reindex(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_the_lengths_looked_up_a_block_of_rows_at_a_time_are_pandas_reindex() -> None:
     # Lengths by comparison id in no order, rows on comparisons with no known length among them.
     lengths = pd.Series([5000.0, np.nan, 2500.0, 8000.0], index=[40, 7, 12, 3])
     rows = np.array([12, 3, 99, 40, 40, 7, 1, 3, 12, 12, 5], dtype=np.int32)
-    monkeypatch.setattr(quality_export, "LENGTH_BLOCK_ROWS", 3)
-    looked_up = quality_export.lengths_per_row(lengths, rows)
+    lengths_of = quality_export.lengths_lookup(lengths)
+    looked_up = np.concatenate([lengths_of(rows[:4]), lengths_of(rows[4:])])
     np.testing.assert_array_equal(looked_up, lengths.reindex(rows).to_numpy())
     assert np.isnan(looked_up).sum() == 4
