@@ -443,8 +443,8 @@ def _contradiction(df: CodedJudgments, real: np.ndarray, table: pd.DataFrame, th
         o1[at] = n1 - r1
         o0[at] = n - n1 - (r - r1)
     del item, criterion, crowd, is_a
-    o0 += o1  # now mm: every other decisive vote
-    mm = o0
+    mm = o0  # every other decisive vote: o0 + o1, summed in o0's array
+    mm += o1
     del o0
     used = np.flatnonzero(mm >= 1).astype(np.int32)
     # Each rater's first votes only: ranked within the rater by a stable sort of the rater codes, before

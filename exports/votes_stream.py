@@ -40,9 +40,10 @@ COMPACT = [
     ("repeat_of", np.int64, True),
     ("seat_excluded", np.bool_, False),
 ]
-# With them, each judgment's CONDITIONING code (trainers.VOTE_CONDITIONING), a byte. Its track and study
-# ids are needed only as the manifest's sources: the ids seen are kept (Streamed), not two int32 per
-# judgment (80 MB at ten million).
+# Schema 2 adds each judgment's CONDITIONING code (trainers.VOTE_CONDITIONING, a byte), which its
+# adapters read. A judgment's track and study ids are needed only as the manifest's sources: the ids seen
+# are kept (Streamed), not two int32 per judgment (80 MB at ten million).
+
 # The dataset's votes keep fewer: counts, raters, the leaderboard's and the adapters' columns. Their
 # comparison and rater ids are int32 when they fit (lib.arrays.narrow_ids), int64 when they do not.
 VOTE_COLUMNS = ["comparison_id", "rater_pk", "criterion_code", "choice_code", trainers.VOTE_CONDITIONING]
@@ -52,7 +53,7 @@ NARROWED = ("comparison_id", "rater_pk")
 @dataclass(frozen=True)
 class Streamed:
     judgments: pa.Table  # every judgment read (COMPACT columns): votes, quality checks, excluded seats
-    votes: pa.Table  # the dataset's votes (VOTE_COLUMNS)
+    votes: pa.Table  # the dataset's votes (VOTE_COLUMNS; the conditioning code in schema 2 alone)
     track_ids: list[int]  # the tracks and studies of the dataset's votes, sorted
     study_ids: list[int]
     newest_us: int | None  # created_at of the newest dataset vote, microseconds since the epoch
@@ -73,10 +74,11 @@ def votes_stream(*, options: ExportOptions, excluded_raters: set[int], path: Pat
             # An excluded seat's judgments count nowhere, not even in the votes file.
             kept = ~_numpy(judgments["seat_excluded"])
             written = judgments.filter(pa.array(kept))
-            conditioning = trainers.vote_conditioning(judgments)
             rows = tables.votes_table(written)
             if options.schema == 2:
+                conditioning = trainers.vote_conditioning(judgments)
                 rows = trainers.votes_with_conditioning(rows, conditioning[kept])
+                conditioning_parts.append(conditioning)
             writer.write(rows)
             gold += int(_numpy(written["is_gold"]).sum())
             repeat += int(_numpy(written["is_repeat"]).sum())
@@ -87,7 +89,6 @@ def votes_stream(*, options: ExportOptions, excluded_raters: set[int], path: Pat
                 for name, seen in sources.items():
                     ids = _numpy(judgments[name].fill_null(-1))[in_dataset]
                     seen.update(int(i) for i in np.unique(ids[ids >= 0]))
-            conditioning_parts.append(conditioning)
             for name, kind, nullable in COMPACT:
                 values = judgments[name]
                 parts[name].append(
@@ -100,11 +101,13 @@ def votes_stream(*, options: ExportOptions, excluded_raters: set[int], path: Pat
     for name, _, nullable in COMPACT:
         values = np.concatenate(parts.pop(name))
         columns[name] = pa.array(values, mask=values < 0) if nullable else pa.array(values)
-    conditioning = np.concatenate(conditioning_parts) if conditioning_parts else np.zeros(0, np.int8)
-    columns[trainers.VOTE_CONDITIONING] = pa.array(conditioning)
-    del conditioning_parts, conditioning
+    if options.schema == 2:
+        codes = np.concatenate(conditioning_parts) if conditioning_parts else np.zeros(0, np.int8)
+        columns[trainers.VOTE_CONDITIONING] = pa.array(codes)
+        del conditioning_parts, codes
     compact = pa.table(columns)
-    votes = compact.select(VOTE_COLUMNS).filter(pa.array(read.dataset_mask(compact)))
+    kept_columns = [name for name in VOTE_COLUMNS if name in columns]
+    votes = compact.select(kept_columns).filter(pa.array(read.dataset_mask(compact)))
     for name in NARROWED:  # the dataset's votes are held to the end of the export
         narrowed = arrays.narrow_ids(_numpy(votes[name]))
         votes = votes.set_column(votes.schema.get_field_index(name), name, pa.array(narrowed))
