@@ -215,7 +215,7 @@ def splits_assign(
     targets = np.array(fractions) * len(identity_of_pair)
     held = np.zeros(3)
     split_prompts: list[set[int]] = [set(), set(), set()]
-    split_of_identity = np.zeros(len(identity_ids), dtype=np.int64)
+    split_of_identity = np.zeros(len(identity_ids), dtype=np.int8)  # held per pair: 0, 1 or 2
     order = _seeded_order([identity_slugs[int(i)] for i in identity_ids], seed)
     usable = [s for s in range(3) if fractions[s] > 0]
     for position, index in enumerate(order):

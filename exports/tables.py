@@ -40,9 +40,34 @@ def positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> pa.Array:
 
 def media_paths(rows: pa.Table) -> pa.Array:
     """``media/<sha256><suffix>``: where the file is (or would be, with ``--media none``) in the snapshot."""
-    suffix = pc.struct_field(pc.extract_regex(rows["file"], r"(?P<suffix>\.[A-Za-z0-9]+)$"), "suffix")
-    suffix = pc.fill_null(pc.utf8_lower(suffix), "")
-    return pc.binary_join_element_wise("media/", rows["sha256"], suffix, "")
+    return _media_path(rows["sha256"], _suffixes(rows["file"]))
+
+
+def _suffixes(files: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    suffix = pc.struct_field(pc.extract_regex(files, r"(?P<suffix>\.[A-Za-z0-9]+)$"), "suffix")
+    return pc.fill_null(pc.utf8_lower(suffix), "")
+
+
+def _media_path(sha256: pa.Array | pa.ChunkedArray, suffix: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return pc.binary_join_element_wise("media/", sha256, suffix, "")
+
+
+@dataclass(frozen=True)
+class MediaPaths:
+    """The videos' ``media_paths``, made for the videos asked (``take``) from their hashes and their
+    files' suffixes (dictionary-encoded: a few kinds of file): a million paths held whole were 75 MB
+    beside the hashes they repeat."""
+
+    sha256: pa.Array
+    suffix: pa.DictionaryArray
+
+    @classmethod
+    def of(cls, videos: pa.Table) -> MediaPaths:
+        suffix = pc.dictionary_encode(_suffixes(videos["file"]))
+        return cls(single(videos["sha256"]), single(suffix))
+
+    def take(self, indices: pa.Array) -> pa.Array:
+        return _media_path(self.sha256.take(indices), self.suffix.take(indices).cast(pa.string()))
 
 
 # --- votes --------------------------------------------------------------------------------------
@@ -121,7 +146,7 @@ class Lookup:
     is held whole. At two million pairs the paths, hashes and prompts held per pair were 0.9 GB, and the
     reference lists, splits, frame rates and frame counts another 0.2 GB."""
 
-    values: pa.Array
+    values: pa.Array | MediaPaths
     at: np.ndarray  # integers: each pair's position in ``values``
 
     def take(self, rows: pa.Array | np.ndarray) -> pa.Array:
@@ -169,21 +194,25 @@ def pairs_build(
     split_of_pair: np.ndarray,
 ) -> Pairs:
     video_ids = videos["id"].to_numpy()
-    a_at = arrays.positions(video_ids, comparisons["video_a_id"].to_numpy())
-    b_at = arrays.positions(video_ids, comparisons["video_b_id"].to_numpy())
-    prompt_at = arrays.positions(prompts["prompt_id"].to_numpy(), comparisons["prompt_id"].to_numpy())
-    identity_at = arrays.positions(galleries.identity_ids, comparisons["identity_id"].to_numpy())
-    paths = _single(media_paths(videos))
-    sha = _single(videos["sha256"])
+
+    def at(sorted_ids: np.ndarray, column: str) -> np.ndarray:
+        # Positions as int32 where they fit (they always do below two billion rows): held per pair.
+        return arrays.narrow_ids(arrays.positions(sorted_ids, comparisons[column].to_numpy()))
+
+    a_at, b_at = at(video_ids, "video_a_id"), at(video_ids, "video_b_id")
+    prompt_at = at(prompts["prompt_id"].to_numpy(), "prompt_id")
+    identity_at = at(galleries.identity_ids, "identity_id")
+    paths = MediaPaths.of(videos)
+    sha = single(videos["sha256"])
     sha_a, sha_b = Lookup(sha, a_at), Lookup(sha, b_at)
-    fps, frames = _single(videos["fps"]), _single(videos["num_frames"])
+    fps, frames = single(videos["fps"]), single(videos["num_frames"])
     columns: dict[str, pa.Array | Lookup] = {
         "comparison_id": comparisons["comparison_id"],
         "split": Lookup(pa.array(SPLITS, type=pa.string()), split_of_pair),
         "identity_id": comparisons["identity_id"],
         "prompt_id": comparisons["prompt_id"],
-        "prompt": Lookup(_single(prompts["full_text"]), prompt_at),
-        "differential_prompt": Lookup(_single(prompts["differential_text"]), prompt_at),
+        "prompt": Lookup(single(prompts["full_text"]), prompt_at),
+        "differential_prompt": Lookup(single(prompts["differential_text"]), prompt_at),
         "reference_ids": Lookup(galleries.reference_ids, identity_at),
         "primary_reference_id": Lookup(galleries.primary, identity_at),
         "video_a_id": comparisons["video_a_id"],
@@ -194,17 +223,22 @@ def pairs_build(
         "video_b_sha256": sha_b,
         "are_different": _sliced(lambda rows: pc.not_equal(sha_a.take(rows), sha_b.take(rows)), len(a_at)),
         # Used by the adapters, not written to the pairs files.
-        "shown_prompt": Lookup(_single(shown_prompts(prompts)), prompt_at),
+        "shown_prompt": Lookup(single(shown_prompts(prompts)), prompt_at),
         "fps_a": Lookup(fps, a_at),
         "num_frames_a": Lookup(frames, a_at),
         "fps_b": Lookup(fps, b_at),
         "num_frames_b": Lookup(frames, b_at),
     }
-    return Pairs({k: v if isinstance(v, Lookup) else _single(v) for k, v in columns.items()}, split_of_pair)
+    return Pairs({k: v if isinstance(v, Lookup) else single(v) for k, v in columns.items()}, split_of_pair)
 
 
-def _single(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+def single(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """``values`` as one array: a column of one chunk is that chunk itself, where ``combine_chunks``
+    copies it (the pairs held the comparisons' ids and the videos' hashes twice, 150 MB at two million
+    pairs)."""
+    if isinstance(values, pa.Array):
+        return values
+    return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
 
 
 def _sliced(compute: Any, length: int, size: int = 1 << 18) -> pa.Array:

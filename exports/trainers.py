@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from annotate.models import Criterion, Track
 from exports import aggregate, tables, write
 from exports.options import SPLITS, ExportOptions
-from exports.tables import Pairs, table
+from exports.tables import Pairs, single, table
 from lib import arrays
 from studies.models import Question
 from studies.presets import (
@@ -180,31 +180,27 @@ def _references(
         pc.binary_join_element_wise('{"type": "image", "image": "', flat_paths, '"}', ""),
     )
     offsets = galleries.reference_ids.offsets
-    per_identity_paths = pa.ListArray.from_arrays(offsets, _single(flat_paths))
-    per_identity_media = pa.ListArray.from_arrays(offsets, _single(media))
+    per_identity_paths = pa.ListArray.from_arrays(offsets, single(flat_paths))
+    per_identity_media = pa.ListArray.from_arrays(offsets, single(media))
     # The first reference of an identity is its primary one when it has one (Galleries.primary).
     starts = np.minimum(offsets.to_numpy()[:-1], max(len(flat_paths) - 1, 0))
     no_primary = ~pc.is_valid(galleries.primary).to_numpy(zero_copy_only=False)
     if len(flat_paths):
         first_path = pc.if_else(
-            pa.array(no_primary), pa.scalar(None, pa.string()), _single(flat_paths).take(pa.array(starts))
+            pa.array(no_primary), pa.scalar(None, pa.string()), single(flat_paths).take(pa.array(starts))
         )
-        first_media = pc.if_else(pa.array(no_primary), "", _single(media).take(pa.array(starts)))
+        first_media = pc.if_else(pa.array(no_primary), "", single(media).take(pa.array(starts)))
     else:
         first_path = pa.nulls(len(starts), pa.string())
         first_media = pa.array([""] * len(starts), pa.string())
     return _References(
         paths=per_identity_paths,
-        joined=_single(pc.binary_join(per_identity_paths, ";")),
-        primary=_single(first_path),
-        all_media=_single(pc.binary_join(per_identity_media, ", ")),
-        primary_media=_single(first_media),
+        joined=single(pc.binary_join(per_identity_paths, ";")),
+        primary=single(first_path),
+        all_media=single(pc.binary_join(per_identity_media, ", ")),
+        primary_media=single(first_media),
         at=tables.positions(galleries.identity_ids, identity_of_pair).to_numpy(),
     )
-
-
-def _single(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def _json_literals(values: pa.Array) -> pa.Array:
@@ -375,7 +371,7 @@ def _slices(rows: np.ndarray, size: int | None = None) -> Iterator[pa.Array]:
 def _text(handle: Any, values: pa.Array, skip: int = 0) -> None:
     """Write the characters of every value of a string array, back to back, straight from its buffer
     (less the first ``skip`` bytes)."""
-    values = _single(values)
+    values = single(values)
     if not len(values):
         return
     _, offsets, data = values.buffers()
@@ -391,7 +387,7 @@ def _open(path: Path) -> write.BackgroundFile:
 
 def _lines(handle: Any, lines: pa.Array) -> None:
     """Append one line per value (write.write_lines' bytes, a slice at a time)."""
-    _text(handle, pc.binary_join_element_wise(_single(lines), "\n", ""))
+    _text(handle, pc.binary_join_element_wise(single(lines), "\n", ""))
 
 
 class _JsonArray:
@@ -406,7 +402,7 @@ class _JsonArray:
     def add(self, items: pa.Array) -> None:
         if not len(items):
             return
-        joined = pc.binary_join_element_wise(",\n  ", _single(items), "")
+        joined = pc.binary_join_element_wise(",\n  ", single(items), "")
         if self.empty:
             # The first item has no comma before it: skip the 4 bytes of its ",\n  " after writing "[\n  ".
             self.handle.write(b"[\n  ")
@@ -521,18 +517,18 @@ _SETTINGS = (
 
 
 def _settings(videos: pa.Table) -> pa.Table:
-    """The videos' generation settings, as tables.videos_table has them (those columns alone)."""
+    """The videos' generation settings, as tables.videos_table has them (those columns alone). The text
+    a method shares among its videos stays dictionary-encoded, as read (read.REPEATED_VIDEO_TEXT), and
+    becomes text a slice at a time in ``_dpo_rows``: decoded whole, it held 90 MB at a million videos
+    through every adapter."""
     numbers = {"steps": True, "guidance": False}
-    return table(
-        [
-            (
-                name,
-                kind,
-                tables._number(videos[name], integer=numbers[name]) if name in numbers else videos[name],
-            )
-            for name, kind in _SETTINGS
-        ]
-    )
+    columns = {
+        name: tables.arrow(tables._number(videos[name], integer=numbers[name]), kind)
+        if name in numbers
+        else single(videos[name])
+        for name, kind in _SETTINGS
+    }
+    return pa.table(columns)
 
 
 def _dpo(
@@ -779,7 +775,7 @@ def _rl_prompts(work: Path, pairs: Pairs, refs: _References, identities: pa.Tabl
             ', "differential_prompt": ',
             _json_literals(cols["differential_prompt"].take(at)),
             ', "identity": ',
-            _json_literals(_single(slugs)),
+            _json_literals(single(slugs)),
             ', "identity_id": ',
             pc.cast(cols["identity_id"].take(at), pa.string()),
             ', "prompt_id": ',
@@ -796,7 +792,7 @@ def _rl_prompts(work: Path, pairs: Pairs, refs: _References, identities: pa.Tabl
             [
                 ("ref_paths", pa.string(), refs.of("joined", at)),
                 ("prompt", pa.string(), one_line),
-                ("identity", pa.string(), _single(slugs)),
+                ("identity", pa.string(), single(slugs)),
                 ("primary_reference_path", pa.string(), primary),
             ]
         )
@@ -814,4 +810,4 @@ def _rl_prompts(work: Path, pairs: Pairs, refs: _References, identities: pa.Tabl
 def _quoted_list(paths: pa.ListArray) -> pa.ListArray:
     offsets = paths.offsets.to_numpy()
     quoted = pc.binary_join_element_wise('"', paths.flatten(), '"', "")
-    return pa.ListArray.from_arrays(pa.array(offsets - offsets[0], type=pa.int32()), _single(quoted))
+    return pa.ListArray.from_arrays(pa.array(offsets - offsets[0], type=pa.int32()), single(quoted))
