@@ -66,6 +66,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from annotate import quality_em
 from lib.arrays import first_within, unique_inverse
+from lib.memory import release_freed_memory
 
 JUDGMENT_COLUMNS: dict[str, str] = {
     "rater": "int",
@@ -166,14 +167,14 @@ def quality_fit(
 
     Text columns may come as pandas categoricals, or the judgments already as codes (CodedJudgments):
     everything below works on integer codes, the per-rater figures are counts with ``np.bincount`` over
-    each row's rater index."""
+    each row's rater index. CodedJudgments given are used up: the fit lets go of columns as it is done
+    with them."""
     df = judgments if isinstance(judgments, CodedJudgments) else CodedJudgments.from_frame(judgments)
     excluded_set = {int(r) for r in excluded}
-    rater = df.rater
-    raters_values, rater_index = unique_inverse(rater)
+    raters_values, rater_index = unique_inverse(df.rater)
     df.rater_index = rater_index.astype(np.int32)  # raters number far below 2**31
     del rater_index
-    df.excluded = np.isin(rater, np.array(sorted(excluded_set), dtype=np.int64))
+    df.excluded = np.isin(df.rater, np.array(sorted(excluded_set), dtype=np.int64))
     raters = pd.Index(raters_values.astype(np.int64), name="rater")
     table = pd.DataFrame(index=raters)
     table["excluded"] = table.index.isin(excluded_set)
@@ -184,7 +185,9 @@ def quality_fit(
     _repeats(df, table)
     _position(df, table)
     _contradiction(df, real, table, thresholds)
-    reliability, spamming, post = _models(df, real, df.is_gold & ~df.is_repeat, mace_iterations)
+    gold = df.is_gold & ~df.is_repeat
+    df.forget_answer_details()
+    reliability, spamming, post = _models(df, real, gold, raters_values, mace_iterations)
     table["ds_reliability"] = reliability.reindex(raters)
     table["mace_spamming"] = spamming.reindex(raters)
     _timing(df, table)  # last: the only figures that read the videos' lengths (CodedJudgments.duration_ms_at)
@@ -281,6 +284,13 @@ class CodedJudgments:
             response_ms=judgments["response_ms"].to_numpy(dtype=np.float64),
             duration_ms=judgments["duration_ms"].to_numpy(dtype=np.float64),
         )
+
+    def forget_answer_details(self) -> None:
+        """Let go of the columns that only the per-answer figures read (gold, repeats, position,
+        contradiction), before the crowd models: at ten million judgments 110 MB beside their height."""
+        del self.choice, self.decisive, self.left, self.is_gold, self.is_repeat
+        del self.same_known, self.same, self.contrast
+        del self.rater  # the models read each rater's index into the sorted raters (rater_index)
 
     def count(self, where: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """Per rater (in sorted rater order): how many rows ``where`` holds (those also in ``weights``)."""
@@ -471,7 +481,7 @@ def _contradiction(df: CodedJudgments, real: np.ndarray, table: pd.DataFrame, th
 
 
 def _models(
-    df: CodedJudgments, real: np.ndarray, gold: np.ndarray, mace_iterations: int
+    df: CodedJudgments, real: np.ndarray, gold: np.ndarray, raters: np.ndarray, mace_iterations: int
 ) -> tuple[pd.Series[Any], pd.Series[Any], pd.DataFrame]:
     """Dawid–Skene and MACE per criterion over the included raters' votes, averaged over criteria.
 
@@ -496,7 +506,9 @@ def _models(
         rows = np.flatnonzero(real & (df.criterion == code))
         if not len(rows):
             continue
-        item, rater, label = df.item[rows], df.rater[rows], df.label[rows]  # label: int8 codes
+        # Raters as their index into ``raters`` (sorted): the same order and the same groups as their ids,
+        # named by id in the figures returned.
+        item, rater, label = df.item[rows], df.rater_index[rows], df.label[rows]  # label: int8 codes
         inside = ~df.excluded[rows]
         del rows
         if not inside.any():
@@ -509,7 +521,7 @@ def _models(
         # every per-answer array of a criterion is tens of MB, several held at once.
         tasks, task_index = unique_inverse(np.concatenate([item[inside], -1 - df.item[known]]))
         task = task_index.astype(np.int32)
-        workers, worker_index = unique_inverse(np.concatenate([rater[inside], df.rater[known]]))
+        workers, worker_index = unique_inverse(np.concatenate([rater[inside], df.rater_index[known]]))
         worker = worker_index.astype(np.int32)
         del task_index, worker_index
         answered = np.concatenate([label[inside], df.label[known]])
@@ -519,11 +531,14 @@ def _models(
         codes[classes] = np.arange(len(classes))
         true_labels = np.full(len(tasks), -1, dtype=np.int64)
         true_labels[np.searchsorted(tasks, -1 - gold_items)] = codes[truth]
+        # Each model's working set is hundreds of MB at ten million judgments, and the export writes its
+        # files beside the fit: what the last step freed goes back first, or the two heights add up.
+        release_freed_memory()
         ds = quality_em.dawid_skene(
             task, worker, codes[answered], n_tasks=len(tasks), n_workers=len(workers), n_labels=len(classes),
             true_labels=true_labels, n_iter=100, tol=1e-5,
         )  # fmt: skip
-        rel = _reliability(ds.errors, ds.answered, ds.priors, workers)
+        rel = _reliability(ds.errors, ds.answered, ds.priors, raters[workers])
         outside = ~inside & np.isin(item, tasks)
         if outside.any():
             others, other = np.unique(rater[outside], return_inverse=True)
@@ -533,7 +548,7 @@ def _models(
             errors, said = quality_em.dawid_skene_errors_against(
                 np.searchsorted(tasks, item[outside]), other, label[outside], probas, n_workers=len(others)
             )
-            rel = pd.concat([rel, _reliability(errors, said, priors, others)])
+            rel = pd.concat([rel, _reliability(errors, said, priors, raters[others])])
             del probas
         real_items = np.flatnonzero(tasks >= 0)
         post_parts["item"].append(tasks[real_items].astype(np.int64))
@@ -549,6 +564,7 @@ def _models(
         fitted.append(criterion)
         # Dawid–Skene's posteriors and codes go before MACE, whose height is the fit's.
         del ds, votes_of_task, real_items, task, worker, answered, true_labels, tasks
+        release_freed_memory()
         # One run: crowd-kit 1.4 starts every restart from the same draw (its random_state is an int), so
         # further restarts repeat the first and only cost time. MACE has no convergence test; 25 rounds
         # (not its 50) halve the time of a million votes, and on a simulated track of 60,000 votes 20
@@ -556,13 +572,13 @@ def _models(
         mace = quality_em.mace(
             item[inside], rater[inside], label[inside], n_iter=mace_iterations, random_state=0
         )
-        spam = pd.Series(mace.spamming[:, 0], index=mace.workers)
+        spam = pd.Series(mace.spamming[:, 0], index=raters[mace.workers])
         if outside.any():
             spam = pd.concat(
-                [spam, _mace_spamming_against(item[outside], rater[outside], label[outside], mace)]
+                [spam, _mace_spamming_against(item[outside], raters[rater[outside]], label[outside], mace)]
             )
         used_raters, used_n = np.unique(rater[inside | outside], return_counts=True)
-        used = pd.Series(used_n, index=used_raters)
+        used = pd.Series(used_n, index=raters[used_raters])
         weighted_rel.append(rel.reindex(used.index) * used)
         weighted_spam.append(spam.reindex(used.index) * used)
         weights.append(used)

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from annotate import bradley_terry
 from exports import tables, write
 from exports.options import SPLITS
+from lib.memory import release_freed_memory
 
 CONSTRUCTIONS = ("independent_seeds", "cross_checkpoint", "cross_method", "story_shots")
 PAIR_CONSTRUCTION_RULE = {
@@ -212,6 +213,7 @@ def groups_table(
     first, second = a[within], b[within]
     for index, criterion in enumerate(criteria):
         n_a, n_b, n_tie = (counts[within, index, k].astype(np.float64) for k in range(3))
+        release_freed_memory()  # the last criterion's fit, before this one's (lib.memory)
         fit = bradley_terry.fit_groups(
             group_of_item=case_of_video,
             first=first,
