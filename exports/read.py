@@ -34,6 +34,7 @@ from annotate.models import Rater, Track, TrackSeat
 from exports.aggregate import CHOICES, CRITERIA
 from exports.options import ExportOptions, ExportOptionsError
 from lib import arrays
+from lib.memory import release_freed_memory
 from studies.models import Answer, Participant, Study
 
 # Salted ids are this many hex digits: 80 bits, no collision among any realistic number of raters.
@@ -632,7 +633,12 @@ def videos_read(*, video_ids: np.ndarray) -> pa.Table:
 
     def block(ids: np.ndarray) -> pa.Table:
         videos = copy_table(sql, {"ids": int_array_literal(ids)}, VIDEO_SCHEMA, free_text=True)
-        return dictionary_encoded(videos.sort_by("id"), REPEATED_VIDEO_TEXT)
+        encoded = dictionary_encoded(videos.sort_by("id"), REPEATED_VIDEO_TEXT)
+        del videos
+        # The block's text and its parsed, unsorted table go back before the next block is read
+        # (lib.memory): kept for reuse, they stayed resident through the export, 130 MB at a million videos.
+        release_freed_memory()
+        return encoded
 
     blocks = [
         block(video_ids[start : start + VIDEO_BLOCK_IDS])
@@ -644,6 +650,7 @@ def videos_read(*, video_ids: np.ndarray) -> pa.Table:
     del blocks
     for index in range(videos.num_columns):
         videos = videos.set_column(index, videos.field(index), videos.column(index).combine_chunks())
+        release_freed_memory()  # the column's chunks, before the next column is joined
     return videos
 
 
