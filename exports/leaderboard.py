@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from annotate.rankings import Judged, Leaderboard, RankingError, leaderboard
 from exports import aggregate, write
 from lib.arrays import positions
+from lib.memory import release_freed_memory
 
 PATH = "data/leaderboard.parquet"
 ROUNDS = 1000
@@ -91,6 +92,9 @@ def leaderboard_write(
     boards: dict[str, Leaderboard] = {}
     skipped: dict[str, str] = {}
     for criterion in criteria:
+        # On the quality fit's thread beside the adapters: what the pairs files or the last criterion
+        # freed goes back first (lib.memory).
+        release_freed_memory()
         data = judged_of(votes=votes, comparisons=comparisons, videos=videos, criterion=criterion)
         if data is None:
             continue

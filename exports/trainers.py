@@ -32,6 +32,7 @@ from exports import aggregate, tables, write
 from exports.options import SPLITS, ExportOptions
 from exports.tables import Pairs, single, table
 from lib import arrays
+from lib.memory import release_freed_memory
 from studies.models import Question
 from studies.presets import (
     ELEMENT_CONSISTENCY,
@@ -316,10 +317,17 @@ def write_trainers(
             both_bad=both_bad.of(codes),
             question=texts[name],
         )
+        # Between adapters the slices of the last are handed back (lib.memory): the quality fit runs
+        # beside them on a thread of its own, and freed memory kept for reuse adds to its height.
+        release_freed_memory()
         counts["videoalign"][name] = _videoalign(work, pairs, refs, view)
+        release_freed_memory()
         counts["dpo"][name] = _dpo(work, pairs, refs, view, settings, options.split_seed)
+        release_freed_memory()
         counts["videodpo"][name] = _videodpo(work, pairs, view)
+        release_freed_memory()
         counts["judge"][name] = _judge(work, pairs, refs, view)
+    release_freed_memory()
     counts["rl_prompts"] = _rl_prompts(work, pairs, refs, identities)
     counts["questions"] = texts
     return counts
