@@ -16,7 +16,7 @@ criteria, splits and distinct texts, never over votes or pairs.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -305,8 +305,14 @@ def write_trainers(
     joint_codes = [aggregate.CRITERIA.index(c) for c in options.joint_criteria]
     both_bad = _both_bad_counts(votes, comparison_ids)
     texts = questions([name for name, _ in named], study_ids)
-    counts: dict[str, Any] = {"videoalign": {}, "dpo": {}, "videodpo": {}, "judge": {}}
     settings = _settings(videos)
+    adapters: dict[str, Callable[[_Criterion], dict[str, int]]] = {
+        "videoalign": lambda view: _videoalign(work, pairs, refs, view),
+        "dpo": lambda view: _dpo(work, pairs, refs, view, settings, options.split_seed),
+        "videodpo": lambda view: _videodpo(work, pairs, view),
+        "judge": lambda view: _judge(work, pairs, refs, view),
+    }
+    counts: dict[str, Any] = {adapter: {} for adapter in adapters}
     for name, lab in named:
         codes = joint_codes if name == "joint" else [aggregate.CRITERIA.index(name)]
         conditioning = _row_conditioning(votes, vote_codes, comparison_ids, codes)
@@ -317,16 +323,11 @@ def write_trainers(
             both_bad=both_bad.of(codes),
             question=texts[name],
         )
-        # Between adapters the slices of the last are handed back (lib.memory): the quality fit runs
-        # beside them on a thread of its own, and freed memory kept for reuse adds to its height.
-        release_freed_memory()
-        counts["videoalign"][name] = _videoalign(work, pairs, refs, view)
-        release_freed_memory()
-        counts["dpo"][name] = _dpo(work, pairs, refs, view, settings, options.split_seed)
-        release_freed_memory()
-        counts["videodpo"][name] = _videodpo(work, pairs, view)
-        release_freed_memory()
-        counts["judge"][name] = _judge(work, pairs, refs, view)
+        for adapter, write_adapter in adapters.items():
+            # Between adapters the slices of the last are handed back (lib.memory): the quality fit runs
+            # beside them on a thread of its own, and freed memory kept for reuse adds to its height.
+            release_freed_memory()
+            counts[adapter][name] = write_adapter(view)
     release_freed_memory()
     counts["rl_prompts"] = _rl_prompts(work, pairs, refs, identities)
     counts["questions"] = texts
