@@ -57,13 +57,19 @@ class RankingError(ValueError):
 
 @dataclass(frozen=True)
 class Judged:
-    """The input: one row per judgment."""
+    """The input: one row per judgment, or per kind of judgment with ``count``.
+
+    Judgments of one rater on the same two methods, in the same order, with the same outcome are
+    interchangeable in every figure here (sums of 0, 1/2 and 1 are exact in any order): a caller with
+    millions of them passes each kind once with its count, and gets the same leaderboard to the bit.
+    """
 
     methods: tuple[str, ...]  # method labels; index = code
     first: np.ndarray  # int method codes of the two sides
     second: np.ndarray
     outcome: np.ndarray  # float: 1.0 first won, 0.0 second won, 0.5 tie
     rater: np.ndarray  # int rater (cluster) ids, any integers
+    count: np.ndarray | None = None  # whole numbers ≥ 1: the judgments each row stands for; None: one
 
 
 @dataclass(frozen=True)
@@ -138,10 +144,11 @@ class Leaderboard:
 
 def fit_scores(data: Judged) -> np.ndarray:
     """The library fit (Elo scale, mean 1000), in ``data.methods`` order."""
-    first, second, outcome, _ = _checked(data)
+    first, second, outcome, _, count = _checked(data)
     n = len(data.methods)
-    wins = np.bincount(first * n + second, outcome, minlength=n * n)
-    wins += np.bincount(second * n + first, 1.0 - outcome, minlength=n * n)
+    won, lost = _weighted(outcome, count)
+    wins = np.bincount(first * n + second, won, minlength=n * n)
+    wins += np.bincount(second * n + first, lost, minlength=n * n)
     return _elo(wins.reshape(n, n))
 
 
@@ -158,11 +165,12 @@ def leaderboard(
         raise RankingError(f"rounds must be a whole number from 1 to {MAX_ROUNDS:,}, not {rounds!r}")
     if resample not in RESAMPLES:
         raise RankingError(f"resample must be one of {', '.join(RESAMPLES)}, not {resample!r}")
-    first, second, outcome, rater = _checked(data)
+    first, second, outcome, rater, count = _checked(data)
     n = len(data.methods)
     cells = n * n
-    wins = np.bincount(first * n + second, outcome, minlength=cells)
-    wins += np.bincount(second * n + first, 1.0 - outcome, minlength=cells)
+    won, lost = _weighted(outcome, count)
+    wins = np.bincount(first * n + second, won, minlength=cells)
+    wins += np.bincount(second * n + first, lost, minlength=cells)
     wins = wins.reshape(n, n)
     score = _elo(wins)
 
@@ -177,15 +185,16 @@ def leaderboard(
             (first * n + second) * 3 + np.rint(outcome * 2).astype(np.int64), return_inverse=True
         )
     clusters = int(cluster.max()) + 1
-    by_cluster = _cluster_cells(cluster, clusters, first * n + second, second * n + first, outcome, cells)
-    cluster_size = np.bincount(cluster, minlength=clusters)
+    by_cluster = _cluster_cells(cluster, clusters, first * n + second, second * n + first, won, lost, cells)
+    cluster_size = np.bincount(cluster, count, minlength=clusters).astype(np.int64)
+    total = int(count.sum())
     if resample == "judgment":
         by_cluster = sparse.diags(1.0 / cluster_size) @ by_cluster  # one judgment's cells per kind
 
     rng = np.random.default_rng(seed)
     boot = np.empty((rounds, n))
-    draws = clusters if resample == "rater" else len(first)
-    shares = np.full(clusters, 1.0 / clusters) if resample == "rater" else cluster_size / len(first)
+    draws = clusters if resample == "rater" else total
+    shares = np.full(clusters, 1.0 / clusters) if resample == "rater" else cluster_size / total
     for start in range(0, rounds, PROGRESS_EVERY):
         chunk = min(PROGRESS_EVERY, rounds - start)
         weights = rng.multinomial(draws, shares, size=chunk).astype(np.float64)
@@ -200,12 +209,14 @@ def leaderboard(
     rank_upper = 1 + (low[None, :] > high[:, None]).sum(axis=1)
     ordered_wins = wins[np.ix_(order, order)]
     pair_counts = np.zeros((n, n))
-    np.add.at(pair_counts, (first, second), 1.0)
+    np.add.at(pair_counts, (first, second), count.astype(np.float64))
     pair_counts = pair_counts + pair_counts.T
     pair_counts = pair_counts[np.ix_(order, order)]
     with np.errstate(invalid="ignore", divide="ignore"):
         win_rate = np.where(pair_counts > 0, ordered_wins / pair_counts, np.nan)
-    judgments = np.bincount(first, minlength=n) + np.bincount(second, minlength=n)
+    judgments = (np.bincount(first, count, minlength=n) + np.bincount(second, count, minlength=n)).astype(
+        np.int64
+    )
     methods = tuple(data.methods[i] for i in order)
     return Leaderboard(
         methods=methods,
@@ -216,25 +227,26 @@ def leaderboard(
         judgments=judgments[order],
         win_rate=win_rate,
         pair_counts=pair_counts.astype(np.int64),
-        fragility=_fragility(data.methods, first, second, outcome, int(order[0]), int(order[1]))
+        fragility=_fragility(data.methods, first, second, outcome, count, int(order[0]), int(order[1]))
         if n >= 2
         else None,
         rounds=int(rounds),
         seed=seed,
         resample=resample,
         raters=len(raters),
-        total=len(first),
+        total=total,
     )
 
 
-def _checked(data: Judged) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _checked(data: Judged) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     first, second = np.asarray(data.first), np.asarray(data.second)
     outcome, rater = np.asarray(data.outcome, dtype=np.float64), np.asarray(data.rater)
-    lengths = {len(first), len(second), len(outcome), len(rater)}
+    count = np.ones(len(first), dtype=np.int64) if data.count is None else np.asarray(data.count)
+    lengths = {len(first), len(second), len(outcome), len(rater), len(count)}
     if len(lengths) != 1:
         raise RankingError(
-            f"first, second, outcome and rater must have one length each, not {len(first)}, {len(second)}, "
-            f"{len(outcome)} and {len(rater)}"
+            f"first, second, outcome, rater and count must have one length each, not {len(first)}, "
+            f"{len(second)}, {len(outcome)}, {len(rater)} and {len(count)}"
         )
     if not len(first):
         raise RankingError("no judgments to rank")
@@ -248,12 +260,20 @@ def _checked(data: Judged) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
         raise RankingError("outcome must be 1.0 (first won), 0.0 (second won) or 0.5 (tie)")
     if not np.issubdtype(rater.dtype, np.integer):
         raise RankingError("rater must hold whole-number rater ids")
+    if not np.issubdtype(count.dtype, np.integer) or count.min() < 1:
+        raise RankingError("count must hold whole numbers of judgments, 1 or more")
     return (
         first.astype(np.int64, copy=False),
         second.astype(np.int64, copy=False),
         outcome,
         rater.astype(np.int64, copy=False),
+        count.astype(np.int64, copy=False),
     )
+
+
+def _weighted(outcome: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first side's wins and the second's of each row: its outcome (and 1 - outcome) times its count."""
+    return outcome * count, (1.0 - outcome) * count
 
 
 def _elo(wins: np.ndarray) -> np.ndarray:
@@ -307,7 +327,8 @@ def _cluster_cells(
     clusters: int,
     win_cell: np.ndarray,
     loss_cell: np.ndarray,
-    outcome: np.ndarray,
+    won: np.ndarray,
+    lost: np.ndarray,
     cells: int,
 ) -> sparse.csr_matrix:
     """Each cluster's wins per (winner, loser) cell, summed over its judgments."""
@@ -316,12 +337,12 @@ def _cluster_cells(
         # summed into a table of them, not through COO's per-entry copies (0.5 GB at five million
         # judgments). Outcomes are 0, 1/2 and 1, whose sums are exact in any order: the same figures.
         slot = cluster.astype(np.int64) * cells
-        wins = np.bincount(slot + win_cell, outcome, minlength=clusters * cells)
-        wins += np.bincount(slot + loss_cell, 1.0 - outcome, minlength=clusters * cells)
+        wins = np.bincount(slot + win_cell, won, minlength=clusters * cells)
+        wins += np.bincount(slot + loss_cell, lost, minlength=clusters * cells)
         return sparse.csr_matrix(wins.reshape(clusters, cells))
     rows = np.concatenate([cluster, cluster])
     cols = np.concatenate([win_cell, loss_cell])
-    values = np.concatenate([outcome, 1.0 - outcome])
+    values = np.concatenate([won, lost])
     # The COO constructor sums repeated (row, column) entries when it converts.
     return sparse.coo_matrix((values, (rows, cols)), shape=(clusters, cells)).tocsr()
 
@@ -334,6 +355,7 @@ def _fragility(
     first: np.ndarray,
     second: np.ndarray,
     outcome: np.ndarray,
+    judgments: np.ndarray,
     leader: int,
     runner_up: int,
 ) -> Fragility:
@@ -344,12 +366,12 @@ def _fragility(
     i_all = np.where(flip, second, first)
     j_all = np.where(flip, first, second)
     o_all = np.where(flip, 1.0 - outcome, outcome)
-    kinds, count = np.unique(
-        (i_all * n + j_all) * 3 + np.rint(o_all * 2).astype(np.int64), return_counts=True
+    kinds, kind_of_row = np.unique(
+        (i_all * n + j_all) * 3 + np.rint(o_all * 2).astype(np.int64), return_inverse=True
     )
     ki, kj = (kinds // 3) // n, (kinds // 3) % n
     ko = (kinds % 3) / 2.0
-    count = count.astype(np.int64)
+    count = np.bincount(kind_of_row.reshape(-1), judgments, minlength=len(kinds)).astype(np.int64)
 
     def matrix(removed: np.ndarray) -> np.ndarray:
         left = (count - removed).astype(np.float64)

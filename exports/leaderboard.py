@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from annotate.rankings import Judged, Leaderboard, RankingError, leaderboard
 from exports import aggregate, write
-from lib.arrays import positions
+from lib.arrays import positions, unique_counts, unique_inverse
 from lib.memory import release_freed_memory
 
 PATH = "data/leaderboard.parquet"
@@ -26,7 +26,8 @@ SEED = 0
 RESAMPLE = "rater"
 # Choice codes (aggregate.CHOICES: A, B, tie, both_bad) to the outcome for video A: a tie or a both-bad
 # answer prefers neither video and counts half a win to each side, as in the pairs' p_a.
-_OUTCOME_OF_CHOICE = np.array([1.0, 0.0, 0.5, 0.5])
+_OUTCOMES = np.array([0.0, 0.5, 1.0])  # for video A: lost, half a win, won
+_OUTCOME_CODE_OF_CHOICE = np.array([2, 0, 1, 1], dtype=np.int64)  # index into _OUTCOMES
 SCHEMA = pa.schema(
     [
         ("criterion", pa.string()),
@@ -42,10 +43,16 @@ SCHEMA = pa.schema(
 
 
 def judged_of(*, votes: pa.Table, comparisons: pa.Table, videos: pa.Table, criterion: str) -> Judged | None:
-    """The judgments of one criterion as rankings' input; None without any."""
+    """The judgments of one criterion as rankings' input, each kind once with its count; None without any.
+
+    A kind is a rater's judgments on the same ordered pair of methods with the same outcome: rankings
+    gives the same leaderboard to the bit (annotate.rankings.Judged), and a few thousand kinds stand for
+    millions of votes, which its fit, bootstrap and fragility held several times over (half a gigabyte at
+    ten million votes).
+    """
     code = aggregate.CRITERIA.index(criterion)
-    mine = votes["criterion_code"].to_numpy() == code
-    if not mine.any():
+    mine = np.flatnonzero(votes["criterion_code"].to_numpy() == code)
+    if not len(mine):
         return None
     # comparisons and videos come sorted by id (exports.read).
     at = positions(comparisons["comparison_id"].to_numpy(), votes["comparison_id"].to_numpy()[mine])
@@ -56,22 +63,34 @@ def judged_of(*, votes: pa.Table, comparisons: pa.Table, videos: pa.Table, crite
     first_of = method_of_video[positions(video_ids, comparisons["video_a_id"].to_numpy())]
     second_of = method_of_video[positions(video_ids, comparisons["video_b_id"].to_numpy())]
     first, second = first_of[at], second_of[at]
+    del at
     # Two videos of one method (seeds apart) say nothing about how methods rank.
-    across = first != second
-    if not across.any():
+    across = np.flatnonzero(first != second)
+    if not len(across):
         return None
-    first, second = first[across], second[across]
+    mine, first, second = mine[across], first[across], second[across]
     # Only the methods judged here, numbered in name order (what np.unique of the names would give).
     present = np.zeros(len(names), dtype=bool)
     present[first] = True
     present[second] = True
     renumber = np.cumsum(present) - 1
+    n = int(present.sum())
+    raters, rater_code = unique_inverse(votes["rater_pk"].to_numpy()[mine])
+    outcome_code = _OUTCOME_CODE_OF_CHOICE[votes["choice_code"].to_numpy()[mine]]
+    kind = ((rater_code * n + renumber[first]) * n + renumber[second]) * len(_OUTCOMES) + outcome_code
+    del mine, first, second, rater_code, outcome_code
+    kinds, count = unique_counts(kind)
+    del kind
+    kinds, outcome_code = np.divmod(kinds, len(_OUTCOMES))
+    kinds, second_code = np.divmod(kinds, n)
+    rater_code, first_code = np.divmod(kinds, n)
     return Judged(
         methods=tuple(str(m) for m in names[present]),
-        first=renumber[first],
-        second=renumber[second],
-        outcome=_OUTCOME_OF_CHOICE[votes["choice_code"].to_numpy()[mine][across].astype(np.int64)],
-        rater=votes["rater_pk"].to_numpy()[mine][across],
+        first=first_code,
+        second=second_code,
+        outcome=_OUTCOMES[outcome_code],
+        rater=raters[rater_code],
+        count=count,
     )
 
 

@@ -172,6 +172,33 @@ def test_rater_clustered_intervals_cover_the_true_scores_and_judgment_level_ones
 # --- the bootstrap's bookkeeping -------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("resample", ["rater", "judgment"])
+def test_kinds_of_judgment_with_their_counts_give_the_leaderboard_of_every_judgment_to_the_bit(
+    resample: str,
+) -> None:
+    rng = np.random.default_rng(11)
+    size, n = 5_000, 4
+    first = rng.integers(0, n, size)
+    second = (first + rng.integers(1, n, size)) % n
+    outcome = rng.choice([0.0, 0.5, 1.0], size, p=[0.3, 0.2, 0.5])
+    every = Judged(tuple("ABCD"), first, second, outcome, rng.integers(100, 120, size))
+    # Each (rater, first, second, outcome) once, with how many judgments it stands for, in a shuffled order.
+    key = np.stack([every.rater, every.first, every.second, np.rint(every.outcome * 2).astype(np.int64)])
+    kinds, count = np.unique(key, axis=1, return_counts=True)
+    shuffled = np.random.default_rng(12).permutation(kinds.shape[1])
+    kinds, count = kinds[:, shuffled], count[shuffled]
+    assert kinds.shape[1] < len(every.first) / 5
+    counted = Judged(every.methods, kinds[1], kinds[2], kinds[3] / 2.0, kinds[0], count)
+
+    whole, summed = (leaderboard(data, rounds=200, seed=4, resample=resample) for data in (every, counted))
+
+    assert json.dumps(summed.as_dict()) == json.dumps(whole.as_dict())
+    for name in ("score", "low", "high", "judgments", "pair_counts", "win_rate"):
+        np.testing.assert_array_equal(getattr(summed, name), getattr(whole, name))
+    assert summed.total == len(every.first)
+    np.testing.assert_array_equal(fit_scores(counted), fit_scores(every))
+
+
 def test_the_bootstrap_is_reproducible_with_its_seed_and_reports_its_progress() -> None:
     data = simulate(np.random.default_rng(5), raters=30)
     calls: list[tuple[int, int]] = []
@@ -313,6 +340,14 @@ def test_bad_input_is_a_ranking_error_that_names_it() -> None:
             ),
             "itself",
         ),
+        (
+            lambda: fit_scores(
+                Judged(
+                    ("A", "B"), np.array([0]), np.array([1]), np.array([1.0]), np.array([0]), np.array([0])
+                )
+            ),
+            "count",
+        ),
     ]
     for call, words in cases:
         with pytest.raises(RankingError, match=words):
@@ -328,7 +363,7 @@ def test_each_clusters_cells_summed_in_a_table_equal_scipys_coo_sums() -> None:
     outcome = rng.choice([0.0, 0.5, 1.0], votes)
     win_cell, loss_cell = first * n + second, second * n + first
     assert clusters * n * n <= votes  # the table's side of rankings._cluster_cells
-    by_table = rankings._cluster_cells(cluster, clusters, win_cell, loss_cell, outcome, n * n)
+    by_table = rankings._cluster_cells(cluster, clusters, win_cell, loss_cell, outcome, 1.0 - outcome, n * n)
     by_coo = sparse.coo_matrix(
         (
             np.concatenate([outcome, 1.0 - outcome]),

@@ -124,3 +124,35 @@ def test_a_judgment_between_two_videos_of_one_method_is_left_out_of_the_fit() ->
     assert data is not None and data.methods == ("m1", "m2")
     assert (data.first.tolist(), data.second.tolist()) == ([0, 0], [1, 1])
     assert (data.outcome.tolist(), data.rater.tolist()) == ([1.0, 0.5], [7, 8])
+    assert data.count is not None and data.count.tolist() == [1, 1]
+
+
+def test_a_raters_judgments_of_one_kind_become_one_row_with_their_count() -> None:
+    # Rater 7 prefers m1 on comparisons 1 and 2 (m1 shown first on 1, second on 2) and twice on 3.
+    comparisons = pa.table(
+        {"comparison_id": [1, 2, 3], "video_a_id": [10, 20, 11], "video_b_id": [20, 11, 21]}
+    )
+    videos = pa.table({"id": [10, 11, 20, 21], "method": ["m1", "m1", "m2", "m2"]})
+    votes = pa.table(
+        {
+            "comparison_id": [1, 2, 3, 3, 1],
+            "rater_pk": [7, 7, 7, 7, 8],
+            "criterion_code": np.zeros(5, dtype=np.int8),
+            "choice_code": np.array([0, 1, 0, 0, 0], dtype=np.int8),
+        }
+    )
+
+    data = judged_of(votes=votes, comparisons=comparisons, videos=videos, criterion="identity_fidelity")
+
+    assert data is not None and data.count is not None
+    rows = sorted(
+        zip(
+            data.rater.tolist(),
+            data.first.tolist(),
+            data.second.tolist(),
+            data.outcome.tolist(),
+            data.count.tolist(),
+            strict=True,
+        )
+    )
+    assert rows == [(7, 0, 1, 1.0, 3), (7, 1, 0, 0.0, 1), (8, 0, 1, 1.0, 1)]

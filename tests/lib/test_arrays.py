@@ -16,6 +16,8 @@ from lib import arrays
         (-3_000, 3_000, 10_000, np.int64),  # negative ids (gold items are keyed -1 - id)
         (1, 2**40, 1_000, np.int64),  # sparse: numpy's sort
         (0, 200, 5_000, np.int32),
+        (-1_000, 1_000, 5_000, np.int32),  # 32-bit ids index the table as they are
+        (-100, 100, 1_000, np.int8),  # narrower ones would wrap when shifted: intp
         (0, 1, 0, np.int64),  # nothing
     ],
 )
@@ -29,6 +31,14 @@ def test_unique_and_positions_agree_with_numpy(low: int, high: int, size: int, d
     np.testing.assert_array_equal(inverse, expected_inverse.reshape(-1))
     np.testing.assert_array_equal(arrays.unique_values(values), expected)
     np.testing.assert_array_equal(arrays.positions(expected, values), np.searchsorted(expected, values))
+    narrow_uniques, narrow_inverse = arrays.unique_inverse(values, code_type=np.int32)
+    assert narrow_inverse.dtype == np.int32
+    np.testing.assert_array_equal(narrow_uniques, expected)
+    np.testing.assert_array_equal(narrow_inverse, expected_inverse.reshape(-1))
+    counted, counts = arrays.unique_counts(values)
+    assert counted.dtype == values.dtype
+    np.testing.assert_array_equal(counted, expected)
+    np.testing.assert_array_equal(counts, np.unique(values, return_counts=True)[1])
 
 
 def test_positions_of_ids_outside_the_table_fall_back_to_searchsorted() -> None:
@@ -50,10 +60,13 @@ def test_floats_take_numpys_path() -> None:
     ("size", "codes", "count"),
     [(0, 1, 3), (1, 1, 1), (10_000, 7, 100), (10_000, 7, 5_000), (20_000, 70_000, 1)],
 )
+@pytest.mark.parametrize("block", [arrays.FIRST_WITHIN_BLOCK, 997])
 def test_first_within_keeps_the_rows_pandas_cumcount_ranks_below_count(
-    size: int, codes: int, count: int
+    size: int, codes: int, count: int, block: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Codes under 2**16 take numpy's radix sort; wider ones its merge sort: both stable.
+    # Codes under 2**16 take numpy's radix sort; wider ones its merge sort: both stable. Small blocks carry
+    # each code's count from one block to the next.
+    monkeypatch.setattr(arrays, "FIRST_WITHIN_BLOCK", block)
     values = np.random.default_rng(size).integers(0, codes, size=size)
     expected = np.flatnonzero(pd.Series(values).groupby(values).cumcount().to_numpy() < count)
     np.testing.assert_array_equal(arrays.first_within(values, count), expected)
