@@ -527,11 +527,10 @@ def _models(
         truth = np.minimum(df.gold[known][first], 2).astype(np.int64)
         # Codes as narrow as they go (items and raters number far below 2**31): at ten million judgments
         # every per-answer array of a criterion is tens of MB, several held at once.
-        tasks, task_index = unique_inverse(np.concatenate([item[inside], -1 - df.item[known]]))
-        task = task_index.astype(np.int32)
-        workers, worker_index = unique_inverse(np.concatenate([rater[inside], df.rater_index[known]]))
-        worker = worker_index.astype(np.int32)
-        del task_index, worker_index
+        tasks, task = unique_inverse(np.concatenate([item[inside], -1 - df.item[known]]), code_type=np.int32)
+        workers, worker = unique_inverse(
+            np.concatenate([rater[inside], df.rater_index[known]]), code_type=np.int32
+        )
         answered = np.concatenate([label[inside], df.label[known]])
         # The classes crowd-kit would see: those answered, and those a gold item is known to have.
         classes = np.unique(np.concatenate([answered, truth]))

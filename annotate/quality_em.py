@@ -215,30 +215,32 @@ def mace(
         s0_theta = (spamming[:, [0]] * thetas).reshape(-1)  # per (rater, answer) pair
         s1 = np.repeat(spamming[:, 1], n_l)
         v = s0_theta[:, None] + s1[:, None] * same  # (pairs, classes)
-        # In place, as in Dawid–Skene: one (items, classes) array where there were three.
-        marginals = np.asarray(m @ np.log(v))
-        np.exp(marginals, out=marginals)
-        marginals /= n_l
-        q = marginals / row_sum(marginals)[:, None]
+        # In place, as in Dawid–Skene: one (items, classes) array where there were three. Normalised in
+        # place too: those are the posteriors the last round returns (row_sum adds a row's classes in the
+        # order numpy's sum does: the same bits as crowd-kit's marginals over their sum).
+        q = np.asarray(m @ np.log(v))
+        np.exp(q, out=q)
+        q /= n_l
+        q /= row_sum(q)[:, None]
         g = np.asarray(mt @ q)  # (pairs, classes)
         strategy = (s0_theta * (g / v).sum(axis=1)).reshape(n_w, n_l)
         knowing = (g[np.arange(len(pair_label)), pair_label] * s1 / (s0_theta + s1)).reshape(n_w, n_l)
         counts = np.column_stack([strategy.sum(axis=1), knowing.sum(axis=1)])
-        return marginals, strategy[by_value], counts
+        return q, strategy[by_value], counts
 
     def normalize(x: np.ndarray, hparams: np.ndarray) -> np.ndarray:
         norm = np.exp(digamma((x + hparams).sum(axis=1)))[:, None]
         return np.divide(np.exp(digamma(x + hparams)), norm, out=np.zeros_like(x), where=~np.isclose(norm, 0))
 
-    marginals, strategy, counts = e_step()
+    probas, strategy, counts = e_step()
     for _ in range(n_iter):
         spamming = normalize(counts, theta_priors)
         thetas = normalize(strategy, strategy_priors)
-        del marginals  # only the last round's are returned: not two (items, classes) arrays at once
-        marginals, strategy, counts = e_step()
+        del probas  # only the last round's are returned: not two (items, classes) arrays at once
+        probas, strategy, counts = e_step()
     return MaceFit(
         spamming=spamming,
-        probas=marginals / marginals.sum(axis=1, keepdims=True),
+        probas=probas,
         workers=worker_names,
         tasks=task_names,
         labels=label_names,
