@@ -27,7 +27,7 @@ RESAMPLE = "rater"
 # Choice codes (aggregate.CHOICES: A, B, tie, both_bad) to the outcome for video A: a tie or a both-bad
 # answer prefers neither video and counts half a win to each side, as in the pairs' p_a.
 _OUTCOMES = np.array([0.0, 0.5, 1.0])  # for video A: lost, half a win, won
-_OUTCOME_CODE_OF_CHOICE = np.array([2, 0, 1, 1], dtype=np.int64)  # index into _OUTCOMES
+_OUTCOME_CODE_OF_CHOICE = np.array([2, 0, 1, 1], dtype=np.int8)  # index into _OUTCOMES
 SCHEMA = pa.schema(
     [
         ("criterion", pa.string()),
@@ -51,34 +51,44 @@ def judged_of(*, votes: pa.Table, comparisons: pa.Table, videos: pa.Table, crite
     ten million votes).
     """
     code = aggregate.CRITERIA.index(criterion)
-    mine = np.flatnonzero(votes["criterion_code"].to_numpy() == code)
-    if not len(mine):
+    mine = votes["criterion_code"].to_numpy() == code
+    if not mine.any():
         return None
-    # comparisons and videos come sorted by id (exports.read).
-    at = positions(comparisons["comparison_id"].to_numpy(), votes["comparison_id"].to_numpy()[mine])
-    video_ids = videos["id"].to_numpy()
     # Methods as codes of their sorted names: ten million votes never become Python strings.
     names, method_of_video = method_codes(videos)
-    # Per comparison first, then per vote: two million lookups rather than ten million.
+    methods = len(names)
+    # comparisons and videos come sorted by id (exports.read). Each comparison's ordered pair of methods as
+    # one code, -1 for two videos of one method (seeds apart), which say nothing about how methods rank:
+    # two million lookups, then one per vote, in 32 bits (a handful of methods).
+    video_ids = videos["id"].to_numpy()
     first_of = method_of_video[positions(video_ids, comparisons["video_a_id"].to_numpy())]
     second_of = method_of_video[positions(video_ids, comparisons["video_b_id"].to_numpy())]
-    first, second = first_of[at], second_of[at]
-    del at
-    # Two videos of one method (seeds apart) say nothing about how methods rank.
-    across = np.flatnonzero(first != second)
-    if not len(across):
+    pair_of = np.where(first_of != second_of, first_of * methods + second_of, -1).astype(np.int32)
+    del first_of, second_of
+    pair = pair_of[
+        positions(comparisons["comparison_id"].to_numpy(), votes["comparison_id"].to_numpy()[mine])
+    ]
+    across = pair >= 0
+    if not across.any():
         return None
-    mine, first, second = mine[across], first[across], second[across]
+    pair = pair[across]
+    mine[mine] = across  # the votes used, as a mask of all votes
     # Only the methods judged here, numbered in name order (what np.unique of the names would give).
-    present = np.zeros(len(names), dtype=bool)
-    present[first] = True
-    present[second] = True
-    renumber = np.cumsum(present) - 1
+    present = np.zeros(methods, dtype=bool)
+    present[pair // methods] = True
+    present[pair % methods] = True
+    renumber = (np.cumsum(present) - 1).astype(np.int32)
     n = int(present.sum())
-    raters, rater_code = unique_inverse(votes["rater_pk"].to_numpy()[mine])
-    outcome_code = _OUTCOME_CODE_OF_CHOICE[votes["choice_code"].to_numpy()[mine]]
-    kind = ((rater_code * n + renumber[first]) * n + renumber[second]) * len(_OUTCOMES) + outcome_code
-    del mine, first, second, rater_code, outcome_code
+    # Each vote's kind, (rater, first, second, outcome) as one number, built in one array.
+    raters, kind = unique_inverse(votes["rater_pk"].to_numpy()[mine])
+    kind *= n
+    kind += renumber[pair // methods]
+    kind *= n
+    kind += renumber[pair % methods]
+    del pair
+    kind *= len(_OUTCOMES)
+    kind += _OUTCOME_CODE_OF_CHOICE[votes["choice_code"].to_numpy()[mine]]
+    del mine
     kinds, count = unique_counts(kind)
     del kind
     kinds, outcome_code = np.divmod(kinds, len(_OUTCOMES))

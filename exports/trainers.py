@@ -509,6 +509,7 @@ def _videoalign(work: Path, pairs: Pairs, refs: _References, view: _Criterion) -
                 ]
                 rows_out = table([(f.name, f.type, v) for f, v in zip(schema, values, strict=True)])
                 _csv_rows(writer, rows_out, free_text=("prompt",))
+                del values, rows_out  # written: not held beside the next slice's
         counts[split] = len(rows)
     return counts
 
@@ -569,6 +570,9 @@ def _dpo(
                 writer = pq.ParquetWriter(path, frame.schema, **write.PARQUET_OPTIONS)
             if frame.num_rows:
                 writer.write_table(frame, row_group_size=write.ROW_GROUP_SIZE)
+            # Written: gone before the next group is made, not held beside it (a group is 100 MB at
+            # ten million judgments).
+            del frame
         assert writer is not None
         writer.close()
         counts[split] = len(rows)
@@ -742,6 +746,20 @@ def _judge(work: Path, pairs: Pairs, refs: _References, view: _Criterion) -> dic
                         '"}]}]}\n',
                     ]
                 _text(handle, pc.binary_join_element_wise(*pieces, ""))
+                # Written: this slice's columns go before the next slice's are made.
+                del (
+                    pieces,
+                    media,
+                    with_prompt,
+                    asked,
+                    text,
+                    comparison,
+                    conditioning,
+                    a_path,
+                    b_path,
+                    first,
+                    second,
+                )
         counts[split] = 2 * len(rows)
     return counts
 
