@@ -65,9 +65,11 @@ def judged_of(*, votes: pa.Table, comparisons: pa.Table, videos: pa.Table, crite
     second_of = method_of_video[positions(video_ids, comparisons["video_b_id"].to_numpy())]
     pair_of = np.where(first_of != second_of, first_of * methods + second_of, -1).astype(np.int32)
     del first_of, second_of
-    pair = pair_of[
-        positions(comparisons["comparison_id"].to_numpy(), votes["comparison_id"].to_numpy()[mine])
-    ]
+    at = positions(
+        comparisons["comparison_id"].to_numpy(), votes["comparison_id"].to_numpy()[mine], code_type=np.int32
+    )
+    pair = pair_of[at]
+    del at
     across = pair >= 0
     if not across.any():
         return None

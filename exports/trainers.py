@@ -218,9 +218,14 @@ def _row_conditioning(
 ) -> np.ndarray:
     """Per pair, the CONDITIONING code most of its votes on these criteria were given."""
     mask = np.isin(votes["criterion_code"].to_numpy(), criterion_codes)
-    row = arrays.positions(comparison_ids, votes["comparison_id"].to_numpy()[mask])
     kinds = len(CONDITIONING)
-    counts = np.bincount(row * kinds + vote_codes[mask], minlength=len(comparison_ids) * kinds)
+    # (pair, code) as one 32-bit number, made in place: pairs number far below 2**31 / kinds, and each
+    # per-vote array is tens of MB at ten million votes.
+    key = arrays.positions(comparison_ids, votes["comparison_id"].to_numpy()[mask], code_type=np.int32)
+    key *= kinds
+    key += vote_codes[mask]
+    counts = np.bincount(key, minlength=len(comparison_ids) * kinds)
+    del key
     return np.asarray(counts.reshape(len(comparison_ids), kinds).argmax(axis=1), dtype=np.int8)
 
 

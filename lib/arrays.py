@@ -76,17 +76,18 @@ def unique_values(values: np.ndarray) -> np.ndarray:
     return (np.flatnonzero(present) + low).astype(values.dtype, copy=False)
 
 
-def positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """``np.searchsorted(sorted_ids, wanted)`` for ids that are all in ``sorted_ids`` (distinct, sorted)."""
+def positions(sorted_ids: np.ndarray, wanted: np.ndarray, *, code_type: type = np.int64) -> np.ndarray:
+    """``np.searchsorted(sorted_ids, wanted)`` for ids that are all in ``sorted_ids`` (distinct, sorted),
+    as ``code_type`` (int32 halves ten million positions where the caller knows they fit)."""
     sorted_ids, wanted = np.asarray(sorted_ids), np.asarray(wanted)
     dense = _dense_span(sorted_ids) if len(wanted) > len(sorted_ids) // 4 else None
     if dense is None or wanted.dtype.kind not in "iu":
-        return np.searchsorted(sorted_ids, wanted)
+        return np.searchsorted(sorted_ids, wanted).astype(code_type, copy=False)
     low, span = dense
     inside = (wanted >= low) & (wanted < low + span)
     if not inside.all():
-        return np.searchsorted(sorted_ids, wanted)
-    table = np.zeros(span, dtype=np.int64)
+        return np.searchsorted(sorted_ids, wanted).astype(code_type, copy=False)
+    table: np.ndarray = np.zeros(span, dtype=code_type)
     table[_from(sorted_ids, low)] = np.arange(len(sorted_ids))
     return table[_from(wanted, low)]
 

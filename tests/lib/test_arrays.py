@@ -31,6 +31,9 @@ def test_unique_and_positions_agree_with_numpy(low: int, high: int, size: int, d
     np.testing.assert_array_equal(inverse, expected_inverse.reshape(-1))
     np.testing.assert_array_equal(arrays.unique_values(values), expected)
     np.testing.assert_array_equal(arrays.positions(expected, values), np.searchsorted(expected, values))
+    narrow_positions = arrays.positions(expected, values, code_type=np.int32)
+    assert narrow_positions.dtype == np.int32
+    np.testing.assert_array_equal(narrow_positions, np.searchsorted(expected, values))
     narrow_uniques, narrow_inverse = arrays.unique_inverse(values, code_type=np.int32)
     assert narrow_inverse.dtype == np.int32
     np.testing.assert_array_equal(narrow_uniques, expected)
