@@ -656,7 +656,8 @@ def videos_read(*, video_ids: np.ndarray) -> pa.Table:
 
 # Videos read a block of ids at a time, in id order: the COPY's text of a million videos, its parsed
 # table and that table sorted were held at once at the height of the export's reading (over a gigabyte).
-VIDEO_BLOCK_IDS = 1 << 17
+# A block of 65,536 videos holds about 100 MB while it is read, beside the rater quality fit.
+VIDEO_BLOCK_IDS = 1 << 16
 
 
 # The videos' text that a method or a story mode shares among its videos: held dictionary-encoded for the
