@@ -558,7 +558,7 @@ def _models(
             rel = pd.concat([rel, _reliability(errors, said, priors, raters[others])])
             del probas
         real_items = np.flatnonzero(tasks >= 0)
-        post_parts["item"].append(tasks[real_items].astype(np.int64))
+        post_parts["item"].append(tasks[real_items])  # as narrow as the codes: int64 once joined
         post_parts["criterion"].append(np.full(len(real_items), len(fitted), dtype=np.int8))
         for label_code, name in enumerate(("p_a", "p_b", "p_tie")):
             where = np.flatnonzero(classes == label_code)
@@ -567,7 +567,7 @@ def _models(
                 ds.probas[real_items, where[0]] if len(where) else np.zeros(len(real_items))
             )
         votes_of_task = np.bincount(task[: int(inside.sum())], minlength=len(tasks))
-        post_parts["votes"].append(votes_of_task[real_items])
+        post_parts["votes"].append(votes_of_task[real_items].astype(np.int32))  # int64 once joined
         fitted.append(criterion)
         # Dawid–Skene's posteriors and codes go before MACE, whose height is the fit's.
         del ds, votes_of_task, real_items, task, worker, answered, true_labels, tasks
@@ -604,10 +604,11 @@ POSTERIOR_COLUMNS = ("item", "criterion", "p_a", "p_b", "p_tie", "votes")
 def _posteriors_frame(parts: dict[str, list[np.ndarray]], criteria: list[str]) -> pd.DataFrame:
     """The posteriors' frame from its pieces, a column at a time, each piece let go once joined: at ten
     million judgments the frame is 300 MB, and joining whole frames held the pieces and the joined copy
-    at once. The criterion column is categorical (a byte a row)."""
+    at once. The criterion column is categorical (a byte a row); items and vote counts, held as narrow as
+    they fit while the other criteria are fitted, are int64 from here on."""
     columns: dict[str, Any] = {}
     for name in POSTERIOR_COLUMNS:
-        joined = np.concatenate(parts.pop(name))
+        joined = np.concatenate(parts.pop(name), dtype=np.int64 if name in ("item", "votes") else None)
         columns[name] = (
             pd.Categorical.from_codes(joined, categories=criteria) if name == "criterion" else joined
         )
