@@ -171,9 +171,7 @@ def quality_fit(
     with them."""
     df = judgments if isinstance(judgments, CodedJudgments) else CodedJudgments.from_frame(judgments)
     excluded_set = {int(r) for r in excluded}
-    raters_values, rater_index = unique_inverse(df.rater)
-    df.rater_index = rater_index.astype(np.int32)  # raters number far below 2**31
-    del rater_index
+    raters_values, df.rater_index = unique_inverse(df.rater, code_type=np.int32)  # far below 2**31 raters
     df.excluded = np.isin(df.rater, np.array(sorted(excluded_set), dtype=np.int64))
     raters = pd.Index(raters_values.astype(np.int64), name="rater")
     table = pd.DataFrame(index=raters)
@@ -185,12 +183,15 @@ def quality_fit(
     _repeats(df, table)
     _position(df, table)
     _contradiction(df, real, table, thresholds)
+    # The only figures that read the videos' lengths (CodedJudgments.duration_ms_at): an export reads them
+    # beside the steps above. Before the crowd models, which then hold no response time, and whose
+    # posteriors are not held beside these figures' working arrays.
+    _timing(df, table)
     gold = df.is_gold & ~df.is_repeat
     df.forget_answer_details()
     reliability, spamming, post = _models(df, real, gold, raters_values, mace_iterations)
     table["ds_reliability"] = reliability.reindex(raters)
     table["mace_spamming"] = spamming.reindex(raters)
-    _timing(df, table)  # last: the only figures that read the videos' lengths (CodedJudgments.duration_ms_at)
     flags, review = _flags(table, thresholds)
     table["flags"] = flags
     table["review"] = review
@@ -245,13 +246,13 @@ class CodedJudgments:
     def response_ms_at(self, rows: np.ndarray) -> np.ndarray:
         """The response time of these rows in ms, NaN when unknown. Given as an array, or as a function
         of the rows (the export's: as float64 the whole column is 80 MB at ten million judgments, and
-        only the timing figures, computed last and a block of rows at a time, read it)."""
+        only the timing figures, computed a block of rows at a time, read it)."""
         source = self._response_ms
         return source(rows) if callable(source) else source[rows]
 
     def duration_ms_at(self, rows: np.ndarray) -> np.ndarray:
         """The videos' length of these rows in ms, NaN when unknown; an array or a function of the rows
-        (the export reads the videos while the fit runs, and the timing figures come last)."""
+        (the export reads the videos while the fit's first steps run)."""
         source = self._duration_ms
         return source(rows) if callable(source) else source[rows]
 
@@ -287,9 +288,11 @@ class CodedJudgments:
 
     def forget_answer_details(self) -> None:
         """Let go of the columns that only the per-answer figures read (gold, repeats, position,
-        contradiction), before the crowd models: at ten million judgments 110 MB beside their height."""
+        contradiction, timing), before the crowd models: at ten million judgments 150 MB beside their
+        height."""
         del self.choice, self.decisive, self.left, self.is_gold, self.is_repeat
         del self.same_known, self.same, self.contrast
+        del self._response_ms, self._duration_ms
         del self.rater  # the models read each rater's index into the sorted raters (rater_index)
 
     def count(self, where: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
