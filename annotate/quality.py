@@ -65,7 +65,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
 from annotate import quality_em
-from lib.arrays import first_within, unique_inverse
+from lib.arrays import first_within, flatnonzero_int32, unique_inverse
 from lib.memory import release_freed_memory
 
 JUDGMENT_COLUMNS: dict[str, str] = {
@@ -402,16 +402,6 @@ def _timing(df: CodedJudgments, table: pd.DataFrame) -> None:
         table["speeder_share"] = np.where(n > 0, k / np.maximum(n, 1), np.nan)
 
 
-def _flatnonzero_int32(mask: np.ndarray) -> np.ndarray:
-    """``np.flatnonzero(mask)`` as int32, a block at a time: numpy's int64 positions of ten million rows
-    were 80 MB beside their narrow copy."""
-    step = CONTRADICTION_BLOCK_VOTES
-    return np.concatenate(
-        [np.flatnonzero(mask[at : at + step]).astype(np.int32) + at for at in range(0, len(mask), step)]
-        or [np.zeros(0, dtype=np.int32)]
-    )
-
-
 # Votes a block of the contradiction test's counts holds (about 50 MB of working arrays).
 CONTRADICTION_BLOCK_VOTES = 1 << 19
 
@@ -436,7 +426,7 @@ def _contradiction(df: CodedJudgments, real: np.ndarray, table: pd.DataFrame, th
     contrast = df.contrast if df.contrast is not None else df.item
     # Positions as int32 (rows number far below 2**31): this test's per-vote arrays, ten million long
     # at the export's scale, are its height.
-    rows = _flatnonzero_int32(real & (df.criterion >= 0))
+    rows = flatnonzero_int32(real & (df.criterion >= 0))
     items, item = unique_inverse(contrast[rows], code_type=np.int32)  # far fewer than 2**31 items
     criterion = df.criterion[rows]
     crowd = ~df.excluded[rows] & df.decisive[rows]
@@ -467,7 +457,7 @@ def _contradiction(df: CodedJudgments, real: np.ndarray, table: pd.DataFrame, th
     mm = o0  # every other decisive vote: o0 + o1, summed in o0's array
     mm += o1
     del o0
-    used = _flatnonzero_int32(mm >= 1)
+    used = flatnonzero_int32(mm >= 1)
     # Each rater's first votes only: ranked within the rater by a stable sort of the rater codes, before
     # any per-vote product, so the factors below are computed for at most max_votes rows a rater.
     used = used[first_within(df.rater_index[rows[used]], th.contradiction_max_votes)]

@@ -700,7 +700,6 @@ def _judge(work: Path, pairs: Pairs, refs: _References, view: _Criterion) -> dic
     Each pair's two lines (AB, then BA) are one string built by a single join: the file is in comparison
     order, AB before BA.
     """
-    cols = pairs.columns
     label = view.lab.label
     n = view.lab.n_a + view.lab.n_b + view.lab.n_tie
     both_bad = (label == "tie") & (2 * view.both_bad > n)
@@ -715,58 +714,59 @@ def _judge(work: Path, pairs: Pairs, refs: _References, view: _Criterion) -> dic
         rows = view.rows(pairs, index)
         with _open(work / f"adapters/judge/{view.name}/{split}.jsonl") as handle:
             for at in _slices(rows, JUDGE_SLICE_ROWS):
-                part = at.to_numpy()
-                every = pa.array(all_refs[part], type=pa.bool_())
-                media = pc.if_else(every, refs.of("all_media", at), refs.of("primary_media", at))
-                media = pc.if_else(pc.equal(media, ""), media, pc.binary_join_element_wise(media, ", ", ""))
-                question = JUDGE_INTRO + view.question
-                with_prompt = pc.binary_join_element_wise(
-                    question + "\nPrompt: ", pc.cast(cols["shown_prompt"].take(at), pa.string()), ""
-                )
-                asked = pc.if_else(every, pa.scalar(question, pa.string()), with_prompt)
-                text = _json_literals(pc.binary_join_element_wise(asked, JUDGE_ANSWER_HINT, ""))
-                comparison = pc.cast(cols["comparison_id"].take(at), pa.string())
-                conditioning = view.conditioning_names(at)
-                a_path, b_path = cols["video_a_path"].take(at), cols["video_b_path"].take(at)
-                pieces: list[Any] = []
-                for order, first, second, answer in (
-                    ("AB", a_path, b_path, answer_ab),
-                    ("BA", b_path, a_path, answer_ba),
-                ):
-                    pieces += [
-                        '{"comparison_id": ',
-                        comparison,
-                        ', "order": "' + order + '", "conditioning_shown": "',
-                        conditioning,
-                        '", "messages": [{"role": "user", "content": [',
-                        media,
-                        '{"type": "video", "video": "',
-                        first,
-                        '"}, {"type": "video", "video": "',
-                        second,
-                        '"}, {"type": "text", "text": ',
-                        text,
-                        '}]}, {"role": "assistant", "content": [{"type": "text", "text": "',
-                        _ANSWERS.take(pa.array(answer[part])),
-                        '"}]}]}\n',
-                    ]
-                _text(handle, pc.binary_join_element_wise(*pieces, ""))
-                # Written: this slice's columns go before the next slice's are made.
-                del (
-                    pieces,
-                    media,
-                    with_prompt,
-                    asked,
-                    text,
-                    comparison,
-                    conditioning,
-                    a_path,
-                    b_path,
-                    first,
-                    second,
-                )
+                # Made in a call of its own: the slice's columns go once written, before the next's.
+                _text(handle, _judge_lines(pairs, refs, view, at, all_refs, answer_ab, answer_ba))
         counts[split] = 2 * len(rows)
     return counts
+
+
+def _judge_lines(
+    pairs: Pairs,
+    refs: _References,
+    view: _Criterion,
+    at: pa.Array,
+    all_refs: np.ndarray,
+    answer_ab: np.ndarray,
+    answer_ba: np.ndarray,
+) -> pa.Array:
+    """The two lines (AB, then BA) of each pair of the slice ``at``, one string per pair."""
+    cols = pairs.columns
+    part = at.to_numpy()
+    every = pa.array(all_refs[part], type=pa.bool_())
+    media = pc.if_else(every, refs.of("all_media", at), refs.of("primary_media", at))
+    media = pc.if_else(pc.equal(media, ""), media, pc.binary_join_element_wise(media, ", ", ""))
+    question = JUDGE_INTRO + view.question
+    with_prompt = pc.binary_join_element_wise(
+        question + "\nPrompt: ", pc.cast(cols["shown_prompt"].take(at), pa.string()), ""
+    )
+    asked = pc.if_else(every, pa.scalar(question, pa.string()), with_prompt)
+    text = _json_literals(pc.binary_join_element_wise(asked, JUDGE_ANSWER_HINT, ""))
+    comparison = pc.cast(cols["comparison_id"].take(at), pa.string())
+    conditioning = view.conditioning_names(at)
+    a_path, b_path = cols["video_a_path"].take(at), cols["video_b_path"].take(at)
+    pieces: list[Any] = []
+    for order, first, second, answer in (
+        ("AB", a_path, b_path, answer_ab),
+        ("BA", b_path, a_path, answer_ba),
+    ):
+        pieces += [
+            '{"comparison_id": ',
+            comparison,
+            ', "order": "' + order + '", "conditioning_shown": "',
+            conditioning,
+            '", "messages": [{"role": "user", "content": [',
+            media,
+            '{"type": "video", "video": "',
+            first,
+            '"}, {"type": "video", "video": "',
+            second,
+            '"}, {"type": "text", "text": ',
+            text,
+            '}]}, {"role": "assistant", "content": [{"type": "text", "text": "',
+            _ANSWERS.take(pa.array(answer[part])),
+            '"}]}]}\n',
+        ]
+    return pc.binary_join_element_wise(*pieces, "")
 
 
 def _rl_prompts(work: Path, pairs: Pairs, refs: _References, identities: pa.Table) -> dict[str, int]:

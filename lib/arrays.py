@@ -109,6 +109,21 @@ def narrow_ids(ids: np.ndarray) -> np.ndarray:
     return ids.astype(np.int32, copy=False)
 
 
+def flatnonzero_int32(mask: np.ndarray) -> np.ndarray:
+    """``np.flatnonzero(mask)`` as int32 (for masks shorter than 2**31), a block at a time: numpy's int64
+    positions of ten million rows were 80 MB beside their narrow copy."""
+    return np.concatenate(
+        [
+            np.flatnonzero(mask[at : at + _FLATNONZERO_BLOCK]).astype(np.int32) + at
+            for at in range(0, len(mask), _FLATNONZERO_BLOCK)
+        ]
+        or [np.zeros(0, dtype=np.int32)]
+    )
+
+
+_FLATNONZERO_BLOCK = 1 << 20
+
+
 def first_within(codes: np.ndarray, count: int) -> np.ndarray:
     """The positions of the first ``count`` rows of each code, in the order given (pandas'
     ``groupby.cumcount() < count``, as sorted positions), for non-negative integer codes.

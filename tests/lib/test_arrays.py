@@ -97,3 +97,11 @@ def test_narrow_ids_keep_every_value_in_int32_only_where_it_fits(ids: list[int],
     narrowed = arrays.narrow_ids(np.array(ids, dtype=np.int64))
     assert narrowed.dtype == kind
     assert narrowed.tolist() == ids
+
+
+@pytest.mark.parametrize("size", [0, 5, 3_000_001])
+def test_flatnonzero_int32_gives_numpys_positions_across_blocks(size: int) -> None:
+    mask = np.random.default_rng(size).random(size) < 0.3
+    positions = arrays.flatnonzero_int32(mask)
+    assert positions.dtype == np.int32
+    np.testing.assert_array_equal(positions, np.flatnonzero(mask))
